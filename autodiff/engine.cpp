@@ -1,0 +1,184 @@
+// The backward pass: an iterative walk (never recursive, so million-op chains work) that first
+// counts, for every node reachable from the outputs, how many edges point at it, then runs
+// nodes in reverse topological order (Kahn), summing the gradients that arrive at each node
+// before it runs and freeing saved tensors as it goes.
+#include <tapegrad/autodiff/engine.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include <tapegrad/autodiff/node.h>
+#include <tapegrad/autodiff/ops.h>
+
+namespace tapegrad {
+
+class Engine {
+ public:
+  struct Capture {
+    Node* node;
+    std::size_t input_index;
+  };
+
+  // Runs backward from roots[i] seeded with root_grads[i]. With captures (grad()), the gradient
+  // arriving at each capture node is stored into captured[input_index] and no leaf
+  // accumulator runs.
+  static void execute(const std::vector<std::shared_ptr<Node>>& roots, std::vector<Tensor> root_grads,
+                      bool keep_graph, bool create_graph, const std::vector<Capture>* captures,
+                      std::vector<Tensor>* captured) {
+    GradModeGuard grad_mode(create_graph);
+    std::vector<Node*> graph = discover(roots);
+    struct ResetOnExit {
+      std::vector<Node*>& graph;
+      ~ResetOnExit() {
+        for (Node* node : graph) {
+          node->pending_grad_ = Tensor();
+          node->dependencies_ = 0;
+        }
+      }
+    } reset{graph};
+
+    std::vector<Node*> ready;
+    for (std::size_t i = 0; i < roots.size(); ++i) accumulate(*roots[i], std::move(root_grads[i]));
+    for (const auto& root : roots)
+      if (root->dependencies_ == 0 && std::find(ready.begin(), ready.end(), root.get()) == ready.end())
+        ready.push_back(root.get());
+
+    std::vector<Tensor> grad_inputs;
+    while (!ready.empty()) {
+      Node* node = ready.back();
+      ready.pop_back();
+      Tensor grad = std::move(node->pending_grad_);
+      if (captures != nullptr)
+        for (const Capture& capture : *captures)
+          if (capture.node == node) (*captured)[capture.input_index] = grad;
+      grad_inputs.assign(node->num_inputs(), Tensor());
+      const bool runs = grad.defined() && !(captures != nullptr && node->is_accumulator());
+      if (runs) {
+        BackwardContext context(*node, grad, grad_inputs);
+        node->apply(context);
+      }
+      if (!keep_graph) node->release_saved();
+      for (std::size_t i = 0; i < node->num_inputs(); ++i) {
+        Node* next = node->next(i).get();
+        if (next == nullptr) continue;
+        if (grad_inputs[i].defined()) accumulate(*next, std::move(grad_inputs[i]));
+        if (--next->dependencies_ == 0) ready.push_back(next);
+      }
+    }
+  }
+
+ private:
+  // Marks every node reachable from the roots and counts the edges pointing at each.
+  static std::vector<Node*> discover(const std::vector<std::shared_ptr<Node>>& roots) {
+    static std::atomic<std::uint64_t> pass_counter{0};
+    const std::uint64_t mark = ++pass_counter;
+    std::vector<Node*> graph, stack;
+    for (const auto& root : roots) {
+      if (root->visit_mark_ == mark) continue;
+      root->visit_mark_ = mark;
+      graph.push_back(root.get());
+      stack.push_back(root.get());
+    }
+    while (!stack.empty()) {
+      Node* node = stack.back();
+      stack.pop_back();
+      for (const auto& next : node->next_) {
+        if (!next) continue;
+        ++next->dependencies_;
+        if (next->visit_mark_ == mark) continue;
+        next->visit_mark_ = mark;
+        graph.push_back(next.get());
+        stack.push_back(next.get());
+      }
+    }
+    return graph;
+  }
+
+  static void accumulate(Node& node, Tensor&& grad) {
+    if (!node.pending_grad_.defined()) {
+      node.pending_grad_ = std::move(grad);
+    } else {
+      node.pending_grad_ = add(node.pending_grad_, grad);
+    }
+  }
+};
+
+namespace {
+
+struct Roots {
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<Tensor> grads;
+};
+
+Roots make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, const char* api) {
+  TAPEGRAD_CHECK(!outputs.empty(), "{}: expected at least one output tensor", api);
+  TAPEGRAD_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(),
+                 "{}: got {} outputs but {} grad_outputs; pass one gradient per output or none", api,
+                 outputs.size(), grad_outputs.size());
+  Roots roots;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& output = outputs[i];
+    TAPEGRAD_CHECK(output.defined(), "{}: output {} is an undefined tensor", api, i);
+    if (!output.requires_grad())
+      throw AutogradError(fmt::format(
+          "{}: output {} (shape {}) does not require grad and has no grad_fn; was it computed under NoGradGuard, "
+          "or from tensors without requires_grad_()?",
+          api, i, output.shape()));
+    Tensor grad = grad_outputs.empty() ? Tensor() : grad_outputs[i];
+    if (!grad.defined()) {
+      TAPEGRAD_CHECK(output.numel() == 1,
+                     "{}: a gradient can be implied only for a single-element output, but output {} has shape {}; "
+                     "pass its gradient explicitly",
+                     api, i, output.shape());
+      grad = ones_like(output);
+    }
+    TAPEGRAD_CHECK(grad.shape() == output.shape() && grad.dtype() == output.dtype(),
+                   "{}: gradient {} has shape {} and dtype {}, but its output has shape {} and dtype {}", api, i,
+                   grad.shape(), grad.dtype(), output.shape(), output.dtype());
+    roots.nodes.push_back(gradient_edge(output));
+    roots.grads.push_back(std::move(grad));
+  }
+  return roots;
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+              std::optional<bool> retain_graph, bool create_graph) {
+  Roots roots = make_roots(outputs, grad_outputs, "backward");
+  Engine::execute(roots.nodes, std::move(roots.grads), retain_graph.value_or(create_graph), create_graph, nullptr,
+                  nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
+                         bool allow_unused) {
+  Roots roots = make_roots(outputs, grad_outputs, "grad");
+  std::vector<Engine::Capture> captures;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& input = inputs[i];
+    TAPEGRAD_CHECK(input.defined(), "grad: input {} is an undefined tensor", i);
+    if (!input.requires_grad())
+      throw AutogradError(fmt::format("grad: input {} (shape {}) does not require grad; call requires_grad_() on it "
+                                      "before computing the outputs",
+                                      i, input.shape()));
+    std::shared_ptr<Node> node = input.is_leaf() ? input.impl().grad_accumulator.lock() : input.grad_fn();
+    if (node) captures.push_back({node.get(), i});
+  }
+  std::vector<Tensor> results(inputs.size());
+  Engine::execute(roots.nodes, std::move(roots.grads), retain_graph.value_or(create_graph), create_graph, &captures,
+                  &results);
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (!results[i].defined() && !allow_unused)
+      throw AutogradError(fmt::format(
+          "grad: input {} (shape {}) was not used to compute the outputs; pass allow_unused=true to get an "
+          "undefined gradient for it instead",
+          i, inputs[i].shape()));
+  return results;
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  tapegrad::backward({*this}, {gradient}, retain_graph ? std::optional<bool>(true) : std::nullopt, create_graph);
+}
+
+}  // namespace tapegrad

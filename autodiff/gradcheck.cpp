@@ -1,0 +1,161 @@
+// Finite-difference Jacobians against the engine's reverse-mode Jacobians.
+#include <tapegrad/autodiff/gradcheck.h>
+
+#include <cmath>
+
+#include <tapegrad/autodiff/engine.h>
+#include <tapegrad/autodiff/grad_mode.h>
+#include <tapegrad/autodiff/ops.h>
+
+namespace tapegrad {
+namespace {
+
+// Flattened float64 values of fn(inputs), computed without recording.
+std::vector<double> evaluate(const GradcheckFunction& fn, const std::vector<Tensor>& inputs) {
+  NoGradGuard no_grad;
+  return fn(inputs).to_vector<double>();
+}
+
+// The element at row-major position `flat` of a (possibly strided) CPU float64 view.
+double& element(const Tensor& t, std::int64_t flat) {
+  std::int64_t offset = 0;
+  for (int d = t.dim() - 1; d >= 0; --d) {
+    offset += (flat % t.shape()[d]) * t.strides()[d];
+    flat /= t.shape()[d];
+  }
+  return t.data_ptr<double>()[offset];
+}
+
+// numeric[j][i] = d out_i / d x_j by central differences, perturbing the input's own memory.
+std::vector<std::vector<double>> numerical_jacobian(const GradcheckFunction& fn, const std::vector<Tensor>& inputs,
+                                                    const Tensor& x, double eps) {
+  std::vector<std::vector<double>> columns(static_cast<std::size_t>(x.numel()));
+  for (std::int64_t j = 0; j < x.numel(); ++j) {
+    double& value = element(x, j);
+    const double original = value;
+    value = original + eps;
+    const std::vector<double> plus = evaluate(fn, inputs);
+    value = original - eps;
+    const std::vector<double> minus = evaluate(fn, inputs);
+    value = original;
+    auto& column = columns[static_cast<std::size_t>(j)];
+    column.resize(plus.size());
+    for (std::size_t i = 0; i < plus.size(); ++i) column[i] = (plus[i] - minus[i]) / (2 * eps);
+  }
+  return columns;
+}
+
+void check_inputs(const std::vector<Tensor>& inputs, const char* api) {
+  bool any = false;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& x = inputs[i];
+    TAPEGRAD_CHECK(x.defined(), "{}: input {} is undefined", api, i);
+    if (!x.requires_grad()) continue;
+    any = true;
+    TAPEGRAD_CHECK(x.dtype() == kFloat64 && x.device().is_cpu(),
+                   "{}: input {} is {} on {}; finite differences need float64 CPU inputs (use .to(kFloat64))", api, i,
+                   x.dtype(), x.device());
+    TAPEGRAD_CHECK(x.is_leaf(), "{}: input {} must be a leaf tensor (create it, then requires_grad_())", api, i);
+  }
+  TAPEGRAD_CHECK(any, "{}: no input requires grad; call requires_grad_() on the inputs to check", api);
+}
+
+}  // namespace
+
+bool GradcheckReport::ok() const {
+  for (const auto& input : inputs)
+    if (!input.ok) return false;
+  return true;
+}
+
+std::string GradcheckReport::str() const {
+  std::string text;
+  for (const auto& input : inputs)
+    text += fmt::format("input {} {}: max abs error {:.3e}, max rel error {:.3e}, {}\n", input.input, input.shape,
+                        input.max_abs_error, input.max_rel_error, input.ok ? "ok" : "FAILED");
+  return text;
+}
+
+GradcheckReport gradcheck(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, GradcheckOptions options) {
+  check_inputs(inputs, "gradcheck");
+  Tensor output;
+  {
+    GradModeGuard grad_mode(true);
+    output = fn(inputs);
+  }
+  TAPEGRAD_CHECK(output.defined() && output.dtype() == kFloat64,
+                 "gradcheck: the function must return a float64 tensor, got {}",
+                 output.defined() ? fmt::format("{}", output.dtype()) : std::string("an undefined tensor"));
+  const std::int64_t outputs = output.numel();
+  std::vector<Tensor> checked;
+  std::vector<std::size_t> positions;
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].requires_grad()) {
+      checked.push_back(inputs[i]);
+      positions.push_back(i);
+    }
+
+  // analytic[k][i][j] = d out_i / d x_kj, one reverse pass per output element.
+  std::vector<std::vector<std::vector<double>>> analytic(checked.size());
+  for (std::int64_t i = 0; i < outputs; ++i) {
+    Tensor seed = zeros(output.shape(), kFloat64);
+    element(seed, i) = 1.0;
+    std::vector<Tensor> grads;
+    if (output.requires_grad()) grads = grad({output}, checked, {seed}, true, false, true);
+    for (std::size_t k = 0; k < checked.size(); ++k) {
+      const bool used = k < grads.size() && grads[k].defined();
+      analytic[k].push_back(used ? grads[k].to_vector<double>()
+                                 : std::vector<double>(static_cast<std::size_t>(checked[k].numel()), 0.0));
+    }
+  }
+
+  GradcheckReport report;
+  for (std::size_t k = 0; k < checked.size(); ++k) {
+    const auto numeric = numerical_jacobian(fn, inputs, checked[k], options.eps);
+    GradcheckInputReport entry{positions[k], checked[k].shape()};
+    for (std::int64_t i = 0; i < outputs; ++i)
+      for (std::int64_t j = 0; j < checked[k].numel(); ++j) {
+        const double a = analytic[k][static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
+        const double n = numeric[static_cast<std::size_t>(j)][static_cast<std::size_t>(i)];
+        const double error = std::abs(a - n);
+        entry.max_abs_error = std::max(entry.max_abs_error, error);
+        entry.max_rel_error = std::max(entry.max_rel_error, error / std::max(std::abs(n), 1e-12));
+        if (!(error <= options.atol + options.rtol * std::abs(n))) entry.ok = false;  // NaN fails too
+      }
+    report.inputs.push_back(entry);
+  }
+  return report;
+}
+
+GradcheckReport gradgradcheck(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, GradcheckOptions options) {
+  check_inputs(inputs, "gradgradcheck");
+  Tensor output;
+  {
+    GradModeGuard grad_mode(true);
+    output = fn(inputs);
+  }
+  Generator generator(20240601);
+  const Tensor v = randn(output.shape(), generator, kFloat64).requires_grad_();
+  const std::size_t count = inputs.size();
+  // g(inputs, v) = concatenated d<fn(inputs), v>/d inputs, recorded so it can be differentiated.
+  GradcheckFunction first_derivative = [fn, count](const std::vector<Tensor>& args) {
+    GradModeGuard grad_mode(true);  // the finite differences evaluate this too: it must record
+    std::vector<Tensor> xs(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(count));
+    const Tensor& direction = args.back();
+    std::vector<Tensor> differentiable;
+    for (const Tensor& x : xs)
+      if (x.requires_grad()) differentiable.push_back(x);
+    const Tensor out = fn(xs);
+    std::vector<Tensor> pieces;
+    if (!out.requires_grad()) return zeros({1}, kFloat64);
+    const std::vector<Tensor> grads = grad({out}, differentiable, {direction}, true, true, true);
+    for (std::size_t k = 0; k < grads.size(); ++k)
+      pieces.push_back(grads[k].defined() ? reshape(grads[k], {-1}) : zeros({differentiable[k].numel()}, kFloat64));
+    return cat(pieces, 0);
+  };
+  std::vector<Tensor> args = inputs;
+  args.push_back(v);
+  return gradcheck(first_derivative, args, options);
+}
+
+}  // namespace tapegrad

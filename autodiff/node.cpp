@@ -1,0 +1,103 @@
+// Node lifetime (iterative release), saved-tensor unpacking, and leaves' gradient accumulators.
+#include <tapegrad/autodiff/node.h>
+
+#include <tapegrad/autodiff/ops.h>
+
+namespace tapegrad {
+
+void release_node(std::shared_ptr<Node>&& node) {
+  if (!node) return;
+  if (node.use_count() > 1) {  // not the last reference: dropping it destroys nothing
+    node.reset();
+    return;
+  }
+  thread_local std::vector<std::shared_ptr<Node>> pending;
+  thread_local bool draining = false;
+  pending.push_back(std::move(node));
+  if (draining) return;  // an outer call is already unwinding the chain
+  draining = true;
+  while (!pending.empty()) {
+    std::shared_ptr<Node> next = std::move(pending.back());
+    pending.pop_back();
+    next.reset();  // may push this node's inputs onto `pending`
+  }
+  draining = false;
+}
+
+Node::~Node() {
+  for (auto& next : next_) release_node(std::move(next));
+}
+
+void throw_graph_released(const char* op) {
+  throw AutogradError(fmt::format(
+      "{}: trying to backward through the graph a second time, or to use tensors saved for backward after they "
+      "were freed. Pass retain_graph=true to the first backward()/grad() if you need to backward twice",
+      op));
+}
+
+Tensor BackwardContext::unpack(const SavedTensor& saved) const {
+  const Tensor& tensor = saved.tensor_;
+  if (tensor.version() != saved.version_)
+    throw AutogradError(fmt::format(
+        "{}: a tensor saved for backward (shape {}) was modified by an in-place operation (saved at version {}, "
+        "now at version {}); clone it before modifying it, or modify it before the op uses it",
+        node_.name(), tensor.shape(), saved.version_, tensor.version()));
+  if (!saved.is_output_ || !GradMode::is_enabled()) return tensor;
+  // Recording backward (create_graph): the op's output must lead back to this node.
+  Tensor reconnected = tensor.detach();
+  reconnected.impl().requires_grad = true;
+  reconnected.impl().grad_fn = node_.shared_from_this();
+  return reconnected;
+}
+
+namespace {
+
+// The sink of a leaf's gradient. Holds the leaf weakly: a leaf the user has dropped needs no
+// gradient, and a strong reference would close the cycle leaf -> grad -> grad_fn -> here -> leaf.
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : Node("AccumulateGrad", {}), leaf_(std::move(leaf)) {}
+  bool is_accumulator() const override { return true; }
+
+  void apply(BackwardContext& context) override {
+    std::shared_ptr<TensorImpl> leaf = leaf_.lock();
+    if (!leaf) return;
+    const Tensor& grad = context.grad();
+    TAPEGRAD_CHECK(grad.shape() == leaf->shape && grad.dtype() == leaf->dtype,
+                   "backward: gradient of shape {} and dtype {} does not match its leaf of shape {} and dtype {}",
+                   grad.shape(), grad.dtype(), leaf->shape, leaf->dtype);
+    if (!leaf->grad) {
+      leaf->grad = std::make_unique<Tensor>(GradMode::is_enabled() ? grad : owned_copy(grad));
+    } else if (GradMode::is_enabled()) {
+      *leaf->grad = add(*leaf->grad, grad);
+    } else {
+      leaf->grad->add_(grad);
+    }
+  }
+
+ private:
+  // A gradient may be a broadcast view or shared with the graph; .grad must own its memory
+  // because optimizers update it in place.
+  static Tensor owned_copy(const Tensor& grad) {
+    const bool unshared = grad.impl_ptr().use_count() == 1 && grad.impl().storage->use_count() == 1;
+    if (unshared && grad.is_contiguous() && grad.storage_offset() == 0 && !grad.requires_grad()) return grad;
+    return grad.detach().clone();
+  }
+
+  std::weak_ptr<TensorImpl> leaf_;
+};
+
+}  // namespace
+
+std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
+  TensorImpl& impl = tensor.impl();
+  if (impl.grad_fn) return impl.grad_fn;
+  std::shared_ptr<Node> accumulator = impl.grad_accumulator.lock();
+  if (!accumulator) {
+    accumulator = std::make_shared<AccumulateGrad>(tensor.impl_ptr());
+    impl.grad_accumulator = accumulator;
+  }
+  return accumulator;
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,148 @@
+// The tape's nodes. Each differentiable op that runs while recording leaves one Node: edges to
+// the nodes of its inputs (an input's grad_fn, or a leaf's gradient accumulator), the tensors
+// its backward needs (only those), and the backward itself. Every node has exactly one
+// differentiable output, so the gradient flowing into it is a single tensor.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/autodiff/grad_mode.h>
+#include <tapegrad/autodiff/tensor.h>
+
+namespace tapegrad {
+
+class Node;
+class BackwardContext;
+
+// A tensor kept for backward. It remembers the storage version it saw, so an in-place write
+// after saving is reported instead of silently corrupting the gradient. An op's own output is
+// kept without its grad_fn (that would be a reference cycle node -> output -> node) and
+// reconnected to the node when a backward that records (create_graph) unpacks it.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  static SavedTensor input(const Tensor& tensor) { return SavedTensor(tensor, tensor.version(), false); }
+  static SavedTensor output(const Tensor& tensor) { return SavedTensor(tensor.detach(), tensor.version(), true); }
+
+ private:
+  friend class BackwardContext;
+  SavedTensor(Tensor tensor, std::uint32_t version, bool is_output)
+      : tensor_(std::move(tensor)), version_(version), is_output_(is_output) {}
+  Tensor tensor_;
+  std::uint32_t version_ = 0;
+  bool is_output_ = false;
+};
+
+class Node : public std::enable_shared_from_this<Node> {
+ public:
+  Node(const char* name, std::vector<std::shared_ptr<Node>> next) : name_(name), next_(std::move(next)) {}
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  const char* name() const { return name_; }
+  std::size_t num_inputs() const { return next_.size(); }
+  // The node receiving the gradient of input i; null when that input needs no gradient.
+  const std::shared_ptr<Node>& next(std::size_t i) const { return next_[i]; }
+
+  // Computes the gradients of the op's inputs from the gradient of its output.
+  virtual void apply(BackwardContext& context) = 0;
+  // Drops the tensors saved for backward (after a backward without retain_graph).
+  virtual void release_saved() {}
+  virtual bool is_accumulator() const { return false; }
+
+ private:
+  friend class Engine;
+  const char* name_;
+  std::vector<std::shared_ptr<Node>> next_;
+  // Engine bookkeeping, valid during one backward pass.
+  Tensor pending_grad_;
+  std::int64_t dependencies_ = 0;
+  std::uint64_t visit_mark_ = 0;
+};
+
+// What a node's backward sees: the incoming gradient, which inputs need gradients, and where to
+// put them.
+class BackwardContext {
+ public:
+  BackwardContext(Node& node, const Tensor& grad_output, std::span<Tensor> grad_inputs)
+      : node_(node), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
+
+  const Tensor& grad() const { return grad_output_; }
+  bool needs_input_grad(std::size_t i) const { return node_.next(i) != nullptr; }
+  void set_input_grad(std::size_t i, Tensor grad) { grad_inputs_[i] = std::move(grad); }
+  Tensor unpack(const SavedTensor& saved) const;
+
+ private:
+  Node& node_;
+  const Tensor& grad_output_;
+  std::span<Tensor> grad_inputs_;
+};
+
+// A node whose backward is a closure; the closure owns the saved tensors, so releasing them is
+// destroying it.
+template <class Backward>
+class FunctionNode final : public Node {
+ public:
+  FunctionNode(const char* name, std::vector<std::shared_ptr<Node>> next, Backward backward)
+      : Node(name, std::move(next)), backward_(std::move(backward)) {}
+  void apply(BackwardContext& context) override {
+    if (!backward_) throw_released();
+    (*backward_)(context);
+  }
+  void release_saved() override { backward_.reset(); }
+
+ private:
+  [[noreturn]] void throw_released() const;
+  std::optional<Backward> backward_;
+};
+
+[[noreturn]] void throw_graph_released(const char* op);
+
+template <class Backward>
+void FunctionNode<Backward>::throw_released() const {
+  throw_graph_released(name());
+}
+
+// True when an op with these inputs must be recorded.
+inline bool needs_recording(std::initializer_list<const Tensor*> inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+template <class... Ts>
+bool should_record(const Ts&... inputs) {
+  return needs_recording({&inputs...});
+}
+
+// The node that receives gradients for `tensor`: its grad_fn, or (for a leaf) its accumulator.
+std::shared_ptr<Node> gradient_edge(const Tensor& tensor);
+
+// Connects `output` to a new node with edges to `inputs` and the given backward closure.
+template <class Backward>
+void record(const char* name, Tensor& output, std::span<const Tensor> inputs, Backward backward) {
+  std::vector<std::shared_ptr<Node>> next;
+  next.reserve(inputs.size());
+  for (const Tensor& input : inputs)
+    next.push_back(input.defined() && input.requires_grad() ? gradient_edge(input) : nullptr);
+  auto node = std::make_shared<FunctionNode<Backward>>(name, std::move(next), std::move(backward));
+  output.impl().requires_grad = true;
+  output.impl().grad_fn = std::move(node);
+}
+template <class Backward>
+void record(const char* name, Tensor& output, std::initializer_list<Tensor> inputs, Backward backward) {
+  record(name, output, std::span<const Tensor>(inputs.begin(), inputs.size()), std::move(backward));
+}
+
+// Releases a node reference without recursing: destroying the last reference to a chain of a
+// million nodes must not overflow the stack.
+void release_node(std::shared_ptr<Node>&& node);
+
+}  // namespace tapegrad

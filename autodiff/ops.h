@@ -1,0 +1,183 @@
+// Every tensor operation tapegrad offers, declared in one place and defined by family in
+// autodiff/ops/. Differentiable ops record themselves on the tape when grad mode is on and an
+// input requires grad; their backward formulas use these same ops, so create_graph=true gives
+// higher derivatives. All inputs of an op must share a device and (except where an index tensor
+// is expected) a dtype; mismatches throw a tapegrad::Error naming the op and both operands.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <vector>
+
+#include <tapegrad/autodiff/generator.h>
+#include <tapegrad/autodiff/tensor.h>
+
+namespace tapegrad {
+
+// ---- creation (autodiff/ops/creation.cpp) ----
+Tensor zeros(const Shape& shape, TensorOptions options = {});
+Tensor ones(const Shape& shape, TensorOptions options = {});
+Tensor full(const Shape& shape, double value, TensorOptions options = {});
+Tensor zeros_like(const Tensor& like);
+Tensor ones_like(const Tensor& like);
+Tensor full_like(const Tensor& like, double value);
+Tensor empty_like(const Tensor& like);
+Tensor scalar_tensor(double value, TensorOptions options = {});
+// Values [start, end) in steps of `step`; dtype defaults to float32 like every factory.
+Tensor arange(double end, TensorOptions options = {});
+Tensor arange(double start, double end, double step = 1, TensorOptions options = {});
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options = {});
+Tensor eye(std::int64_t n, std::int64_t m = -1, TensorOptions options = {});
+// From listed values, converted to options.dtype; shape defaults to 1-D of values.size().
+Tensor tensor(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt,
+              TensorOptions options = {});
+// From a vector; the dtype is T's (float, double or int64_t).
+template <class T>
+Tensor from_vector(const std::vector<T>& values, std::optional<Shape> shape = std::nullopt,
+                   TensorOptions options = TensorOptions(dtype_of<T>));
+
+// ---- random (autodiff/ops/random.cpp): one overload takes a Generator, one uses the default ----
+Tensor rand(const Shape& shape, Generator& generator, TensorOptions options = {});
+Tensor rand(const Shape& shape, TensorOptions options = {});
+Tensor randn(const Shape& shape, Generator& generator, TensorOptions options = {});
+Tensor randn(const Shape& shape, TensorOptions options = {});
+Tensor uniform(const Shape& shape, double low, double high, Generator& generator, TensorOptions options = {});
+Tensor uniform(const Shape& shape, double low, double high, TensorOptions options = {});
+Tensor normal(const Shape& shape, double mean, double std, Generator& generator, TensorOptions options = {});
+Tensor normal(const Shape& shape, double mean, double std, TensorOptions options = {});
+// Integers uniform in [low, high); int64 by default.
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& generator,
+               TensorOptions options = TensorOptions(kInt64));
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions options = TensorOptions(kInt64));
+// A random permutation of 0..n-1 (int64).
+Tensor randperm(std::int64_t n, Generator& generator, TensorOptions options = TensorOptions(kInt64));
+Tensor randperm(std::int64_t n, TensorOptions options = TensorOptions(kInt64));
+
+// ---- elementwise, with NumPy broadcasting (autodiff/ops/elementwise.cpp) ----
+Tensor add(const Tensor& a, const Tensor& b, double alpha = 1);  // a + alpha * b
+Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1);  // a - alpha * b
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double b);
+Tensor sub(const Tensor& a, double b);
+Tensor rsub(const Tensor& a, double b);  // b - a
+Tensor mul(const Tensor& a, double b);
+Tensor div(const Tensor& a, double b);
+Tensor rdiv(const Tensor& a, double b);  // b / a
+Tensor neg(const Tensor& a);
+Tensor pow(const Tensor& base, double exponent);
+Tensor pow(const Tensor& base, const Tensor& exponent);
+Tensor pow(double base, const Tensor& exponent);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor abs(const Tensor& a);
+Tensor sin(const Tensor& a);
+Tensor cos(const Tensor& a);
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);
+// Bounds are optional, as in torch.clamp; the gradient passes where low <= a <= high.
+Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> high);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+// where(condition, a, b): a where condition is non-zero, else b; differentiable in a and b.
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+
+// Not differentiable: results are 0/1 in the inputs' dtype (there is no bool dtype).
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, double b);
+Tensor ne(const Tensor& a, double b);
+Tensor lt(const Tensor& a, double b);
+Tensor le(const Tensor& a, double b);
+Tensor gt(const Tensor& a, double b);
+Tensor ge(const Tensor& a, double b);
+Tensor sign(const Tensor& a);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, double b);
+Tensor operator!=(const Tensor& a, double b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
+
+// ---- reductions (autodiff/ops/reduce.cpp); an empty dims list means all dims ----
+Tensor sum(const Tensor& a);
+Tensor sum(const Tensor& a, const Dims& dims, bool keepdim = false);
+Tensor mean(const Tensor& a);
+Tensor mean(const Tensor& a, const Dims& dims, bool keepdim = false);
+// Over all elements: a 0-dim tensor; the gradient goes to the first maximal element.
+Tensor max(const Tensor& a);
+Tensor min(const Tensor& a);
+// Along one dim: values (differentiable) and int64 indices (ties: the first).
+ValuesIndices max(const Tensor& a, std::int64_t dim, bool keepdim = false);
+ValuesIndices min(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& a);
+Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& a);
+Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
+Tensor softmax(const Tensor& a, std::int64_t dim);
+Tensor log_softmax(const Tensor& a, std::int64_t dim);
+// Sums `a` down to `shape` (the inverse of broadcasting `shape` up to a's shape).
+Tensor sum_to(const Tensor& a, const Shape& shape);
+
+// ---- linear algebra and joining (autodiff/ops/linalg.cpp) ----
+// 1-D x 1-D: dot; 2-D x 2-D: matrix product; 1-D operands are promoted as in torch.matmul;
+// 3-D operands are batched (a 2-D operand is shared across the batch).
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor dot(const Tensor& a, const Tensor& b);
+Tensor outer(const Tensor& a, const Tensor& b);
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+
+// ---- shape and indexing; views share storage (autodiff/ops/shape.cpp, indexing.cpp) ----
+Tensor reshape(const Tensor& a, Shape shape);  // a view when possible, else a copy; one dim may be -1
+Tensor view(const Tensor& a, Shape shape);     // always a view; an error if the strides do not allow it
+Tensor flatten(const Tensor& a, std::int64_t start_dim = 0, std::int64_t end_dim = -1);
+Tensor squeeze(const Tensor& a);
+Tensor squeeze(const Tensor& a, std::int64_t dim);
+Tensor unsqueeze(const Tensor& a, std::int64_t dim);
+Tensor transpose(const Tensor& a, std::int64_t dim0, std::int64_t dim1);
+Tensor permute(const Tensor& a, const Dims& dims);
+Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length);
+// Elements start, start+step, ... below end along dim (negative start/end count from the end).
+Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1);
+Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index);
+Tensor expand(const Tensor& a, const Shape& shape);  // -1 keeps a dim
+Tensor contiguous(const Tensor& a);
+Tensor clone(const Tensor& a);
+Tensor to_dtype(const Tensor& a, DType dtype);
+Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
+Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
+// Zeros of `shape` with `source` added at `index` along dim (the gradient of index_select).
+Tensor index_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim, const Tensor& index);
+// Zeros of `shape` with `source` scatter-added along dim (the gradient of gather).
+Tensor scatter_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim, const Tensor& index);
+
+}  // namespace tapegrad

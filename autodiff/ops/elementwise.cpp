@@ -1,0 +1,474 @@
+// Elementwise ops with broadcasting, their gradients (written with differentiable ops, so they
+// can be differentiated again), comparisons, and the in-place updates optimizers use.
+#include <cmath>
+#include <limits>
+
+#include <tapegrad/autodiff/ops/common.h>
+
+namespace tapegrad {
+
+using kernels::BinaryOp;
+using kernels::UnaryOp;
+using namespace detail;
+
+namespace {
+
+Tensor unary_forward(UnaryOp op, const Tensor& a, double p0 = 0, double p1 = 0) {
+  Tensor out = empty(a.shape(), options_of(a));
+  backend_of(a).unary(op, a.desc(), out.desc(), p0, p1);
+  return out;
+}
+
+Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b, double p0 = 1) {
+  check_compatible(name, a, b);
+  const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = empty(shape, options_of(a));
+  backend_of(a).binary(op, broadcast_desc(a, shape), broadcast_desc(b, shape), out.desc(), p0);
+  return out;
+}
+
+// A float-only unary op.
+Tensor floating_unary(UnaryOp op, const char* name, const Tensor& a, double p0 = 0) {
+  check_floating(name, a);
+  return unary_forward(op, a, p0);
+}
+
+// Gradient of a binary op for one operand: reduce over the dims broadcasting expanded.
+Tensor reduce_grad(const Tensor& grad, const Shape& shape) { return sum_to(grad, shape); }
+
+Tensor comparison(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
+  return binary_forward(op, name, a, b);
+}
+
+}  // namespace
+
+// ---- binary arithmetic ----
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+  Tensor out = binary_forward(BinaryOp::Add, "add", a, b, alpha);
+  if (should_record(a, b))
+    record("add", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
+      if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(ctx.grad(), sa));
+      if (ctx.needs_input_grad(1))
+        ctx.set_input_grad(1, reduce_grad(alpha == 1 ? ctx.grad() : mul(ctx.grad(), alpha), sb));
+    });
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
+  Tensor out = binary_forward(BinaryOp::Sub, "sub", a, b, alpha);
+  if (should_record(a, b))
+    record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
+      if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(ctx.grad(), sa));
+      if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), -alpha), sb));
+    });
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Mul, "mul", a, b);
+  if (should_record(a, b))
+    record("mul", out, {a, b},
+           [sa = SavedTensor::input(a), sb = SavedTensor::input(b), shape_a = a.shape(),
+            shape_b = b.shape()](BackwardContext& ctx) {
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), ctx.unpack(sb)), shape_a));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), ctx.unpack(sa)), shape_b));
+           });
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  check_floating("div", a);
+  Tensor out = binary_forward(BinaryOp::Div, "div", a, b);
+  if (should_record(a, b))
+    record("div", out, {a, b},
+           [sa = SavedTensor::input(a), sb = SavedTensor::input(b), shape_a = a.shape(),
+            shape_b = b.shape()](BackwardContext& ctx) {
+             const Tensor b = ctx.unpack(sb);
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(div(ctx.grad(), b), shape_a));
+             if (ctx.needs_input_grad(1)) {
+               // d(a/b)/db = -a / b^2
+               const Tensor a = ctx.unpack(sa);
+               ctx.set_input_grad(1, reduce_grad(neg(div(mul(ctx.grad(), a), mul(b, b))), shape_b));
+             }
+           });
+  return out;
+}
+
+// ---- scalar forms ----
+
+Tensor add(const Tensor& a, double b) {
+  check_defined("add", a);
+  Tensor out = unary_forward(UnaryOp::AddScalar, a, b);
+  if (should_record(a)) record("add", out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, ctx.grad()); });
+  return out;
+}
+
+Tensor sub(const Tensor& a, double b) { return add(a, -b); }
+
+Tensor rsub(const Tensor& a, double b) {
+  check_defined("rsub", a);
+  Tensor out = unary_forward(UnaryOp::RSubScalar, a, b);
+  if (should_record(a)) record("rsub", out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, neg(ctx.grad())); });
+  return out;
+}
+
+Tensor mul(const Tensor& a, double b) {
+  check_defined("mul", a);
+  Tensor out = unary_forward(UnaryOp::MulScalar, a, b);
+  if (should_record(a)) record("mul", out, {a}, [b](BackwardContext& ctx) { ctx.set_input_grad(0, mul(ctx.grad(), b)); });
+  return out;
+}
+
+Tensor div(const Tensor& a, double b) {
+  check_floating("div", a);
+  return mul(a, 1.0 / b);
+}
+
+Tensor rdiv(const Tensor& a, double b) {
+  Tensor out = floating_unary(UnaryOp::RDivScalar, "rdiv", a, b);
+  if (should_record(a))
+    record("rdiv", out, {a}, [sa = SavedTensor::input(a), b](BackwardContext& ctx) {
+      const Tensor a = ctx.unpack(sa);  // d(b/a)/da = -b / a^2
+      ctx.set_input_grad(0, div(mul(ctx.grad(), -b), mul(a, a)));
+    });
+  return out;
+}
+
+Tensor neg(const Tensor& a) {
+  check_defined("neg", a);
+  Tensor out = unary_forward(UnaryOp::Neg, a);
+  if (should_record(a)) record("neg", out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, neg(ctx.grad())); });
+  return out;
+}
+
+// ---- powers ----
+
+Tensor pow(const Tensor& base, double exponent) {
+  Tensor out = floating_unary(UnaryOp::PowScalar, "pow", base, exponent);
+  if (should_record(base))
+    record("pow", out, {base}, [sa = SavedTensor::input(base), exponent](BackwardContext& ctx) {
+      if (exponent == 0) {
+        ctx.set_input_grad(0, zeros_like(ctx.grad()));
+        return;
+      }
+      const Tensor a = ctx.unpack(sa);  // p * a^(p-1)
+      const Tensor derivative = exponent == 2 ? mul(a, 2.0) : mul(pow(a, exponent - 1), exponent);
+      ctx.set_input_grad(0, mul(ctx.grad(), derivative));
+    });
+  return out;
+}
+
+Tensor pow(const Tensor& base, const Tensor& exponent) {
+  check_floating("pow", base);
+  Tensor out = binary_forward(BinaryOp::Pow, "pow", base, exponent);
+  if (should_record(base, exponent))
+    record("pow", out, {base, exponent},
+           [sa = SavedTensor::input(base), sb = SavedTensor::input(exponent), so = SavedTensor::output(out),
+            shape_a = base.shape(), shape_b = exponent.shape()](BackwardContext& ctx) {
+             const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
+             if (ctx.needs_input_grad(0))  // b * a^(b-1)
+               ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), mul(b, pow(a, sub(b, 1.0)))), shape_a));
+             if (ctx.needs_input_grad(1)) {
+               // a^b * log(a), taken as 0 where a == 0 (the limit for b > 0, as PyTorch does)
+               const Tensor a_is_zero = eq(a, 0.0);
+               const Tensor safe_log = log(where(a_is_zero, ones_like(a), a));
+               ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), mul(ctx.unpack(so), safe_log)), shape_b));
+             }
+           });
+  return out;
+}
+
+Tensor pow(double base, const Tensor& exponent) {
+  Tensor out = floating_unary(UnaryOp::RPowScalar, "pow", exponent, base);
+  if (should_record(exponent))
+    record("pow", out, {exponent}, [so = SavedTensor::output(out), base](BackwardContext& ctx) {
+      ctx.set_input_grad(0, mul(ctx.grad(), mul(ctx.unpack(so), std::log(base))));
+    });
+  return out;
+}
+
+// ---- transcendental and activation functions ----
+
+Tensor exp(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Exp, "exp", a);
+  if (should_record(a))
+    record("exp", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, mul(ctx.grad(), ctx.unpack(so)));
+    });
+  return out;
+}
+
+Tensor log(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Log, "log", a);
+  if (should_record(a))
+    record("log", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, div(ctx.grad(), ctx.unpack(sa)));
+    });
+  return out;
+}
+
+Tensor sqrt(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Sqrt, "sqrt", a);
+  if (should_record(a))
+    record("sqrt", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, div(ctx.grad(), mul(ctx.unpack(so), 2.0)));
+    });
+  return out;
+}
+
+Tensor abs(const Tensor& a) {
+  check_defined("abs", a);
+  Tensor out = unary_forward(UnaryOp::Abs, a);
+  if (should_record(a))
+    record("abs", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, mul(ctx.grad(), sign(ctx.unpack(sa))));
+    });
+  return out;
+}
+
+Tensor sin(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Sin, "sin", a);
+  if (should_record(a))
+    record("sin", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, mul(ctx.grad(), cos(ctx.unpack(sa))));
+    });
+  return out;
+}
+
+Tensor cos(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Cos, "cos", a);
+  if (should_record(a))
+    record("cos", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, neg(mul(ctx.grad(), sin(ctx.unpack(sa)))));
+    });
+  return out;
+}
+
+Tensor tanh(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Tanh, "tanh", a);
+  if (should_record(a))
+    record("tanh", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
+      const Tensor y = ctx.unpack(so);  // 1 - tanh^2
+      ctx.set_input_grad(0, mul(ctx.grad(), rsub(mul(y, y), 1.0)));
+    });
+  return out;
+}
+
+Tensor sigmoid(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Sigmoid, "sigmoid", a);
+  if (should_record(a))
+    record("sigmoid", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
+      const Tensor y = ctx.unpack(so);  // s (1 - s)
+      ctx.set_input_grad(0, mul(ctx.grad(), mul(y, rsub(y, 1.0))));
+    });
+  return out;
+}
+
+Tensor relu(const Tensor& a) {
+  check_defined("relu", a);
+  Tensor out = unary_forward(UnaryOp::Relu, a);
+  if (should_record(a))
+    record("relu", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, mul(ctx.grad(), gt(ctx.unpack(sa), 0.0)));  // 0 at the kink, as PyTorch
+    });
+  return out;
+}
+
+Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> high) {
+  check_defined("clamp", a);
+  TAPEGRAD_CHECK(low || high, "clamp: at least one of low and high must be given");
+  const double lo = low.value_or(-std::numeric_limits<double>::infinity());
+  const double hi = high.value_or(std::numeric_limits<double>::infinity());
+  Tensor out = unary_forward(UnaryOp::Clamp, a, lo, hi);
+  if (should_record(a))
+    record("clamp", out, {a}, [sa = SavedTensor::input(a), lo, hi](BackwardContext& ctx) {
+      const Tensor x = ctx.unpack(sa);  // passes where lo <= x <= hi
+      ctx.set_input_grad(0, mul(ctx.grad(), mul(ge(x, lo), le(x, hi))));
+    });
+  return out;
+}
+
+// minimum/maximum: the gradient goes to the selected operand and is split evenly on ties.
+namespace {
+Tensor min_max(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(op, name, a, b);
+  if (should_record(a, b))
+    record(name, out, {a, b},
+           [sa = SavedTensor::input(a), sb = SavedTensor::input(b), shape_a = a.shape(), shape_b = b.shape(),
+            take_max = op == BinaryOp::Maximum](BackwardContext& ctx) {
+             const Tensor x = ctx.unpack(sa), y = ctx.unpack(sb);
+             const Tensor a_wins = add(take_max ? gt(x, y) : lt(x, y), mul(eq(x, y), 0.5));
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), a_wins), shape_a));
+             if (ctx.needs_input_grad(1))
+               ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), rsub(a_wins, 1.0)), shape_b));
+           });
+  return out;
+}
+}  // namespace
+
+Tensor minimum(const Tensor& a, const Tensor& b) { return min_max(BinaryOp::Minimum, "minimum", a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return min_max(BinaryOp::Maximum, "maximum", a, b); }
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  check_defined("where", condition);
+  check_compatible("where", a, b);
+  TAPEGRAD_CHECK(condition.device() == a.device(), "where: condition is on {} but the values are on {}",
+                 condition.device(), a.device());
+  const Shape shape =
+      broadcast_shapes(condition.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
+  Tensor out = empty(shape, options_of(a));
+  backend_of(a).where(broadcast_desc(condition, shape), broadcast_desc(a, shape), broadcast_desc(b, shape),
+                      out.desc());
+  if (should_record(a, b))
+    record("where", out, {a, b},
+           [mask = condition.detach(), shape_a = a.shape(), shape_b = b.shape()](BackwardContext& ctx) {
+             const Tensor zero = zeros({}, options_of(ctx.grad()));
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(where(mask, ctx.grad(), zero), shape_a));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(where(mask, zero, ctx.grad()), shape_b));
+           });
+  return out;
+}
+
+// ---- comparisons and sign: no gradient ----
+
+Tensor eq(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Eq, "eq", a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Ne, "ne", a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Lt, "lt", a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Le, "le", a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Gt, "gt", a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Ge, "ge", a, b); }
+Tensor eq(const Tensor& a, double b) { check_defined("eq", a); return unary_forward(UnaryOp::EqScalar, a, b); }
+Tensor ne(const Tensor& a, double b) { check_defined("ne", a); return unary_forward(UnaryOp::NeScalar, a, b); }
+Tensor lt(const Tensor& a, double b) { check_defined("lt", a); return unary_forward(UnaryOp::LtScalar, a, b); }
+Tensor le(const Tensor& a, double b) { check_defined("le", a); return unary_forward(UnaryOp::LeScalar, a, b); }
+Tensor gt(const Tensor& a, double b) { check_defined("gt", a); return unary_forward(UnaryOp::GtScalar, a, b); }
+Tensor ge(const Tensor& a, double b) { check_defined("ge", a); return unary_forward(UnaryOp::GeScalar, a, b); }
+Tensor sign(const Tensor& a) { check_defined("sign", a); return unary_forward(UnaryOp::Sign, a); }
+
+// ---- operators ----
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, b); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, double b) { return div(a, b); }
+Tensor operator+(double a, const Tensor& b) { return add(b, a); }
+Tensor operator-(double a, const Tensor& b) { return rsub(b, a); }
+Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
+Tensor operator/(double a, const Tensor& b) { return rdiv(b, a); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, double b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, double b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, b); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, b); }
+
+// ---- Tensor methods ----
+
+Tensor Tensor::exp() const { return tapegrad::exp(*this); }
+Tensor Tensor::log() const { return tapegrad::log(*this); }
+Tensor Tensor::sqrt() const { return tapegrad::sqrt(*this); }
+Tensor Tensor::abs() const { return tapegrad::abs(*this); }
+Tensor Tensor::pow(double exponent) const { return tapegrad::pow(*this, exponent); }
+Tensor Tensor::pow(const Tensor& exponent) const { return tapegrad::pow(*this, exponent); }
+Tensor Tensor::relu() const { return tapegrad::relu(*this); }
+Tensor Tensor::sigmoid() const { return tapegrad::sigmoid(*this); }
+Tensor Tensor::tanh() const { return tapegrad::tanh(*this); }
+
+// ---- in-place updates ----
+
+namespace {
+
+void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double p0) {
+  check_inplace(name, self, {&other});
+  check_compatible(name, self, other);
+  TAPEGRAD_CHECK(broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
+                 "{}: the operand of shape {} cannot be broadcast to the updated tensor's shape {}", name, other.shape(),
+                 self.shape());
+  backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), p0);
+  self.impl().storage->bump_version();
+}
+
+void inplace_unary(UnaryOp op, const char* name, const Tensor& self, double p0, double p1 = 0) {
+  check_inplace(name, self, {});
+  backend_of(self).unary(op, self.desc(), self.desc(), p0, p1);
+  self.impl().storage->bump_version();
+}
+
+}  // namespace
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace("fill_", *this, {});
+  backend_of(*this).fill(desc(), value);
+  impl().storage->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& source) {
+  check_inplace("copy_", *this, {&source});
+  check_defined("copy_", source);
+  TAPEGRAD_CHECK(broadcast_shapes(shape(), source.shape(), "copy_") == shape(),
+                 "copy_: source of shape {} cannot be broadcast to the destination's shape {}", source.shape(), shape());
+  const Tensor local = source.device() == device() ? source : source.to(device());
+  backend_of(*this).copy(broadcast_desc(local, shape()), desc());
+  impl().storage->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  inplace_binary(BinaryOp::Add, "add_", *this, other, alpha);
+  return *this;
+}
+Tensor& Tensor::add_(double value) {
+  inplace_unary(UnaryOp::AddScalar, "add_", *this, value);
+  return *this;
+}
+Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  inplace_binary(BinaryOp::Sub, "sub_", *this, other, alpha);
+  return *this;
+}
+Tensor& Tensor::mul_(const Tensor& other) {
+  inplace_binary(BinaryOp::Mul, "mul_", *this, other, 1);
+  return *this;
+}
+Tensor& Tensor::mul_(double value) {
+  inplace_unary(UnaryOp::MulScalar, "mul_", *this, value);
+  return *this;
+}
+Tensor& Tensor::div_(const Tensor& other) {
+  check_floating("div_", *this);
+  inplace_binary(BinaryOp::Div, "div_", *this, other, 1);
+  return *this;
+}
+Tensor& Tensor::div_(double value) {
+  check_floating("div_", *this);
+  inplace_unary(UnaryOp::MulScalar, "div_", *this, 1.0 / value);
+  return *this;
+}
+Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
+  check_inplace("addcmul_", *this, {&a, &b});
+  return add_(tapegrad::mul(a, b), value);
+}
+Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
+  check_inplace("addcdiv_", *this, {&a, &b});
+  return add_(tapegrad::div(a, b), value);
+}
+Tensor& Tensor::clamp_(double low, double high) {
+  inplace_unary(UnaryOp::Clamp, "clamp_", *this, low, high);
+  return *this;
+}
+
+}  // namespace tapegrad

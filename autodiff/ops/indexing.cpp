@@ -1,0 +1,85 @@
+// Indexing ops with int64 indices, paired with their adjoints: index_select <-> index_add,
+// gather <-> scatter_add. Each is the other's gradient, so second derivatives come for free.
+#include <tapegrad/autodiff/ops/common.h>
+
+namespace tapegrad {
+
+using namespace detail;
+
+Tensor index_select(const Tensor& a, std::int64_t dim_arg, const Tensor& index) {
+  check_defined("index_select", a);
+  check_index("index_select", index, a);
+  TAPEGRAD_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got shape {}", index.shape());
+  const Tensor input = a.dim() == 0 ? reshape(a, {1}) : a;
+  const int dim = wrap_dim(dim_arg, a.dim(), "index_select");
+  Shape shape = input.shape();
+  shape[dim] = index.numel();
+  Tensor out = empty(shape, options_of(a));
+  backend_of(a).index_select(input.desc(), dim, reshape(index, {-1}).desc(), out.desc());
+  if (a.dim() == 0) out = reshape(out, {});
+  if (should_record(a))
+    record("index_select", out, {a}, [index, input_shape = a.shape(), dim](BackwardContext& ctx) {
+      ctx.set_input_grad(0, index_add_into_zeros(ctx.grad(), input_shape, dim, index));
+    });
+  return out;
+}
+
+Tensor index_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim_arg, const Tensor& index) {
+  check_defined("index_add", source);
+  check_index("index_add", index, source);
+  const int dim = wrap_dim(dim_arg, shape.size(), "index_add");
+  Tensor out = zeros(shape, options_of(source));
+  const Tensor target = shape.empty() ? reshape(out, {1}) : out;
+  const Tensor src = source.dim() == 0 ? reshape(source, {1}) : source;
+  TAPEGRAD_CHECK(src.dim() == target.dim() && src.shape()[dim] == index.numel(),
+                 "index_add: source of shape {} does not match {} indices along dim {} of shape {}", source.shape(),
+                 index.numel(), dim, shape);
+  backend_of(source).index_add(src.desc(), dim, reshape(index, {-1}).desc(), target.desc());
+  if (should_record(source))
+    record("index_add", out, {source}, [index, dim](BackwardContext& ctx) {
+      ctx.set_input_grad(0, index_select(ctx.grad(), dim, index));
+    });
+  return out;
+}
+
+Tensor gather(const Tensor& a, std::int64_t dim_arg, const Tensor& index) {
+  check_defined("gather", a);
+  check_index("gather", index, a);
+  const int dim = wrap_dim(dim_arg, a.dim(), "gather");
+  TAPEGRAD_CHECK(index.dim() == a.dim(), "gather: index has shape {} but the tensor has shape {}; they need the same "
+                 "number of dims", index.shape(), a.shape());
+  for (int d = 0; d < a.dim(); ++d)
+    TAPEGRAD_CHECK(d == dim || index.shape()[d] <= a.shape()[d],
+                   "gather: index shape {} exceeds the tensor's shape {} at dim {}", index.shape(), a.shape(), d);
+  Tensor out = empty(index.shape(), options_of(a));
+  backend_of(a).gather(a.desc(), dim, index.desc(), out.desc());
+  if (should_record(a))
+    record("gather", out, {a}, [index, input_shape = a.shape(), dim](BackwardContext& ctx) {
+      ctx.set_input_grad(0, scatter_add_into_zeros(ctx.grad(), input_shape, dim, index));
+    });
+  return out;
+}
+
+Tensor scatter_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim_arg, const Tensor& index) {
+  check_defined("scatter_add", source);
+  check_index("scatter_add", index, source);
+  const int dim = wrap_dim(dim_arg, shape.size(), "scatter_add");
+  TAPEGRAD_CHECK(index.shape() == source.shape() && index.dim() == shape.size(),
+                 "scatter_add: index of shape {} must match the source's shape {} and have the {} dims of {}",
+                 index.shape(), source.shape(), shape.size(), shape);
+  for (int d = 0; d < shape.size(); ++d)
+    TAPEGRAD_CHECK(d == dim || index.shape()[d] <= shape[d],
+                   "scatter_add: index shape {} exceeds the output shape {} at dim {}", index.shape(), shape, d);
+  Tensor out = zeros(shape, options_of(source));
+  backend_of(source).scatter_add(source.desc(), dim, index.desc(), out.desc());
+  if (should_record(source))
+    record("scatter_add", out, {source}, [index, dim](BackwardContext& ctx) {
+      ctx.set_input_grad(0, gather(ctx.grad(), dim, index));
+    });
+  return out;
+}
+
+Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const { return tapegrad::index_select(*this, dim, index); }
+Tensor Tensor::gather(std::int64_t dim, const Tensor& index) const { return tapegrad::gather(*this, dim, index); }
+
+}  // namespace tapegrad

@@ -1,0 +1,179 @@
+// Matrix products through BLAS, and joining tensors. Transposed views reach BLAS as transpose
+// flags, never as copies, so the backward of a product (which multiplies by transposes) costs
+// exactly two gemms.
+#include <tapegrad/autodiff/ops/common.h>
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+
+// A [rows, cols] matrix at `data` as BLAS sees it, or nothing if its strides need a copy first.
+std::optional<kernels::GemmOperand> as_gemm_operand(const kernels::TensorDesc& m, int row_dim, std::int64_t batch_stride) {
+  const std::int64_t rows = m.shape[row_dim], cols = m.shape[row_dim + 1];
+  std::int64_t row_stride = m.strides[row_dim], col_stride = m.strides[row_dim + 1];
+  if (cols <= 1) col_stride = 1;           // strides of size-1 dims are free to choose
+  if (rows <= 1) row_stride = std::max<std::int64_t>(cols, 1);
+  if (col_stride == 1 && row_stride >= std::max<std::int64_t>(cols, 1))
+    return kernels::GemmOperand{m.data, row_stride, batch_stride, false};
+  if (row_stride == 1 && col_stride >= std::max<std::int64_t>(rows, 1))
+    return kernels::GemmOperand{m.data, col_stride, batch_stride, true};
+  return std::nullopt;
+}
+
+// Batched product of [B|1, m, k] and [B|1, k, n] tensors (a batch of 1 is shared).
+Tensor batched_product(const Tensor& a_in, const Tensor& b_in) {
+  Tensor a = a_in, b = b_in;
+  const std::int64_t batch = std::max(a.shape()[0], b.shape()[0]);
+  const std::int64_t m = a.shape()[1], k = a.shape()[2], n = b.shape()[2];
+  auto operand = [&](Tensor& t) {
+    const std::int64_t batch_stride = t.shape()[0] == 1 ? 0 : t.strides()[0];
+    std::optional<kernels::GemmOperand> op = as_gemm_operand(t.desc(), 1, batch_stride);
+    if (!op) {
+      t = contiguous(t.detach());
+      op = as_gemm_operand(t.desc(), 1, t.shape()[0] == 1 ? 0 : t.strides()[0]);
+    }
+    return *op;
+  };
+  kernels::GemmProblem problem;
+  problem.dtype = a.dtype();
+  problem.batch = batch;
+  problem.m = m;
+  problem.n = n;
+  problem.k = k;
+  problem.a = operand(a);
+  problem.b = operand(b);
+  Tensor out = empty({batch, m, n}, options_of(a));
+  problem.c = {out.desc().data, n, m * n};
+  if (m == 0 || n == 0) return out;
+  if (k == 0) {
+    out.detach().zero_();
+    return out;
+  }
+  backend_of(a).gemm(problem);
+  return out;
+}
+
+void check_matmul(const Tensor& a, const Tensor& b, std::int64_t k_a, std::int64_t k_b) {
+  TAPEGRAD_CHECK(k_a == k_b, "matmul: shapes {} and {} cannot be multiplied ({} vs {} in the contracted dim)", a.shape(),
+                 b.shape(), k_a, k_b);
+}
+
+// Product of 3-D operands (either may have batch 1), recorded with its gradient.
+Tensor product(const Tensor& a, const Tensor& b) {
+  Tensor out = batched_product(a, b);
+  if (should_record(a, b))
+    record("matmul", out, {a, b},
+           [sa = SavedTensor::input(a), sb = SavedTensor::input(b), shape_a = a.shape(), shape_b = b.shape()](
+               BackwardContext& ctx) {
+             const Tensor& g = ctx.grad();  // [B, m, n]
+             // dA: [B, m, k] = dC [B, m, n] x B^T [B, n, k]; dB: [B, k, n] = A^T [B, k, m] x dC
+             if (ctx.needs_input_grad(0))
+               ctx.set_input_grad(0, sum_to(matmul(g, transpose(ctx.unpack(sb), 1, 2)), shape_a));
+             if (ctx.needs_input_grad(1))
+               ctx.set_input_grad(1, sum_to(matmul(transpose(ctx.unpack(sa), 1, 2), g), shape_b));
+           });
+  return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_compatible("matmul", a, b);
+  TAPEGRAD_CHECK(a.is_floating_point(), "matmul: expected floating-point operands, got {}; convert with .to(kFloat32)",
+                 a.dtype());
+  const int da = a.dim(), db = b.dim();
+  TAPEGRAD_CHECK(da >= 1 && da <= 3 && db >= 1 && db <= 3,
+                 "matmul: supports 1-D, 2-D and 3-D operands, got shapes {} and {}", a.shape(), b.shape());
+  if (da == 1 && db == 1) {
+    check_matmul(a, b, a.shape()[0], b.shape()[0]);
+    return dot(a, b);
+  }
+  // Promote to 3-D [batch, rows, cols]; remember which dims to drop afterwards.
+  const Tensor a3 = da == 1 ? reshape(a, {1, 1, a.shape()[0]}) : da == 2 ? unsqueeze(a, 0) : a;
+  const Tensor b3 = db == 1 ? reshape(b, {1, b.shape()[0], 1}) : db == 2 ? unsqueeze(b, 0) : b;
+  check_matmul(a, b, a3.shape()[2], b3.shape()[1]);
+  TAPEGRAD_CHECK(a3.shape()[0] == b3.shape()[0] || a3.shape()[0] == 1 || b3.shape()[0] == 1,
+                 "matmul: batch sizes of shapes {} and {} differ", a.shape(), b.shape());
+  Tensor out = product(a3, b3);
+  Shape shape;
+  if (da == 3 || db == 3) shape.push_back(out.shape()[0]);
+  if (da != 1) shape.push_back(out.shape()[1]);
+  if (db != 1) shape.push_back(out.shape()[2]);
+  return reshape(out, shape);
+}
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  check_compatible("dot", a, b);
+  TAPEGRAD_CHECK(a.dim() == 1 && b.dim() == 1 && a.numel() == b.numel(),
+                 "dot: expects two 1-D tensors of equal length, got shapes {} and {}", a.shape(), b.shape());
+  return sum(mul(a, b));
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  check_compatible("outer", a, b);
+  TAPEGRAD_CHECK(a.dim() == 1 && b.dim() == 1, "outer: expects two 1-D tensors, got shapes {} and {}", a.shape(),
+                 b.shape());
+  return mul(unsqueeze(a, 1), unsqueeze(b, 0));
+}
+
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_arg) {
+  TAPEGRAD_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
+  const Tensor& first = tensors[0];
+  check_defined("cat", first);
+  TAPEGRAD_CHECK(first.dim() > 0, "cat: zero-dimensional tensors cannot be concatenated; use stack");
+  const int dim = wrap_dim(dim_arg, first.dim(), "cat");
+  Shape shape = first.shape();
+  shape[dim] = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    check_compatible("cat", first, t);
+    TAPEGRAD_CHECK(t.dim() == first.dim(), "cat: tensor {} has shape {}, but tensor 0 has shape {}", i, t.shape(),
+                   first.shape());
+    for (int d = 0; d < t.dim(); ++d)
+      TAPEGRAD_CHECK(d == dim || t.shape()[d] == first.shape()[d],
+                     "cat: tensor {} has shape {}, which differs from tensor 0's {} outside dim {}", i, t.shape(),
+                     first.shape(), dim);
+    shape[dim] += t.shape()[dim];
+  }
+  Tensor out = empty(shape, options_of(first));
+  std::vector<std::int64_t> offsets;
+  {
+    NoGradGuard no_grad;
+    std::int64_t offset = 0;
+    for (const Tensor& t : tensors) {
+      offsets.push_back(offset);
+      backend_of(out).copy(t.desc(), narrow(out, dim, offset, t.shape()[dim]).desc());
+      offset += t.shape()[dim];
+    }
+  }
+  if (GradMode::is_enabled() && std::any_of(tensors.begin(), tensors.end(), [](const Tensor& t) { return t.requires_grad(); })) {
+    std::vector<std::int64_t> lengths;
+    for (const Tensor& t : tensors) lengths.push_back(t.shape()[dim]);
+    record("cat", out, std::span<const Tensor>(tensors), [offsets, lengths, dim](BackwardContext& ctx) {
+      for (std::size_t i = 0; i < offsets.size(); ++i)
+        if (ctx.needs_input_grad(i)) ctx.set_input_grad(i, narrow(ctx.grad(), dim, offsets[i], lengths[i]));
+    });
+  }
+  return out;
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim_arg) {
+  TAPEGRAD_CHECK(!tensors.empty(), "stack: expected a non-empty list of tensors");
+  check_defined("stack", tensors[0]);
+  const int dim = wrap_dim(dim_arg, tensors[0].dim() + 1, "stack");
+  std::vector<Tensor> expanded;
+  expanded.reserve(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    check_defined("stack", tensors[i]);
+    TAPEGRAD_CHECK(tensors[i].shape() == tensors[0].shape(), "stack: tensor {} has shape {}, but tensor 0 has shape {}",
+                   i, tensors[i].shape(), tensors[0].shape());
+    expanded.push_back(unsqueeze(tensors[i], dim));
+  }
+  return cat(expanded, dim);
+}
+
+Tensor Tensor::matmul(const Tensor& other) const { return tapegrad::matmul(*this, other); }
+
+}  // namespace tapegrad

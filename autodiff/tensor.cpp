@@ -1,0 +1,125 @@
+// Tensor handle basics: metadata, raw access, leaves and gradients, fresh buffers and views.
+#include <tapegrad/autodiff/tensor.h>
+
+#include <cstring>
+
+#include <tapegrad/autodiff/grad_mode.h>
+#include <tapegrad/autodiff/node.h>
+
+namespace tapegrad {
+
+namespace {
+thread_local bool grad_mode_enabled = true;
+}  // namespace
+
+bool GradMode::is_enabled() { return grad_mode_enabled; }
+void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
+
+TensorImpl::~TensorImpl() { release_node(std::move(grad_fn)); }
+
+TensorImpl& Tensor::impl() const {
+  TAPEGRAD_CHECK(impl_ != nullptr, "operation on an undefined Tensor (default-constructed, or a gradient that was "
+                                   "never computed); check defined() first");
+  return *impl_;
+}
+
+std::int64_t Tensor::size(std::int64_t dim) const { return shape()[wrap_dim(dim, this->dim(), "size")]; }
+
+bool Tensor::is_contiguous() const {
+  const TensorImpl& t = impl();
+  std::int64_t expected = 1;
+  for (int d = t.shape.size() - 1; d >= 0; --d) {
+    if (t.shape[d] == 1) continue;
+    if (t.strides[d] != expected) return false;
+    expected *= t.shape[d];
+  }
+  return true;
+}
+
+kernels::TensorDesc Tensor::desc() const {
+  const TensorImpl& t = impl();
+  return {static_cast<char*>(t.storage->data()) + t.offset * static_cast<std::int64_t>(dtype_size(t.dtype)),
+          t.shape, t.strides, t.dtype};
+}
+
+template <class T>
+T* Tensor::data_ptr() const {
+  TAPEGRAD_CHECK(dtype() == dtype_of<T>, "data_ptr: the tensor holds {}, but {} was requested", dtype(),
+                 dtype_of<T>);
+  TAPEGRAD_CHECK(device().is_cpu(), "data_ptr: the tensor lives on {}; call .cpu() first", device());
+  return static_cast<T*>(desc().data);
+}
+template float* Tensor::data_ptr<float>() const;
+template double* Tensor::data_ptr<double>() const;
+template std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+
+double Tensor::item() const {
+  TAPEGRAD_CHECK(numel() == 1, "item: expected a tensor with one element, got shape {}", shape());
+  const Tensor host = cpu();
+  return dispatch_dtype(dtype(), [&](auto zero) {
+    return static_cast<double>(*static_cast<const decltype(zero)*>(host.desc().data));
+  });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  const Tensor host = cpu().to(dtype_of<T>).contiguous();
+  const T* data = host.data_ptr<T>();
+  return std::vector<T>(data, data + host.numel());
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+
+Tensor& Tensor::requires_grad_(bool requires_grad) {
+  TAPEGRAD_CHECK(!requires_grad || is_floating_point(),
+                 "requires_grad_: only floating-point tensors can require gradients, this one is {}", dtype());
+  TAPEGRAD_CHECK(is_leaf() || requires_grad,
+                 "requires_grad_(false) on a non-leaf tensor; use detach() to cut it from the graph");
+  impl().requires_grad = requires_grad;
+  return *this;
+}
+
+Tensor Tensor::grad() const {
+  const TensorImpl& t = impl();
+  return t.grad ? *t.grad : Tensor();
+}
+
+void Tensor::set_grad(const Tensor& grad) const {
+  TensorImpl& t = impl();
+  if (!grad.defined()) {
+    t.grad.reset();
+    return;
+  }
+  TAPEGRAD_CHECK(grad.shape() == t.shape && grad.dtype() == t.dtype && grad.device() == device(),
+                 "set_grad: gradient of shape {}, dtype {} on {} does not match the tensor's shape {}, dtype {} on {}",
+                 grad.shape(), grad.dtype(), grad.device(), t.shape, t.dtype, device());
+  t.grad = std::make_unique<Tensor>(grad);
+}
+
+Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), storage_offset()); }
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  for (auto d : shape) TAPEGRAD_CHECK(d >= 0, "empty: negative dimension {} in shape {}", d, shape);
+  auto impl = std::make_shared<TensorImpl>();
+  const std::size_t nbytes = static_cast<std::size_t>(numel_of(shape)) * dtype_size(options.dtype);
+  impl->storage = kernels::StoragePtr(kernels::Storage::create(nbytes, options.device));
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = options.dtype;
+  Tensor result(std::move(impl));
+  if (options.requires_grad) result.requires_grad_(true);
+  return result;
+}
+
+Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides, std::int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.impl().storage;
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+}  // namespace tapegrad

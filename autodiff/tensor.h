@@ -1,0 +1,173 @@
+// Tensor: a cheap handle to a strided view of a Storage, plus the autodiff metadata that makes
+// it part of the tape (requires_grad, the accumulated .grad of a leaf, and grad_fn — the node
+// of the op that produced it). Copying a Tensor copies the handle, never the data.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/kernels/backend.h>
+#include <tapegrad/kernels/storage.h>
+
+namespace tapegrad {
+
+class Node;
+class Tensor;
+class Generator;
+
+struct TensorOptions {
+  DType dtype = DType::Float32;
+  Device device = Device::cpu();
+  bool requires_grad = false;
+
+  TensorOptions() = default;
+  TensorOptions(DType dtype) : dtype(dtype) {}     // NOLINT: `zeros({2}, kFloat64)` reads well
+  TensorOptions(Device device) : device(device) {}  // NOLINT
+  TensorOptions with_dtype(DType d) const { auto o = *this; o.dtype = d; return o; }
+  TensorOptions with_device(Device d) const { auto o = *this; o.device = d; return o; }
+  TensorOptions with_requires_grad(bool r = true) const { auto o = *this; o.requires_grad = r; return o; }
+};
+
+struct TensorImpl {
+  kernels::StoragePtr storage;
+  Shape shape;
+  Strides strides;
+  std::int64_t offset = 0;  // in elements
+  DType dtype = DType::Float32;
+  bool requires_grad = false;
+  std::shared_ptr<Node> grad_fn;          // the op that produced this tensor; null for leaves
+  std::weak_ptr<Node> grad_accumulator;   // a leaf's gradient sink, while a graph uses it
+  std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient
+
+  TensorImpl() = default;
+  TensorImpl(const TensorImpl&) = delete;
+  ~TensorImpl();  // releases grad_fn without recursing down long chains
+};
+
+// Result of max/min along a dim.
+struct ValuesIndices;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // Metadata.
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl().shape; }
+  const Strides& strides() const { return impl().strides; }
+  std::int64_t size(std::int64_t dim) const;
+  int dim() const { return impl().shape.size(); }
+  std::int64_t numel() const { return numel_of(impl().shape); }
+  DType dtype() const { return impl().dtype; }
+  Device device() const { return impl().storage->device(); }
+  std::int64_t storage_offset() const { return impl().offset; }
+  bool is_contiguous() const;
+  bool is_floating_point() const { return is_floating(dtype()); }
+  TensorImpl& impl() const;
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  kernels::TensorDesc desc() const;
+
+  // Raw access (CPU tensors). data_ptr points at element [0, ..., 0] of this view.
+  template <class T> T* data_ptr() const;
+  double item() const;
+  template <class T> T item() const { return static_cast<T>(item()); }
+  template <class T> std::vector<T> to_vector() const;
+
+  // Autodiff.
+  bool requires_grad() const { return impl().requires_grad; }
+  Tensor& requires_grad_(bool requires_grad = true);
+  bool is_leaf() const { return impl().grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
+  Tensor grad() const;  // undefined until a backward pass reaches this leaf
+  void set_grad(const Tensor& grad) const;
+  void backward(const Tensor& gradient = {}, bool retain_graph = false, bool create_graph = false) const;
+  Tensor detach() const;
+  std::uint32_t version() const { return impl().storage->version(); }
+
+  // Views and copies (see ops.h for the free-function forms and their gradients).
+  Tensor reshape(Shape shape) const;
+  Tensor view(Shape shape) const;
+  Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t dim) const;
+  Tensor unsqueeze(std::int64_t dim) const;
+  Tensor transpose(std::int64_t dim0, std::int64_t dim1) const;
+  Tensor permute(Dims dims) const;
+  Tensor t() const;
+  Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+  Tensor select(std::int64_t dim, std::int64_t index) const;
+  Tensor operator[](std::int64_t index) const { return select(0, index); }
+  Tensor expand(Shape shape) const;
+  Tensor contiguous() const;
+  Tensor clone() const;
+  Tensor to(DType dtype) const;
+  Tensor to(Device device) const;
+  Tensor cpu() const { return to(Device::cpu()); }
+  Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  Tensor gather(std::int64_t dim, const Tensor& index) const;
+
+  // Reductions.
+  Tensor sum() const;
+  Tensor sum(Dims dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(Dims dims, bool keepdim = false) const;
+  Tensor max() const;
+  ValuesIndices max(std::int64_t dim, bool keepdim = false) const;
+  Tensor min() const;
+  ValuesIndices min(std::int64_t dim, bool keepdim = false) const;
+  Tensor argmax() const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+
+  // Elementwise.
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor pow(double exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor matmul(const Tensor& other) const;
+
+  // In-place updates: never recorded; refused while grad mode would need to record them.
+  Tensor& zero_();
+  Tensor& fill_(double value);
+  Tensor& copy_(const Tensor& source);
+  Tensor& add_(const Tensor& other, double alpha = 1);
+  Tensor& add_(double value);
+  Tensor& sub_(const Tensor& other, double alpha = 1);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double value);
+  Tensor& div_(const Tensor& other);
+  Tensor& div_(double value);
+  Tensor& addcmul_(const Tensor& a, const Tensor& b, double value = 1);
+  Tensor& addcdiv_(const Tensor& a, const Tensor& b, double value = 1);
+  Tensor& clamp_(double low, double high);
+
+  std::string str() const;
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;
+};
+
+// A fresh contiguous tensor with uninitialized contents: the output buffer of every op.
+Tensor empty(const Shape& shape, TensorOptions options = {});
+// A view sharing `base`'s storage with new geometry (no autodiff metadata).
+Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides, std::int64_t offset);
+
+}  // namespace tapegrad

@@ -1,0 +1,112 @@
+// The interface every compute backend implements. Entries are coarse — one call per op over
+// whole (strided) tensors, never per element — so a virtual call costs nothing measurable.
+// The autodiff layer only ever talks to a device through this interface: adding the CUDA
+// backend means implementing it, not touching op definitions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <tapegrad/kernels/device.h>
+#include <tapegrad/kernels/dtype.h>
+#include <tapegrad/kernels/elementwise_ops.h>
+#include <tapegrad/kernels/philox.h>
+#include <tapegrad/kernels/shape.h>
+
+namespace tapegrad::kernels {
+
+// A strided view of device memory: `data` points at element [0, ..., 0]; strides in elements.
+struct TensorDesc {
+  void* data = nullptr;
+  Shape shape;
+  Strides strides;
+  DType dtype = DType::Float32;
+
+  std::int64_t numel() const { return numel_of(shape); }
+  template <class T> T* ptr() const { return static_cast<T*>(data); }
+};
+
+// One operand of a (batched) matrix product: a row-major matrix, possibly read transposed.
+struct GemmOperand {
+  const void* data = nullptr;
+  std::int64_t leading_dim = 0;   // distance between rows of the stored matrix
+  std::int64_t batch_stride = 0;  // distance between consecutive matrices (0: shared)
+  bool transposed = false;        // the op reads the stored matrix transposed
+};
+
+struct GemmOutput {
+  void* data = nullptr;
+  std::int64_t leading_dim = 0;
+  std::int64_t batch_stride = 0;
+};
+
+// C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] for b < batch; op(A): [m, k], op(B): [k, n].
+struct GemmProblem {
+  DType dtype = DType::Float32;
+  std::int64_t batch = 1, m = 0, n = 0, k = 0;
+  GemmOperand a, b;
+  GemmOutput c;
+  double alpha = 1, beta = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // Memory.
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* data, std::size_t nbytes) = 0;
+  // Host memory <-> this device; contiguous bytes.
+  virtual void copy_from_host(void* device_dst, const void* host_src, std::size_t nbytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* device_src, std::size_t nbytes) = 0;
+
+  // dst = src elementwise over the shape both share, converting dtype when they differ.
+  virtual void copy(const TensorDesc& src, const TensorDesc& dst) = 0;
+  virtual void fill(const TensorDesc& dst, double value) = 0;
+  // Element i (in row-major order of dst) takes counter `offset + i` of Philox(seed).
+  virtual void fill_random(const TensorDesc& dst, Distribution dist, double a, double b,
+                           std::uint64_t seed, std::uint64_t offset) = 0;
+  // dst[i] = start + i * step for a contiguous 1-D dst.
+  virtual void fill_range(const TensorDesc& dst, double start, double step) = 0;
+
+  // Elementwise; every operand has out's shape (broadcast operands carry stride 0). `out`
+  // may alias an input exactly (in-place ops).
+  virtual void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) = 0;
+  virtual void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out,
+                      double p0) = 0;
+  virtual void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
+                     const TensorDesc& out) = 0;
+
+  // out = sum of `in` over the dims where out (given with in's shape) has stride 0.
+  virtual void reduce_sum(const TensorDesc& in, const TensorDesc& out) = 0;
+  // values/indices (in's shape with `dim` of size 1) = max (or min) of in along dim; NaN wins;
+  // ties go to the first index.
+  virtual void reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
+                          const TensorDesc& indices) = 0;
+  // out = softmax or log-softmax of in along dim, computed stably (max subtracted first).
+  virtual void softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) = 0;
+
+  virtual void gemm(const GemmProblem& problem) = 0;
+
+  // out has in's shape but index.size(0) along dim: out[.., i, ..] = in[.., index[i], ..].
+  virtual void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) = 0;
+  // out[.., index[i], ..] += src[.., i, ..]
+  virtual void index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) = 0;
+  // out[p] = in[p with coordinate dim replaced by index[p]]; index and out share a shape.
+  virtual void gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) = 0;
+  // out[p with coordinate dim replaced by index[p]] += src[p]
+  virtual void scatter_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) = 0;
+};
+
+// The backend serving `device`. CPU always exists; CUDA throws a DeviceError when this build has
+// no CUDA support or the device is absent.
+Backend& backend_for(Device device);
+
+// Threads used by CPU kernels and BLAS (default: the cores this process may run on).
+int num_threads();
+void set_num_threads(int threads);
+
+}  // namespace tapegrad::kernels

@@ -1,0 +1,42 @@
+// The CPU backend: OpenBLAS for matrix products, vectorizable strided loops for the rest,
+// OpenMP for large work.
+#pragma once
+
+#include <tapegrad/kernels/backend.h>
+
+namespace tapegrad::kernels::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu(); }
+  std::string name() const override { return "cpu"; }
+
+  void* allocate(std::size_t nbytes) override;
+  void deallocate(void* data, std::size_t nbytes) override;
+  void copy_from_host(void* device_dst, const void* host_src, std::size_t nbytes) override;
+  void copy_to_host(void* host_dst, const void* device_src, std::size_t nbytes) override;
+
+  void copy(const TensorDesc& src, const TensorDesc& dst) override;
+  void fill(const TensorDesc& dst, double value) override;
+  void fill_random(const TensorDesc& dst, Distribution dist, double a, double b, std::uint64_t seed,
+                   std::uint64_t offset) override;
+  void fill_range(const TensorDesc& dst, double start, double step) override;
+
+  void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) override;
+  void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) override;
+  void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out) override;
+
+  void reduce_sum(const TensorDesc& in, const TensorDesc& out) override;
+  void reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
+                  const TensorDesc& indices) override;
+  void softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) override;
+
+  void gemm(const GemmProblem& problem) override;
+
+  void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;
+  void index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) override;
+  void gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;
+  void scatter_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) override;
+};
+
+}  // namespace tapegrad::kernels::cpu

@@ -1,0 +1,87 @@
+// CPU indexing kernels: index_select / index_add along a dim, gather / scatter_add. Indices
+// are validated as they are read, so a bad index is an error, never an out-of-bounds access.
+#include <tapegrad/kernels/cpu/cpu_backend.h>
+#include <tapegrad/kernels/cpu/strided_loop.h>
+
+namespace tapegrad::kernels::cpu {
+namespace {
+
+std::int64_t checked_index(std::int64_t index, std::int64_t extent, int dim, const char* op) {
+  TAPEGRAD_CHECK(index >= 0 && index < extent, "{}: index {} is out of bounds for dim {} of size {}", op, index,
+                 dim, extent);
+  return index;
+}
+
+// The slice of `t` at position `position` along `dim` (dim kept, with size 1).
+TensorDesc slice_at(const TensorDesc& t, int dim, std::int64_t position) {
+  TensorDesc slice = t;
+  slice.data = static_cast<char*>(t.data) + position * t.strides[dim] * static_cast<std::int64_t>(dtype_size(t.dtype));
+  slice.shape[dim] = 1;
+  return slice;
+}
+
+std::int64_t index_at(const TensorDesc& index, std::int64_t i) {
+  return index.ptr<std::int64_t>()[i * (index.shape.empty() ? 0 : index.strides[0])];
+}
+
+Strides without_stride(Strides strides, int dim) {
+  strides[dim] = 0;
+  return strides;
+}
+
+}  // namespace
+
+void CpuBackend::index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) {
+  const std::int64_t count = out.shape[dim];
+  for (std::int64_t i = 0; i < count; ++i) {
+    const std::int64_t source = checked_index(index_at(index, i), in.shape[dim], dim, "index_select");
+    copy(slice_at(in, dim, source), slice_at(out, dim, i));
+  }
+}
+
+void CpuBackend::index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) {
+  const std::int64_t count = src.shape[dim];
+  for (std::int64_t i = 0; i < count; ++i) {
+    const std::int64_t target = checked_index(index_at(index, i), out.shape[dim], dim, "index_add");
+    const TensorDesc destination = slice_at(out, dim, target);
+    binary(BinaryOp::Add, destination, slice_at(src, dim, i), destination, 1.0);
+  }
+}
+
+void CpuBackend::gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) {
+  const Strides in_strides = without_stride(in.strides, dim);
+  const std::int64_t extent = in.shape[dim], step = in.strides[dim];
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in.ptr<T>();
+    T* y = out.ptr<T>();
+    const std::int64_t* idx = index.ptr<std::int64_t>();
+    for_each_strided<3>(index.shape, {&index.strides, &out.strides, &in_strides}, false,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          for (std::int64_t i = 0; i < n; ++i) {
+                            const std::int64_t j = checked_index(idx[off[0] + i * st[0]], extent, dim, "gather");
+                            y[off[1] + i * st[1]] = x[off[2] + i * st[2] + j * step];
+                          }
+                        });
+  });
+}
+
+void CpuBackend::scatter_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) {
+  const Strides out_strides = without_stride(out.strides, dim);
+  const std::int64_t extent = out.shape[dim], step = out.strides[dim];
+  dispatch_dtype(src.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = src.ptr<T>();
+    T* y = out.ptr<T>();
+    const std::int64_t* idx = index.ptr<std::int64_t>();
+    for_each_strided<3>(index.shape, {&index.strides, &src.strides, &out_strides}, false,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          for (std::int64_t i = 0; i < n; ++i) {
+                            const std::int64_t j = checked_index(idx[off[0] + i * st[0]], extent, dim, "scatter_add");
+                            y[off[2] + i * st[2] + j * step] += x[off[1] + i * st[1]];
+                          }
+                        });
+  });
+}
+
+}  // namespace tapegrad::kernels::cpu

@@ -1,0 +1,138 @@
+// CPU reductions: sums over any set of dims, max/min with argmax along one dim, and the
+// numerically stable softmax / log-softmax.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <tapegrad/kernels/cpu/cpu_backend.h>
+#include <tapegrad/kernels/cpu/strided_loop.h>
+
+namespace tapegrad::kernels::cpu {
+namespace {
+
+// Sums of float32 are accumulated in double: a batch loss over thousands of terms keeps its digits.
+template <class T> using Accumulator = std::conditional_t<std::is_same_v<T, float>, double, T>;
+
+bool reduces_to_single_element(const TensorDesc& out) {
+  for (int d = 0; d < out.shape.size(); ++d)
+    if (out.shape[d] != 1 && out.strides[d] != 0) return false;
+  return true;
+}
+
+// The shape walked by a per-slice kernel: `shape` with `dim` collapsed to 1.
+Shape without_dim(const Shape& shape, int dim) {
+  Shape s = shape;
+  s[dim] = 1;
+  return s;
+}
+
+}  // namespace
+
+void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    using Acc = Accumulator<T>;
+    const T* x = in.ptr<T>();
+    T* y = out.ptr<T>();
+    if (reduces_to_single_element(out)) {
+      std::vector<Acc> partials(num_threads(), Acc(0));
+      for_each_strided<1>(in.shape, {&in.strides}, true, [&](std::int64_t n, const auto& off, const auto& st) {
+        Acc acc = 0;
+        const T* xs = x + off[0];
+        if (st[0] == 1) {
+#pragma omp simd reduction(+ : acc)
+          for (std::int64_t i = 0; i < n; ++i) acc += xs[i];
+        } else {
+          for (std::int64_t i = 0; i < n; ++i) acc += xs[i * st[0]];
+        }
+#ifdef _OPENMP
+        partials[omp_get_thread_num()] += acc;
+#else
+        partials[0] += acc;
+#endif
+      });
+      Acc total = 0;
+      for (Acc p : partials) total += p;
+      *y = static_cast<T>(total);
+      return;
+    }
+    fill(out, 0.0);
+    for_each_strided<2>(in.shape, {&in.strides, &out.strides}, false,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          const T* xs = x + off[0];
+                          T* ys = y + off[1];
+                          if (st[1] == 0) {
+                            Acc acc = 0;
+                            for (std::int64_t i = 0; i < n; ++i) acc += xs[i * st[0]];
+                            *ys += static_cast<T>(acc);
+                          } else if (st[0] == 1 && st[1] == 1) {
+                            for (std::int64_t i = 0; i < n; ++i) ys[i] += xs[i];
+                          } else {
+                            for (std::int64_t i = 0; i < n; ++i) ys[i * st[1]] += xs[i * st[0]];
+                          }
+                        });
+  });
+}
+
+void CpuBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
+                            const TensorDesc& indices) {
+  const std::int64_t extent = in.shape[dim], step = in.strides[dim];
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in.ptr<T>();
+    T* v = values.ptr<T>();
+    std::int64_t* idx = indices.ptr<std::int64_t>();
+    const Shape slices = without_dim(in.shape, dim);
+    for_each_strided<3>(slices, {&in.strides, &values.strides, &indices.strides}, true,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          for (std::int64_t i = 0; i < n; ++i) {
+                            const T* xs = x + off[0] + i * st[0];
+                            T best = xs[0];
+                            std::int64_t best_index = 0;
+                            for (std::int64_t j = 1; j < extent && best == best; ++j) {
+                              const T candidate = xs[j * step];
+                              const bool better = take_min ? candidate < best : candidate > best;
+                              if (better || candidate != candidate) {
+                                best = candidate;
+                                best_index = j;
+                              }
+                            }
+                            v[off[1] + i * st[1]] = best;
+                            idx[off[2] + i * st[2]] = best_index;
+                          }
+                        });
+  });
+}
+
+void CpuBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) {
+  const std::int64_t extent = in.shape[dim], in_step = in.strides[dim], out_step = out.strides[dim];
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    using Acc = Accumulator<T>;
+    const T* x = in.ptr<T>();
+    T* y = out.ptr<T>();
+    const Shape slices = without_dim(in.shape, dim);
+    for_each_strided<2>(slices, {&in.strides, &out.strides}, true,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          for (std::int64_t i = 0; i < n; ++i) {
+                            const T* xs = x + off[0] + i * st[0];
+                            T* ys = y + off[1] + i * st[1];
+                            T max_value = -std::numeric_limits<T>::infinity();
+                            for (std::int64_t j = 0; j < extent; ++j) max_value = std::max(max_value, xs[j * in_step]);
+                            if (!std::isfinite(max_value)) max_value = 0;  // all -inf (or inf/NaN): let them propagate
+                            Acc total = 0;
+                            for (std::int64_t j = 0; j < extent; ++j) total += std::exp(Acc(xs[j * in_step] - max_value));
+                            if (log) {
+                              const T log_total = static_cast<T>(std::log(total)) + max_value;
+                              for (std::int64_t j = 0; j < extent; ++j) ys[j * out_step] = xs[j * in_step] - log_total;
+                            } else {
+                              const Acc inverse = Acc(1) / total;
+                              for (std::int64_t j = 0; j < extent; ++j)
+                                ys[j * out_step] = static_cast<T>(std::exp(Acc(xs[j * in_step] - max_value)) * inverse);
+                            }
+                          }
+                        });
+  });
+}
+
+}  // namespace tapegrad::kernels::cpu

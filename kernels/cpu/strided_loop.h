@@ -1,0 +1,105 @@
+// The one loop nest behind every CPU elementwise kernel: walks N operands that share a shape
+// (each with its own strides), merging dims that are contiguous in all of them so the innermost
+// loop is as long as possible, and hands runs of that innermost dim to a kernel body the
+// compiler can vectorize. Large walks are split across threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include <tapegrad/kernels/backend.h>
+#include <tapegrad/kernels/cpu/parallel.h>
+
+namespace tapegrad::kernels::cpu {
+
+template <int N>
+struct CoalescedLayout {
+  int ndim = 0;
+  std::int64_t sizes[kMaxDims];
+  std::int64_t strides[N][kMaxDims];
+};
+
+template <int N>
+CoalescedLayout<N> coalesce(const Shape& shape, const std::array<const Strides*, N>& strides) {
+  CoalescedLayout<N> layout;
+  for (int d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    const int last = layout.ndim - 1;
+    bool mergeable = last >= 0;
+    for (int k = 0; k < N && mergeable; ++k)
+      mergeable = layout.strides[k][last] == (*strides[k])[d] * shape[d];
+    if (mergeable) {
+      layout.sizes[last] *= shape[d];
+      for (int k = 0; k < N; ++k) layout.strides[k][last] = (*strides[k])[d];
+      continue;
+    }
+    layout.sizes[layout.ndim] = shape[d];
+    for (int k = 0; k < N; ++k) layout.strides[k][layout.ndim] = (*strides[k])[d];
+    ++layout.ndim;
+  }
+  if (layout.ndim == 0) {  // a single element
+    layout.ndim = 1;
+    layout.sizes[0] = 1;
+    for (int k = 0; k < N; ++k) layout.strides[k][0] = 0;
+  }
+  return layout;
+}
+
+// Calls body(count, offsets, inner_strides) for runs of the innermost dim, covering outer
+// indices [outer_begin, outer_end) of the layout's outer dims.
+template <int N, class Body>
+void walk_outer_range(const CoalescedLayout<N>& layout, std::int64_t outer_begin, std::int64_t outer_end,
+                      Body& body) {
+  const int inner = layout.ndim - 1;
+  std::int64_t coords[kMaxDims] = {};
+  std::array<std::int64_t, N> offsets{};
+  std::int64_t rest = outer_begin;
+  for (int d = inner - 1; d >= 0; --d) {
+    coords[d] = rest % layout.sizes[d];
+    rest /= layout.sizes[d];
+    for (int k = 0; k < N; ++k) offsets[k] += coords[d] * layout.strides[k][d];
+  }
+  std::array<std::int64_t, N> inner_strides;
+  for (int k = 0; k < N; ++k) inner_strides[k] = layout.strides[k][inner];
+  for (std::int64_t outer = outer_begin; outer < outer_end; ++outer) {
+    body(layout.sizes[inner], offsets, inner_strides);
+    for (int d = inner - 1; d >= 0; --d) {  // odometer step
+      for (int k = 0; k < N; ++k) offsets[k] += layout.strides[k][d];
+      if (++coords[d] < layout.sizes[d]) break;
+      for (int k = 0; k < N; ++k) offsets[k] -= coords[d] * layout.strides[k][d];
+      coords[d] = 0;
+    }
+  }
+}
+
+// Walks every element of `shape` for N strided operands. `may_split` says whether disjoint
+// parts of the walk may run on different threads (false when outputs alias, as in reductions).
+template <int N, class Body>
+void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, bool may_split,
+                      Body&& body) {
+  const std::int64_t total = numel_of(shape);
+  if (total == 0) return;
+  const CoalescedLayout<N> layout = coalesce<N>(shape, strides);
+  const std::int64_t inner_size = layout.sizes[layout.ndim - 1];
+  const std::int64_t outer_count = total / inner_size;
+  if (!may_split || !worth_parallel(total)) {
+    walk_outer_range(layout, 0, outer_count, body);
+    return;
+  }
+  if (outer_count == 1) {  // one long run: split the run itself
+    parallel_for(inner_size, [&](std::int64_t begin, std::int64_t end) {
+      std::array<std::int64_t, N> offsets, inner_strides;
+      for (int k = 0; k < N; ++k) {
+        inner_strides[k] = layout.strides[k][0];
+        offsets[k] = begin * inner_strides[k];
+      }
+      body(end - begin, offsets, inner_strides);
+    });
+    return;
+  }
+  parallel_for(outer_count, [&](std::int64_t begin, std::int64_t end) {
+    walk_outer_range(layout, begin, end, body);
+  });
+}
+
+}  // namespace tapegrad::kernels::cpu

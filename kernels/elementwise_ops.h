@@ -1,0 +1,147 @@
+// The elementwise operations, each defined once as a functor with a host/device apply: the CPU
+// loops and the CUDA kernels instantiate the same definitions, so CPU tests exercise the
+// arithmetic the GPU runs. The X-macro lists generate the enums the backend interface takes.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include <tapegrad/kernels/host_device.h>
+
+namespace tapegrad::kernels {
+
+// Unary ops; p0/p1 are scalar parameters (the scalar of `x + s`, the bounds of clamp).
+#define TAPEGRAD_UNARY_OPS(X)                                                          \
+  X(Neg, -x)                                                                           \
+  X(Exp, std::exp(x))                                                                  \
+  X(Log, std::log(x))                                                                  \
+  X(Sqrt, std::sqrt(x))                                                                \
+  X(Abs, x < T(0) ? -x : x)                                                            \
+  X(Sin, std::sin(x))                                                                  \
+  X(Cos, std::cos(x))                                                                  \
+  X(Tanh, std::tanh(x))                                                                \
+  X(Sigmoid, sigmoid(x))                                                               \
+  X(Relu, x > T(0) ? x : T(0))                                                         \
+  X(Sign, T((x > T(0)) - (x < T(0))))                                                  \
+  X(Floor, T(std::floor(x)))                                                           \
+  X(AddScalar, x + T(p0))                                                              \
+  X(MulScalar, x * T(p0))                                                              \
+  X(RSubScalar, T(p0) - x)                                                             \
+  X(RDivScalar, T(p0) / x)                                                             \
+  X(PowScalar, pow_scalar(x, p0))                                                      \
+  X(RPowScalar, T(std::pow(p0, x)))                                                    \
+  X(Clamp, x < T(p0) ? T(p0) : (x > T(p1) ? T(p1) : x))                                \
+  X(EqScalar, T(x == T(p0)))                                                           \
+  X(NeScalar, T(x != T(p0)))                                                           \
+  X(LtScalar, T(x < T(p0)))                                                            \
+  X(LeScalar, T(x <= T(p0)))                                                           \
+  X(GtScalar, T(x > T(p0)))                                                            \
+  X(GeScalar, T(x >= T(p0)))
+
+// Binary ops on two broadcast operands; Add/Sub scale their second operand by p0 (axpy).
+#define TAPEGRAD_BINARY_OPS(X)            \
+  X(Add, a + T(p0) * b)                   \
+  X(Sub, a - T(p0) * b)                   \
+  X(Mul, a * b)                           \
+  X(Div, a / b)                           \
+  X(Pow, T(std::pow(a, b)))               \
+  X(Minimum, min_propagating_nan(a, b))   \
+  X(Maximum, max_propagating_nan(a, b))   \
+  X(Eq, T(a == b))                        \
+  X(Ne, T(a != b))                        \
+  X(Lt, T(a < b))                         \
+  X(Le, T(a <= b))                        \
+  X(Gt, T(a > b))                         \
+  X(Ge, T(a >= b))
+
+#define TAPEGRAD_ENUM_ENTRY(name, expr) name,
+enum class UnaryOp : std::uint8_t { TAPEGRAD_UNARY_OPS(TAPEGRAD_ENUM_ENTRY) };
+enum class BinaryOp : std::uint8_t { TAPEGRAD_BINARY_OPS(TAPEGRAD_ENUM_ENTRY) };
+#undef TAPEGRAD_ENUM_ENTRY
+
+namespace detail {
+
+template <class T>
+TAPEGRAD_HOST_DEVICE inline T sigmoid(T x) {
+  // Split by sign so exp never overflows: both branches stay in (0, 1].
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+template <class T>
+TAPEGRAD_HOST_DEVICE inline T pow_scalar(T x, double p) {
+  if (p == 2.0) return x * x;  // the common square: exact, and fast in the float loop
+  if (p == 1.0) return x;
+  return T(std::pow(x, T(p)));
+}
+
+template <class T>
+TAPEGRAD_HOST_DEVICE inline bool is_nan(T x) {
+  return x != x;
+}
+
+template <class T>
+TAPEGRAD_HOST_DEVICE inline T min_propagating_nan(T a, T b) {
+  return is_nan(a) ? a : (b < a ? b : a);
+}
+
+template <class T>
+TAPEGRAD_HOST_DEVICE inline T max_propagating_nan(T a, T b) {
+  return is_nan(a) ? a : (b > a ? b : a);
+}
+
+}  // namespace detail
+
+// One functor type per op: `Unary<UnaryOp::Exp>{p0, p1}(x)`.
+template <UnaryOp Op> struct Unary;
+template <BinaryOp Op> struct Binary;
+
+#define TAPEGRAD_UNARY_FUNCTOR(name, expr)                          \
+  template <> struct Unary<UnaryOp::name> {                         \
+    double p0 = 0, p1 = 0;                                          \
+    template <class T>                                              \
+    TAPEGRAD_HOST_DEVICE T operator()(T x) const {                  \
+      using namespace detail;                                       \
+      (void)p0; (void)p1;                                           \
+      return expr;                                                  \
+    }                                                               \
+  };
+TAPEGRAD_UNARY_OPS(TAPEGRAD_UNARY_FUNCTOR)
+#undef TAPEGRAD_UNARY_FUNCTOR
+
+#define TAPEGRAD_BINARY_FUNCTOR(name, expr)                         \
+  template <> struct Binary<BinaryOp::name> {                       \
+    double p0 = 1;                                                  \
+    template <class T>                                              \
+    TAPEGRAD_HOST_DEVICE T operator()(T a, T b) const {             \
+      using namespace detail;                                       \
+      (void)p0;                                                     \
+      return expr;                                                  \
+    }                                                               \
+  };
+TAPEGRAD_BINARY_OPS(TAPEGRAD_BINARY_FUNCTOR)
+#undef TAPEGRAD_BINARY_FUNCTOR
+
+// Calls f(Unary<op>{p0, p1}) for a runtime op: one switch per kernel launch, not per element.
+template <class F>
+void dispatch_unary(UnaryOp op, double p0, double p1, F&& f) {
+  switch (op) {
+#define TAPEGRAD_UNARY_CASE(name, expr) \
+  case UnaryOp::name: f(Unary<UnaryOp::name>{p0, p1}); return;
+    TAPEGRAD_UNARY_OPS(TAPEGRAD_UNARY_CASE)
+#undef TAPEGRAD_UNARY_CASE
+  }
+}
+
+template <class F>
+void dispatch_binary(BinaryOp op, double p0, F&& f) {
+  switch (op) {
+#define TAPEGRAD_BINARY_CASE(name, expr) \
+  case BinaryOp::name: f(Binary<BinaryOp::name>{p0}); return;
+    TAPEGRAD_BINARY_OPS(TAPEGRAD_BINARY_CASE)
+#undef TAPEGRAD_BINARY_CASE
+  }
+}
+
+}  // namespace tapegrad::kernels

@@ -1,0 +1,69 @@
+// A reference-counted block of device memory that tensors view. On the CPU the header and the
+// data share one allocation: a small tensor costs one malloc, which matters when every op of
+// a long chain of tiny tensors allocates its result. The version counter is shared by all
+// views of the storage and bumped by every in-place write, so autodiff can detect that a
+// tensor it saved for backward was modified.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include <tapegrad/kernels/device.h>
+
+namespace tapegrad::kernels {
+
+class Storage {
+ public:
+  static Storage* create(std::size_t nbytes, Device device);
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+  std::uint32_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
+  void retain() { refcount_.fetch_add(1, std::memory_order_relaxed); }
+  void release() {
+    if (refcount_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+  int use_count() const { return refcount_.load(std::memory_order_relaxed); }
+
+ private:
+  Storage(void* data, std::size_t nbytes, Device device) : data_(data), nbytes_(nbytes), device_(device) {}
+  void destroy();
+
+  std::atomic<int> refcount_{0};
+  std::atomic<std::uint32_t> version_{0};
+  void* data_;
+  std::size_t nbytes_;
+  Device device_;
+};
+
+// Owning handle to a Storage.
+class StoragePtr {
+ public:
+  StoragePtr() = default;
+  explicit StoragePtr(Storage* storage) : storage_(storage) {
+    if (storage_ != nullptr) storage_->retain();
+  }
+  StoragePtr(const StoragePtr& other) : StoragePtr(other.storage_) {}
+  StoragePtr(StoragePtr&& other) noexcept : storage_(std::exchange(other.storage_, nullptr)) {}
+  StoragePtr& operator=(StoragePtr other) noexcept {
+    std::swap(storage_, other.storage_);
+    return *this;
+  }
+  ~StoragePtr() {
+    if (storage_ != nullptr) storage_->release();
+  }
+
+  Storage* get() const { return storage_; }
+  Storage* operator->() const { return storage_; }
+  explicit operator bool() const { return storage_ != nullptr; }
+
+ private:
+  Storage* storage_ = nullptr;
+};
+
+}  // namespace tapegrad::kernels

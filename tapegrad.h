@@ -1,0 +1,12 @@
+// The whole public API of tapegrad in one include: tensors, ops, the tape, gradient checking.
+#pragma once
+
+#include <tapegrad/autodiff/engine.h>
+#include <tapegrad/autodiff/format.h>
+#include <tapegrad/autodiff/generator.h>
+#include <tapegrad/autodiff/grad_mode.h>
+#include <tapegrad/autodiff/gradcheck.h>
+#include <tapegrad/autodiff/node.h>
+#include <tapegrad/autodiff/ops.h>
+#include <tapegrad/autodiff/tensor.h>
+#include <tapegrad/kernels/backend.h>
