@@ -27,9 +27,13 @@ class Engine {
                       std::vector<Tensor>* captured) {
     GradModeGuard grad_mode(create_graph);
     std::vector<Node*> graph = discover(roots);
-    struct ResetOnExit {
+    // A completed pass leaves every node drained; an exception mid-pass must not leave stale
+    // gradients or counts behind for the next pass over a retained graph.
+    struct ResetOnThrow {
       std::vector<Node*>& graph;
-      ~ResetOnExit() {
+      bool completed = false;
+      ~ResetOnThrow() {
+        if (completed) return;
         for (Node* node : graph) {
           node->pending_grad_ = Tensor();
           node->dependencies_ = 0;
@@ -51,20 +55,23 @@ class Engine {
       if (captures != nullptr)
         for (const Capture& capture : *captures)
           if (capture.node == node) (*captured)[capture.input_index] = grad;
-      grad_inputs.assign(node->num_inputs(), Tensor());
+      // Slots are moved out below, so the buffer is all undefined tensors between nodes.
+      if (grad_inputs.size() < node->num_inputs()) grad_inputs.resize(node->num_inputs());
       const bool runs = grad.defined() && !(captures != nullptr && node->is_accumulator());
       if (runs) {
-        BackwardContext context(*node, grad, grad_inputs);
+        BackwardContext context(*node, grad, std::span<Tensor>(grad_inputs.data(), node->num_inputs()));
         node->apply(context);
       }
       if (!keep_graph) node->release_saved();
       for (std::size_t i = 0; i < node->num_inputs(); ++i) {
+        Tensor grad_input = std::move(grad_inputs[i]);  // leaves the slot empty for the next node
         Node* next = node->next(i).get();
         if (next == nullptr) continue;
-        if (grad_inputs[i].defined()) accumulate(*next, std::move(grad_inputs[i]));
+        if (grad_input.defined()) accumulate(*next, std::move(grad_input));
         if (--next->dependencies_ == 0) ready.push_back(next);
       }
     }
+    reset.completed = true;
   }
 
  private:
@@ -82,7 +89,8 @@ class Engine {
     while (!stack.empty()) {
       Node* node = stack.back();
       stack.pop_back();
-      for (const auto& next : node->next_) {
+      for (std::size_t i = 0; i < node->next_.size(); ++i) {
+        const std::shared_ptr<Node>& next = node->next_[i];
         if (!next) continue;
         ++next->dependencies_;
         if (next->visit_mark_ == mark) continue;
@@ -95,11 +103,19 @@ class Engine {
   }
 
   static void accumulate(Node& node, Tensor&& grad) {
-    if (!node.pending_grad_.defined()) {
-      node.pending_grad_ = std::move(grad);
+    Tensor& pending = node.pending_grad_;
+    if (!pending.defined()) {
+      pending = std::move(grad);
+    } else if (!GradMode::is_enabled() && owned_exclusively(pending) && pending.shape() == grad.shape()) {
+      pending.add_(grad);  // nobody else sees this buffer: summing in place saves an allocation
     } else {
-      node.pending_grad_ = add(node.pending_grad_, grad);
+      pending = add(pending, grad);
     }
+  }
+
+  static bool owned_exclusively(const Tensor& t) {
+    return t.impl_ptr().use_count() == 1 && t.impl().storage->use_count() == 1 && t.is_contiguous() &&
+           !t.requires_grad();
   }
 };
 

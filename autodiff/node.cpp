@@ -25,7 +25,7 @@ void release_node(std::shared_ptr<Node>&& node) {
 }
 
 Node::~Node() {
-  for (auto& next : next_) release_node(std::move(next));
+  for (std::size_t i = 0; i < next_.size(); ++i) release_node(std::move(next_[i]));
 }
 
 void throw_graph_released(const char* op) {
@@ -56,7 +56,7 @@ namespace {
 // gradient, and a strong reference would close the cycle leaf -> grad -> grad_fn -> here -> leaf.
 class AccumulateGrad final : public Node {
  public:
-  explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : Node("AccumulateGrad", {}), leaf_(std::move(leaf)) {}
+  explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : Node("AccumulateGrad", NodeEdges()), leaf_(std::move(leaf)) {}
   bool is_accumulator() const override { return true; }
 
   void apply(BackwardContext& context) override {
@@ -94,7 +94,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
   if (impl.grad_fn) return impl.grad_fn;
   std::shared_ptr<Node> accumulator = impl.grad_accumulator.lock();
   if (!accumulator) {
-    accumulator = std::make_shared<AccumulateGrad>(tensor.impl_ptr());
+    accumulator = std::allocate_shared<AccumulateGrad>(kernels::PoolAllocator<AccumulateGrad>(), tensor.impl_ptr());
     impl.grad_accumulator = accumulator;
   }
   return accumulator;

@@ -4,6 +4,7 @@
 // differentiable output, so the gradient flowing into it is a single tensor.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include <tapegrad/autodiff/grad_mode.h>
 #include <tapegrad/autodiff/tensor.h>
+#include <tapegrad/kernels/small_alloc.h>
 
 namespace tapegrad {
 
@@ -39,9 +41,28 @@ class SavedTensor {
   bool is_output_ = false;
 };
 
+// Edges from a node to the nodes of its op's inputs. Nearly every op has one or two inputs, so
+// those live inline and recording a node costs a single allocation.
+class NodeEdges {
+ public:
+  NodeEdges() = default;
+  explicit NodeEdges(std::size_t count) : count_(count) {
+    if (count > kInline) overflow_.resize(count);
+  }
+  std::size_t size() const { return count_; }
+  std::shared_ptr<Node>& operator[](std::size_t i) { return count_ > kInline ? overflow_[i] : inline_[i]; }
+  const std::shared_ptr<Node>& operator[](std::size_t i) const { return count_ > kInline ? overflow_[i] : inline_[i]; }
+
+ private:
+  static constexpr std::size_t kInline = 2;
+  std::array<std::shared_ptr<Node>, kInline> inline_;
+  std::vector<std::shared_ptr<Node>> overflow_;
+  std::size_t count_ = 0;
+};
+
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  Node(const char* name, std::vector<std::shared_ptr<Node>> next) : name_(name), next_(std::move(next)) {}
+  Node(const char* name, NodeEdges next) : name_(name), next_(std::move(next)) {}
   virtual ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -60,7 +81,7 @@ class Node : public std::enable_shared_from_this<Node> {
  private:
   friend class Engine;
   const char* name_;
-  std::vector<std::shared_ptr<Node>> next_;
+  NodeEdges next_;
   // Engine bookkeeping, valid during one backward pass.
   Tensor pending_grad_;
   std::int64_t dependencies_ = 0;
@@ -90,7 +111,7 @@ class BackwardContext {
 template <class Backward>
 class FunctionNode final : public Node {
  public:
-  FunctionNode(const char* name, std::vector<std::shared_ptr<Node>> next, Backward backward)
+  FunctionNode(const char* name, NodeEdges next, Backward backward)
       : Node(name, std::move(next)), backward_(std::move(backward)) {}
   void apply(BackwardContext& context) override {
     if (!backward_) throw_released();
@@ -128,11 +149,11 @@ std::shared_ptr<Node> gradient_edge(const Tensor& tensor);
 // Connects `output` to a new node with edges to `inputs` and the given backward closure.
 template <class Backward>
 void record(const char* name, Tensor& output, std::span<const Tensor> inputs, Backward backward) {
-  std::vector<std::shared_ptr<Node>> next;
-  next.reserve(inputs.size());
-  for (const Tensor& input : inputs)
-    next.push_back(input.defined() && input.requires_grad() ? gradient_edge(input) : nullptr);
-  auto node = std::make_shared<FunctionNode<Backward>>(name, std::move(next), std::move(backward));
+  NodeEdges next(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && inputs[i].requires_grad()) next[i] = gradient_edge(inputs[i]);
+  auto node = std::allocate_shared<FunctionNode<Backward>>(kernels::PoolAllocator<FunctionNode<Backward>>(), name,
+                                                           std::move(next), std::move(backward));
   output.impl().requires_grad = true;
   output.impl().grad_fn = std::move(node);
 }

@@ -5,6 +5,7 @@
 
 #include <tapegrad/autodiff/grad_mode.h>
 #include <tapegrad/autodiff/node.h>
+#include <tapegrad/kernels/small_alloc.h>
 
 namespace tapegrad {
 
@@ -17,10 +18,9 @@ void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
 
 TensorImpl::~TensorImpl() { release_node(std::move(grad_fn)); }
 
-TensorImpl& Tensor::impl() const {
-  TAPEGRAD_CHECK(impl_ != nullptr, "operation on an undefined Tensor (default-constructed, or a gradient that was "
-                                   "never computed); check defined() first");
-  return *impl_;
+void Tensor::throw_undefined() {
+  fail("operation on an undefined Tensor (default-constructed, or a gradient that was never computed); check "
+       "defined() first");
 }
 
 std::int64_t Tensor::size(std::int64_t dim) const { return shape()[wrap_dim(dim, this->dim(), "size")]; }
@@ -100,12 +100,18 @@ void Tensor::set_grad(const Tensor& grad) const {
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), storage_offset()); }
 
 Tensor empty(const Shape& shape, TensorOptions options) {
-  for (auto d : shape) TAPEGRAD_CHECK(d >= 0, "empty: negative dimension {} in shape {}", d, shape);
-  auto impl = std::make_shared<TensorImpl>();
-  const std::size_t nbytes = static_cast<std::size_t>(numel_of(shape)) * dtype_size(options.dtype);
-  impl->storage = kernels::StoragePtr(kernels::Storage::create(nbytes, options.device));
+  auto impl = std::allocate_shared<TensorImpl>(kernels::PoolAllocator<TensorImpl>());
   impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
+  impl->strides.resize(shape.size());
+  std::int64_t numel = 1, stride = 1;
+  for (int d = shape.size() - 1; d >= 0; --d) {  // contiguous strides and the element count in one pass
+    TAPEGRAD_CHECK(shape[d] >= 0, "empty: negative dimension {} in shape {}", shape[d], shape);
+    impl->strides[d] = stride;
+    stride *= std::max<std::int64_t>(shape[d], 1);
+    numel *= shape[d];
+  }
+  impl->storage = kernels::StoragePtr(
+      kernels::Storage::create(static_cast<std::size_t>(numel) * dtype_size(options.dtype), options.device));
   impl->dtype = options.dtype;
   Tensor result(std::move(impl));
   if (options.requires_grad) result.requires_grad_(true);
@@ -113,7 +119,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 }
 
 Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides, std::int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = std::allocate_shared<TensorImpl>(kernels::PoolAllocator<TensorImpl>());
   impl->storage = base.impl().storage;
   impl->shape = shape;
   impl->strides = strides;

@@ -70,7 +70,11 @@ class Tensor {
   std::int64_t storage_offset() const { return impl().offset; }
   bool is_contiguous() const;
   bool is_floating_point() const { return is_floating(dtype()); }
-  TensorImpl& impl() const;
+  TensorImpl& impl() const {
+    if (impl_ == nullptr) [[unlikely]]
+      throw_undefined();
+    return *impl_;
+  }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
   kernels::TensorDesc desc() const;
@@ -157,6 +161,7 @@ class Tensor {
   std::string str() const;
 
  private:
+  [[noreturn]] static void throw_undefined();
   std::shared_ptr<TensorImpl> impl_;
 };
 

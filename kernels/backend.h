@@ -79,6 +79,8 @@ class Backend {
                       double p0) = 0;
   virtual void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
                      const TensorDesc& out) = 0;
+  // out += value * a * b, or out += value * a / b when `divide` (the fused update of optimizers).
+  virtual void addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) = 0;
 
   // out = sum of `in` over the dims where out (given with in's shape) has stride 0.
   virtual void reduce_sum(const TensorDesc& in, const TensorDesc& out) = 0;

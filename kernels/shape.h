@@ -21,6 +21,15 @@ inline constexpr int kMaxDims = 8;
 class Dims {
  public:
   Dims() = default;
+  // Copies only the dims in use: tensors are created on every op, and their metadata with them.
+  Dims(const Dims& other) : size_(other.size_) {
+    for (int i = 0; i < size_; ++i) values_[i] = other.values_[i];
+  }
+  Dims& operator=(const Dims& other) {
+    size_ = other.size_;
+    for (int i = 0; i < size_; ++i) values_[i] = other.values_[i];
+    return *this;
+  }
   Dims(std::initializer_list<std::int64_t> values) { assign(values.begin(), values.end()); }
   explicit Dims(const std::vector<std::int64_t>& values) { assign(values.begin(), values.end()); }
   static Dims filled(int size, std::int64_t value) {
@@ -76,8 +85,8 @@ class Dims {
                    kMaxDims, size);
   }
 
-  std::array<std::int64_t, kMaxDims> values_{};
   int size_ = 0;
+  std::array<std::int64_t, kMaxDims> values_;  // entries past size_ are never read
 };
 
 using Shape = Dims;

@@ -1,9 +1,11 @@
-// Storage allocation: one block (header + data) on the CPU, backend memory elsewhere.
+// Storage allocation: on the CPU one block holds header and data (from the small-block pool
+// when it fits, 64-byte aligned otherwise); other devices get backend memory.
 #include <tapegrad/kernels/storage.h>
 
 #include <new>
 
 #include <tapegrad/kernels/backend.h>
+#include <tapegrad/kernels/small_alloc.h>
 
 namespace tapegrad::kernels {
 namespace {
@@ -11,11 +13,14 @@ namespace {
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kHeaderSize = (sizeof(Storage) + kAlignment - 1) / kAlignment * kAlignment;
 
+bool fits_small_block(std::size_t nbytes) { return kHeaderSize + nbytes <= kSmallBlockLimit; }
+
 }  // namespace
 
 Storage* Storage::create(std::size_t nbytes, Device device) {
   if (device.is_cpu()) {
-    void* block = ::operator new(kHeaderSize + nbytes, std::align_val_t{kAlignment});
+    void* block = fits_small_block(nbytes) ? small_alloc(kHeaderSize + nbytes)
+                                           : ::operator new(kHeaderSize + nbytes, std::align_val_t{kAlignment});
     return new (block) Storage(static_cast<char*>(block) + kHeaderSize, nbytes, device);
   }
   void* data = backend_for(device).allocate(nbytes);
@@ -24,8 +29,13 @@ Storage* Storage::create(std::size_t nbytes, Device device) {
 
 void Storage::destroy() {
   if (device_.is_cpu()) {
+    const std::size_t nbytes = nbytes_;
     this->~Storage();
-    ::operator delete(static_cast<void*>(this), std::align_val_t{kAlignment});
+    if (fits_small_block(nbytes)) {
+      small_free(this, kHeaderSize + nbytes);
+    } else {
+      ::operator delete(static_cast<void*>(this), std::align_val_t{kAlignment});
+    }
     return;
   }
   backend_for(device_).deallocate(data_, nbytes_);

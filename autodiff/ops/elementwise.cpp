@@ -458,13 +458,30 @@ Tensor& Tensor::div_(double value) {
   inplace_unary(UnaryOp::MulScalar, "div_", *this, 1.0 / value);
   return *this;
 }
+namespace {
+
+void inplace_addcmul(const char* name, const Tensor& self, const Tensor& a, const Tensor& b, double value, bool divide) {
+  check_inplace(name, self, {&a, &b});
+  check_compatible(name, self, a);
+  check_compatible(name, self, b);
+  if (divide) check_floating(name, self);
+  const Shape operands = broadcast_shapes(a.shape(), b.shape(), name);
+  TAPEGRAD_CHECK(broadcast_shapes(self.shape(), operands, name) == self.shape(),
+                 "{}: operands of shapes {} and {} cannot be broadcast to the updated tensor's shape {}", name, a.shape(),
+                 b.shape(), self.shape());
+  backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, divide, self.desc());
+  self.impl().storage->bump_version();
+}
+
+}  // namespace
+
 Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
-  check_inplace("addcmul_", *this, {&a, &b});
-  return add_(tapegrad::mul(a, b), value);
+  inplace_addcmul("addcmul_", *this, a, b, value, false);
+  return *this;
 }
 Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
-  check_inplace("addcdiv_", *this, {&a, &b});
-  return add_(tapegrad::div(a, b), value);
+  inplace_addcmul("addcdiv_", *this, a, b, value, true);
+  return *this;
 }
 Tensor& Tensor::clamp_(double low, double high) {
   inplace_unary(UnaryOp::Clamp, "clamp_", *this, low, high);

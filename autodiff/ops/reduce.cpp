@@ -63,7 +63,9 @@ Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
   check_floating("mean", a);
   const Dims reduced = normalize_dims(dims, a.dim(), "mean");
   std::int64_t count = 1;
-  for (auto d : reduced) count *= a.shape()[static_cast<int>(d)];
+  // A 0-dim tensor's one reducible dim (0 or -1) has no entry in its shape: it counts as size 1.
+  for (auto d : reduced)
+    if (d < a.dim()) count *= a.shape()[static_cast<int>(d)];
   return mul(sum(a, reduced, keepdim), 1.0 / static_cast<double>(count));
 }
 

@@ -25,6 +25,7 @@ class CpuBackend final : public Backend {
   void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) override;
   void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) override;
   void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out) override;
+  void addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) override;
 
   void reduce_sum(const TensorDesc& in, const TensorDesc& out) override;
   void reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,

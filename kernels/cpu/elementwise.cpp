@@ -77,6 +77,27 @@ void CpuBackend::where(const TensorDesc& condition, const TensorDesc& a, const T
   });
 }
 
+void CpuBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) {
+  dispatch_dtype(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* pa = a.ptr<T>();
+    const T* pb = b.ptr<T>();
+    T* po = out.ptr<T>();
+    const T scale = static_cast<T>(value);
+    for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, true,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          const T* as = pa + off[0];
+                          const T* bs = pb + off[1];
+                          T* os = po + off[2];
+                          if (divide) {
+                            for (std::int64_t i = 0; i < n; ++i) os[i * st[2]] += scale * as[i * st[0]] / bs[i * st[1]];
+                          } else {
+                            for (std::int64_t i = 0; i < n; ++i) os[i * st[2]] += scale * as[i * st[0]] * bs[i * st[1]];
+                          }
+                        });
+  });
+}
+
 void CpuBackend::copy(const TensorDesc& src, const TensorDesc& dst) {
   dispatch_dtype(src.dtype, [&](auto szero) {
     using S = decltype(szero);

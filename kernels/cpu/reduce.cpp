@@ -123,8 +123,12 @@ void CpuBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorDe
                             Acc total = 0;
                             for (std::int64_t j = 0; j < extent; ++j) total += std::exp(Acc(xs[j * in_step] - max_value));
                             if (log) {
-                              const T log_total = static_cast<T>(std::log(total)) + max_value;
-                              for (std::int64_t j = 0; j < extent; ++j) ys[j * out_step] = xs[j * in_step] - log_total;
+                              // (x - max) - log(total), never x - (max + log(total)): the sum
+                              // max + log(total) rounds to the precision of max, costing float32
+                              // inputs near 1000 five bits of every output.
+                              const T log_total = static_cast<T>(std::log(total));
+                              for (std::int64_t j = 0; j < extent; ++j)
+                                ys[j * out_step] = (xs[j * in_step] - max_value) - log_total;
                             } else {
                               const Acc inverse = Acc(1) / total;
                               for (std::int64_t j = 0; j < extent; ++j)

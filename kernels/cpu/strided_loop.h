@@ -74,11 +74,30 @@ void walk_outer_range(const CoalescedLayout<N>& layout, std::int64_t outer_begin
 
 // Walks every element of `shape` for N strided operands. `may_split` says whether disjoint
 // parts of the walk may run on different threads (false when outputs alias, as in reductions).
+// True when every operand is laid out row-major without gaps: the whole walk is one flat run.
+template <int N>
+bool all_contiguous(const Shape& shape, const std::array<const Strides*, N>& strides) {
+  std::int64_t expected = 1;
+  for (int d = shape.size() - 1; d >= 0; --d) {
+    if (shape[d] == 1) continue;
+    for (int k = 0; k < N; ++k)
+      if ((*strides[k])[d] != expected) return false;
+    expected *= shape[d];
+  }
+  return true;
+}
+
 template <int N, class Body>
 void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, bool may_split,
                       Body&& body) {
   const std::int64_t total = numel_of(shape);
   if (total == 0) return;
+  if (!worth_parallel(total) && all_contiguous<N>(shape, strides)) {  // the common small case: skip coalescing
+    std::array<std::int64_t, N> offsets{}, unit_strides;
+    unit_strides.fill(1);
+    body(total, offsets, unit_strides);
+    return;
+  }
   const CoalescedLayout<N> layout = coalesce<N>(shape, strides);
   const std::int64_t inner_size = layout.sizes[layout.ndim - 1];
   const std::int64_t outer_count = total / inner_size;
