@@ -40,8 +40,10 @@ NumberFormat choose_format(const std::vector<double>& values, DType dtype) {
     largest = std::max(largest, std::abs(v));
     if (v != 0) smallest = std::min(smallest, std::abs(v));
   }
+  // torch's rule: nonzero magnitudes above 1e8 or spanning more than a factor 1000, or
+  // (non-integers) below 1e-4.
   if (!format.is_int64)
-    format.scientific = largest >= 1e8 || (!format.integer_valued && (smallest < 1e-4 || largest / smallest > 1e5));
+    format.scientific = largest > 1e8 || largest / smallest > 1000 || (!format.integer_valued && smallest < 1e-4);
   for (double v : values) format.width = std::max(format.width, format.apply(v).size());
   return format;
 }
@@ -100,7 +102,7 @@ class Printer {
         else *text += ' ';
       }
       if (idx[k] < 0) {
-        if (text) *text += "...";
+        if (text) *text += dim + 1 < t_.dim() ? "..." : " ...";  // within a row torch pads it: "2.,  ..., 9."
         continue;
       }
       walk(dim + 1, offset + idx[k] * t_.strides()[dim], emit, text);

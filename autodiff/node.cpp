@@ -13,9 +13,12 @@ void release_node(std::shared_ptr<Node>&& node) {
   }
   thread_local std::vector<std::shared_ptr<Node>> pending;
   thread_local bool draining = false;
-  pending.push_back(std::move(node));
-  if (draining) return;  // an outer call is already unwinding the chain
+  if (draining) {  // an outer call is already unwinding the chain: queue it there
+    pending.push_back(std::move(node));
+    return;
+  }
   draining = true;
+  node.reset();  // may queue this node's inputs onto `pending`
   while (!pending.empty()) {
     std::shared_ptr<Node> next = std::move(pending.back());
     pending.pop_back();
@@ -42,7 +45,17 @@ Tensor BackwardContext::unpack(const SavedTensor& saved) const {
         "{}: a tensor saved for backward (shape {}) was modified by an in-place operation (saved at version {}, "
         "now at version {}); clone it before modifying it, or modify it before the op uses it",
         node_.name(), tensor.shape(), saved.version_, tensor.version()));
-  if (!saved.is_output_ || !GradMode::is_enabled()) return tensor;
+  if (!GradMode::is_enabled()) return tensor;
+  if (!saved.is_output_) {
+    if (!tensor.is_leaf() || !tensor.requires_grad()) return tensor;
+    // A leaf read by a recording backward: the nodes recorded now end up in the leaf's own .grad,
+    // so they must reach the leaf only through its accumulator (which holds it weakly), or
+    // leaf -> .grad -> grad_fn -> node -> leaf is a cycle that is never freed.
+    Tensor alias = tensor.detach();
+    alias.impl().requires_grad = true;
+    alias.impl().grad_fn = gradient_edge(tensor);
+    return alias;
+  }
   // Recording backward (create_graph): the op's output must lead back to this node.
   Tensor reconnected = tensor.detach();
   reconnected.impl().requires_grad = true;

@@ -107,11 +107,14 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   for (int d = shape.size() - 1; d >= 0; --d) {  // contiguous strides and the element count in one pass
     TAPEGRAD_CHECK(shape[d] >= 0, "empty: negative dimension {} in shape {}", shape[d], shape);
     impl->strides[d] = stride;
-    stride *= std::max<std::int64_t>(shape[d], 1);
-    numel *= shape[d];
+    const bool overflow = __builtin_mul_overflow(stride, std::max<std::int64_t>(shape[d], 1), &stride) ||
+                          __builtin_mul_overflow(numel, shape[d], &numel);
+    TAPEGRAD_CHECK(!overflow, "empty: shape {} has more elements than a tensor can index", shape);
   }
-  impl->storage = kernels::StoragePtr(
-      kernels::Storage::create(static_cast<std::size_t>(numel) * dtype_size(options.dtype), options.device));
+  std::size_t nbytes = 0;
+  TAPEGRAD_CHECK(!__builtin_mul_overflow(static_cast<std::size_t>(numel), dtype_size(options.dtype), &nbytes),
+                 "empty: shape {} of {} needs more bytes than memory can address", shape, options.dtype);
+  impl->storage = kernels::StoragePtr(kernels::Storage::create(nbytes, options.device));
   impl->dtype = options.dtype;
   Tensor result(std::move(impl));
   if (options.requires_grad) result.requires_grad_(true);

@@ -21,7 +21,7 @@ namespace tapegrad::kernels {
   X(Cos, std::cos(x))                                                                  \
   X(Tanh, std::tanh(x))                                                                \
   X(Sigmoid, sigmoid(x))                                                               \
-  X(Relu, x > T(0) ? x : T(0))                                                         \
+  X(Relu, x > T(0) || is_nan(x) ? x : T(0))                                            \
   X(Sign, T((x > T(0)) - (x < T(0))))                                                  \
   X(Floor, T(std::floor(x)))                                                           \
   X(AddScalar, x + T(p0))                                                              \
@@ -30,7 +30,7 @@ namespace tapegrad::kernels {
   X(RDivScalar, T(p0) / x)                                                             \
   X(PowScalar, pow_scalar(x, p0))                                                      \
   X(RPowScalar, T(std::pow(p0, x)))                                                    \
-  X(Clamp, x < T(p0) ? T(p0) : (x > T(p1) ? T(p1) : x))                                \
+  X(Clamp, clamp(x, p0, p1))                                                           \
   X(EqScalar, T(x == T(p0)))                                                           \
   X(NeScalar, T(x != T(p0)))                                                           \
   X(LtScalar, T(x < T(p0)))                                                            \
@@ -81,14 +81,23 @@ TAPEGRAD_HOST_DEVICE inline bool is_nan(T x) {
   return x != x;
 }
 
+// A NaN in either operand wins, as in torch.minimum / torch.maximum.
 template <class T>
 TAPEGRAD_HOST_DEVICE inline T min_propagating_nan(T a, T b) {
-  return is_nan(a) ? a : (b < a ? b : a);
+  return is_nan(a) ? a : (b < a || is_nan(b) ? b : a);
 }
 
 template <class T>
 TAPEGRAD_HOST_DEVICE inline T max_propagating_nan(T a, T b) {
-  return is_nan(a) ? a : (b > a ? b : a);
+  return is_nan(a) ? a : (b > a || is_nan(b) ? b : a);
+}
+
+// min(max(x, low), high): when low > high everything becomes high, as torch.clamp documents.
+template <class T>
+TAPEGRAD_HOST_DEVICE inline T clamp(T x, double low, double high) {
+  // Compared in double, so an infinite bound (an absent one) never converts to an integer type.
+  const T raised = static_cast<double>(x) < low ? T(low) : x;
+  return static_cast<double>(raised) > high ? T(high) : raised;
 }
 
 }  // namespace detail

@@ -2,7 +2,6 @@
 // one-off burst does not pin memory forever.
 #include <tapegrad/kernels/small_alloc.h>
 
-#include <array>
 #include <cstdlib>
 #include <utility>
 
@@ -17,21 +16,35 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
+// Trivially destructible, so the hot path reads it straight from thread-local storage with no
+// initialization guard; the Reaper below frees the cached blocks when the thread exits.
 struct ThreadPool {
-  std::array<FreeBlock*, kClasses> heads{};
-  std::array<std::size_t, kClasses> counts{};
-  ~ThreadPool() {
-    for (FreeBlock* head : heads)
-      while (head != nullptr) std::free(std::exchange(head, head->next));
-    alive = false;
-  }
-  static thread_local bool alive;  // false once this thread's pool is gone (exit-time frees)
+  FreeBlock* heads[kClasses];
+  std::size_t counts[kClasses];
+  bool reaper_registered;
+  bool exited;  // true once the thread's pool was released (frees at exit go to free())
 };
-thread_local bool ThreadPool::alive = true;
+thread_local ThreadPool pool_state{};
+
+struct Reaper {
+  ~Reaper() {
+    for (std::size_t c = 0; c < kClasses; ++c)
+      while (FreeBlock* head = pool_state.heads[c]) {
+        pool_state.heads[c] = head->next;
+        std::free(head);
+      }
+    pool_state.exited = true;
+  }
+};
 
 ThreadPool& pool() {
-  thread_local ThreadPool instance;
-  return instance;
+  ThreadPool& p = pool_state;
+  if (!p.reaper_registered) [[unlikely]] {
+    p.reaper_registered = true;
+    thread_local Reaper reaper;
+    (void)reaper;
+  }
+  return p;
 }
 
 std::size_t size_class(std::size_t nbytes) { return (nbytes + kGranule - 1) / kGranule - 1; }
@@ -40,7 +53,7 @@ std::size_t size_class(std::size_t nbytes) { return (nbytes + kGranule - 1) / kG
 
 void* small_alloc(std::size_t nbytes) {
   if (nbytes == 0) nbytes = 1;
-  if (nbytes > kSmallBlockLimit || !ThreadPool::alive) {
+  if (nbytes > kSmallBlockLimit || pool_state.exited) {
     if (void* block = std::malloc(nbytes > kSmallBlockLimit ? nbytes : (size_class(nbytes) + 1) * kGranule)) return block;
     throw std::bad_alloc();
   }
@@ -58,7 +71,7 @@ void* small_alloc(std::size_t nbytes) {
 void small_free(void* block, std::size_t nbytes) noexcept {
   if (block == nullptr) return;
   if (nbytes == 0) nbytes = 1;
-  if (nbytes > kSmallBlockLimit || !ThreadPool::alive) {
+  if (nbytes > kSmallBlockLimit || pool_state.exited) {
     std::free(block);
     return;
   }

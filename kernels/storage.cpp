@@ -5,6 +5,7 @@
 #include <new>
 
 #include <tapegrad/kernels/backend.h>
+#include <tapegrad/kernels/error.h>
 #include <tapegrad/kernels/small_alloc.h>
 
 namespace tapegrad::kernels {
@@ -19,8 +20,15 @@ bool fits_small_block(std::size_t nbytes) { return kHeaderSize + nbytes <= kSmal
 
 Storage* Storage::create(std::size_t nbytes, Device device) {
   if (device.is_cpu()) {
-    void* block = fits_small_block(nbytes) ? small_alloc(kHeaderSize + nbytes)
-                                           : ::operator new(kHeaderSize + nbytes, std::align_val_t{kAlignment});
+    void* block = nullptr;
+    try {
+      block = fits_small_block(nbytes) ? small_alloc(kHeaderSize + nbytes)
+                                       : ::operator new(kHeaderSize + nbytes, std::align_val_t{kAlignment});
+    } catch (const std::bad_alloc&) {
+      throw Error(fmt::format("out of memory: allocating {} bytes for a tensor on the CPU failed; use smaller "
+                              "batches or tensors",
+                              nbytes));
+    }
     return new (block) Storage(static_cast<char*>(block) + kHeaderSize, nbytes, device);
   }
   void* data = backend_for(device).allocate(nbytes);

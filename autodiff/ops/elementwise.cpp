@@ -183,6 +183,10 @@ Tensor pow(double base, const Tensor& exponent) {
   Tensor out = floating_unary(UnaryOp::RPowScalar, "pow", exponent, base);
   if (should_record(exponent))
     record("pow", out, {exponent}, [so = SavedTensor::output(out), base](BackwardContext& ctx) {
+      if (base == 0) {  // base^b log(base) is taken as 0 (its limit for b > 0), as PyTorch does
+        ctx.set_input_grad(0, zeros_like(ctx.grad()));
+        return;
+      }
       ctx.set_input_grad(0, mul(ctx.grad(), mul(ctx.unpack(so), std::log(base))));
     });
   return out;

@@ -14,6 +14,10 @@ namespace {
 // Sorted, deduplicated, wrapped dims; an empty list means every dim.
 Dims normalize_dims(const Dims& dims, int ndim, const char* op) {
   Dims result;
+  if (ndim == 0) {  // a 0-dim tensor accepts dim 0 or -1 and has nothing to reduce
+    for (auto d : dims) wrap_dim(d, ndim, op);
+    return result;
+  }
   if (dims.empty()) {
     for (int d = 0; d < ndim; ++d) result.push_back(d);
     return result;
@@ -63,9 +67,7 @@ Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
   check_floating("mean", a);
   const Dims reduced = normalize_dims(dims, a.dim(), "mean");
   std::int64_t count = 1;
-  // A 0-dim tensor's one reducible dim (0 or -1) has no entry in its shape: it counts as size 1.
-  for (auto d : reduced)
-    if (d < a.dim()) count *= a.shape()[static_cast<int>(d)];
+  for (auto d : reduced) count *= a.shape()[static_cast<int>(d)];
   return mul(sum(a, reduced, keepdim), 1.0 / static_cast<double>(count));
 }
 

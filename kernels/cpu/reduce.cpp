@@ -89,10 +89,10 @@ void CpuBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const 
                             const T* xs = x + off[0] + i * st[0];
                             T best = xs[0];
                             std::int64_t best_index = 0;
-                            for (std::int64_t j = 1; j < extent && best == best; ++j) {
+                            for (std::int64_t j = 1; j < extent && !detail::is_nan(best); ++j) {
                               const T candidate = xs[j * step];
                               const bool better = take_min ? candidate < best : candidate > best;
-                              if (better || candidate != candidate) {
+                              if (better || detail::is_nan(candidate)) {
                                 best = candidate;
                                 best_index = j;
                               }

@@ -1,0 +1,798 @@
+// Specification of the elementwise ops: forward values on hand-computed cases, first and second
+// derivatives against finite differences (with broadcasting, 0-dim, size-1 and strided operands),
+// float32 against float64, the errors bad operands raise, and the rules for in-place updates.
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace tapegrad {
+namespace {
+
+using testing::expect_error;
+using testing::expect_gradcheck;
+using testing::expect_gradgradcheck;
+using testing::expect_values;
+using testing::input;
+using testing::transposed_input;
+
+using UnaryFn = std::function<Tensor(const Tensor&)>;
+using BinaryFn = std::function<Tensor(const Tensor&, const Tensor&)>;
+
+Tensor f64(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
+  return tensor(values, shape, kFloat64);
+}
+
+// A float64 leaf holding exactly these values: inputs placed away from kinks by hand.
+Tensor leaf(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
+  return f64(values, shape).requires_grad_();
+}
+
+std::string shape_of(const Tensor& t) { return fmt::format("{}", t.shape()); }
+
+// d sum(y) / d x, without touching x.grad.
+Tensor gradient(const Tensor& y, const Tensor& x) { return grad({sum(y)}, {x})[0]; }
+
+// x's values rounded to float32 and stored as `dtype`, in x's layout: the non-contiguous inputs
+// here are transposed views (last two dims swapped), so the copy is made transposed too and the
+// float32 run walks the same strides as the float64 one.
+Tensor rounded_to_float32(const Tensor& x, DType dtype) {
+  if (x.is_contiguous()) return x.detach().to(kFloat32).to(dtype);
+  return x.detach().transpose(-1, -2).to(kFloat32).to(dtype).transpose(-1, -2);
+}
+
+// rounded_to_float32 of each input; a leaf requiring grad wherever the original does.
+std::vector<Tensor> rounded_to_float32(const std::vector<Tensor>& inputs, DType dtype) {
+  std::vector<Tensor> converted;
+  for (const Tensor& x : inputs) {
+    Tensor copy = rounded_to_float32(x, dtype);
+    if (x.requires_grad()) copy.requires_grad_();
+    converted.push_back(copy);
+  }
+  return converted;
+}
+
+void expect_close(const Tensor& actual, const Tensor& expected, double tolerance, const char* what) {
+  const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  ASSERT_EQ(a.size(), e.size()) << what;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], e[i], tolerance * (1 + std::abs(e[i]))) << what << ", element " << i;
+}
+
+// fn computed in float32 agrees with fn in float64, in value and in the gradient of a weighted
+// sum of its outputs, to float32 precision. Both start from the same float32-representable
+// values, so only the arithmetic differs.
+void expect_float32_matches_float64(const GradcheckFunction& fn, const std::vector<Tensor>& original,
+                                    double tolerance = 1e-5) {
+  const std::vector<Tensor> inputs = rounded_to_float32(original, kFloat64);
+  const std::vector<Tensor> singles = rounded_to_float32(original, kFloat32);
+  const Tensor expected = fn(inputs), actual = fn(singles);
+  ASSERT_EQ(actual.dtype(), kFloat32);
+  ASSERT_EQ(shape_of(actual), shape_of(expected));
+  expect_close(actual, expected, tolerance, "value");
+  if (!expected.requires_grad()) return;
+  Generator generator(99);
+  const Tensor weights = uniform(expected.shape(), 0.5, 1.5, generator, kFloat64);
+  std::vector<Tensor> doubles_with_grad, singles_with_grad;
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].requires_grad()) {
+      doubles_with_grad.push_back(inputs[i]);
+      singles_with_grad.push_back(singles[i]);
+    }
+  const auto grads64 = grad({expected}, doubles_with_grad, {weights});
+  const auto grads32 = grad({actual}, singles_with_grad, {weights.to(kFloat32)});
+  for (std::size_t i = 0; i < grads64.size(); ++i) expect_close(grads32[i], grads64[i], 10 * tolerance, "gradient");
+}
+
+// Operand pairs for binary ops: equal shapes, broadcasting both ways, a 0-dim operand, size-1
+// dims, and transposed (non-contiguous) operands. a is drawn from [a_low, a_high), b from [b_low, b_high).
+std::vector<std::vector<Tensor>> binary_cases(double a_low, double a_high, double b_low, double b_high) {
+  return {
+      {input({2, 3}, 1, a_low, a_high), input({2, 3}, 2, b_low, b_high)},
+      {input({3, 1}, 3, a_low, a_high), input({1, 4}, 4, b_low, b_high)},
+      {input({2, 3}, 5, a_low, a_high), input({3}, 6, b_low, b_high)},
+      {input({}, 7, a_low, a_high), input({2, 3}, 8, b_low, b_high)},
+      {input({2, 3}, 9, a_low, a_high), input({}, 10, b_low, b_high)},
+      {input({2, 1, 3}, 11, a_low, a_high), input({4, 1}, 12, b_low, b_high)},
+      {transposed_input({3, 4}, 13, a_low, a_high), input({3, 4}, 14, b_low, b_high)},
+      {input({3, 2}, 15, a_low, a_high), transposed_input({3, 2}, 16, b_low, b_high)},
+  };
+}
+
+void expect_binary_derivatives(const BinaryFn& op, double a_low, double a_high, double b_low, double b_high) {
+  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0], x[1]); };
+  for (const auto& operands : binary_cases(a_low, a_high, b_low, b_high)) {
+    SCOPED_TRACE(shape_of(operands[0]) + " with " + shape_of(operands[1]));
+    expect_gradcheck(fn, operands);
+    expect_gradgradcheck(fn, operands);
+  }
+}
+
+void expect_binary_float32_matches(const BinaryFn& op, double a_low, double a_high, double b_low, double b_high) {
+  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0], x[1]); };
+  for (const auto& operands : binary_cases(a_low, a_high, b_low, b_high)) {
+    SCOPED_TRACE(shape_of(operands[0]) + " with " + shape_of(operands[1]));
+    expect_float32_matches_float64(fn, operands);
+  }
+}
+
+// Inputs for unary ops: a matrix, a 0-dim scalar, size-1 dims, and a transposed view.
+std::vector<Tensor> unary_cases(double low, double high) {
+  return {input({2, 3}, 21, low, high), input({}, 22, low, high), input({1, 4}, 23, low, high),
+          input({2, 1, 3}, 24, low, high), transposed_input({3, 2}, 25, low, high)};
+}
+
+void expect_unary_derivatives(const UnaryFn& op, double low, double high) {
+  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0]); };
+  for (const Tensor& x : unary_cases(low, high)) {
+    SCOPED_TRACE(shape_of(x));
+    expect_gradcheck(fn, {x});
+    expect_gradgradcheck(fn, {x});
+  }
+}
+
+void expect_unary_float32_matches(const UnaryFn& op, double low, double high) {
+  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0]); };
+  for (const Tensor& x : unary_cases(low, high)) {
+    SCOPED_TRACE(shape_of(x));
+    expect_float32_matches_float64(fn, {x});
+  }
+}
+
+// Inputs for kinked ops (abs, relu, clamp at +-0.5): every value is at least 0.1 away from 0
+// and from +-0.5, so finite differences never straddle a kink.
+std::vector<Tensor> kink_free_cases() {
+  Tensor strided = f64({-0.9, 0.2, -0.3, 0.7, 0.35, -0.65}, Shape{3, 2}).transpose(0, 1);
+  strided.requires_grad_();
+  return {leaf({-0.9, -0.3, 0.2, 0.7, -0.65, 0.35}, Shape{2, 3}), leaf({0.7}, Shape{}),
+          leaf({-0.2, 0.8}, Shape{1, 2}), strided};
+}
+
+void expect_kinked_derivatives(const UnaryFn& op) {
+  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0]); };
+  for (const Tensor& x : kink_free_cases()) {
+    SCOPED_TRACE(shape_of(x));
+    expect_gradcheck(fn, {x});
+    expect_gradgradcheck(fn, {x});
+    expect_float32_matches_float64(fn, {x});
+  }
+}
+
+// ---- binary arithmetic ----
+
+TEST(Elementwise, AddBroadcastsColumnAgainstRow) {
+  // [3, 1] + [1, 4] -> [3, 4]: entry (i, j) is column[i] + row[j].
+  const Tensor sum_grid = add(f64({1, 2, 3}, Shape{3, 1}), f64({10, 20, 30, 40}, Shape{1, 4}));
+  EXPECT_EQ(shape_of(sum_grid), "[3, 4]");
+  expect_values(sum_grid, {11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43});
+}
+
+TEST(Elementwise, AddAndSubScaleTheSecondOperandByAlpha) {
+  const Tensor a = f64({1, 2, 3}), b = f64({10, 20, 30});
+  expect_values(add(a, b), {11, 22, 33});
+  expect_values(add(a, b, 2), {21, 42, 63});       // a + 2 b
+  expect_values(sub(a, b), {-9, -18, -27});
+  expect_values(sub(a, b, 0.5), {-4, -8, -12});    // a - b / 2
+  expect_values(sub(a, b, -1), {11, 22, 33});      // a - (-1) b
+}
+
+TEST(Elementwise, MulAndDivBroadcastARowAcrossAMatrix) {
+  const Tensor matrix = f64({1, 2, 3, 4, 5, 6}, Shape{2, 3}), row = f64({1, 2, 4});
+  expect_values(mul(matrix, row), {1, 4, 12, 4, 10, 24});
+  expect_values(div(matrix, row), {1, 1, 0.75, 4, 2.5, 1.5});
+  expect_values(neg(row), {-1, -2, -4});
+}
+
+TEST(Elementwise, ZeroDimScalarBroadcastsAgainstAnyShape) {
+  const Tensor two = scalar_tensor(2.0, kFloat64);
+  const Tensor doubled = mul(f64({1, 2, 3, 4, 5, 6}, Shape{2, 3}), two);
+  EXPECT_EQ(shape_of(doubled), "[2, 3]");
+  expect_values(doubled, {2, 4, 6, 8, 10, 12});
+  const Tensor both_scalars = add(two, scalar_tensor(0.5, kFloat64));
+  EXPECT_EQ(both_scalars.dim(), 0);
+  EXPECT_DOUBLE_EQ(both_scalars.item(), 2.5);
+}
+
+TEST(Elementwise, ScalarFormsMatchTheirFormulas) {
+  const Tensor a = f64({1, 2, 4});
+  expect_values(add(a, 1.5), {2.5, 3.5, 5.5});
+  expect_values(sub(a, 1.5), {-0.5, 0.5, 2.5});
+  expect_values(rsub(a, 1.5), {0.5, -0.5, -2.5});  // 1.5 - a
+  expect_values(mul(a, 3.0), {3, 6, 12});
+  expect_values(div(a, 4.0), {0.25, 0.5, 1});
+  expect_values(rdiv(a, 8.0), {8, 4, 2});           // 8 / a
+}
+
+TEST(Elementwise, OperatorsMatchTheNamedOps) {
+  const Tensor a = f64({1, 2, 4}), b = f64({2, 8, 1});
+  expect_values(a + b, {3, 10, 5});
+  expect_values(a - b, {-1, -6, 3});
+  expect_values(a * b, {2, 16, 4});
+  expect_values(a / b, {0.5, 0.25, 4});
+  expect_values(a + 1.0, {2, 3, 5});
+  expect_values(a - 1.0, {0, 1, 3});
+  expect_values(a * 2.0, {2, 4, 8});
+  expect_values(a / 2.0, {0.5, 1, 2});
+  expect_values(1.0 + a, {2, 3, 5});
+  expect_values(1.0 - a, {0, -1, -3});
+  expect_values(2.0 * a, {2, 4, 8});
+  expect_values(2.0 / a, {2, 1, 0.5});
+  expect_values(-a, {-1, -2, -4});
+}
+
+TEST(Elementwise, BinaryGradientsReduceOverBroadcastDims) {
+  // d sum(a * b) / d a for a [3, 1] against b [1, 4]: each a_i meets every b_j, so it gets sum(b).
+  const Tensor a = leaf({1, 2, 3}, Shape{3, 1}), b = leaf({1, 2, 3, 4}, Shape{1, 4});
+  const auto grads = grad({sum(mul(a, b))}, {a, b});
+  EXPECT_EQ(shape_of(grads[0]), "[3, 1]");
+  expect_values(grads[0], {10, 10, 10});
+  EXPECT_EQ(shape_of(grads[1]), "[1, 4]");
+  expect_values(grads[1], {6, 6, 6, 6});
+  // sub with alpha: d(a - alpha b)/db = -alpha, summed over the 3 rows b was broadcast across.
+  expect_values(grad({sum(sub(a, b, 2.5))}, {b})[0], {-7.5, -7.5, -7.5, -7.5});
+}
+
+TEST(Elementwise, AddAndSubDerivativesMatchFiniteDifferences) {
+  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return add(a, b); }, -1, 1, -1, 1);
+  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return add(a, b, 2.5); }, -1, 1, -1, 1);
+  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return sub(a, b); }, -1, 1, -1, 1);
+  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return sub(a, b, -0.5); }, -1, 1, -1, 1);
+}
+
+TEST(Elementwise, MulAndDivDerivativesMatchFiniteDifferences) {
+  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return mul(a, b); }, -1, 1, -1, 1);
+  // The divisor stays in [0.5, 2): away from the pole at 0.
+  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return div(a, b); }, -1, 1, 0.5, 2);
+}
+
+TEST(Elementwise, ScalarFormDerivativesMatchFiniteDifferences) {
+  expect_unary_derivatives([](const Tensor& a) { return add(a, 1.5); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return sub(a, 1.5); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return rsub(a, 1.5); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return mul(a, -3.0); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return div(a, 4.0); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return rdiv(a, 2.0); }, 0.5, 2);
+  expect_unary_derivatives([](const Tensor& a) { return neg(a); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return 2.0 / (1.0 - a * 3.0) + (a - 0.5) / 2.0; }, -1, 0);
+}
+
+TEST(Elementwise, ArithmeticInFloat32MatchesFloat64) {
+  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return add(a, b, 2.5); }, -1, 1, -1, 1);
+  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return sub(a, b, 0.5); }, -1, 1, -1, 1);
+  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return mul(a, b); }, -1, 1, -1, 1);
+  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return div(a, b); }, -1, 1, 0.5, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return 2.0 / a - 1.5 * a + (a - 3.0) / 4.0; }, 0.5, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return rsub(neg(a), 1.5); }, -1, 1);
+}
+
+// ---- powers ----
+
+TEST(Elementwise, PowWithScalarExponentMatchesHandValues) {
+  expect_values(pow(f64({1, -2, 3}), 2.0), {1, 4, 9});
+  expect_values(pow(f64({4, 9, 0.25}), 0.5), {2, 3, 0.5});
+  expect_values(pow(f64({2, -1, 0.5}), 3.0), {8, -1, 0.125});
+  expect_values(pow(f64({2, 4, -0.5}), -1.0), {0.5, 0.25, -2});
+  expect_values(pow(f64({0, 5}), 0.0), {1, 1});  // x^0 = 1, including 0^0 as in PyTorch
+  expect_values(f64({3}).pow(2.0), {9});
+}
+
+TEST(Elementwise, PowWithTensorExponentAndScalarBaseMatchHandValues) {
+  expect_values(pow(f64({2, 3, 4}), f64({3, 2, 0.5})), {8, 9, 2});
+  expect_values(pow(f64({2, 3}, Shape{2, 1}), f64({0, 1, 2})), {1, 2, 4, 1, 3, 9});  // broadcast to [2, 3]
+  expect_values(pow(2.0, f64({0, 1, 3, -1})), {1, 2, 8, 0.5});
+}
+
+TEST(Elementwise, PowScalarExponentGradientIsExponentTimesPowerMinusOne) {
+  const Tensor x = leaf({1, 2, 4});
+  expect_values(gradient(pow(x, 2.0), x), {2, 4, 8});            // 2 x
+  expect_values(gradient(pow(x, 0.5), x), {0.5, 0.5 / std::sqrt(2.0), 0.25});  // 1 / (2 sqrt x)
+  expect_values(gradient(pow(x, 3.0), x), {3, 12, 48});           // 3 x^2
+  expect_values(gradient(pow(x, -1.0), x), {-1, -0.25, -0.0625}); // -1 / x^2
+  expect_values(gradient(pow(x, 0.0), x), {0, 0, 0});
+}
+
+TEST(Elementwise, PowTensorExponentGradientIsZeroWhereBaseIsZero) {
+  // d(a^b)/db = a^b log(a) is taken as 0 at a = 0 (its limit for b > 0), as PyTorch does; the
+  // base still gets b a^(b-1).
+  const Tensor base = leaf({0, 2}), exponent = leaf({2, 3});
+  const auto grads = grad({sum(pow(base, exponent))}, {base, exponent});
+  expect_values(grads[0], {0, 12});
+  expect_values(grads[1], {0, 8 * std::log(2.0)});
+}
+
+TEST(Elementwise, PowOfZeroBaseHasZeroExponentGradient) {
+  // 0^b = 0 for b > 0; d(0^b)/db = 0^b log(0) is taken as 0 rather than 0 * -inf = NaN, as in PyTorch.
+  const Tensor exponent = leaf({1, 2.5});
+  const Tensor y = pow(0.0, exponent);
+  expect_values(y, {0, 0});
+  expect_values(gradient(y, exponent), {0, 0});
+}
+
+TEST(Elementwise, PowDerivativesMatchFiniteDifferences) {
+  expect_unary_derivatives([](const Tensor& a) { return pow(a, 2.0); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return pow(a, 3.0); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return pow(a, 0.5); }, 0.5, 2);
+  expect_unary_derivatives([](const Tensor& a) { return pow(a, -1.0); }, 0.5, 2);
+  expect_unary_derivatives([](const Tensor& a) { return pow(a, 0.0); }, 0.5, 2);
+  expect_unary_derivatives([](const Tensor& a) { return pow(a, 1.7); }, 0.5, 2);
+  // Tensor exponent: positive base (log(a) appears in the exponent's gradient).
+  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return pow(a, b); }, 0.5, 2, -1, 1.5);
+  expect_unary_derivatives([](const Tensor& b) { return pow(2.5, b); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& b) { return pow(0.5, b); }, -1, 1);
+}
+
+TEST(Elementwise, PowInFloat32MatchesFloat64) {
+  expect_unary_float32_matches([](const Tensor& a) { return pow(a, 2.0); }, -1, 1);
+  expect_unary_float32_matches([](const Tensor& a) { return pow(a, 3.0); }, -1, 1);
+  expect_unary_float32_matches([](const Tensor& a) { return pow(a, 0.5); }, 0.5, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return pow(a, -1.0); }, 0.5, 2);
+  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return pow(a, b); }, 0.5, 2, -1, 1.5);
+  expect_unary_float32_matches([](const Tensor& b) { return pow(2.5, b); }, -1, 1);
+}
+
+// ---- transcendental functions and activations ----
+
+TEST(Elementwise, TranscendentalFunctionsMatchHandValues) {
+  expect_values(exp(f64({0, 1, -1})), {1, std::exp(1.0), std::exp(-1.0)});
+  expect_values(log(f64({1, std::exp(2.0), 0.5})), {0, 2, std::log(0.5)});
+  expect_values(sqrt(f64({4, 0.25, 2})), {2, 0.5, std::sqrt(2.0)});
+  expect_values(abs(f64({-2, 0, 3})), {2, 0, 3});
+  expect_values(sin(f64({0, std::numbers::pi / 2, std::numbers::pi / 6})), {0, 1, 0.5});
+  expect_values(cos(f64({0, std::numbers::pi, std::numbers::pi / 3})), {1, -1, 0.5});
+  expect_values(tanh(f64({0, 0.5})), {0, std::tanh(0.5)});
+  expect_values(sigmoid(f64({0, 2})), {0.5, 1 / (1 + std::exp(-2.0))});
+  expect_values(relu(f64({-1, 0, 2.5})), {0, 0, 2.5});
+}
+
+TEST(Elementwise, SigmoidAndTanhSaturateWithoutOverflowAtThousand) {
+  // exp(1000) overflows; sigmoid splits by sign so both ends stay finite, and so do gradients.
+  const Tensor x = leaf({-1000, 1000});
+  const Tensor s = sigmoid(x), t = tanh(x);
+  expect_values(s, {0, 1});
+  expect_values(t, {-1, 1});
+  expect_values(gradient(s, x), {0, 0});
+  expect_values(gradient(t, x), {0, 0});
+  expect_values(sigmoid(f64({-1000, 1000}).to(kFloat32)), {0, 1});
+}
+
+TEST(Elementwise, AbsAndReluUseZeroGradientAtTheKink) {
+  // PyTorch's conventions: sign(0) = 0 for abs, and relu's gradient is 0 at 0.
+  const Tensor x = leaf({-2, 0, 3});
+  expect_values(gradient(abs(x), x), {-1, 0, 1});
+  expect_values(gradient(relu(x), x), {0, 0, 1});
+}
+
+TEST(Elementwise, SmoothUnaryDerivativesMatchFiniteDifferences) {
+  expect_unary_derivatives([](const Tensor& a) { return exp(a); }, -1, 1);
+  expect_unary_derivatives([](const Tensor& a) { return log(a); }, 0.5, 2);
+  expect_unary_derivatives([](const Tensor& a) { return sqrt(a); }, 0.5, 2);
+  expect_unary_derivatives([](const Tensor& a) { return sin(a); }, -2, 2);
+  expect_unary_derivatives([](const Tensor& a) { return cos(a); }, -2, 2);
+  expect_unary_derivatives([](const Tensor& a) { return tanh(a); }, -2, 2);
+  expect_unary_derivatives([](const Tensor& a) { return sigmoid(a); }, -3, 3);
+}
+
+TEST(Elementwise, TranscendentalsInFloat32MatchFloat64) {
+  expect_unary_float32_matches([](const Tensor& a) { return exp(a); }, -1, 1);
+  expect_unary_float32_matches([](const Tensor& a) { return log(a); }, 0.5, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return sqrt(a); }, 0.5, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return sin(a); }, -2, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return cos(a); }, -2, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return tanh(a); }, -2, 2);
+  expect_unary_float32_matches([](const Tensor& a) { return sigmoid(a); }, -3, 3);
+}
+
+TEST(Elementwise, AbsAndReluDerivativesMatchFiniteDifferencesAwayFromZero) {
+  expect_kinked_derivatives([](const Tensor& a) { return abs(a); });
+  expect_kinked_derivatives([](const Tensor& a) { return relu(a); });
+  // Composed with a smooth op, so the second derivative is not trivially zero.
+  expect_kinked_derivatives([](const Tensor& a) { return mul(relu(a), abs(a)); });
+}
+
+// ---- clamp, minimum, maximum, where ----
+
+TEST(Elementwise, ClampLimitsToEitherOrBothBounds) {
+  const Tensor x = f64({-2, -0.5, 0, 0.5, 2});
+  expect_values(clamp(x, -0.5, 0.5), {-0.5, -0.5, 0, 0.5, 0.5});
+  expect_values(clamp(x, -0.5, std::nullopt), {-0.5, -0.5, 0, 0.5, 2});
+  expect_values(clamp(x, std::nullopt, 0.5), {-2, -0.5, 0, 0.5, 0.5});
+}
+
+TEST(Elementwise, ClampGradientPassesInsideTheBoundsInclusive) {
+  // As torch.clamp: the gradient is 1 where low <= x <= high (bounds included), 0 outside.
+  const Tensor x = leaf({-2, -0.5, 0, 0.5, 2});
+  expect_values(gradient(clamp(x, -0.5, 0.5), x), {0, 1, 1, 1, 0});
+  expect_values(gradient(clamp(x, -0.5, std::nullopt), x), {0, 1, 1, 1, 1});
+  expect_values(gradient(clamp(x, std::nullopt, 0.5), x), {1, 1, 1, 1, 0});
+}
+
+TEST(Elementwise, ClampWithLowAboveHighGivesHigh) {
+  // torch.clamp is min(max(x, low), high): with low > high every element becomes high, and no
+  // element lies inside the bounds, so no gradient passes.
+  const Tensor x = leaf({-1, 0.5, 2});
+  const Tensor y = clamp(x, 1.0, 0.0);
+  expect_values(y, {0, 0, 0});
+  expect_values(gradient(y, x), {0, 0, 0});
+  Tensor z = f64({-1, 0.5, 2});
+  z.clamp_(1, 0);
+  expect_values(z, {0, 0, 0});
+}
+
+TEST(Elementwise, ClampDerivativesMatchFiniteDifferencesAwayFromTheBounds) {
+  expect_kinked_derivatives([](const Tensor& a) { return clamp(a, -0.5, 0.5); });
+  expect_kinked_derivatives([](const Tensor& a) { return clamp(a, -0.5, std::nullopt); });
+  expect_kinked_derivatives([](const Tensor& a) { return mul(clamp(a, std::nullopt, 0.5), a); });
+}
+
+TEST(Elementwise, MinimumAndMaximumPickElementwiseAndBroadcast) {
+  const Tensor a = f64({1, 5, 3, 7}, Shape{2, 2}), b = f64({4, 4});
+  expect_values(minimum(a, b), {1, 4, 3, 4});
+  expect_values(maximum(a, b), {4, 5, 4, 7});
+}
+
+TEST(Elementwise, MinimumAndMaximumRouteGradientToTheSelectedOperandAndSplitTies) {
+  // At a tie (the middle element) each operand gets half, as in PyTorch.
+  const Tensor a = leaf({1, 2, 5}), b = leaf({3, 2, 4});
+  auto grads = grad({sum(maximum(a, b))}, {a, b});
+  expect_values(grads[0], {0, 0.5, 1});
+  expect_values(grads[1], {1, 0.5, 0});
+  grads = grad({sum(minimum(a, b))}, {a, b});
+  expect_values(grads[0], {1, 0.5, 0});
+  expect_values(grads[1], {0, 0.5, 1});
+}
+
+TEST(Elementwise, MinimumAndMaximumPropagateNaNFromEitherOperand) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor a = f64({nan, 1}), b = f64({1, nan});
+  for (const Tensor& result : {minimum(a, b), maximum(a, b), minimum(b, a), maximum(b, a)})
+    for (const double value : result.to_vector<double>()) EXPECT_TRUE(std::isnan(value));
+}
+
+TEST(Elementwise, MinimumAndMaximumDerivativesMatchFiniteDifferences) {
+  // Independent random operands: no ties (finite differences would straddle one).
+  for (const BinaryFn op : {BinaryFn([](const Tensor& a, const Tensor& b) { return minimum(a, b); }),
+                            BinaryFn([](const Tensor& a, const Tensor& b) { return maximum(a, b); })}) {
+    expect_binary_derivatives(op, -1, 1, -1, 1);
+    expect_binary_float32_matches(op, -1, 1, -1, 1);
+  }
+}
+
+TEST(Elementwise, WhereTakesFirstValueWhereConditionIsNonZero) {
+  const Tensor condition = f64({1, 0, 2, 0}, Shape{2, 2});
+  expect_values(where(condition, f64({1, 2, 3, 4}, Shape{2, 2}), f64({-1, -2, -3, -4}, Shape{2, 2})), {1, -2, 3, -4});
+  // Broadcasting all three: [3] condition, [2, 1] and 0-dim values -> [2, 3].
+  const Tensor picked = where(f64({1, 0, 1}), f64({10, 20}, Shape{2, 1}), scalar_tensor(-1, kFloat64));
+  EXPECT_EQ(shape_of(picked), "[2, 3]");
+  expect_values(picked, {10, -1, 10, 20, -1, 20});
+  // The condition may have its own dtype (an int64 mask).
+  expect_values(where(from_vector<std::int64_t>({0, 1}), f64({1, 2}), f64({3, 4})), {3, 2});
+}
+
+TEST(Elementwise, WhereRoutesGradientByTheCondition) {
+  const Tensor a = leaf({1, 2, 3}), b = leaf({5}, Shape{});
+  const Tensor condition = f64({1, 0, 1});
+  const auto grads = grad({sum(where(condition, a, b))}, {a, b});
+  expect_values(grads[0], {1, 0, 1});
+  EXPECT_EQ(grads[1].dim(), 0);  // b was broadcast to the one position the condition rejects
+  expect_values(grads[1], {1});
+}
+
+TEST(Elementwise, WhereDerivativesMatchFiniteDifferencesInBothValueInputs) {
+  const Tensor mask = f64({1, 0, 0, 1, 1, 0}, Shape{2, 3});
+  const auto fn = [mask](const std::vector<Tensor>& x) { return where(mask, mul(x[0], x[0]), x[1]); };
+  const std::vector<std::vector<Tensor>> cases = {
+      {input({2, 3}, 41), input({2, 3}, 42)},
+      {input({2, 1}, 43), input({3}, 44)},
+      {input({}, 45), input({2, 3}, 46)},
+      {transposed_input({2, 3}, 47), input({1, 3}, 48)},
+  };
+  for (const auto& operands : cases) {
+    SCOPED_TRACE(shape_of(operands[0]) + " with " + shape_of(operands[1]));
+    expect_gradcheck(fn, operands);
+    expect_gradgradcheck(fn, operands);
+    expect_float32_matches_float64(fn, operands);
+  }
+  const auto strided = [](const std::vector<Tensor>& x) { return where(gt(x[0], 0.0), x[0], x[1]); };
+  const std::vector<Tensor> operands = {kink_free_cases()[3], transposed_input({2, 3}, 31)};
+  expect_gradcheck(strided, operands);
+  expect_gradgradcheck(strided, operands);
+}
+
+// ---- comparisons and sign: values only ----
+
+TEST(Elementwise, ComparisonsGiveZeroOrOneInTheInputDtype) {
+  const Tensor a = f64({1, 2, 3}), b = f64({2, 2, 2});
+  expect_values(eq(a, b), {0, 1, 0});
+  expect_values(ne(a, b), {1, 0, 1});
+  expect_values(lt(a, b), {1, 0, 0});
+  expect_values(le(a, b), {1, 1, 0});
+  expect_values(gt(a, b), {0, 0, 1});
+  expect_values(ge(a, b), {0, 1, 1});
+  EXPECT_EQ(eq(a, b).dtype(), kFloat64);
+  EXPECT_EQ(lt(a.to(kFloat32), b.to(kFloat32)).dtype(), kFloat32);
+  const Tensor ints = from_vector<std::int64_t>({1, 2, 3});
+  EXPECT_EQ(gt(ints, 1.5).dtype(), kInt64);
+  expect_values(gt(ints, 1.5), {0, 1, 1});
+}
+
+TEST(Elementwise, ScalarComparisonsAndOperatorsMatchTheNamedOps) {
+  const Tensor a = f64({1, 2, 3}), b = f64({2, 2, 2});
+  expect_values(eq(a, 2.0), {0, 1, 0});
+  expect_values(ne(a, 2.0), {1, 0, 1});
+  expect_values(lt(a, 2.0), {1, 0, 0});
+  expect_values(le(a, 2.0), {1, 1, 0});
+  expect_values(gt(a, 2.0), {0, 0, 1});
+  expect_values(ge(a, 2.0), {0, 1, 1});
+  expect_values(a == b, {0, 1, 0});
+  expect_values(a != b, {1, 0, 1});
+  expect_values(a < b, {1, 0, 0});
+  expect_values(a <= b, {1, 1, 0});
+  expect_values(a > b, {0, 0, 1});
+  expect_values(a >= b, {0, 1, 1});
+  expect_values(a == 3.0, {0, 0, 1});
+  expect_values(a != 3.0, {1, 1, 0});
+  expect_values(a < 3.0, {1, 1, 0});
+  expect_values(a <= 1.0, {1, 0, 0});
+  expect_values(a > 1.0, {0, 1, 1});
+  expect_values(a >= 3.0, {0, 0, 1});
+}
+
+TEST(Elementwise, ComparisonsBroadcast) {
+  const Tensor column = f64({1, 2, 3}, Shape{3, 1}), row = f64({2, 3}, Shape{1, 2});
+  const Tensor less = lt(column, row);
+  EXPECT_EQ(shape_of(less), "[3, 2]");
+  expect_values(less, {1, 1, 0, 1, 0, 0});
+}
+
+TEST(Elementwise, ComparisonsAndSignAreNotDifferentiable) {
+  const Tensor x = leaf({-2, 0, 3}), y = leaf({1, 1, 1});
+  expect_values(sign(x), {-1, 0, 1});
+  for (const Tensor& result : {eq(x, y), ne(x, y), lt(x, y), le(x, y), gt(x, y), ge(x, y), eq(x, 0.0), ne(x, 0.0),
+                               lt(x, 0.0), le(x, 0.0), gt(x, 0.0), ge(x, 0.0), sign(x)}) {
+    EXPECT_FALSE(result.requires_grad());
+    EXPECT_EQ(result.grad_fn(), nullptr);
+  }
+}
+
+// ---- bad operands ----
+
+TEST(Elementwise, ShapesThatCannotBroadcastNameBothShapes) {
+  const Tensor a = zeros({2, 3}, kFloat64), b = zeros({4}, kFloat64);
+  expect_error([&] { add(a, b); }, {"add", "[2, 3]", "[4]"});
+  expect_error([&] { sub(a, b); }, {"sub", "[2, 3]", "[4]"});
+  expect_error([&] { mul(a, b); }, {"mul", "[2, 3]", "[4]"});
+  expect_error([&] { div(a, b); }, {"div", "[2, 3]", "[4]"});
+  expect_error([&] { pow(a, b); }, {"pow", "[2, 3]", "[4]"});
+  expect_error([&] { minimum(a, b); }, {"minimum", "[2, 3]", "[4]"});
+  expect_error([&] { maximum(a, b); }, {"maximum", "[2, 3]", "[4]"});
+  expect_error([&] { where(ones({2, 3}, kFloat64), a, b); }, {"where", "[2, 3]", "[4]"});
+  expect_error([&] { where(ones({4}, kFloat64), a, a); }, {"where", "[2, 3]", "[4]"});
+  expect_error([&] { eq(a, b); }, {"eq", "[2, 3]", "[4]"});
+  expect_error([&] { (void)(a < b); }, {"lt", "[2, 3]", "[4]"});
+  expect_error([&] { (void)(a + b); }, {"add", "[2, 3]", "[4]"});
+}
+
+TEST(Elementwise, MixedDtypesAreRefusedNamingBoth) {
+  const Tensor single = ones({2}, kFloat32), double_precision = ones({2}, kFloat64);
+  expect_error([&] { add(single, double_precision); }, {"add", "float32", "float64"});
+  expect_error([&] { mul(double_precision, single); }, {"mul", "float64", "float32"});
+  expect_error([&] { div(single, double_precision); }, {"div", "float32", "float64"});
+  expect_error([&] { pow(single, double_precision); }, {"pow", "float32", "float64"});
+  expect_error([&] { maximum(single, double_precision); }, {"maximum", "float32", "float64"});
+  expect_error([&] { where(ones({2}, kFloat64), single, double_precision); }, {"where", "float32", "float64"});
+  expect_error([&] { gt(single, double_precision); }, {"gt", "float32", "float64"});
+}
+
+TEST(Elementwise, FloatOnlyOpsRefuseInt64) {
+  const Tensor ints = from_vector<std::int64_t>({1, 2, 3});
+  expect_error([&] { exp(ints); }, {"exp", "int64"});
+  expect_error([&] { log(ints); }, {"log", "int64"});
+  expect_error([&] { sqrt(ints); }, {"sqrt", "int64"});
+  expect_error([&] { sin(ints); }, {"sin", "int64"});
+  expect_error([&] { cos(ints); }, {"cos", "int64"});
+  expect_error([&] { tanh(ints); }, {"tanh", "int64"});
+  expect_error([&] { sigmoid(ints); }, {"sigmoid", "int64"});
+  expect_error([&] { pow(ints, 2.0); }, {"pow", "int64"});
+  expect_error([&] { div(ints, ints); }, {"div", "int64"});
+  expect_error([&] { rdiv(ints, 1.0); }, {"rdiv", "int64"});
+}
+
+TEST(Elementwise, IntegerArithmeticStaysExact) {
+  // Ops that are closed over the integers accept int64.
+  const Tensor a = from_vector<std::int64_t>({-3, 4}), b = from_vector<std::int64_t>({2, 5});
+  EXPECT_EQ(add(a, b).to_vector<std::int64_t>(), (std::vector<std::int64_t>{-1, 9}));
+  EXPECT_EQ(mul(a, b).to_vector<std::int64_t>(), (std::vector<std::int64_t>{-6, 20}));
+  EXPECT_EQ(abs(a).to_vector<std::int64_t>(), (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(relu(a).to_vector<std::int64_t>(), (std::vector<std::int64_t>{0, 4}));
+  EXPECT_EQ(add(a, 1.0).dtype(), kInt64);
+}
+
+TEST(Elementwise, UndefinedTensorsAreRefused) {
+  const Tensor undefined, x = ones({2}, kFloat64);
+  expect_error([&] { add(undefined, x); }, {"add", "undefined"});
+  expect_error([&] { mul(x, undefined); }, {"mul", "undefined"});
+  expect_error([&] { add(undefined, 1.0); }, {"add", "undefined"});
+  expect_error([&] { neg(undefined); }, {"neg", "undefined"});
+  expect_error([&] { exp(undefined); }, {"exp", "undefined"});
+  expect_error([&] { pow(undefined, 2.0); }, {"pow", "undefined"});
+  expect_error([&] { abs(undefined); }, {"abs", "undefined"});
+  expect_error([&] { relu(undefined); }, {"relu", "undefined"});
+  expect_error([&] { clamp(undefined, 0.0, 1.0); }, {"clamp", "undefined"});
+  expect_error([&] { where(undefined, x, x); }, {"where", "undefined"});
+  expect_error([&] { where(x, x, undefined); }, {"where", "undefined"});
+  expect_error([&] { gt(undefined, 0.0); }, {"gt", "undefined"});
+  expect_error([&] { sign(undefined); }, {"sign", "undefined"});
+}
+
+TEST(Elementwise, ClampWithoutBoundsIsRefused) {
+  expect_error([] { clamp(ones({2}, kFloat64), std::nullopt, std::nullopt); }, {"clamp", "at least one"});
+}
+
+// ---- in-place updates ----
+
+TEST(ElementwiseInPlace, ArithmeticUpdatesWriteTheFormula) {
+  Tensor x = f64({1, 2, 3});
+  const Tensor other = f64({10, 20, 30});
+  x.add_(other, 2);  // x + 2 other
+  expect_values(x, {21, 42, 63});
+  x.sub_(other);
+  expect_values(x, {11, 22, 33});
+  x.sub_(other, 0.5);
+  expect_values(x, {6, 12, 18});
+  x.add_(1.0);
+  expect_values(x, {7, 13, 19});
+  x.mul_(f64({2, 1, 0}));
+  expect_values(x, {14, 13, 0});
+  x.mul_(0.5);
+  expect_values(x, {7, 6.5, 0});
+  x.div_(f64({7, 13, 1}));
+  expect_values(x, {1, 0.5, 0});
+  x.div_(0.25);
+  expect_values(x, {4, 2, 0});
+}
+
+TEST(ElementwiseInPlace, AddcmulAndAddcdivAddTheScaledProductOrQuotient) {
+  Tensor x = f64({1, 1, 1});
+  x.addcmul_(f64({1, 2, 3}), f64({4, 5, 6}), 0.5);  // x + 0.5 a b
+  expect_values(x, {3, 6, 10});
+  x.addcdiv_(f64({1, 2, 3}), f64({2, 4, 3}), -2);  // x - 2 a / b
+  expect_values(x, {2, 5, 8});
+}
+
+TEST(ElementwiseInPlace, ClampFillZeroAndCopyOverwrite) {
+  Tensor x = f64({-2, 0.25, 3});
+  x.clamp_(-1, 1);
+  expect_values(x, {-1, 0.25, 1});
+  x.fill_(7.5);
+  expect_values(x, {7.5, 7.5, 7.5});
+  x.zero_();
+  expect_values(x, {0, 0, 0});
+  x.copy_(f64({4, 5, 6}));
+  expect_values(x, {4, 5, 6});
+  // copy_ broadcasts the source and converts its dtype, as in PyTorch.
+  Tensor matrix = zeros({2, 2}, kFloat64);
+  matrix.copy_(tensor({1.5, -2.5}, std::nullopt, kFloat32));
+  expect_values(matrix, {1.5, -2.5, 1.5, -2.5});
+}
+
+TEST(ElementwiseInPlace, UpdatesBroadcastTheOperandAndWriteThroughViews) {
+  Tensor base = f64({1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  Tensor columns = base.transpose(0, 1);  // [3, 2] view of the same memory
+  columns.add_(f64({100, 200}));           // adds 100 to base's row 0, 200 to row 1
+  expect_values(base, {101, 102, 103, 204, 205, 206});
+  base.mul_(f64({1, 0, 1}, Shape{1, 3}));
+  expect_values(base, {101, 0, 103, 204, 0, 206});
+}
+
+TEST(ElementwiseInPlace, UpdatesBumpTheVersion) {
+  Tensor x = f64({1, 2});
+  const std::uint32_t before = x.version();
+  x.add_(1.0);
+  x.mul_(f64({2, 2}));
+  EXPECT_EQ(x.version(), before + 2);
+}
+
+TEST(ElementwiseInPlace, OperandCannotBroadcastToALargerShape) {
+  // The updated tensor keeps its shape, so [3] += [2, 3] is refused.
+  Tensor x = zeros({3}, kFloat64);
+  expect_error([&] { x.add_(ones({2, 3}, kFloat64)); }, {"add_", "[2, 3]", "[3]"});
+  expect_error([&] { x.copy_(ones({2, 3}, kFloat64)); }, {"copy_", "[2, 3]", "[3]"});
+  expect_error([&] { x.mul_(ones({4}, kFloat64)); }, {"mul_", "[4]", "[3]"});
+  expect_error([&] { x.add_(ones({3}, kFloat32)); }, {"add_", "float64", "float32"});
+}
+
+TEST(ElementwiseInPlace, RefusedWhileGradModeIsOnAndTheTensorRequiresGrad) {
+  // In-place updates are not recorded, so editing a tensor the tape may need is an error.
+  Tensor w = ones({3}, kFloat64).requires_grad_();
+  const Tensor plain = ones({3}, kFloat64);
+  const std::vector<std::pair<const char*, std::function<void()>>> updates = {
+      {"add_", [&] { w.add_(plain); }},        {"add_", [&] { w.add_(1.0); }},
+      {"sub_", [&] { w.sub_(plain); }},        {"mul_", [&] { w.mul_(plain); }},
+      {"mul_", [&] { w.mul_(2.0); }},          {"div_", [&] { w.div_(plain); }},
+      {"div_", [&] { w.div_(2.0); }},          {"addcmul_", [&] { w.addcmul_(plain, plain); }},
+      {"addcdiv_", [&] { w.addcdiv_(plain, plain); }}, {"clamp_", [&] { w.clamp_(0, 1); }},
+      {"fill_", [&] { w.fill_(0); }},          {"zero_", [&] { w.zero_(); }},
+      {"copy_", [&] { w.copy_(plain); }},
+  };
+  for (const auto& [name, update] : updates) {
+    SCOPED_TRACE(name);
+    // zero_ is fill_(0), so its message names fill_.
+    expect_error(update, {std::string(name) == "zero_" ? "fill_" : name, "requires grad", "NoGradGuard"});
+  }
+  expect_values(w, {1, 1, 1});
+}
+
+TEST(ElementwiseInPlace, RefusedWhileGradModeIsOnAndAnOperandRequiresGrad) {
+  Tensor target = zeros({3}, kFloat64);
+  const Tensor w = ones({3}, kFloat64).requires_grad_(), plain = ones({3}, kFloat64);
+  expect_error([&] { target.add_(w); }, {"add_", "operand", "NoGradGuard"});
+  expect_error([&] { target.sub_(w); }, {"sub_", "operand"});
+  expect_error([&] { target.mul_(w); }, {"mul_", "operand"});
+  expect_error([&] { target.div_(w); }, {"div_", "operand"});
+  expect_error([&] { target.addcmul_(plain, w); }, {"addcmul_", "operand"});
+  expect_error([&] { target.addcdiv_(w, plain); }, {"addcdiv_", "operand"});
+  expect_error([&] { target.copy_(w); }, {"copy_", "operand"});
+  expect_values(target, {0, 0, 0});
+}
+
+TEST(ElementwiseInPlace, UndefinedTensorsAreRefused) {
+  Tensor undefined, x = zeros({2}, kFloat64);
+  expect_error([&] { undefined.add_(1.0); }, {"add_", "undefined"});
+  expect_error([&] { undefined.fill_(1.0); }, {"fill_", "undefined"});
+  expect_error([&] { x.add_(Tensor()); }, {"undefined"});
+  expect_error([&] { x.copy_(Tensor()); }, {"undefined"});
+  expect_error([&] { x.addcmul_(x, Tensor()); }, {"undefined"});
+  NoGradGuard no_grad;  // the same without the grad-mode checks in the way
+  expect_error([&] { x.mul_(Tensor()); }, {"undefined"});
+  expect_error([&] { x.copy_(Tensor()); }, {"copy_", "undefined"});
+}
+
+TEST(ElementwiseInPlace, AllowedUnderNoGradGuardAsOptimizersDo) {
+  Tensor w = f64({1, 2, 3}).requires_grad_();
+  const Tensor g = f64({0.5, 0.5, 0.5}).requires_grad_();
+  {
+    NoGradGuard no_grad;
+    w.sub_(g, 2);  // an SGD step: w -= 2 g
+    w.addcmul_(g, g, 4);
+    w.addcdiv_(g, f64({1, 2, 4}));
+    w.mul_(2.0);
+    w.div_(2.0);
+    w.add_(0.5);
+    w.clamp_(-10, 10);
+  }
+  expect_values(w, {2, 2.75, 3.625});
+  EXPECT_TRUE(w.requires_grad());
+  EXPECT_TRUE(w.is_leaf());
+  {
+    NoGradGuard no_grad;
+    w.copy_(f64({7, 8, 9}));
+    w.fill_(1);
+    w.zero_();
+  }
+  expect_values(w, {0, 0, 0});
+}
+
+TEST(ElementwiseInPlace, ModifyingATensorSavedForBackwardIsReportedAtBackward) {
+  const Tensor x = leaf({1, 2});
+  const Tensor y = exp(x);  // exp saves its output
+  {
+    NoGradGuard no_grad;
+    Tensor(y).mul_(2.0);
+  }
+  try {
+    sum(y).backward();
+    ADD_FAILURE() << "expected an AutogradError";
+  } catch (const AutogradError& error) {
+    EXPECT_NE(std::string(error.what()).find("modified by an in-place operation"), std::string::npos) << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace tapegrad

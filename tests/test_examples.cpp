@@ -1,0 +1,123 @@
+// Runs the example programs as a user would and checks what they promise: quickstart trains and
+// passes its gradient check; gradcheck covers every differentiable op and reports no failure.
+// The binaries' folder comes from examples/CMakeLists.txt as TAPEGRAD_EXAMPLES_DIR.
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+struct ProgramRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+#ifdef TAPEGRAD_EXAMPLES_DIR
+ProgramRun run_example(const std::string& name, const std::string& arguments = "") {
+  const std::string command = std::string("\"") + TAPEGRAD_EXAMPLES_DIR + "/" + name + "\" " + arguments + " 2>&1";
+  ProgramRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) run.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+#define REQUIRE_EXAMPLES()
+#else
+ProgramRun run_example(const std::string&, const std::string& = "") { return {}; }
+#define REQUIRE_EXAMPLES() GTEST_SKIP() << "built without the examples (TAPEGRAD_BUILD_EXAMPLES=OFF)"
+#endif
+
+// The op names of the table rows, in order: the first word of each line before the blank line
+// that precedes the summary.
+std::vector<std::string> table_ops(const std::string& output) {
+  std::vector<std::string> ops;
+  std::istringstream lines(output);
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line) && !line.empty()) ops.push_back(line.substr(0, line.find(' ')));
+  return ops;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(QuickstartExample, TrainsUntilTheLossFallsAndPassesGradcheck) {
+  REQUIRE_EXAMPLES();
+  const ProgramRun run = run_example("quickstart");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+
+  const std::regex loss_line(R"(step\s+\d+\s+loss ([0-9.eE+-]+))");
+  std::vector<double> losses;
+  for (std::sregex_iterator it(run.output.begin(), run.output.end(), loss_line), end; it != end; ++it)
+    losses.push_back(std::stod((*it)[1]));
+  ASSERT_GE(losses.size(), 2u) << run.output;
+  EXPECT_LT(losses.back(), 0.5 * losses.front()) << run.output;
+
+  std::smatch summary;
+  ASSERT_TRUE(std::regex_search(run.output, summary, std::regex(R"(gradcheck: (\d+)/(\d+) parameters ok)")))
+      << run.output;
+  EXPECT_EQ(summary[1], summary[2]);
+  EXPECT_NE(summary[2], "0");
+}
+
+TEST(GradcheckExample, EveryDifferentiableOpHasPassingRows) {
+  REQUIRE_EXAMPLES();
+  const ProgramRun run = run_example("gradcheck");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+
+  std::smatch summary;
+  ASSERT_TRUE(std::regex_search(run.output, summary, std::regex(R"((\d+) cases, (\d+) passed, (\d+) failed)")))
+      << run.output;
+  EXPECT_EQ(summary[1], summary[2]);
+  EXPECT_EQ(summary[3], "0");
+  EXPECT_EQ(run.output.find("FAILED"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("ERROR"), std::string::npos) << run.output;
+
+  // Every differentiable op of autodiff/ops.h; a new op belongs both here and in the table.
+  const std::vector<std::string> ops = table_ops(run.output);
+  for (const std::string op :
+       {"add", "sub", "rsub", "mul", "div", "rdiv", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh",
+        "sigmoid", "relu", "clamp", "minimum", "maximum", "where", "sum", "mean", "max", "min", "logsumexp", "softmax",
+        "log_softmax", "sum_to", "matmul", "dot", "outer", "cat", "stack", "reshape", "view", "flatten", "squeeze",
+        "unsqueeze", "transpose", "permute", "narrow", "slice", "select", "expand", "contiguous", "clone", "to",
+        "index_select", "gather", "index_add_into_zeros", "scatter_add_into_zeros"})
+    EXPECT_TRUE(contains(ops, op)) << "no gradcheck row for " << op;
+}
+
+TEST(GradcheckExample, FilterRunsOnlyMatchingOps) {
+  REQUIRE_EXAMPLES();
+  const ProgramRun run = run_example("gradcheck", "--filter softmax");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const std::vector<std::string> ops = table_ops(run.output);
+  ASSERT_FALSE(ops.empty()) << run.output;
+  for (const std::string& op : ops) EXPECT_NE(op.find("softmax"), std::string::npos) << op;
+  EXPECT_TRUE(contains(ops, "softmax") && contains(ops, "log_softmax")) << run.output;
+}
+
+TEST(GradcheckExample, HelpExplainsTheFlagsAndUnknownFlagsAreRefused) {
+  REQUIRE_EXAMPLES();
+  const ProgramRun help = run_example("gradcheck", "--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("--filter"), std::string::npos) << help.output;
+
+  const ProgramRun unknown = run_example("gradcheck", "--no-such-flag");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("--no-such-flag"), std::string::npos) << unknown.output;
+
+  const ProgramRun no_match = run_example("gradcheck", "--filter no_such_op");
+  EXPECT_NE(no_match.exit_code, 0) << no_match.output;
+}
+
+}  // namespace

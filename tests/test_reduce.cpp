@@ -1,0 +1,446 @@
+// Specification of the reductions (sum, mean, max/min with indices, argmax/argmin, logsumexp,
+// softmax, log_softmax, sum_to): hand-computed values, where gradients go, first and second
+// derivatives against finite differences, float32 against float64, stability at +-1000, and errors.
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace tapegrad {
+namespace {
+
+using testing::expect_error;
+using testing::expect_gradcheck;
+using testing::expect_gradgradcheck;
+using testing::expect_values;
+using testing::input;
+using testing::transposed_input;
+
+Tensor f64(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
+  return tensor(values, shape, kFloat64);
+}
+
+Tensor leaf(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
+  return f64(values, shape).requires_grad_();
+}
+
+std::string shape_of(const Tensor& t) { return fmt::format("{}", t.shape()); }
+
+std::vector<std::int64_t> int_values(const Tensor& t) { return t.to_vector<std::int64_t>(); }
+
+// d sum(y) / d x, without touching x.grad.
+Tensor gradient(const Tensor& y, const Tensor& x) { return grad({sum(y)}, {x})[0]; }
+
+void expect_close(const Tensor& actual, const Tensor& expected, double tolerance, const char* what) {
+  const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  ASSERT_EQ(a.size(), e.size()) << what;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], e[i], tolerance * (1 + std::abs(e[i]))) << what << ", element " << i;
+}
+
+// x's values rounded to float32 and stored as `dtype`, in x's layout: the non-contiguous inputs
+// here are transposed views (last two dims swapped), so the copy is made transposed too and the
+// float32 run walks the same strides as the float64 one.
+Tensor rounded_to_float32(const Tensor& x, DType dtype) {
+  if (x.is_contiguous()) return x.detach().to(kFloat32).to(dtype);
+  return x.detach().transpose(-1, -2).to(kFloat32).to(dtype).transpose(-1, -2);
+}
+
+// fn computed in float32 agrees with fn in float64, in value and in the gradient of a weighted
+// sum of its outputs, to float32 precision. Both start from x rounded to float32, so only the
+// arithmetic differs, not the inputs.
+void expect_float32_matches_float64(const GradcheckFunction& fn, const Tensor& x, double tolerance = 1e-5) {
+  Tensor single = rounded_to_float32(x, kFloat32).requires_grad_();
+  Tensor rounded = rounded_to_float32(x, kFloat64).requires_grad_();
+  const Tensor expected = fn({rounded}), actual = fn({single});
+  ASSERT_EQ(actual.dtype(), kFloat32);
+  ASSERT_EQ(shape_of(actual), shape_of(expected));
+  expect_close(actual, expected, tolerance, "value");
+  Generator generator(99);
+  const Tensor weights = uniform(expected.shape(), 0.5, 1.5, generator, kFloat64);
+  const Tensor grad64 = grad({expected}, {rounded}, {weights})[0];
+  const Tensor grad32 = grad({actual}, {single}, {weights.to(kFloat32)})[0];
+  expect_close(grad32, grad64, 10 * tolerance, "gradient");
+}
+
+// Gradcheck, gradgradcheck and the float32 comparison of one reduction on one input.
+void expect_reduction_checks(const GradcheckFunction& fn, const Tensor& x) {
+  SCOPED_TRACE(shape_of(x) + (x.is_contiguous() ? "" : " (strided)"));
+  expect_gradcheck(fn, {x});
+  expect_gradgradcheck(fn, {x});
+  expect_float32_matches_float64(fn, x);
+}
+
+Tensor matrix() { return f64({1, 2, 3, 4, 5, 6}, Shape{2, 3}); }  // [[1, 2, 3], [4, 5, 6]]
+
+// ---- sum and mean ----
+
+TEST(Reduce, SumOverAllDimsGivesAZeroDimTensor) {
+  const Tensor total = sum(matrix());
+  EXPECT_EQ(total.dim(), 0);
+  EXPECT_DOUBLE_EQ(total.item(), 21);
+  EXPECT_DOUBLE_EQ(matrix().sum().item(), 21);
+}
+
+TEST(Reduce, SumOverGivenDimsDropsOrKeepsThem) {
+  expect_values(sum(matrix(), {0}), {5, 7, 9});   // column sums
+  expect_values(sum(matrix(), {1}), {6, 15});     // row sums
+  expect_values(sum(matrix(), {-1}), {6, 15});    // -1 is the last dim
+  EXPECT_EQ(shape_of(sum(matrix(), {1})), "[2]");
+  EXPECT_EQ(shape_of(sum(matrix(), {1}, true)), "[2, 1]");
+  EXPECT_EQ(shape_of(sum(matrix(), {-2}, true)), "[1, 3]");
+  const Tensor both = sum(matrix(), {0, 1});
+  EXPECT_EQ(both.dim(), 0);
+  EXPECT_DOUBLE_EQ(both.item(), 21);
+  EXPECT_EQ(shape_of(sum(matrix(), {-1, 0}, true)), "[1, 1]");
+  // [2, 3, 4] holding 0..23: element (i, j, k) = 12 i + 4 j + k; summing i and k leaves 32 j + 60.
+  const Tensor cube = arange(24, kFloat64).reshape({2, 3, 4});
+  const Tensor middle = sum(cube, {0, 2}, true);
+  EXPECT_EQ(shape_of(middle), "[1, 3, 1]");
+  expect_values(middle, {60, 92, 124});
+}
+
+TEST(Reduce, SumOfZeroDimTensorOverDimZeroIsItself) {
+  // As in PyTorch, a 0-dim tensor has one reducible dim (0 or -1).
+  const Tensor scalar = scalar_tensor(2.5, kFloat64);
+  EXPECT_DOUBLE_EQ(sum(scalar, {0}).item(), 2.5);
+  EXPECT_DOUBLE_EQ(mean(scalar, {-1}).item(), 2.5);
+  EXPECT_DOUBLE_EQ(mean(scalar).item(), 2.5);
+}
+
+TEST(Reduce, SumOfInt64StaysInt64) {
+  const Tensor total = sum(from_vector<std::int64_t>({1, 2, 3}));
+  EXPECT_EQ(total.dtype(), kInt64);
+  EXPECT_EQ(total.item<std::int64_t>(), 6);
+}
+
+TEST(Reduce, MeanDividesBySizeOfReducedDims) {
+  EXPECT_DOUBLE_EQ(mean(matrix()).item(), 3.5);
+  expect_values(mean(matrix(), {0}), {2.5, 3.5, 4.5});
+  expect_values(mean(matrix(), {-1}), {2, 5});
+  EXPECT_EQ(shape_of(mean(matrix(), {1}, true)), "[2, 1]");
+  EXPECT_DOUBLE_EQ(mean(matrix(), {-1, 0}).item(), 3.5);
+  // (32 j + 60) / 8 over the [2, 3, 4] cube.
+  expect_values(mean(arange(24, kFloat64).reshape({2, 3, 4}), {0, 2}), {7.5, 11.5, 15.5});
+}
+
+TEST(Reduce, SumAndMeanSpreadTheGradientEvenly) {
+  const Tensor x = leaf({1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  expect_values(gradient(sum(x, {1}), x), {1, 1, 1, 1, 1, 1});
+  // Each element contributes 1/3 to its row's mean.
+  expect_values(gradient(mean(x, {1}, true), x), {1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3});
+  expect_values(gradient(mean(x), x), {1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6});
+}
+
+TEST(Reduce, SumAndMeanDerivativesMatchFiniteDifferences) {
+  // (input, dims, keepdim): all dims, each dim, negative dims, several dims, size-1 and 0-dim inputs.
+  struct Case {
+    Tensor x;
+    Dims dims;
+    bool keepdim;
+  };
+  const std::vector<Case> cases = {
+      {input({2, 3}, 1), {}, false},           {input({2, 3}, 2), {0}, false},
+      {input({2, 3}, 3), {1}, true},           {input({2, 3}, 4), {-1}, false},
+      {input({2, 3, 4}, 5), {0, 2}, true},     {input({2, 3, 4}, 6), {-1, -3}, false},
+      {input({1, 4}, 7), {0}, false},          {input({}, 8), {}, false},
+      {transposed_input({3, 4}, 9), {0}, false}, {transposed_input({2, 3, 4}, 10), {1, 2}, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(fmt::format("dims {} keepdim {}", c.dims, c.keepdim));
+    expect_reduction_checks([&](const std::vector<Tensor>& x) { return sum(x[0], c.dims, c.keepdim); }, c.x);
+    expect_reduction_checks([&](const std::vector<Tensor>& x) { return mean(x[0], c.dims, c.keepdim); }, c.x);
+    // Squared afterwards, so the second derivative is not identically zero.
+    expect_reduction_checks([&](const std::vector<Tensor>& x) { return pow(sum(x[0], c.dims, c.keepdim), 2.0); }, c.x);
+  }
+}
+
+TEST(Reduce, SumAndMeanRefuseBadDims) {
+  const Tensor x = zeros({2, 3}, kFloat64);
+  expect_error([&] { sum(x, {2}); }, {"sum", "dim 2", "out of range"});
+  expect_error([&] { sum(x, {-3}); }, {"sum", "dim -3", "out of range"});
+  expect_error([&] { sum(x, {1, -1}); }, {"sum", "twice"});
+  expect_error([&] { mean(x, {5}); }, {"mean", "dim 5", "out of range"});
+  expect_error([&] { mean(from_vector<std::int64_t>({1, 2})); }, {"mean", "int64"});
+  expect_error([] { sum(Tensor()); }, {"sum", "undefined"});
+  expect_error([] { mean(Tensor(), {0}); }, {"mean", "undefined"});
+}
+
+// ---- max, min, argmax, argmin ----
+
+TEST(Reduce, MaxAndMinOverAllElementsGiveZeroDimTensors) {
+  const Tensor x = f64({1, 5, 2, 7, 0, 7}, Shape{2, 3});
+  EXPECT_EQ(max(x).dim(), 0);
+  EXPECT_DOUBLE_EQ(max(x).item(), 7);
+  EXPECT_DOUBLE_EQ(min(x).item(), 0);
+  EXPECT_DOUBLE_EQ(x.max().item(), 7);
+  EXPECT_DOUBLE_EQ(x.min().item(), 0);
+}
+
+TEST(Reduce, MaxRoutesGradientToFirstMaximum) {
+  // 3 appears twice; the first (flat index 1) takes the whole gradient, as argmax reports.
+  const Tensor x = leaf({1, 3, 3, 2}, Shape{2, 2});
+  expect_values(gradient(max(x), x), {0, 1, 0, 0});
+  EXPECT_EQ(argmax(x).item<std::int64_t>(), 1);
+}
+
+TEST(Reduce, MinRoutesGradientToFirstMinimum) {
+  const Tensor x = leaf({2, 1, 1});
+  expect_values(gradient(min(x), x), {0, 1, 0});
+  EXPECT_EQ(argmin(x).item<std::int64_t>(), 1);
+}
+
+TEST(Reduce, MaxAlongDimGivesValuesAndFirstIndices) {
+  // [[1, 5, 2], [7, 0, 7]]: row 1 ties between columns 0 and 2; the first wins.
+  const Tensor x = f64({1, 5, 2, 7, 0, 7}, Shape{2, 3});
+  const auto [values, indices] = max(x, 1);
+  expect_values(values, {5, 7});
+  EXPECT_EQ(indices.dtype(), kInt64);
+  EXPECT_EQ(int_values(indices), (std::vector<std::int64_t>{1, 0}));
+  const auto columns = max(x, 0);
+  expect_values(columns.values, {7, 5, 7});
+  EXPECT_EQ(int_values(columns.indices), (std::vector<std::int64_t>{1, 0, 1}));
+  const auto kept = x.max(-1, true);
+  EXPECT_EQ(shape_of(kept.values), "[2, 1]");
+  EXPECT_EQ(shape_of(kept.indices), "[2, 1]");
+  expect_values(kept.values, {5, 7});
+}
+
+TEST(Reduce, MinAlongDimGivesValuesAndFirstIndices) {
+  const Tensor x = f64({1, 5, 1, 7, 0, 7}, Shape{2, 3});
+  const auto rows = min(x, 1);
+  expect_values(rows.values, {1, 0});
+  EXPECT_EQ(int_values(rows.indices), (std::vector<std::int64_t>{0, 1}));  // row 0 ties at 0 and 2
+  const auto columns = x.min(-2, true);
+  EXPECT_EQ(shape_of(columns.values), "[1, 3]");
+  expect_values(columns.values, {1, 0, 1});
+  EXPECT_EQ(int_values(columns.indices), (std::vector<std::int64_t>{0, 1, 0}));
+}
+
+TEST(Reduce, MaxAlongDimRoutesGradientToTheSelectedElements) {
+  const Tensor x = leaf({1, 5, 2, 7, 0, 7}, Shape{2, 3});
+  const auto [values, indices] = max(x, 1);
+  EXPECT_TRUE(values.requires_grad());
+  EXPECT_FALSE(indices.requires_grad());
+  // Weighted so each row's gradient is visible: row 0 gets 10, row 1 gets 20 (at its first 7).
+  const Tensor g = grad({values}, {x}, {f64({10, 20})})[0];
+  expect_values(g, {0, 10, 0, 20, 0, 0});
+  expect_values(gradient(min(x, 0, true).values, x), {1, 0, 1, 0, 1, 0});
+}
+
+TEST(Reduce, MaxOfZeroDimTensorAlongDimZeroIsItself) {
+  const auto [values, indices] = max(scalar_tensor(4, kFloat64), 0);
+  EXPECT_EQ(values.dim(), 0);
+  EXPECT_DOUBLE_EQ(values.item(), 4);
+  EXPECT_EQ(indices.item<std::int64_t>(), 0);
+}
+
+TEST(Reduce, ArgmaxAndArgminGiveFirstIndices) {
+  const Tensor x = f64({1, 5, 2, 7, 0, 7}, Shape{2, 3});
+  EXPECT_EQ(argmax(x).dim(), 0);
+  EXPECT_EQ(argmax(x).item<std::int64_t>(), 3);  // flat index of the first 7
+  EXPECT_EQ(argmin(x).item<std::int64_t>(), 4);
+  EXPECT_EQ(x.argmax().item<std::int64_t>(), 3);
+  EXPECT_EQ(int_values(argmax(x, 1)), (std::vector<std::int64_t>{1, 0}));
+  EXPECT_EQ(int_values(argmin(x, -1)), (std::vector<std::int64_t>{0, 1}));
+  const Tensor kept = x.argmax(0, true);
+  EXPECT_EQ(shape_of(kept), "[1, 3]");
+  EXPECT_EQ(kept.dtype(), kInt64);
+  EXPECT_EQ(int_values(kept), (std::vector<std::int64_t>{1, 0, 1}));
+  EXPECT_FALSE(argmax(leaf({1, 2})).requires_grad());
+}
+
+TEST(Reduce, MaxAndMinDerivativesMatchFiniteDifferences) {
+  // Random inputs have no ties, so finite differences never straddle a switch of the winner.
+  const std::vector<Tensor> inputs = {input({2, 3}, 11), input({1, 4}, 12), input({}, 13), input({2, 3, 4}, 14),
+                                      transposed_input({3, 4}, 15)};
+  for (const Tensor& x : inputs) {
+    expect_reduction_checks([](const std::vector<Tensor>& x) { return max(x[0]); }, x);
+    expect_reduction_checks([](const std::vector<Tensor>& x) { return min(x[0]); }, x);
+    expect_reduction_checks([](const std::vector<Tensor>& x) { return max(x[0], 0).values; }, x);
+    expect_reduction_checks([](const std::vector<Tensor>& x) { return min(x[0], -1, true).values; }, x);
+    // Multiplied by the input, so the second derivative is not identically zero.
+    expect_reduction_checks([](const std::vector<Tensor>& x) { return mul(max(x[0], -1, true).values, x[0]); }, x);
+  }
+}
+
+TEST(Reduce, MaxAndMinRefuseBadInput) {
+  const Tensor x = zeros({2, 3}, kFloat64);
+  expect_error([&] { max(x, 2); }, {"max", "dim 2", "out of range"});
+  expect_error([&] { min(x, -3); }, {"min", "dim -3", "out of range"});
+  expect_error([&] { argmax(x, 5); }, {"dim 5", "out of range"});
+  expect_error([] { max(zeros({0}, kFloat64)); }, {"max", "empty"});
+  expect_error([] { min(zeros({2, 0}, kFloat64), 1); }, {"min", "size 0"});
+  expect_error([] { max(Tensor()); }, {"max", "undefined"});
+  expect_error([] { argmin(Tensor()); }, {"argmin", "undefined"});
+}
+
+// ---- logsumexp ----
+
+TEST(Reduce, LogsumexpMatchesHandValues) {
+  const double log2 = std::log(2.0);
+  expect_values(logsumexp(f64({0, 0, 1, 1}, Shape{2, 2}), {1}), {log2, 1 + log2});
+  const Tensor all = logsumexp(f64({1, 2, 3}), {});
+  EXPECT_EQ(all.dim(), 0);
+  EXPECT_NEAR(all.item(), 3 + std::log(1 + std::exp(-1.0) + std::exp(-2.0)), 1e-12);
+  EXPECT_EQ(shape_of(logsumexp(f64({0, 0, 1, 1}, Shape{2, 2}), {-1}, true)), "[2, 1]");
+  // Several dims at once agree with the naive formula on moderate values.
+  const Tensor cube = input({2, 3, 4}, 21).detach();
+  expect_values(logsumexp(cube, {0, 2}), log(sum(exp(cube), {0, 2})).to_vector<double>(), 1e-12);
+}
+
+TEST(Reduce, LogsumexpStaysFiniteAtThousand) {
+  // exp(1000) overflows; shifting by the max gives 1000 + log 2 exactly. The gradient is softmax.
+  const Tensor x = leaf({1000, 1000});
+  const Tensor y = logsumexp(x, {0});
+  EXPECT_NEAR(y.item(), 1000 + std::log(2.0), 1e-9);
+  expect_values(gradient(y, x), {0.5, 0.5});
+  EXPECT_NEAR(logsumexp(f64({-1000, -1000}), {0}).item(), -1000 + std::log(2.0), 1e-9);
+  EXPECT_NEAR(logsumexp(f64({1000, 1000}).to(kFloat32), {0}).item(), 1000 + std::log(2.0), 1e-3);
+}
+
+TEST(Reduce, LogsumexpOfAllNegativeInfinityIsNegativeInfinity) {
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(logsumexp(f64({-inf, -inf}), {0}).item(), -inf);
+  EXPECT_EQ(logsumexp(f64({inf, 0}), {0}).item(), inf);
+}
+
+TEST(Reduce, LogsumexpDerivativesMatchFiniteDifferences) {
+  expect_reduction_checks([](const std::vector<Tensor>& x) { return logsumexp(x[0], {1}); }, input({2, 3}, 22));
+  expect_reduction_checks([](const std::vector<Tensor>& x) { return logsumexp(x[0], {}); }, input({2, 3}, 23));
+  expect_reduction_checks([](const std::vector<Tensor>& x) { return logsumexp(x[0], {-1, 0}, true); },
+                          input({2, 3, 4}, 24));
+  expect_reduction_checks([](const std::vector<Tensor>& x) { return logsumexp(x[0], {0}, true); },
+                          transposed_input({3, 4}, 25));
+  expect_reduction_checks([](const std::vector<Tensor>& x) { return logsumexp(x[0], {0}); }, input({1, 4}, 26));
+  // Far from zero, where the shift matters.
+  expect_reduction_checks([](const std::vector<Tensor>& x) { return logsumexp(x[0], {1}); },
+                          input({2, 3}, 27, 998, 1000));
+}
+
+TEST(Reduce, LogsumexpRefusesBadInput) {
+  expect_error([] { logsumexp(from_vector<std::int64_t>({1, 2}), {0}); }, {"logsumexp", "int64"});
+  expect_error([] { logsumexp(zeros({2, 3}, kFloat64), {2}); }, {"logsumexp", "dim 2", "out of range"});
+  expect_error([] { logsumexp(Tensor(), {0}); }, {"logsumexp", "undefined"});
+}
+
+// ---- softmax and log_softmax ----
+
+TEST(Reduce, SoftmaxMatchesHandValues) {
+  // exp([1, 2, 3]) / sum: 0.0900, 0.2447, 0.6652.
+  expect_values(softmax(f64({1, 2, 3}), 0), {0.09003057317038046, 0.24472847105479764, 0.6652409557748219}, 1e-12);
+  // Along dim 0 of [[1, 2], [3, 4]] each column is softmax([a, a + 2]).
+  const double low = 1 / (1 + std::exp(2.0));
+  expect_values(softmax(f64({1, 2, 3, 4}, Shape{2, 2}), 0), {low, low, 1 - low, 1 - low}, 1e-12);
+  // Along the last dim each row is softmax([a, a + 1]).
+  const double first = 1 / (1 + std::exp(1.0));
+  expect_values(softmax(f64({1, 2, 3, 4}, Shape{2, 2}), -1), {first, 1 - first, first, 1 - first}, 1e-12);
+  expect_values(sum(softmax(input({3, 4}, 31).detach(), 1), {1}), {1, 1, 1}, 1e-12);
+}
+
+TEST(Reduce, LogSoftmaxMatchesHandValues) {
+  const double log_total = 3 + std::log(1 + std::exp(-1.0) + std::exp(-2.0));
+  expect_values(log_softmax(f64({1, 2, 3}), 0), {1 - log_total, 2 - log_total, 3 - log_total}, 1e-12);
+  const Tensor x = input({2, 3}, 32).detach();
+  expect_values(log_softmax(x, 1), log(softmax(x, 1)).to_vector<double>(), 1e-12);
+}
+
+TEST(Reduce, SoftmaxOverSizeOneDimIsOneWithZeroGradient) {
+  const Tensor x = leaf({3, -7}, Shape{2, 1});
+  const Tensor y = softmax(x, 1);
+  expect_values(y, {1, 1});
+  expect_values(grad({y}, {x}, {f64({2, 5}, Shape{2, 1})})[0], {0, 0});
+  expect_values(log_softmax(x, 1), {0, 0});
+  expect_values(softmax(scalar_tensor(5, kFloat64), 0), {1});
+}
+
+TEST(Reduce, SoftmaxStaysFiniteAtThousand) {
+  // Unshifted, exp(1000) is inf and the result NaN; shifting by the max gives exact values.
+  expect_values(softmax(f64({1000, 0, -1000}), 0), {1, 0, 0});
+  const Tensor x = leaf({1000, 1000});
+  const Tensor y = softmax(x, 0);
+  expect_values(y, {0.5, 0.5});
+  // d<y, w>/dx = y (w - <w, y>) with w = [1, 0]: [0.25, -0.25].
+  expect_values(grad({y}, {x}, {f64({1, 0})})[0], {0.25, -0.25});
+  expect_values(softmax(f64({1000, 0, -1000}).to(kFloat32), 0), {1, 0, 0});
+  expect_values(softmax(f64({-1000, -1000}).to(kFloat32), 0), {0.5, 0.5});
+}
+
+TEST(Reduce, LogSoftmaxStaysFiniteAtThousand) {
+  const double log2 = std::log(2.0);
+  expect_values(log_softmax(f64({1000, 0}), 0), {0, -1000});
+  const Tensor x = leaf({1000, 1000, -1000});
+  const Tensor y = log_softmax(x, 0);
+  expect_values(y, {-log2, -log2, -2000 - log2}, 1e-9);
+  // d sum(y) / dx = 1 - 3 softmax(x) = [1 - 1.5, 1 - 1.5, 1 - 0].
+  expect_values(gradient(y, x), {-0.5, -0.5, 1});
+  expect_values(log_softmax(f64({1000, 1000, -1000}).to(kFloat32), 0), {-log2, -log2, -2000 - log2}, 1e-3);
+}
+
+TEST(Reduce, SoftmaxAndLogSoftmaxDerivativesMatchFiniteDifferences) {
+  struct Case {
+    Tensor x;
+    std::int64_t dim;
+  };
+  const std::vector<Case> cases = {{input({2, 3}, 41), 0},       {input({2, 3}, 42), 1},
+                                   {input({2, 3}, 43), -1},      {input({2, 3, 4}, 44), 1},
+                                   {transposed_input({3, 4}, 45), 1}, {transposed_input({3, 4}, 46), 0},
+                                   {input({1, 4}, 47), 0},       {input({4}, 48, 998, 1000), 0}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(fmt::format("dim {}", c.dim));
+    expect_reduction_checks([&](const std::vector<Tensor>& x) { return softmax(x[0], c.dim); }, c.x);
+    expect_reduction_checks([&](const std::vector<Tensor>& x) { return log_softmax(x[0], c.dim); }, c.x);
+  }
+}
+
+TEST(Reduce, SoftmaxRefusesBadInput) {
+  expect_error([] { softmax(from_vector<std::int64_t>({1, 2}), 0); }, {"softmax", "int64"});
+  expect_error([] { log_softmax(from_vector<std::int64_t>({1, 2}), 0); }, {"log_softmax", "int64"});
+  expect_error([] { softmax(zeros({2, 3}, kFloat64), 2); }, {"softmax", "dim 2", "out of range"});
+  expect_error([] { log_softmax(zeros({2, 3}, kFloat64), -3); }, {"log_softmax", "dim -3", "out of range"});
+  expect_error([] { softmax(Tensor(), 0); }, {"softmax", "undefined"});
+}
+
+// ---- sum_to ----
+
+TEST(Reduce, SumToUndoesBroadcasting) {
+  expect_values(sum_to(matrix(), {3}), {5, 7, 9});
+  const Tensor row = sum_to(matrix(), {1, 3});
+  EXPECT_EQ(shape_of(row), "[1, 3]");
+  expect_values(row, {5, 7, 9});
+  const Tensor column = sum_to(matrix(), {2, 1});
+  EXPECT_EQ(shape_of(column), "[2, 1]");
+  expect_values(column, {6, 15});
+  const Tensor scalar = sum_to(matrix(), {});
+  EXPECT_EQ(scalar.dim(), 0);
+  EXPECT_DOUBLE_EQ(scalar.item(), 21);
+  const Tensor x = matrix();
+  EXPECT_TRUE(sum_to(x, {2, 3}).is_same(x));  // already the target shape: no work
+  expect_values(sum_to(arange(24, kFloat64).reshape({2, 3, 4}), {3, 1}), {60, 92, 124});
+}
+
+TEST(Reduce, SumToDerivativesMatchFiniteDifferences) {
+  const std::vector<std::pair<Tensor, Shape>> cases = {
+      {input({2, 3}, 51), {3}},        {input({2, 3}, 52), {2, 1}}, {input({2, 3}, 53), {}},
+      {input({2, 3, 4}, 54), {3, 1}},  {transposed_input({3, 4}, 55), {1, 4}}, {input({2, 3}, 56), {2, 3}},
+  };
+  for (const auto& [x, shape] : cases) {
+    const Shape target = shape;
+    SCOPED_TRACE(fmt::format("to {}", target));
+    expect_reduction_checks([target](const std::vector<Tensor>& x) { return pow(sum_to(x[0], target), 2.0); }, x);
+  }
+}
+
+TEST(Reduce, SumToRefusesShapesThatAreNotABroadcastSource) {
+  expect_error([] { sum_to(zeros({2, 3}, kFloat64), {4}); }, {"sum_to", "[2, 3]", "[4]"});
+  expect_error([] { sum_to(zeros({3}, kFloat64), {2, 3}); }, {"sum_to", "[3]", "[2, 3]"});
+  expect_error([] { sum_to(Tensor(), {2}); }, {"undefined"});
+}
+
+}  // namespace
+}  // namespace tapegrad
