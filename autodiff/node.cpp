@@ -38,6 +38,17 @@ void throw_graph_released(const char* op) {
       op));
 }
 
+SavedTensor SavedTensor::input(const Tensor& tensor) {
+  if (!tensor.is_leaf() || !tensor.requires_grad()) return SavedTensor(tensor, tensor.version(), false);
+  // A leaf is kept as an alias that reaches the leaf only through its accumulator, which holds it
+  // weakly. A strong reference would close the cycle leaf -> .grad -> grad_fn -> this node -> leaf
+  // as soon as a create_graph backward stores a gradient that depends on this node.
+  Tensor alias = tensor.detach();
+  alias.impl().requires_grad = true;
+  alias.impl().grad_fn = gradient_edge(tensor);
+  return SavedTensor(std::move(alias), tensor.version(), false);
+}
+
 Tensor BackwardContext::unpack(const SavedTensor& saved) const {
   const Tensor& tensor = saved.tensor_;
   if (tensor.version() != saved.version_)
@@ -45,17 +56,7 @@ Tensor BackwardContext::unpack(const SavedTensor& saved) const {
         "{}: a tensor saved for backward (shape {}) was modified by an in-place operation (saved at version {}, "
         "now at version {}); clone it before modifying it, or modify it before the op uses it",
         node_.name(), tensor.shape(), saved.version_, tensor.version()));
-  if (!GradMode::is_enabled()) return tensor;
-  if (!saved.is_output_) {
-    if (!tensor.is_leaf() || !tensor.requires_grad()) return tensor;
-    // A leaf read by a recording backward: the nodes recorded now end up in the leaf's own .grad,
-    // so they must reach the leaf only through its accumulator (which holds it weakly), or
-    // leaf -> .grad -> grad_fn -> node -> leaf is a cycle that is never freed.
-    Tensor alias = tensor.detach();
-    alias.impl().requires_grad = true;
-    alias.impl().grad_fn = gradient_edge(tensor);
-    return alias;
-  }
+  if (!saved.is_output_ || !GradMode::is_enabled()) return tensor;
   // Recording backward (create_graph): the op's output must lead back to this node.
   Tensor reconnected = tensor.detach();
   reconnected.impl().requires_grad = true;

@@ -25,11 +25,12 @@ class BackwardContext;
 // A tensor kept for backward. It remembers the storage version it saw, so an in-place write
 // after saving is reported instead of silently corrupting the gradient. An op's own output is
 // kept without its grad_fn (that would be a reference cycle node -> output -> node) and
-// reconnected to the node when a backward that records (create_graph) unpacks it.
+// reconnected to the node when a backward that records (create_graph) unpacks it; a leaf input
+// is kept as an alias that reaches the leaf only through its (weak) gradient accumulator.
 class SavedTensor {
  public:
   SavedTensor() = default;
-  static SavedTensor input(const Tensor& tensor) { return SavedTensor(tensor, tensor.version(), false); }
+  static SavedTensor input(const Tensor& tensor);
   static SavedTensor output(const Tensor& tensor) { return SavedTensor(tensor.detach(), tensor.version(), true); }
 
  private:

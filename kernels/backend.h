@@ -106,6 +106,8 @@ class Backend {
 // The backend serving `device`. CPU always exists; CUDA throws a DeviceError when this build has
 // no CUDA support or the device is absent.
 Backend& backend_for(Device device);
+// Whether CUDA devices can be used: false in builds without CUDA and on machines without a GPU.
+bool cuda_is_available();
 
 // Threads used by CPU kernels and BLAS (default: the cores this process may run on).
 int num_threads();
