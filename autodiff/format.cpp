@@ -4,6 +4,7 @@
 #include <tapegrad/autodiff/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include <tapegrad/autodiff/node.h>
@@ -114,6 +115,22 @@ class Printer {
   bool summarize_;
 };
 
+// PyTorch's spelling of a node: "log_softmax" -> "LogSoftmaxBackward0".
+std::string backward_name(std::string_view op) {
+  if (op == "AccumulateGrad") return std::string(op);
+  std::string name;
+  bool capitalize = true;
+  for (char c : op) {
+    if (c == '_') {
+      capitalize = true;
+      continue;
+    }
+    name += capitalize ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    capitalize = false;
+  }
+  return name + "Backward0";
+}
+
 }  // namespace
 
 std::string Tensor::str() const {
@@ -125,7 +142,7 @@ std::string Tensor::str() const {
   std::string text = "tensor(" + (dim() == 0 ? format.apply(values.at(0)) : printer.render(format));
   text += fmt::format(", shape={}, dtype={}", shape(), dtype());
   if (!device().is_cpu()) text += fmt::format(", device={}", device());
-  if (grad_fn()) text += fmt::format(", grad_fn=<{}Backward>", grad_fn()->name());
+  if (grad_fn()) text += fmt::format(", grad_fn=<{}>", backward_name(grad_fn()->name()));
   else if (requires_grad()) text += ", requires_grad=true";
   return text + ")";
 }

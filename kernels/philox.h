@@ -58,7 +58,8 @@ TAPEGRAD_HOST_DEVICE inline T random_element(Distribution dist, double a, double
       const T value = static_cast<T>(a) + static_cast<T>(b - a) * uniform_float(r.words[0]);
       return value < static_cast<T>(b) ? value : static_cast<T>(a);  // rounding could reach b
     } else {
-      return static_cast<T>(a + (b - a) * u1);
+      const T value = static_cast<T>(a + (b - a) * u1);
+      return value < static_cast<T>(b) ? value : static_cast<T>(a);  // rounding could reach b
     }
   }
   // Box-Muller; 1 - u1 lies in (0, 1], so the log is finite.

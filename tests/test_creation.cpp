@@ -90,6 +90,14 @@ TEST(Factories, LinspaceIncludesBothEndsExactly) {
   expect_error([] { linspace(0, 1, -1); }, {"linspace", "steps must be non-negative, got -1"});
 }
 
+TEST(Factories, LinspaceIsSymmetricAndHitsZeroExactly) {
+  // torch.linspace counts the second half down from `end`, so a symmetric grid is symmetric to
+  // the bit and its middle point is exactly 0 (start + 100 * 0.1 alone would give 5.55e-16).
+  const std::vector<double> grid = linspace(-10, 10, 201, kFloat64).to_vector<double>();
+  EXPECT_EQ(grid[100], 0.0);
+  for (std::size_t i = 0; i < grid.size(); ++i) EXPECT_EQ(grid[i], -grid[grid.size() - 1 - i]) << "point " << i;
+}
+
 TEST(Factories, EyeHasOnesOnTheMainDiagonal) {
   expect_values(eye(3), {1, 0, 0, 0, 1, 0, 0, 0, 1});
   const Tensor wide = eye(2, 3);
@@ -339,7 +347,7 @@ TEST(Printing, ZeroDimTensorPrintsTheBareValue) {
 TEST(Printing, AutodiffStateIsShown) {
   const Tensor x = tensor({1, 2}).requires_grad_();
   EXPECT_EQ(printed(x), "tensor([1., 2.], shape=[2], dtype=float32, requires_grad=true)");
-  EXPECT_EQ(printed(x * 2.0), "tensor([2., 4.], shape=[2], dtype=float32, grad_fn=<mulBackward>)");
+  EXPECT_EQ(printed(x * 2.0), "tensor([2., 4.], shape=[2], dtype=float32, grad_fn=<MulBackward0>)");
   EXPECT_EQ(printed(x.detach()), "tensor([1., 2.], shape=[2], dtype=float32)");
   EXPECT_EQ(printed(Tensor()), "tensor(undefined)");
   EXPECT_EQ(x.str(), printed(x));

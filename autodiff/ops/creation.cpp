@@ -53,12 +53,22 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options) {
   TAPEGRAD_CHECK(steps >= 0, "linspace: steps must be non-negative, got {}", steps);
   Tensor t = empty({steps}, options.with_requires_grad(false));
-  const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
-  backend_of(t).fill_range(t.desc(), start, step);
-  if (steps > 1) {  // land exactly on `end`, as torch.linspace does
-    NoGradGuard no_grad;
-    t.narrow(0, steps - 1, 1).fill_(end);
+  if (steps <= 1) {  // no step to take: the grid is just `start`
+    backend_of(t).fill(t.desc(), start);
+    return finish(t, options);
   }
+  // torch.linspace's formula: the first half counts up from start, the second half down from end
+  // (filled through a reversed view), so both endpoints are exact and the grid is symmetric.
+  const double step = (end - start) / static_cast<double>(steps - 1);
+  const std::int64_t halfway = steps / 2;
+  kernels::TensorDesc first_half = t.desc(), second_half_reversed = t.desc();
+  first_half.shape = {halfway};
+  second_half_reversed.data =
+      static_cast<char*>(second_half_reversed.data) + (steps - 1) * static_cast<std::int64_t>(dtype_size(t.dtype()));
+  second_half_reversed.shape = {steps - halfway};
+  second_half_reversed.strides = {-1};
+  backend_of(t).fill_range(first_half, start, step);
+  backend_of(t).fill_range(second_half_reversed, end, -step);
   return finish(t, options);
 }
 
