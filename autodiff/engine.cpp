@@ -26,28 +26,31 @@ class Engine {
                       bool keep_graph, bool create_graph, const std::vector<Capture>* captures,
                       std::vector<Tensor>* captured) {
     GradModeGuard grad_mode(create_graph);
-    std::vector<Node*> graph = discover(roots);
+    ScratchLease scratch;
+    Scratch& work = scratch.get();
+    discover(roots, work);
     // A completed pass leaves every node drained; an exception mid-pass must not leave stale
     // gradients or counts behind for the next pass over a retained graph.
     struct ResetOnThrow {
-      std::vector<Node*>& graph;
+      Scratch& work;
       bool completed = false;
       ~ResetOnThrow() {
         if (completed) return;
-        for (Node* node : graph) {
+        for (Node* node : work.graph) {
           node->pending_grad_ = Tensor();
           node->dependencies_ = 0;
         }
+        for (Tensor& slot : work.grad_inputs) slot = Tensor();
       }
-    } reset{graph};
+    } reset{work};
 
-    std::vector<Node*> ready;
+    std::vector<Node*>& ready = work.ready;
     for (std::size_t i = 0; i < roots.size(); ++i) accumulate(*roots[i], std::move(root_grads[i]));
     for (const auto& root : roots)
       if (root->dependencies_ == 0 && std::find(ready.begin(), ready.end(), root.get()) == ready.end())
         ready.push_back(root.get());
 
-    std::vector<Tensor> grad_inputs;
+    std::vector<Tensor>& grad_inputs = work.grad_inputs;
     while (!ready.empty()) {
       Node* node = ready.back();
       ready.pop_back();
@@ -75,11 +78,47 @@ class Engine {
   }
 
  private:
-  // Marks every node reachable from the roots and counts the edges pointing at each.
-  static std::vector<Node*> discover(const std::vector<std::shared_ptr<Node>>& roots) {
+  // Work lists of one pass. Kept per thread and reused, so a backward over a small graph does not
+  // pay a dozen vector growths; a backward started from inside another (a node's apply calling
+  // grad()) gets fresh ones.
+  struct Scratch {
+    std::vector<Node*> graph, stack, ready;
+    std::vector<Tensor> grad_inputs;
+    bool in_use = false;
+  };
+  class ScratchLease {
+   public:
+    ScratchLease() : work_(per_thread().in_use ? nested_ : per_thread()) {
+      work_.in_use = true;
+      work_.graph.clear();
+      work_.stack.clear();
+      work_.ready.clear();
+    }
+    ~ScratchLease() {
+      work_.in_use = false;
+      // After an exceptionally large graph, give the memory back rather than keep it per thread.
+      constexpr std::size_t kKeep = 1 << 16;
+      if (work_.graph.capacity() > kKeep) std::vector<Node*>().swap(work_.graph);
+      if (work_.stack.capacity() > kKeep) std::vector<Node*>().swap(work_.stack);
+      if (work_.ready.capacity() > kKeep) std::vector<Node*>().swap(work_.ready);
+    }
+    Scratch& get() { return work_; }
+
+   private:
+    static Scratch& per_thread() {
+      thread_local Scratch scratch;
+      return scratch;
+    }
+    Scratch nested_;
+    Scratch& work_;
+  };
+
+  // Marks every node reachable from the roots into work.graph and counts the edges pointing at each.
+  static void discover(const std::vector<std::shared_ptr<Node>>& roots, Scratch& work) {
     static std::atomic<std::uint64_t> pass_counter{0};
     const std::uint64_t mark = ++pass_counter;
-    std::vector<Node*> graph, stack;
+    std::vector<Node*>& graph = work.graph;
+    std::vector<Node*>& stack = work.stack;
     for (const auto& root : roots) {
       if (root->visit_mark_ == mark) continue;
       root->visit_mark_ = mark;
@@ -99,7 +138,6 @@ class Engine {
         stack.push_back(next.get());
       }
     }
-    return graph;
   }
 
   static void accumulate(Node& node, Tensor&& grad) {

@@ -76,28 +76,23 @@ std::string GradcheckReport::str() const {
   return text;
 }
 
-GradcheckReport gradcheck(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, GradcheckOptions options) {
-  check_inputs(inputs, "gradcheck");
-  Tensor output;
-  {
-    GradModeGuard grad_mode(true);
-    output = fn(inputs);
-  }
-  TAPEGRAD_CHECK(output.defined() && output.dtype() == kFloat64,
-                 "gradcheck: the function must return a float64 tensor, got {}",
-                 output.defined() ? fmt::format("{}", output.dtype()) : std::string("an undefined tensor"));
-  const std::int64_t outputs = output.numel();
-  std::vector<Tensor> checked;
-  std::vector<std::size_t> positions;
-  for (std::size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].requires_grad()) {
-      checked.push_back(inputs[i]);
-      positions.push_back(i);
-    }
+namespace {
 
-  // analytic[k][i][j] = d out_i / d x_kj, one reverse pass per output element.
+// fn(inputs) with recording on, whatever the caller's grad mode: its graph is what is checked.
+Tensor recorded_output(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, const char* api) {
+  check_inputs(inputs, api);
+  GradModeGuard grad_mode(true);
+  Tensor output = fn(inputs);
+  TAPEGRAD_CHECK(output.defined() && output.dtype() == kFloat64, "{}: the function must return a float64 tensor, got {}",
+                 api, output.defined() ? fmt::format("{}", output.dtype()) : std::string("an undefined tensor"));
+  return output;
+}
+
+// analytic[k][i][j] = d out_i / d x_kj, one reverse pass per output element; zero where unused.
+std::vector<std::vector<std::vector<double>>> analytical_jacobians(const Tensor& output,
+                                                                  const std::vector<Tensor>& checked) {
   std::vector<std::vector<std::vector<double>>> analytic(checked.size());
-  for (std::int64_t i = 0; i < outputs; ++i) {
+  for (std::int64_t i = 0; i < output.numel(); ++i) {
     Tensor seed = zeros(output.shape(), kFloat64);
     element(seed, i) = 1.0;
     std::vector<Tensor> grads;
@@ -108,32 +103,47 @@ GradcheckReport gradcheck(const GradcheckFunction& fn, const std::vector<Tensor>
                                  : std::vector<double>(static_cast<std::size_t>(checked[k].numel()), 0.0));
     }
   }
+  return analytic;
+}
 
+// Worst errors of one input's analytic Jacobian [outputs][elements] against the numeric one
+// [elements][outputs].
+void compare_jacobians(const std::vector<std::vector<double>>& analytic,
+                       const std::vector<std::vector<double>>& numeric, const GradcheckOptions& options,
+                       GradcheckInputReport& entry) {
+  for (std::size_t i = 0; i < analytic.size(); ++i)
+    for (std::size_t j = 0; j < numeric.size(); ++j) {
+      const double a = analytic[i][j], n = numeric[j][i];
+      const double error = std::abs(a - n);
+      entry.max_abs_error = std::max(entry.max_abs_error, error);
+      entry.max_rel_error = std::max(entry.max_rel_error, error / std::max(std::abs(n), 1e-12));
+      if (!(error <= options.atol + options.rtol * std::abs(n))) entry.ok = false;  // NaN fails too
+    }
+}
+
+}  // namespace
+
+GradcheckReport gradcheck(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, GradcheckOptions options) {
+  const Tensor output = recorded_output(fn, inputs, "gradcheck");
+  std::vector<Tensor> checked;
+  std::vector<std::size_t> positions;
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].requires_grad()) {
+      checked.push_back(inputs[i]);
+      positions.push_back(i);
+    }
+  const auto analytic = analytical_jacobians(output, checked);
   GradcheckReport report;
   for (std::size_t k = 0; k < checked.size(); ++k) {
-    const auto numeric = numerical_jacobian(fn, inputs, checked[k], options.eps);
     GradcheckInputReport entry{positions[k], checked[k].shape()};
-    for (std::int64_t i = 0; i < outputs; ++i)
-      for (std::int64_t j = 0; j < checked[k].numel(); ++j) {
-        const double a = analytic[k][static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
-        const double n = numeric[static_cast<std::size_t>(j)][static_cast<std::size_t>(i)];
-        const double error = std::abs(a - n);
-        entry.max_abs_error = std::max(entry.max_abs_error, error);
-        entry.max_rel_error = std::max(entry.max_rel_error, error / std::max(std::abs(n), 1e-12));
-        if (!(error <= options.atol + options.rtol * std::abs(n))) entry.ok = false;  // NaN fails too
-      }
+    compare_jacobians(analytic[k], numerical_jacobian(fn, inputs, checked[k], options.eps), options, entry);
     report.inputs.push_back(entry);
   }
   return report;
 }
 
 GradcheckReport gradgradcheck(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, GradcheckOptions options) {
-  check_inputs(inputs, "gradgradcheck");
-  Tensor output;
-  {
-    GradModeGuard grad_mode(true);
-    output = fn(inputs);
-  }
+  const Tensor output = recorded_output(fn, inputs, "gradgradcheck");
   Generator generator(20240601);
   const Tensor v = randn(output.shape(), generator, kFloat64).requires_grad_();
   const std::size_t count = inputs.size();

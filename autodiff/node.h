@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -147,20 +148,32 @@ bool should_record(const Ts&... inputs) {
 // The node that receives gradients for `tensor`: its grad_fn, or (for a leaf) its accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& tensor);
 
-// Connects `output` to a new node with edges to `inputs` and the given backward closure.
+// Connects `output` to a new node with edges to the inputs and the given backward closure.
+template <class Backward>
+void record_node(const char* name, Tensor& output, NodeEdges next, Backward backward) {
+  output.impl().requires_grad = true;
+  output.impl().grad_fn = std::allocate_shared<FunctionNode<Backward>>(
+      kernels::PoolAllocator<FunctionNode<Backward>>(), name, std::move(next), std::move(backward));
+}
+
+inline std::shared_ptr<Node> edge_to(const Tensor& input) {
+  return input.defined() && input.requires_grad() ? gradient_edge(input) : nullptr;
+}
+
 template <class Backward>
 void record(const char* name, Tensor& output, std::span<const Tensor> inputs, Backward backward) {
   NodeEdges next(inputs.size());
-  for (std::size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].defined() && inputs[i].requires_grad()) next[i] = gradient_edge(inputs[i]);
-  auto node = std::allocate_shared<FunctionNode<Backward>>(kernels::PoolAllocator<FunctionNode<Backward>>(), name,
-                                                           std::move(next), std::move(backward));
-  output.impl().requires_grad = true;
-  output.impl().grad_fn = std::move(node);
+  for (std::size_t i = 0; i < inputs.size(); ++i) next[i] = edge_to(inputs[i]);
+  record_node(name, output, std::move(next), std::move(backward));
 }
+// The common form, `record("mul", out, {a, b}, ...)`: inputs by reference, no handle copies.
 template <class Backward>
-void record(const char* name, Tensor& output, std::initializer_list<Tensor> inputs, Backward backward) {
-  record(name, output, std::span<const Tensor>(inputs.begin(), inputs.size()), std::move(backward));
+void record(const char* name, Tensor& output, std::initializer_list<std::reference_wrapper<const Tensor>> inputs,
+            Backward backward) {
+  NodeEdges next(inputs.size());
+  std::size_t i = 0;
+  for (const Tensor& input : inputs) next[i++] = edge_to(input);
+  record_node(name, output, std::move(next), std::move(backward));
 }
 
 // Releases a node reference without recursing: destroying the last reference to a chain of a

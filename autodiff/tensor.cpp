@@ -36,12 +36,6 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-kernels::TensorDesc Tensor::desc() const {
-  const TensorImpl& t = impl();
-  return {static_cast<char*>(t.storage->data()) + t.offset * static_cast<std::int64_t>(dtype_size(t.dtype)),
-          t.shape, t.strides, t.dtype};
-}
-
 template <class T>
 T* Tensor::data_ptr() const {
   TAPEGRAD_CHECK(dtype() == dtype_of<T>, "data_ptr: the tensor holds {}, but {} was requested", dtype(),

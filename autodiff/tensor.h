@@ -77,7 +77,12 @@ class Tensor {
   }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
-  kernels::TensorDesc desc() const;
+  // The kernel view of this tensor: every op builds two or three per call, so it stays inline.
+  kernels::TensorDesc desc() const {
+    const TensorImpl& t = impl();
+    return {static_cast<char*>(t.storage->data()) + t.offset * static_cast<std::int64_t>(dtype_size(t.dtype)),
+            t.shape, t.strides, t.dtype};
+  }
 
   // Raw access (CPU tensors). data_ptr points at element [0, ..., 0] of this view.
   template <class T> T* data_ptr() const;

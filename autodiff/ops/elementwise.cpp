@@ -397,7 +397,7 @@ namespace {
 void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double p0) {
   check_inplace(name, self, {&other});
   check_compatible(name, self, other);
-  TAPEGRAD_CHECK(broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
+  TAPEGRAD_CHECK(other.shape() == self.shape() || broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
                  "{}: the operand of shape {} cannot be broadcast to the updated tensor's shape {}", name, other.shape(),
                  self.shape());
   backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), p0);
@@ -469,8 +469,9 @@ void inplace_addcmul(const char* name, const Tensor& self, const Tensor& a, cons
   check_compatible(name, self, a);
   check_compatible(name, self, b);
   if (divide) check_floating(name, self);
-  const Shape operands = broadcast_shapes(a.shape(), b.shape(), name);
-  TAPEGRAD_CHECK(broadcast_shapes(self.shape(), operands, name) == self.shape(),
+  const bool same_shapes = a.shape() == self.shape() && b.shape() == self.shape();
+  TAPEGRAD_CHECK(same_shapes ||
+                     broadcast_shapes(self.shape(), broadcast_shapes(a.shape(), b.shape(), name), name) == self.shape(),
                  "{}: operands of shapes {} and {} cannot be broadcast to the updated tensor's shape {}", name, a.shape(),
                  b.shape(), self.shape());
   backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, divide, self.desc());

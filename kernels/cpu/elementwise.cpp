@@ -8,12 +8,25 @@
 
 namespace tapegrad::kernels::cpu {
 
+namespace {
+// Scalars (losses, the parameters of small problems) skip the loop machinery entirely.
+bool is_single_element(const TensorDesc& out) {
+  for (auto d : out.shape)
+    if (d != 1) return false;
+  return true;
+}
+}  // namespace
+
 void CpuBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) {
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();
     dispatch_unary(op, p0, p1, [&](auto f) {
+      if (is_single_element(out)) {
+        *y = f(*x);
+        return;
+      }
       for_each_strided<2>(out.shape, {&in.strides, &out.strides}, true,
                           [&](std::int64_t n, const auto& off, const auto& st) {
                             const T* xs = x + off[0];
@@ -35,6 +48,10 @@ void CpuBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, c
     const T* pb = b.ptr<T>();
     T* pc = out.ptr<T>();
     dispatch_binary(op, p0, [&](auto f) {
+      if (is_single_element(out)) {
+        *pc = f(*pa, *pb);
+        return;
+      }
       for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, true,
                           [&](std::int64_t n, const auto& off, const auto& st) {
                             const T* as = pa + off[0];
