@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prepares a Debian/Ubuntu machine for tapegrad and builds it: installs the packages the build
+# needs (only those missing, so a second run touches nothing), then configures and builds.
+#   scripts/setup.sh              Release build in build/
+#   scripts/setup.sh --sanitize   AddressSanitizer + UBSan build in build-asan/
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+sanitize=0
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitize=1 ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --sanitize)" >&2; exit 2 ;;
+  esac
+done
+
+# libopenblas-openmp-dev: the OpenMP flavour shares tapegrad's thread pool (see kernels/cpu/blas.h).
+packages=(cmake g++ make pkg-config libopenblas-openmp-dev libfmt-dev libgtest-dev libgmock-dev
+          libbenchmark-dev zlib1g-dev)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == installed ]] || missing+=("$package")
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "setup.sh: installing ${missing[*]}"
+  as_root=()
+  if ((EUID != 0)); then as_root=(sudo); fi
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ((sanitize)); then
+  build_dir=build-asan
+  options=(-DTAPEGRAD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPEGRAD_BUILD_BENCHMARKS=OFF)
+else
+  build_dir=build
+  options=(-DCMAKE_BUILD_TYPE=Release)
+fi
+
+cmake -S . -B "$build_dir" "${options[@]}"
+cmake --build "$build_dir" -j"$(nproc)"
