@@ -69,10 +69,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Mul, "mul", a, b);
   if (should_record(a, b))
     record("mul", out, {a, b},
-           [sa = SavedTensor::input(a), sb = SavedTensor::input(b), shape_a = a.shape(),
-            shape_b = b.shape()](BackwardContext& ctx) {
-             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), ctx.unpack(sb)), shape_a));
-             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), ctx.unpack(sa)), shape_b));
+           [sa = SavedTensor::input(a), sb = SavedTensor::input(b)](BackwardContext& ctx) {
+             const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), b), a.shape()));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), a), b.shape()));
            });
   return out;
 }
@@ -82,15 +82,11 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Div, "div", a, b);
   if (should_record(a, b))
     record("div", out, {a, b},
-           [sa = SavedTensor::input(a), sb = SavedTensor::input(b), shape_a = a.shape(),
-            shape_b = b.shape()](BackwardContext& ctx) {
-             const Tensor b = ctx.unpack(sb);
-             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(div(ctx.grad(), b), shape_a));
-             if (ctx.needs_input_grad(1)) {
-               // d(a/b)/db = -a / b^2
-               const Tensor a = ctx.unpack(sa);
-               ctx.set_input_grad(1, reduce_grad(neg(div(mul(ctx.grad(), a), mul(b, b))), shape_b));
-             }
+           [sa = SavedTensor::input(a), sb = SavedTensor::input(b)](BackwardContext& ctx) {
+             const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(div(ctx.grad(), b), a.shape()));
+             if (ctx.needs_input_grad(1))  // d(a/b)/db = -a / b^2
+               ctx.set_input_grad(1, reduce_grad(neg(div(mul(ctx.grad(), a), mul(b, b))), b.shape()));
            });
   return out;
 }
@@ -164,16 +160,16 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   Tensor out = binary_forward(BinaryOp::Pow, "pow", base, exponent);
   if (should_record(base, exponent))
     record("pow", out, {base, exponent},
-           [sa = SavedTensor::input(base), sb = SavedTensor::input(exponent), so = SavedTensor::output(out),
-            shape_a = base.shape(), shape_b = exponent.shape()](BackwardContext& ctx) {
+           [sa = SavedTensor::input(base), sb = SavedTensor::input(exponent),
+            so = SavedTensor::output(out)](BackwardContext& ctx) {
              const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
              if (ctx.needs_input_grad(0))  // b * a^(b-1)
-               ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), mul(b, pow(a, sub(b, 1.0)))), shape_a));
+               ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), mul(b, pow(a, sub(b, 1.0)))), a.shape()));
              if (ctx.needs_input_grad(1)) {
                // a^b * log(a), taken as 0 where a == 0 (the limit for b > 0, as PyTorch does)
                const Tensor a_is_zero = eq(a, 0.0);
                const Tensor safe_log = log(where(a_is_zero, ones_like(a), a));
-               ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), mul(ctx.unpack(so), safe_log)), shape_b));
+               ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), mul(ctx.unpack(so), safe_log)), b.shape()));
              }
            });
   return out;
@@ -299,13 +295,13 @@ Tensor min_max(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) 
   Tensor out = binary_forward(op, name, a, b);
   if (should_record(a, b))
     record(name, out, {a, b},
-           [sa = SavedTensor::input(a), sb = SavedTensor::input(b), shape_a = a.shape(), shape_b = b.shape(),
+           [sa = SavedTensor::input(a), sb = SavedTensor::input(b),
             take_max = op == BinaryOp::Maximum](BackwardContext& ctx) {
              const Tensor x = ctx.unpack(sa), y = ctx.unpack(sb);
              const Tensor a_wins = add(take_max ? gt(x, y) : lt(x, y), mul(eq(x, y), 0.5));
-             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), a_wins), shape_a));
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), a_wins), x.shape()));
              if (ctx.needs_input_grad(1))
-               ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), rsub(a_wins, 1.0)), shape_b));
+               ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), rsub(a_wins, 1.0)), y.shape()));
            });
   return out;
 }
