@@ -1,6 +1,6 @@
 // Specification of the elementwise ops: forward values on hand-computed cases, first and second
 // derivatives against finite differences (with broadcasting, 0-dim, size-1 and strided operands),
-// float32 against float64, the errors bad operands raise, and the rules for in-place updates.
+// float32 against float64, and the errors bad operands raise. In-place updates: test_inplace.cpp.
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -16,80 +16,10 @@
 namespace tapegrad {
 namespace {
 
-using testing::expect_error;
-using testing::expect_gradcheck;
-using testing::expect_gradgradcheck;
-using testing::expect_values;
-using testing::input;
-using testing::transposed_input;
+using namespace testing;  // the shared test vocabulary of test_util.h
 
 using UnaryFn = std::function<Tensor(const Tensor&)>;
 using BinaryFn = std::function<Tensor(const Tensor&, const Tensor&)>;
-
-Tensor f64(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
-  return tensor(values, shape, kFloat64);
-}
-
-// A float64 leaf holding exactly these values: inputs placed away from kinks by hand.
-Tensor leaf(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
-  return f64(values, shape).requires_grad_();
-}
-
-std::string shape_of(const Tensor& t) { return fmt::format("{}", t.shape()); }
-
-// d sum(y) / d x, without touching x.grad.
-Tensor gradient(const Tensor& y, const Tensor& x) { return grad({sum(y)}, {x})[0]; }
-
-// x's values rounded to float32 and stored as `dtype`, in x's layout: the non-contiguous inputs
-// here are transposed views (last two dims swapped), so the copy is made transposed too and the
-// float32 run walks the same strides as the float64 one.
-Tensor rounded_to_float32(const Tensor& x, DType dtype) {
-  if (x.is_contiguous()) return x.detach().to(kFloat32).to(dtype);
-  return x.detach().transpose(-1, -2).to(kFloat32).to(dtype).transpose(-1, -2);
-}
-
-// rounded_to_float32 of each input; a leaf requiring grad wherever the original does.
-std::vector<Tensor> rounded_to_float32(const std::vector<Tensor>& inputs, DType dtype) {
-  std::vector<Tensor> converted;
-  for (const Tensor& x : inputs) {
-    Tensor copy = rounded_to_float32(x, dtype);
-    if (x.requires_grad()) copy.requires_grad_();
-    converted.push_back(copy);
-  }
-  return converted;
-}
-
-void expect_close(const Tensor& actual, const Tensor& expected, double tolerance, const char* what) {
-  const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
-  ASSERT_EQ(a.size(), e.size()) << what;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_NEAR(a[i], e[i], tolerance * (1 + std::abs(e[i]))) << what << ", element " << i;
-}
-
-// fn computed in float32 agrees with fn in float64, in value and in the gradient of a weighted
-// sum of its outputs, to float32 precision. Both start from the same float32-representable
-// values, so only the arithmetic differs.
-void expect_float32_matches_float64(const GradcheckFunction& fn, const std::vector<Tensor>& original,
-                                    double tolerance = 1e-5) {
-  const std::vector<Tensor> inputs = rounded_to_float32(original, kFloat64);
-  const std::vector<Tensor> singles = rounded_to_float32(original, kFloat32);
-  const Tensor expected = fn(inputs), actual = fn(singles);
-  ASSERT_EQ(actual.dtype(), kFloat32);
-  ASSERT_EQ(shape_of(actual), shape_of(expected));
-  expect_close(actual, expected, tolerance, "value");
-  if (!expected.requires_grad()) return;
-  Generator generator(99);
-  const Tensor weights = uniform(expected.shape(), 0.5, 1.5, generator, kFloat64);
-  std::vector<Tensor> doubles_with_grad, singles_with_grad;
-  for (std::size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].requires_grad()) {
-      doubles_with_grad.push_back(inputs[i]);
-      singles_with_grad.push_back(singles[i]);
-    }
-  const auto grads64 = grad({expected}, doubles_with_grad, {weights});
-  const auto grads32 = grad({actual}, singles_with_grad, {weights.to(kFloat32)});
-  for (std::size_t i = 0; i < grads64.size(); ++i) expect_close(grads32[i], grads64[i], 10 * tolerance, "gradient");
-}
 
 // Operand pairs for binary ops: equal shapes, broadcasting both ways, a 0-dim operand, size-1
 // dims, and transposed (non-contiguous) operands. a is drawn from [a_low, a_high), b from [b_low, b_high).
@@ -236,7 +166,7 @@ TEST(Elementwise, BinaryGradientsReduceOverBroadcastDims) {
   EXPECT_EQ(shape_of(grads[1]), "[1, 4]");
   expect_values(grads[1], {6, 6, 6, 6});
   // sub with alpha: d(a - alpha b)/db = -alpha, summed over the 3 rows b was broadcast across.
-  expect_values(grad({sum(sub(a, b, 2.5))}, {b})[0], {-7.5, -7.5, -7.5, -7.5});
+  expect_values(gradient(sub(a, b, 2.5), b), {-7.5, -7.5, -7.5, -7.5});
 }
 
 TEST(Elementwise, AddAndSubDerivativesMatchFiniteDifferences) {
@@ -369,24 +299,38 @@ TEST(Elementwise, AbsAndReluUseZeroGradientAtTheKink) {
   expect_values(gradient(relu(x), x), {0, 0, 1});
 }
 
+// The smooth unary ops and the interval each is sampled from: log and sqrt stay in [0.5, 2), away
+// from their singularity at 0; the others are smooth everywhere and are sampled on both signs.
+struct SmoothUnaryOp {
+  const char* name;
+  UnaryFn op;
+  double low, high;
+};
+
+std::vector<SmoothUnaryOp> smooth_unary_ops() {
+  return {
+      {"exp", [](const Tensor& a) { return exp(a); }, -1, 1},
+      {"log", [](const Tensor& a) { return log(a); }, 0.5, 2},
+      {"sqrt", [](const Tensor& a) { return sqrt(a); }, 0.5, 2},
+      {"sin", [](const Tensor& a) { return sin(a); }, -2, 2},
+      {"cos", [](const Tensor& a) { return cos(a); }, -2, 2},
+      {"tanh", [](const Tensor& a) { return tanh(a); }, -2, 2},
+      {"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3, 3},
+  };
+}
+
 TEST(Elementwise, SmoothUnaryDerivativesMatchFiniteDifferences) {
-  expect_unary_derivatives([](const Tensor& a) { return exp(a); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return log(a); }, 0.5, 2);
-  expect_unary_derivatives([](const Tensor& a) { return sqrt(a); }, 0.5, 2);
-  expect_unary_derivatives([](const Tensor& a) { return sin(a); }, -2, 2);
-  expect_unary_derivatives([](const Tensor& a) { return cos(a); }, -2, 2);
-  expect_unary_derivatives([](const Tensor& a) { return tanh(a); }, -2, 2);
-  expect_unary_derivatives([](const Tensor& a) { return sigmoid(a); }, -3, 3);
+  for (const SmoothUnaryOp& unary : smooth_unary_ops()) {
+    SCOPED_TRACE(unary.name);
+    expect_unary_derivatives(unary.op, unary.low, unary.high);
+  }
 }
 
 TEST(Elementwise, TranscendentalsInFloat32MatchFloat64) {
-  expect_unary_float32_matches([](const Tensor& a) { return exp(a); }, -1, 1);
-  expect_unary_float32_matches([](const Tensor& a) { return log(a); }, 0.5, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return sqrt(a); }, 0.5, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return sin(a); }, -2, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return cos(a); }, -2, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return tanh(a); }, -2, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return sigmoid(a); }, -3, 3);
+  for (const SmoothUnaryOp& unary : smooth_unary_ops()) {
+    SCOPED_TRACE(unary.name);
+    expect_unary_float32_matches(unary.op, unary.low, unary.high);
+  }
 }
 
 TEST(Elementwise, AbsAndReluDerivativesMatchFiniteDifferencesAwayFromZero) {
@@ -633,165 +577,6 @@ TEST(Elementwise, UndefinedTensorsAreRefused) {
 
 TEST(Elementwise, ClampWithoutBoundsIsRefused) {
   expect_error([] { clamp(ones({2}, kFloat64), std::nullopt, std::nullopt); }, {"clamp", "at least one"});
-}
-
-// ---- in-place updates ----
-
-TEST(ElementwiseInPlace, ArithmeticUpdatesWriteTheFormula) {
-  Tensor x = f64({1, 2, 3});
-  const Tensor other = f64({10, 20, 30});
-  x.add_(other, 2);  // x + 2 other
-  expect_values(x, {21, 42, 63});
-  x.sub_(other);
-  expect_values(x, {11, 22, 33});
-  x.sub_(other, 0.5);
-  expect_values(x, {6, 12, 18});
-  x.add_(1.0);
-  expect_values(x, {7, 13, 19});
-  x.mul_(f64({2, 1, 0}));
-  expect_values(x, {14, 13, 0});
-  x.mul_(0.5);
-  expect_values(x, {7, 6.5, 0});
-  x.div_(f64({7, 13, 1}));
-  expect_values(x, {1, 0.5, 0});
-  x.div_(0.25);
-  expect_values(x, {4, 2, 0});
-}
-
-TEST(ElementwiseInPlace, AddcmulAndAddcdivAddTheScaledProductOrQuotient) {
-  Tensor x = f64({1, 1, 1});
-  x.addcmul_(f64({1, 2, 3}), f64({4, 5, 6}), 0.5);  // x + 0.5 a b
-  expect_values(x, {3, 6, 10});
-  x.addcdiv_(f64({1, 2, 3}), f64({2, 4, 3}), -2);  // x - 2 a / b
-  expect_values(x, {2, 5, 8});
-}
-
-TEST(ElementwiseInPlace, ClampFillZeroAndCopyOverwrite) {
-  Tensor x = f64({-2, 0.25, 3});
-  x.clamp_(-1, 1);
-  expect_values(x, {-1, 0.25, 1});
-  x.fill_(7.5);
-  expect_values(x, {7.5, 7.5, 7.5});
-  x.zero_();
-  expect_values(x, {0, 0, 0});
-  x.copy_(f64({4, 5, 6}));
-  expect_values(x, {4, 5, 6});
-  // copy_ broadcasts the source and converts its dtype, as in PyTorch.
-  Tensor matrix = zeros({2, 2}, kFloat64);
-  matrix.copy_(tensor({1.5, -2.5}, std::nullopt, kFloat32));
-  expect_values(matrix, {1.5, -2.5, 1.5, -2.5});
-}
-
-TEST(ElementwiseInPlace, UpdatesBroadcastTheOperandAndWriteThroughViews) {
-  Tensor base = f64({1, 2, 3, 4, 5, 6}, Shape{2, 3});
-  Tensor columns = base.transpose(0, 1);  // [3, 2] view of the same memory
-  columns.add_(f64({100, 200}));           // adds 100 to base's row 0, 200 to row 1
-  expect_values(base, {101, 102, 103, 204, 205, 206});
-  base.mul_(f64({1, 0, 1}, Shape{1, 3}));
-  expect_values(base, {101, 0, 103, 204, 0, 206});
-}
-
-TEST(ElementwiseInPlace, UpdatesBumpTheVersion) {
-  Tensor x = f64({1, 2});
-  const std::uint32_t before = x.version();
-  x.add_(1.0);
-  x.mul_(f64({2, 2}));
-  EXPECT_EQ(x.version(), before + 2);
-}
-
-TEST(ElementwiseInPlace, OperandCannotBroadcastToALargerShape) {
-  // The updated tensor keeps its shape, so [3] += [2, 3] is refused.
-  Tensor x = zeros({3}, kFloat64);
-  expect_error([&] { x.add_(ones({2, 3}, kFloat64)); }, {"add_", "[2, 3]", "[3]"});
-  expect_error([&] { x.copy_(ones({2, 3}, kFloat64)); }, {"copy_", "[2, 3]", "[3]"});
-  expect_error([&] { x.mul_(ones({4}, kFloat64)); }, {"mul_", "[4]", "[3]"});
-  expect_error([&] { x.add_(ones({3}, kFloat32)); }, {"add_", "float64", "float32"});
-}
-
-TEST(ElementwiseInPlace, RefusedWhileGradModeIsOnAndTheTensorRequiresGrad) {
-  // In-place updates are not recorded, so editing a tensor the tape may need is an error.
-  Tensor w = ones({3}, kFloat64).requires_grad_();
-  const Tensor plain = ones({3}, kFloat64);
-  const std::vector<std::pair<const char*, std::function<void()>>> updates = {
-      {"add_", [&] { w.add_(plain); }},        {"add_", [&] { w.add_(1.0); }},
-      {"sub_", [&] { w.sub_(plain); }},        {"mul_", [&] { w.mul_(plain); }},
-      {"mul_", [&] { w.mul_(2.0); }},          {"div_", [&] { w.div_(plain); }},
-      {"div_", [&] { w.div_(2.0); }},          {"addcmul_", [&] { w.addcmul_(plain, plain); }},
-      {"addcdiv_", [&] { w.addcdiv_(plain, plain); }}, {"clamp_", [&] { w.clamp_(0, 1); }},
-      {"fill_", [&] { w.fill_(0); }},          {"zero_", [&] { w.zero_(); }},
-      {"copy_", [&] { w.copy_(plain); }},
-  };
-  for (const auto& [name, update] : updates) {
-    SCOPED_TRACE(name);
-    // zero_ is fill_(0), so its message names fill_.
-    expect_error(update, {std::string(name) == "zero_" ? "fill_" : name, "requires grad", "NoGradGuard"});
-  }
-  expect_values(w, {1, 1, 1});
-}
-
-TEST(ElementwiseInPlace, RefusedWhileGradModeIsOnAndAnOperandRequiresGrad) {
-  Tensor target = zeros({3}, kFloat64);
-  const Tensor w = ones({3}, kFloat64).requires_grad_(), plain = ones({3}, kFloat64);
-  expect_error([&] { target.add_(w); }, {"add_", "operand", "NoGradGuard"});
-  expect_error([&] { target.sub_(w); }, {"sub_", "operand"});
-  expect_error([&] { target.mul_(w); }, {"mul_", "operand"});
-  expect_error([&] { target.div_(w); }, {"div_", "operand"});
-  expect_error([&] { target.addcmul_(plain, w); }, {"addcmul_", "operand"});
-  expect_error([&] { target.addcdiv_(w, plain); }, {"addcdiv_", "operand"});
-  expect_error([&] { target.copy_(w); }, {"copy_", "operand"});
-  expect_values(target, {0, 0, 0});
-}
-
-TEST(ElementwiseInPlace, UndefinedTensorsAreRefused) {
-  Tensor undefined, x = zeros({2}, kFloat64);
-  expect_error([&] { undefined.add_(1.0); }, {"add_", "undefined"});
-  expect_error([&] { undefined.fill_(1.0); }, {"fill_", "undefined"});
-  expect_error([&] { x.add_(Tensor()); }, {"undefined"});
-  expect_error([&] { x.copy_(Tensor()); }, {"undefined"});
-  expect_error([&] { x.addcmul_(x, Tensor()); }, {"undefined"});
-  NoGradGuard no_grad;  // the same without the grad-mode checks in the way
-  expect_error([&] { x.mul_(Tensor()); }, {"undefined"});
-  expect_error([&] { x.copy_(Tensor()); }, {"copy_", "undefined"});
-}
-
-TEST(ElementwiseInPlace, AllowedUnderNoGradGuardAsOptimizersDo) {
-  Tensor w = f64({1, 2, 3}).requires_grad_();
-  const Tensor g = f64({0.5, 0.5, 0.5}).requires_grad_();
-  {
-    NoGradGuard no_grad;
-    w.sub_(g, 2);  // an SGD step: w -= 2 g
-    w.addcmul_(g, g, 4);
-    w.addcdiv_(g, f64({1, 2, 4}));
-    w.mul_(2.0);
-    w.div_(2.0);
-    w.add_(0.5);
-    w.clamp_(-10, 10);
-  }
-  expect_values(w, {2, 2.75, 3.625});
-  EXPECT_TRUE(w.requires_grad());
-  EXPECT_TRUE(w.is_leaf());
-  {
-    NoGradGuard no_grad;
-    w.copy_(f64({7, 8, 9}));
-    w.fill_(1);
-    w.zero_();
-  }
-  expect_values(w, {0, 0, 0});
-}
-
-TEST(ElementwiseInPlace, ModifyingATensorSavedForBackwardIsReportedAtBackward) {
-  const Tensor x = leaf({1, 2});
-  const Tensor y = exp(x);  // exp saves its output
-  {
-    NoGradGuard no_grad;
-    Tensor(y).mul_(2.0);
-  }
-  try {
-    sum(y).backward();
-    ADD_FAILURE() << "expected an AutogradError";
-  } catch (const AutogradError& error) {
-    EXPECT_NE(std::string(error.what()).find("modified by an in-place operation"), std::string::npos) << error.what();
-  }
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // gradients, second derivatives, float32 against float64, and the errors for bad operands.
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,22 +13,7 @@
 namespace tapegrad {
 namespace {
 
-using testing::expect_error;
-using testing::expect_gradcheck;
-using testing::expect_gradgradcheck;
-using testing::expect_values;
-using testing::input;
-using testing::transposed_input;
-
-Tensor f64(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
-  return tensor(values, shape, kFloat64);
-}
-
-Tensor leaf(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
-  return f64(values, shape).requires_grad_();
-}
-
-std::string shape_of(const Tensor& t) { return fmt::format("{}", t.shape()); }
+using namespace testing;  // the shared test vocabulary of test_util.h
 
 std::string shapes_of(const std::vector<Tensor>& tensors) {
   std::string text;
@@ -56,49 +40,6 @@ std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
       }
   }
   return out;
-}
-
-void expect_close(const Tensor& actual, const Tensor& expected, double tolerance, const char* what) {
-  const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
-  ASSERT_EQ(a.size(), e.size()) << what;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_NEAR(a[i], e[i], tolerance * (1 + std::abs(e[i]))) << what << ", element " << i;
-}
-
-// x's values rounded to float32 and stored as `dtype`, in x's layout: the non-contiguous inputs
-// here are transposed views (last two dims swapped), so the copy is made transposed too and the
-// float32 run walks the same strides as the float64 one.
-Tensor rounded_to_float32(const Tensor& x, DType dtype) {
-  if (x.is_contiguous()) return x.detach().to(kFloat32).to(dtype);
-  return x.detach().transpose(-1, -2).to(kFloat32).to(dtype).transpose(-1, -2);
-}
-
-// rounded_to_float32 of each input; a leaf requiring grad wherever the original does.
-std::vector<Tensor> rounded_to_float32(const std::vector<Tensor>& inputs, DType dtype) {
-  std::vector<Tensor> converted;
-  for (const Tensor& x : inputs) {
-    Tensor copy = rounded_to_float32(x, dtype);
-    if (x.requires_grad()) copy.requires_grad_();
-    converted.push_back(copy);
-  }
-  return converted;
-}
-
-// fn computed in float32 agrees with fn in float64, in value and in the gradient of a weighted
-// sum of its outputs, to float32 precision.
-void expect_float32_matches_float64(const GradcheckFunction& fn, const std::vector<Tensor>& original,
-                                    double tolerance = 1e-5) {
-  const std::vector<Tensor> inputs = rounded_to_float32(original, kFloat64);
-  const std::vector<Tensor> singles = rounded_to_float32(original, kFloat32);
-  const Tensor expected = fn(inputs), actual = fn(singles);
-  ASSERT_EQ(actual.dtype(), kFloat32);
-  ASSERT_EQ(shape_of(actual), shape_of(expected));
-  expect_close(actual, expected, tolerance, "value");
-  Generator generator(99);
-  const Tensor weights = uniform(expected.shape(), 0.5, 1.5, generator, kFloat64);
-  const auto grads64 = grad({expected}, inputs, {weights});
-  const auto grads32 = grad({actual}, singles, {weights.to(kFloat32)});
-  for (std::size_t i = 0; i < grads64.size(); ++i) expect_close(grads32[i], grads64[i], 10 * tolerance, "gradient");
 }
 
 // Gradcheck, gradgradcheck and the float32 comparison of one op on one list of inputs.
@@ -189,7 +130,7 @@ TEST(Linalg, MatmulGradientsAreProductsWithTheOtherOperandTransposed) {
   expect_values(grads[1], {4, 4, 6, 6});
   // A right operand shared by a batch of 3 gets the gradients of all three products.
   const Tensor batch = leaf({1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}, Shape{3, 2, 2});
-  expect_values(grad({sum(matmul(batch, b))}, {b})[0], {12, 12, 18, 18});
+  expect_values(gradient(matmul(batch, b), b), {12, 12, 18, 18});
 }
 
 TEST(Linalg, MatmulDerivativesMatchFiniteDifferences) {
@@ -302,7 +243,7 @@ TEST(Linalg, CatGradientIsTheMatchingSliceOfTheOutputGradient) {
   const Tensor constant = f64({7, 8}, Shape{1, 2});
   const Tensor mixed = cat({constant, b}, 0);
   EXPECT_TRUE(mixed.requires_grad());
-  expect_values(grad({sum(mixed)}, {b})[0], {1, 1, 1, 1});
+  expect_values(gradient(mixed, b), {1, 1, 1, 1});
 }
 
 TEST(Linalg, CatDerivativesMatchFiniteDifferences) {

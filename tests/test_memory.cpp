@@ -14,6 +14,7 @@ namespace tapegrad {
 namespace {
 
 using tapegrad::testing::expect_values;
+using tapegrad::testing::leaf;
 
 constexpr int kLongChain = 1'000'000;
 
@@ -114,7 +115,7 @@ TEST(ReferenceCycles, DroppingTensorsFreesTheGraphAfterAPlainBackward) {
   std::weak_ptr<Node> output_node;
   std::weak_ptr<TensorImpl> leaf_impl;
   {
-    Tensor x = tensor({0.5, 1.5}, std::nullopt, kFloat64).requires_grad_();
+    Tensor x = leaf({0.5, 1.5});
     const Tensor y = x.pow(3).sum();
     y.backward({}, true);
     output_node = y.grad_fn();
@@ -130,7 +131,7 @@ TEST(ReferenceCycles, CreateGraphGradientStoredInDotGradDoesNotKeepTheGraphAlive
   std::weak_ptr<Node> output_node, grad_node;
   std::weak_ptr<TensorImpl> leaf_impl;
   {
-    Tensor x = tensor({0.5, 1.5}, std::nullopt, kFloat64).requires_grad_();
+    Tensor x = leaf({0.5, 1.5});
     const Tensor y = x.pow(3).sum();
     y.backward({}, false, true);
     ASSERT_NE(x.grad().grad_fn(), nullptr);
@@ -150,7 +151,7 @@ TEST(ReferenceCycles, CreateGraphGradientThroughSavedLeafInputsDoesNotKeepTheGra
   std::weak_ptr<Node> sin_node, grad_node;
   std::weak_ptr<TensorImpl> leaf_impl;
   {
-    Tensor x = tensor({0.5, 1.5}, std::nullopt, kFloat64).requires_grad_();
+    Tensor x = leaf({0.5, 1.5});
     const Tensor s = sin(x);
     const Tensor y = s.pow(2).sum();
     y.backward({}, false, true);
@@ -169,7 +170,7 @@ TEST(ReferenceCycles, CreateGraphThroughGradDoesNotKeepTheGraphAlive) {
   std::weak_ptr<Node> output_node, grad_node;
   std::weak_ptr<TensorImpl> leaf_impl;
   {
-    Tensor x = tensor({0.5, 1.5}, std::nullopt, kFloat64).requires_grad_();
+    Tensor x = leaf({0.5, 1.5});
     const Tensor y = (sin(x) * x).sum();
     const Tensor dx = grad({y}, {x}, {}, std::nullopt, true)[0];
     const Tensor d2x = grad({dx.sum()}, {x})[0];

@@ -3,7 +3,6 @@
 // derivatives against finite differences, float32 against float64, stability at +-1000, and errors.
 #include <cmath>
 #include <limits>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,66 +13,16 @@
 namespace tapegrad {
 namespace {
 
-using testing::expect_error;
-using testing::expect_gradcheck;
-using testing::expect_gradgradcheck;
-using testing::expect_values;
-using testing::input;
-using testing::transposed_input;
-
-Tensor f64(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
-  return tensor(values, shape, kFloat64);
-}
-
-Tensor leaf(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
-  return f64(values, shape).requires_grad_();
-}
-
-std::string shape_of(const Tensor& t) { return fmt::format("{}", t.shape()); }
+using namespace testing;  // the shared test vocabulary of test_util.h
 
 std::vector<std::int64_t> int_values(const Tensor& t) { return t.to_vector<std::int64_t>(); }
-
-// d sum(y) / d x, without touching x.grad.
-Tensor gradient(const Tensor& y, const Tensor& x) { return grad({sum(y)}, {x})[0]; }
-
-void expect_close(const Tensor& actual, const Tensor& expected, double tolerance, const char* what) {
-  const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
-  ASSERT_EQ(a.size(), e.size()) << what;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_NEAR(a[i], e[i], tolerance * (1 + std::abs(e[i]))) << what << ", element " << i;
-}
-
-// x's values rounded to float32 and stored as `dtype`, in x's layout: the non-contiguous inputs
-// here are transposed views (last two dims swapped), so the copy is made transposed too and the
-// float32 run walks the same strides as the float64 one.
-Tensor rounded_to_float32(const Tensor& x, DType dtype) {
-  if (x.is_contiguous()) return x.detach().to(kFloat32).to(dtype);
-  return x.detach().transpose(-1, -2).to(kFloat32).to(dtype).transpose(-1, -2);
-}
-
-// fn computed in float32 agrees with fn in float64, in value and in the gradient of a weighted
-// sum of its outputs, to float32 precision. Both start from x rounded to float32, so only the
-// arithmetic differs, not the inputs.
-void expect_float32_matches_float64(const GradcheckFunction& fn, const Tensor& x, double tolerance = 1e-5) {
-  Tensor single = rounded_to_float32(x, kFloat32).requires_grad_();
-  Tensor rounded = rounded_to_float32(x, kFloat64).requires_grad_();
-  const Tensor expected = fn({rounded}), actual = fn({single});
-  ASSERT_EQ(actual.dtype(), kFloat32);
-  ASSERT_EQ(shape_of(actual), shape_of(expected));
-  expect_close(actual, expected, tolerance, "value");
-  Generator generator(99);
-  const Tensor weights = uniform(expected.shape(), 0.5, 1.5, generator, kFloat64);
-  const Tensor grad64 = grad({expected}, {rounded}, {weights})[0];
-  const Tensor grad32 = grad({actual}, {single}, {weights.to(kFloat32)})[0];
-  expect_close(grad32, grad64, 10 * tolerance, "gradient");
-}
 
 // Gradcheck, gradgradcheck and the float32 comparison of one reduction on one input.
 void expect_reduction_checks(const GradcheckFunction& fn, const Tensor& x) {
   SCOPED_TRACE(shape_of(x) + (x.is_contiguous() ? "" : " (strided)"));
   expect_gradcheck(fn, {x});
   expect_gradgradcheck(fn, {x});
-  expect_float32_matches_float64(fn, x);
+  expect_float32_matches_float64(fn, {x});
 }
 
 Tensor matrix() { return f64({1, 2, 3, 4, 5, 6}, Shape{2, 3}); }  // [[1, 2, 3], [4, 5, 6]]

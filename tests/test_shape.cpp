@@ -13,12 +13,7 @@
 namespace tapegrad {
 namespace {
 
-using tapegrad::testing::expect_error;
-using tapegrad::testing::expect_gradcheck;
-using tapegrad::testing::expect_gradgradcheck;
-using tapegrad::testing::expect_values;
-using tapegrad::testing::input;
-using tapegrad::testing::transposed_input;
+using namespace testing;  // the shared test vocabulary of test_util.h
 
 // 0, 1, ..., n-1 as float32 in `shape`.
 Tensor iota(const Shape& shape) { return arange(static_cast<double>(numel_of(shape))).reshape(shape); }
@@ -353,7 +348,7 @@ TEST(ToDtype, FloatConversionsRoundAndIntConversionsTruncateTowardZero) {
   EXPECT_EQ(back.dtype(), kFloat64);
   EXPECT_EQ(back.to_vector<double>(), (std::vector<double>{-2, 0, 0, 2, 3}));
 
-  const Tensor precise = tensor({0.1, 1.0 / 3.0}, std::nullopt, kFloat64);
+  const Tensor precise = f64({0.1, 1.0 / 3.0});
   const Tensor single = precise.to(kFloat32);
   EXPECT_EQ(single.dtype(), kFloat32);
   EXPECT_EQ(single.to_vector<float>(), (std::vector<float>{0.1f, 1.0f / 3.0f}));

@@ -13,15 +13,7 @@
 namespace tapegrad {
 namespace {
 
-using tapegrad::testing::expect_error;
-using tapegrad::testing::expect_gradgradcheck;
-using tapegrad::testing::expect_values;
-using tapegrad::testing::input;
-
-// A float64 leaf requiring grad with the given values.
-Tensor leaf(std::initializer_list<double> values, std::optional<Shape> shape = std::nullopt) {
-  return tensor(values, shape, kFloat64).requires_grad_();
-}
+using namespace testing;  // the shared test vocabulary of test_util.h
 
 // Runs `body` once, expecting an AutogradError whose message contains every fragment.
 template <class Body>
@@ -112,7 +104,7 @@ TEST(Backward, SecondBackwardAddsToExistingGrad) {
 TEST(Backward, ExplicitGradientWeightsANonScalarOutput) {
   Tensor x = leaf({1, 2, 3});
   const Tensor y = x * x;
-  y.backward(tensor({1, 0.5, -1}, std::nullopt, kFloat64));
+  y.backward(f64({1, 0.5, -1}));
   expect_values(x.grad(), {2, 2, -6});  // 2x * v
 }
 
@@ -186,8 +178,7 @@ TEST(Grad, GradientWithRespectToAnIntermediateTensor) {
 TEST(Grad, GradOutputsWeightEachOutput) {
   Tensor x = leaf({1, 2});
   const Tensor y1 = x * x, y2 = x * 10.0;
-  const std::vector<Tensor> g =
-      grad({y1, y2}, {x}, {tensor({1, 1}, std::nullopt, kFloat64), tensor({0.5, -1}, std::nullopt, kFloat64)});
+  const std::vector<Tensor> g = grad({y1, y2}, {x}, {f64({1, 1}), f64({0.5, -1})});
   expect_values(g[0], {2 + 5, 4 - 10});
 }
 
