@@ -182,6 +182,21 @@ TEST(Elementwise, MulAndDivDerivativesMatchFiniteDifferences) {
   expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return div(a, b); }, -1, 1, 0.5, 2);
 }
 
+TEST(Elementwise, SquareOfAnIntermediateHasDerivativeTwiceTheProduct) {
+  // t * t with t computed (not a leaf) takes mul's single-product path: d(t^2)/dt = 2 t.
+  const Tensor x = input({2, 3}, 41);
+  const Tensor t = tanh(x);
+  const Tensor dx = gradient(sum(t * t), x);
+  const Tensor expected = (2.0 * t * (1.0 - t * t)).detach();
+  expect_values(dx, expected.to_vector<double>(), 1e-12);
+  const auto square_of_intermediate = [](const std::vector<Tensor>& in) {
+    const Tensor t = exp(in[0]);
+    return t * t;
+  };
+  expect_gradcheck(square_of_intermediate, {x});
+  expect_gradgradcheck(square_of_intermediate, {x});
+}
+
 TEST(Elementwise, ScalarFormDerivativesMatchFiniteDifferences) {
   expect_unary_derivatives([](const Tensor& a) { return add(a, 1.5); }, -1, 1);
   expect_unary_derivatives([](const Tensor& a) { return sub(a, 1.5); }, -1, 1);

@@ -71,6 +71,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     record("mul", out, {a, b},
            [sa = SavedTensor::input(a), sb = SavedTensor::input(b)](BackwardContext& ctx) {
              const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
+             if (a.is_same(b)) {  // a square: one product, 2 g a, instead of two summed
+               if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, mul(mul(ctx.grad(), a), 2.0));
+               return;
+             }
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), b), a.shape()));
              if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), a), b.shape()));
            });
