@@ -67,7 +67,6 @@ class Dims {
     for (int i = size_; i < size; ++i) values_[i] = value;
     size_ = size;
   }
-  std::vector<std::int64_t> vec() const { return {begin(), end()}; }
 
   friend bool operator==(const Dims& a, const Dims& b) {
     return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
