@@ -23,7 +23,10 @@ void Tensor::throw_undefined() {
        "defined() first");
 }
 
-std::int64_t Tensor::size(std::int64_t dim) const { return shape()[wrap_dim(dim, this->dim(), "size")]; }
+std::int64_t Tensor::size(std::int64_t dim) const {
+  TAPEGRAD_CHECK(this->dim() > 0, "size: dimension {} was asked of a 0-dim tensor, which has none", dim);
+  return shape()[wrap_dim(dim, this->dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = impl();

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -40,8 +42,14 @@ class Dims {
 
   int size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  std::int64_t& operator[](int i) { return values_[i]; }
-  std::int64_t operator[](int i) const { return values_[i]; }
+  std::int64_t& operator[](int i) {
+    check_index(i);
+    return values_[i];
+  }
+  std::int64_t operator[](int i) const {
+    check_index(i);
+    return values_[i];
+  }
   std::int64_t back() const { return values_[size_ - 1]; }
   const std::int64_t* begin() const { return values_.data(); }
   const std::int64_t* end() const { return values_.data() + size_; }
@@ -78,6 +86,16 @@ class Dims {
     check_capacity(static_cast<int>(last - first));
     size_ = 0;
     for (; first != last; ++first) values_[size_++] = static_cast<std::int64_t>(*first);
+  }
+  // An index past size() is a bug in tapegrad, not bad input: the sanitizer build aborts on it
+  // (AddressSanitizer cannot see it, the slot being inside the object); release builds skip it.
+  void check_index([[maybe_unused]] int i) const {
+#ifdef TAPEGRAD_BOUNDS_CHECKS
+    if (i < 0 || i >= size_) {
+      std::fprintf(stderr, "tapegrad internal error: dim index %d outside a list of %d\n", i, size_);
+      std::abort();
+    }
+#endif
   }
   static void check_capacity(int size) {
     TAPEGRAD_CHECK(size <= kMaxDims, "tapegrad tensors have at most {} dimensions; got {}",

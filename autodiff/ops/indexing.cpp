@@ -46,6 +46,10 @@ Tensor gather(const Tensor& a, std::int64_t dim_arg, const Tensor& index) {
   check_defined("gather", a);
   check_index("gather", index, a);
   const int dim = wrap_dim(dim_arg, a.dim(), "gather");
+  if (a.dim() == 0) {  // kernels index strides by dim: give a scalar one
+    TAPEGRAD_CHECK(index.dim() == 0, "gather: index has shape {} but the tensor is 0-dim", index.shape());
+    return reshape(gather(reshape(a, {1}), 0, reshape(index, {1})), {});
+  }
   TAPEGRAD_CHECK(index.dim() == a.dim(), "gather: index has shape {} but the tensor has shape {}; they need the same "
                  "number of dims", index.shape(), a.shape());
   for (int d = 0; d < a.dim(); ++d)
@@ -64,6 +68,12 @@ Tensor scatter_add_into_zeros(const Tensor& source, const Shape& shape, std::int
   check_defined("scatter_add", source);
   check_index("scatter_add", index, source);
   const int dim = wrap_dim(dim_arg, shape.size(), "scatter_add");
+  if (shape.empty()) {  // kernels index strides by dim: give a scalar one
+    TAPEGRAD_CHECK(source.dim() == 0 && index.dim() == 0,
+                   "scatter_add: source of shape {} and index of shape {} must be 0-dim for a 0-dim output",
+                   source.shape(), index.shape());
+    return reshape(scatter_add_into_zeros(reshape(source, {1}), {1}, 0, reshape(index, {1})), {});
+  }
   TAPEGRAD_CHECK(index.shape() == source.shape() && index.dim() == shape.size(),
                  "scatter_add: index of shape {} must match the source's shape {} and have the {} dims of {}",
                  index.shape(), source.shape(), shape.size(), shape);

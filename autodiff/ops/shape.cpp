@@ -188,6 +188,7 @@ Tensor transpose(const Tensor& a, std::int64_t dim0, std::int64_t dim1) {
 
 Tensor slice(const Tensor& a, std::int64_t dim_arg, std::int64_t start, std::int64_t end, std::int64_t step) {
   check_defined("slice", a);
+  TAPEGRAD_CHECK(a.dim() > 0, "slice: cannot be applied to a 0-dim tensor; reshape it to [1] first");
   const int dim = wrap_dim(dim_arg, a.dim(), "slice");
   TAPEGRAD_CHECK(step > 0, "slice: step must be positive, got {}", step);
   const std::int64_t extent = a.shape()[dim];
@@ -209,6 +210,7 @@ Tensor slice(const Tensor& a, std::int64_t dim_arg, std::int64_t start, std::int
 
 Tensor narrow(const Tensor& a, std::int64_t dim_arg, std::int64_t start, std::int64_t length) {
   check_defined("narrow", a);
+  TAPEGRAD_CHECK(a.dim() > 0, "narrow: cannot be applied to a 0-dim tensor; reshape it to [1] first");
   const int dim = wrap_dim(dim_arg, a.dim(), "narrow");
   const std::int64_t extent = a.shape()[dim];
   if (start < 0) start += extent;
@@ -220,6 +222,7 @@ Tensor narrow(const Tensor& a, std::int64_t dim_arg, std::int64_t start, std::in
 
 Tensor select(const Tensor& a, std::int64_t dim_arg, std::int64_t index) {
   check_defined("select", a);
+  TAPEGRAD_CHECK(a.dim() > 0, "select: cannot be applied to a 0-dim tensor; reshape it to [1] first");
   const int dim = wrap_dim(dim_arg, a.dim(), "select");
   const std::int64_t extent = a.shape()[dim];
   TAPEGRAD_CHECK(index >= -extent && index < extent, "select: index {} is out of bounds for dim {} of size {}", index, dim,

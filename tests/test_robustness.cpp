@@ -1,0 +1,136 @@
+// Bad input never crashes: thousands of random calls of the public ops, on random shapes
+// (including empty and 0-dim), dims (often out of range), dtypes and index values, must each
+// either succeed or throw a tapegrad::Error. In the sanitizer build this also proves no call
+// reads or writes out of bounds or hits undefined behaviour.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace tapegrad {
+namespace {
+
+class RandomArguments {
+ public:
+  explicit RandomArguments(std::uint64_t seed) : generator_(seed) {}
+
+  std::int64_t integer(std::int64_t low, std::int64_t high) {  // in [low, high]
+    return low + static_cast<std::int64_t>(generator_.next_u64() % static_cast<std::uint64_t>(high - low + 1));
+  }
+  Shape shape() {
+    Shape s;
+    const std::int64_t dims = integer(0, 3);
+    for (std::int64_t d = 0; d < dims; ++d) s.push_back(integer(0, 3));
+    return s;
+  }
+  DType dtype() { return std::vector<DType>{kFloat32, kFloat64, kInt64}[static_cast<std::size_t>(integer(0, 2))]; }
+  std::int64_t dim() { return integer(-4, 4); }
+  Tensor tensor() {
+    const DType type = dtype();
+    const Shape s = shape();
+    Tensor t = type == kInt64 ? randint(-1, 4, s, generator_) : uniform(s, -2, 2, generator_, type);
+    if (type != kInt64 && integer(0, 1) == 1) t.requires_grad_();
+    if (t.dim() >= 2 && integer(0, 1) == 1) t = t.transpose(0, 1);  // a strided view
+    return t;
+  }
+  Tensor index() { return randint(-2, 5, {integer(0, 3)}, generator_); }
+
+ private:
+  Generator generator_;
+};
+
+using Call = std::function<Tensor(RandomArguments&)>;
+
+std::vector<std::pair<std::string, Call>> calls() {
+  using R = RandomArguments;
+  return {
+      {"add", [](R& r) { return add(r.tensor(), r.tensor()); }},
+      {"mul", [](R& r) { return mul(r.tensor(), r.tensor()); }},
+      {"div", [](R& r) { return div(r.tensor(), r.tensor()); }},
+      {"pow", [](R& r) { return pow(r.tensor(), r.tensor()); }},
+      {"minimum", [](R& r) { return minimum(r.tensor(), r.tensor()); }},
+      {"where", [](R& r) { return where(r.tensor(), r.tensor(), r.tensor()); }},
+      {"exp", [](R& r) { return exp(r.tensor()); }},
+      {"clamp", [](R& r) { return clamp(r.tensor(), -1.0, 1.0); }},
+      {"sum", [](R& r) { return sum(r.tensor(), {r.dim()}, r.integer(0, 1) == 1); }},
+      {"mean", [](R& r) { return mean(r.tensor(), {r.dim(), r.dim()}); }},
+      {"max", [](R& r) { return max(r.tensor(), r.dim(), r.integer(0, 1) == 1).values; }},
+      {"max_all", [](R& r) { return max(r.tensor()); }},
+      {"argmax", [](R& r) { return argmax(r.tensor(), r.dim()); }},
+      {"logsumexp", [](R& r) { return logsumexp(r.tensor(), {r.dim()}); }},
+      {"softmax", [](R& r) { return softmax(r.tensor(), r.dim()); }},
+      {"log_softmax", [](R& r) { return log_softmax(r.tensor(), r.dim()); }},
+      {"sum_to", [](R& r) { return sum_to(r.tensor(), r.shape()); }},
+      {"matmul", [](R& r) { return matmul(r.tensor(), r.tensor()); }},
+      {"dot", [](R& r) { return dot(r.tensor(), r.tensor()); }},
+      {"cat", [](R& r) { return cat({r.tensor(), r.tensor()}, r.dim()); }},
+      {"stack", [](R& r) { return stack({r.tensor(), r.tensor()}, r.dim()); }},
+      {"reshape", [](R& r) { return reshape(r.tensor(), r.shape()); }},
+      {"view", [](R& r) { return view(r.tensor(), {-1}); }},
+      {"flatten", [](R& r) { return flatten(r.tensor(), r.dim(), r.dim()); }},
+      {"squeeze", [](R& r) { return squeeze(r.tensor(), r.dim()); }},
+      {"unsqueeze", [](R& r) { return unsqueeze(r.tensor(), r.dim()); }},
+      {"transpose", [](R& r) { return transpose(r.tensor(), r.dim(), r.dim()); }},
+      {"permute", [](R& r) { return permute(r.tensor(), {r.dim(), r.dim(), r.dim()}); }},
+      {"narrow", [](R& r) { return narrow(r.tensor(), r.dim(), r.integer(-3, 3), r.integer(-1, 3)); }},
+      {"slice", [](R& r) { return slice(r.tensor(), r.dim(), r.integer(-4, 4), r.integer(-4, 4), r.integer(-1, 2)); }},
+      {"select", [](R& r) { return select(r.tensor(), r.dim(), r.integer(-4, 4)); }},
+      {"expand", [](R& r) { return expand(r.tensor(), r.shape()); }},
+      {"to", [](R& r) { return r.tensor().to(r.dtype()); }},
+      {"index_select", [](R& r) { return index_select(r.tensor(), r.dim(), r.index()); }},
+      {"gather", [](R& r) {
+         Tensor t = r.tensor();
+         return gather(t, r.dim(), randint(-1, 4, t.shape()));
+       }},
+      {"index_add_into_zeros",
+       [](R& r) { return index_add_into_zeros(r.tensor(), r.shape(), r.dim(), r.index()); }},
+      {"scatter_add_into_zeros", [](R& r) {
+         Tensor t = r.tensor();
+         return scatter_add_into_zeros(t, r.shape(), r.dim(), randint(-1, 4, t.shape()));
+       }},
+      {"add_", [](R& r) {
+         NoGradGuard no_grad;
+         Tensor t = r.tensor();
+         return t.add_(r.tensor(), 0.5);
+       }},
+      {"copy_", [](R& r) {
+         NoGradGuard no_grad;
+         Tensor t = r.tensor();
+         return t.copy_(r.tensor());
+       }},
+      {"addcdiv_", [](R& r) {
+         NoGradGuard no_grad;
+         Tensor t = r.tensor();
+         return t.addcdiv_(r.tensor(), r.tensor(), 0.1);
+       }},
+  };
+}
+
+TEST(Robustness, RandomCallsEitherSucceedOrThrowTapegradErrors) {
+  RandomArguments random(2024);
+  const auto table = calls();
+  int succeeded = 0, refused = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    const auto& [name, call] = table[static_cast<std::size_t>(trial) % table.size()];
+    try {
+      Tensor result = call(random);
+      // Whatever was computed must also backpropagate (or refuse) cleanly.
+      if (result.defined() && result.requires_grad()) sum(result).backward();
+      ++succeeded;
+    } catch (const Error& error) {
+      EXPECT_FALSE(std::string(error.what()).empty()) << name;
+      ++refused;
+    } catch (const std::exception& other) {
+      ADD_FAILURE() << name << " threw a non-tapegrad exception: " << other.what();
+    }
+  }
+  // Both outcomes are common: the generator is neither too tame nor hopeless.
+  EXPECT_GT(succeeded, 2000);
+  EXPECT_GT(refused, 2000);
+}
+
+}  // namespace
+}  // namespace tapegrad
