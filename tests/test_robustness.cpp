@@ -3,6 +3,7 @@
 // either succeed or throw a tapegrad::Error. In the sanitizer build this also proves no call
 // reads or writes out of bounds or hits undefined behaviour.
 #include <functional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -32,14 +33,21 @@ class RandomArguments {
     const DType type = dtype();
     const Shape s = shape();
     Tensor t = type == kInt64 ? randint(-1, 4, s, generator_) : uniform(s, -2, 2, generator_, type);
-    if (type != kInt64 && integer(0, 1) == 1) t.requires_grad_();
+    if (type != kInt64 && integer(0, 1) == 1) {
+      t.requires_grad_();
+      leaves_.push_back(t);
+    }
     if (t.dim() >= 2 && integer(0, 1) == 1) t = t.transpose(0, 1);  // a strided view
     return t;
   }
   Tensor index() { return randint(-2, 5, {integer(0, 3)}, generator_); }
 
+  // The tensors requiring grad made since the last call.
+  std::vector<Tensor> take_leaves() { return std::exchange(leaves_, {}); }
+
  private:
   Generator generator_;
+  std::vector<Tensor> leaves_;
 };
 
 using Call = std::function<Tensor(RandomArguments&)>;
@@ -91,6 +99,37 @@ std::vector<std::pair<std::string, Call>> calls() {
          Tensor t = r.tensor();
          return scatter_add_into_zeros(t, r.shape(), r.dim(), randint(-1, 4, t.shape()));
        }},
+      {"sub", [](R& r) { return sub(r.tensor(), r.tensor(), -2.0); }},
+      {"rdiv", [](R& r) { return rdiv(r.tensor(), 2.0); }},
+      {"pow_scalar", [](R& r) { return pow(r.tensor(), static_cast<double>(r.integer(-2, 3)) / 2); }},
+      {"pow_base", [](R& r) { return pow(2.0, r.tensor()); }},
+      {"log", [](R& r) { return log(r.tensor()); }},
+      {"relu", [](R& r) { return relu(r.tensor()); }},
+      {"abs", [](R& r) { return abs(r.tensor()); }},
+      {"sigmoid", [](R& r) { return sigmoid(r.tensor()); }},
+      {"clamp_high", [](R& r) { return clamp(r.tensor(), std::nullopt, 0.5); }},
+      {"maximum", [](R& r) { return maximum(r.tensor(), r.tensor()); }},
+      {"lt", [](R& r) { return lt(r.tensor(), r.tensor()); }},
+      {"ge_scalar", [](R& r) { return ge(r.tensor(), 0.0); }},
+      {"sign", [](R& r) { return sign(r.tensor()); }},
+      {"min_all", [](R& r) { return min(r.tensor()); }},
+      {"argmin", [](R& r) { return argmin(r.tensor(), r.dim(), true); }},
+      {"outer", [](R& r) { return outer(r.tensor(), r.tensor()); }},
+      {"clone", [](R& r) { return clone(r.tensor()); }},
+      {"contiguous", [](R& r) { return contiguous(r.tensor()); }},
+      {"squeeze_all", [](R& r) { return squeeze(r.tensor()); }},
+      {"full", [](R& r) { return full(r.shape(), 1.5, r.dtype()); }},
+      {"arange", [](R& r) {
+         return arange(static_cast<double>(r.integer(-3, 3)), static_cast<double>(r.integer(-3, 3)),
+                       static_cast<double>(r.integer(-2, 2)), r.dtype());
+       }},
+      {"linspace", [](R& r) { return linspace(-1, 1, r.integer(-1, 4), r.dtype()); }},
+      {"eye", [](R& r) { return eye(r.integer(-1, 3), r.integer(-1, 3), r.dtype()); }},
+      {"randint", [](R& r) { return randint(r.integer(-2, 2), r.integer(-2, 2), r.shape()); }},
+      {"randperm", [](R& r) { return randperm(r.integer(-1, 4)); }},
+      {"uniform", [](R& r) { return uniform(r.shape(), 1.0, static_cast<double>(r.integer(0, 2)), r.dtype()); }},
+      {"item", [](R& r) { return scalar_tensor(r.tensor().item(), kFloat64); }},
+      {"to_cuda", [](R& r) { return r.tensor().to(Device::cuda()); }},
       {"add_", [](R& r) {
          NoGradGuard no_grad;
          Tensor t = r.tensor();
@@ -113,12 +152,24 @@ TEST(Robustness, RandomCallsEitherSucceedOrThrowTapegradErrors) {
   RandomArguments random(2024);
   const auto table = calls();
   int succeeded = 0, refused = 0;
-  for (int trial = 0; trial < 20000; ++trial) {
+  for (int trial = 0; trial < 40000; ++trial) {
     const auto& [name, call] = table[static_cast<std::size_t>(trial) % table.size()];
     try {
+      random.take_leaves();
       Tensor result = call(random);
-      // Whatever was computed must also backpropagate (or refuse) cleanly.
-      if (result.defined() && result.requires_grad()) sum(result).backward();
+      // Whatever was computed must also backpropagate (or refuse) cleanly, to second order.
+      const std::vector<Tensor> leaves = random.take_leaves();
+      if (result.defined() && result.requires_grad() && is_floating(result.dtype())) {
+        const Tensor loss = sum(result);
+        if (trial % 2 == 0) {
+          loss.backward();
+        } else {
+          Tensor second = zeros({}, result.dtype());
+          for (const Tensor& g : grad({loss}, leaves, {}, std::nullopt, true, true))
+            if (g.defined() && g.requires_grad() && g.dtype() == result.dtype()) second = second + sum(g);
+          if (second.requires_grad()) second.backward();
+        }
+      }
       ++succeeded;
     } catch (const Error& error) {
       EXPECT_FALSE(std::string(error.what()).empty()) << name;
@@ -128,8 +179,8 @@ TEST(Robustness, RandomCallsEitherSucceedOrThrowTapegradErrors) {
     }
   }
   // Both outcomes are common: the generator is neither too tame nor hopeless.
-  EXPECT_GT(succeeded, 2000);
-  EXPECT_GT(refused, 2000);
+  EXPECT_GT(succeeded, 4000);
+  EXPECT_GT(refused, 4000);
 }
 
 }  // namespace
