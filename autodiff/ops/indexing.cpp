@@ -10,7 +10,7 @@ Tensor index_select(const Tensor& a, std::int64_t dim_arg, const Tensor& index) 
   check_defined("index_select", a);
   check_index("index_select", index, a);
   TAPEGRAD_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got shape {}", index.shape());
-  const Tensor input = a.dim() == 0 ? reshape(a, {1}) : a;
+  const Tensor input = at_least_1d(a);
   const int dim = wrap_dim(dim_arg, a.dim(), "index_select");
   Shape shape = input.shape();
   shape[dim] = index.numel();
@@ -29,8 +29,8 @@ Tensor index_add_into_zeros(const Tensor& source, const Shape& shape, std::int64
   check_index("index_add", index, source);
   const int dim = wrap_dim(dim_arg, shape.size(), "index_add");
   Tensor out = zeros(shape, options_of(source));
-  const Tensor target = shape.empty() ? reshape(out, {1}) : out;
-  const Tensor src = source.dim() == 0 ? reshape(source, {1}) : source;
+  const Tensor target = at_least_1d(out);
+  const Tensor src = at_least_1d(source);
   TAPEGRAD_CHECK(src.dim() == target.dim() && src.shape()[dim] == index.numel(),
                  "index_add: source of shape {} does not match {} indices along dim {} of shape {}", source.shape(),
                  index.numel(), dim, shape);

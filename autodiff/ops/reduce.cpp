@@ -97,7 +97,7 @@ ValuesIndices max_or_min(const Tensor& a, std::int64_t dim_arg, bool keepdim, bo
   const char* name = take_min ? "min" : "max";
   check_defined(name, a);
   const int dim = wrap_dim(dim_arg, a.dim(), name);
-  const Tensor input = a.dim() == 0 ? reshape(a, {1}) : a;
+  const Tensor input = at_least_1d(a);
   TAPEGRAD_CHECK(input.shape()[dim] > 0, "{}: cannot reduce over dim {} of size 0 (shape {})", name, dim, a.shape());
   Shape keep = input.shape();
   keep[dim] = 1;
@@ -166,7 +166,7 @@ namespace {
 Tensor softmax_forward(const Tensor& a, std::int64_t dim_arg, bool log_softmax_output) {
   const char* name = log_softmax_output ? "log_softmax" : "softmax";
   check_floating(name, a);
-  const Tensor input = a.dim() == 0 ? reshape(a, {1}) : a;
+  const Tensor input = at_least_1d(a);
   const int dim = wrap_dim(dim_arg, a.dim(), name);
   Tensor out = empty(input.shape(), options_of(a));
   if (out.numel() > 0) backend_of(a).softmax(input.desc(), dim, log_softmax_output, out.desc());
