@@ -5,6 +5,7 @@
 // is expected) a dtype; mismatches throw a tapegrad::Error naming the op and both operands.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -179,5 +180,52 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
 Tensor index_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim, const Tensor& index);
 // Zeros of `shape` with `source` scatter-added along dim (the gradient of gather).
 Tensor scatter_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim, const Tensor& index);
+
+// ---- neural-network functions (autodiff/ops/nn_functional.cpp); images are NCHW ----
+struct Conv2dParams {
+  std::array<std::int64_t, 2> stride{1, 1};
+  std::array<std::int64_t, 2> padding{0, 0};   // zeros added on each side
+  std::array<std::int64_t, 2> dilation{1, 1};
+};
+// input [N, C_in, H, W], weight [C_out, C_in, kH, kW], bias [C_out] (optional: pass {}).
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, const Conv2dParams& params = {});
+// The two gradients of conv2d, differentiable themselves (so conv layers have second
+// derivatives): d(input) from d(output) and the weight, d(weight) from the input and d(output).
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                         const Conv2dParams& params);
+Tensor conv2d_weight_grad(const Tensor& input, const Tensor& grad_output, const Shape& weight_shape,
+                          const Conv2dParams& params);
+
+struct Pool2dParams {
+  std::array<std::int64_t, 2> kernel{2, 2};
+  std::array<std::int64_t, 2> stride{0, 0};    // 0: the kernel size, as PyTorch's default
+  std::array<std::int64_t, 2> padding{0, 0};   // implicit -inf on each side
+};
+// Max over each window of [N, C, H, W] (or [C, H, W]); the gradient goes to the first maximum.
+Tensor max_pool2d(const Tensor& input, const Pool2dParams& params);
+// Also the int64 position of each maximum within its H*W plane, as return_indices=True.
+ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& params);
+
+// Batch normalization over dim 1 of [N, C], [N, C, L] or [N, C, H, W]. Training normalizes
+// with the batch statistics (biased variance) and, when running_mean / running_var are given,
+// updates them in place with `momentum` (the running variance is unbiased); evaluation
+// normalizes with the running statistics. weight / bias ([C]) are optional.
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// Zeroes each element with probability p and scales the rest by 1/(1-p); identity unless training.
+Tensor dropout(const Tensor& input, double p, bool training, Generator& generator);
+Tensor dropout(const Tensor& input, double p, bool training);
+
+// ---- losses (autodiff/ops/loss.cpp) ----
+enum class Reduction { None, Mean, Sum };
+// logits [N, C] (or [N, C, d...]) and int64 class indices [N] (or [N, d...]): log-softmax and
+// NLL fused, computed stably.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// Targets are probabilities in [0, 1] with the input's shape; computed stably for any logit.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction = Reduction::Mean);
 
 }  // namespace tapegrad

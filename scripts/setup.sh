@@ -18,7 +18,7 @@ done
 
 # libopenblas-openmp-dev: the OpenMP flavour shares tapegrad's thread pool (see kernels/cpu/blas.h).
 packages=(cmake g++ make pkg-config libopenblas-openmp-dev libfmt-dev libgtest-dev libgmock-dev
-          libbenchmark-dev zlib1g-dev)
+          libbenchmark-dev zlib1g-dev libpng-dev nlohmann-json3-dev)
 
 missing=()
 for package in "${packages[@]}"; do
