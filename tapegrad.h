@@ -1,4 +1,5 @@
-// The whole public API of tapegrad in one include: tensors, ops, the tape, gradient checking.
+// The whole public API of tapegrad in one include: tensors, ops, the tape, gradient checking,
+// tensor files, the nn module and the optimizers.
 #pragma once
 
 #include <tapegrad/autodiff/engine.h>
@@ -8,5 +9,8 @@
 #include <tapegrad/autodiff/gradcheck.h>
 #include <tapegrad/autodiff/node.h>
 #include <tapegrad/autodiff/ops.h>
+#include <tapegrad/autodiff/serialize.h>
 #include <tapegrad/autodiff/tensor.h>
 #include <tapegrad/kernels/backend.h>
+#include <tapegrad/nn/nn.h>
+#include <tapegrad/optim/optim.h>

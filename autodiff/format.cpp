@@ -18,11 +18,11 @@ constexpr std::int64_t kEdgeItems = 3;
 struct NumberFormat {
   bool integer_valued = true;
   bool scientific = false;
-  bool is_int64 = false;
+  bool is_integer_dtype = false;
   std::size_t width = 1;
 
   std::string apply(double value) const {
-    if (is_int64) return fmt::format("{}", static_cast<std::int64_t>(value));
+    if (is_integer_dtype) return fmt::format("{}", static_cast<std::int64_t>(value));
     if (std::isnan(value)) return "nan";
     if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
     if (scientific) return fmt::format("{:.4e}", value);
@@ -33,7 +33,7 @@ struct NumberFormat {
 
 NumberFormat choose_format(const std::vector<double>& values, DType dtype) {
   NumberFormat format;
-  format.is_int64 = dtype == kInt64;
+  format.is_integer_dtype = dtype == kInt64 || dtype == kUInt8;
   double largest = 0, smallest = INFINITY;
   for (double v : values) {
     if (!std::isfinite(v)) continue;
@@ -43,7 +43,7 @@ NumberFormat choose_format(const std::vector<double>& values, DType dtype) {
   }
   // torch's rule: nonzero magnitudes above 1e8 or spanning more than a factor 1000, or
   // (non-integers) below 1e-4.
-  if (!format.is_int64)
+  if (!format.is_integer_dtype)
     format.scientific = largest > 1e8 || largest / smallest > 1000 || (!format.integer_valued && smallest < 1e-4);
   for (double v : values) format.width = std::max(format.width, format.apply(v).size());
   return format;
@@ -82,7 +82,7 @@ class Printer {
   }
 
   double value_at(std::int64_t offset) const {
-    return dispatch_dtype(t_.dtype(), [&](auto zero) {
+    return dispatch_storage_dtype(t_.dtype(), [&](auto zero) {
       return static_cast<double>(static_cast<const decltype(zero)*>(t_.desc().data)[offset]);
     });
   }

@@ -222,7 +222,9 @@ enum class Reduction { None, Mean, Sum };
 // logits [N, C] (or [N, C, d...]) and int64 class indices [N] (or [N, d...]): log-softmax and
 // NLL fused, computed stably.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::Mean);
+// log_probs and targets shaped as for cross_entropy: the mean (or sum) of -log_probs[i, target[i]].
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::Mean);
+// Shapes must be equal: PyTorch's silent broadcast of [N] against [N, 1] is an error here.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 // Targets are probabilities in [0, 1] with the input's shape; computed stably for any logit.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,

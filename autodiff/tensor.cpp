@@ -49,11 +49,12 @@ T* Tensor::data_ptr() const {
 template float* Tensor::data_ptr<float>() const;
 template double* Tensor::data_ptr<double>() const;
 template std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+template std::uint8_t* Tensor::data_ptr<std::uint8_t>() const;
 
 double Tensor::item() const {
   TAPEGRAD_CHECK(numel() == 1, "item: expected a tensor with one element, got shape {}", shape());
   const Tensor host = cpu();
-  return dispatch_dtype(dtype(), [&](auto zero) {
+  return dispatch_storage_dtype(dtype(), [&](auto zero) {
     return static_cast<double>(*static_cast<const decltype(zero)*>(host.desc().data));
   });
 }
@@ -67,6 +68,7 @@ std::vector<T> Tensor::to_vector() const {
 template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+template std::vector<std::uint8_t> Tensor::to_vector<std::uint8_t>() const;
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   TAPEGRAD_CHECK(!requires_grad || is_floating_point(),
@@ -92,6 +94,21 @@ void Tensor::set_grad(const Tensor& grad) const {
                  "set_grad: gradient of shape {}, dtype {} on {} does not match the tensor's shape {}, dtype {} on {}",
                  grad.shape(), grad.dtype(), grad.device(), t.shape, t.dtype, device());
   t.grad = std::make_unique<Tensor>(grad);
+}
+
+void Tensor::set_data(const Tensor& data) const {
+  TAPEGRAD_CHECK(data.defined(), "set_data: got an undefined tensor");
+  TAPEGRAD_CHECK(is_leaf(), "set_data: only leaves can take new data (this tensor of shape {} was produced by {})", shape(),
+                 grad_fn()->name());
+  TensorImpl& t = impl();
+  const TensorImpl& source = data.impl();
+  t.storage = source.storage;
+  t.shape = source.shape;
+  t.strides = source.strides;
+  t.offset = source.offset;
+  t.dtype = source.dtype;
+  if (t.grad != nullptr && (t.grad->shape() != t.shape || t.grad->dtype() != t.dtype || t.grad->device() != device()))
+    t.grad.reset();  // a gradient for the old data no longer fits
 }
 
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), storage_offset()); }

@@ -99,6 +99,9 @@ class Tensor {
   void set_grad(const Tensor& grad) const;
   void backward(const Tensor& gradient = {}, bool retain_graph = false, bool create_graph = false) const;
   Tensor detach() const;
+  // Points this leaf at `data`'s storage and geometry, keeping its identity and autodiff flags:
+  // how a module moves its parameters to another device or dtype without invalidating handles.
+  void set_data(const Tensor& data) const;
   std::uint32_t version() const { return impl().storage->version(); }
 
   // Views and copies (see ops.h for the free-function forms and their gradients).

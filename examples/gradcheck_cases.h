@@ -382,12 +382,90 @@ inline std::vector<GradcheckCase> indexing_cases(CaseInputs& in) {
   return table.take();
 }
 
+// conv2d and its two gradient ops, max pooling and batch normalization (training mode);
+// dropout is left out, its mask being random.
+inline std::vector<GradcheckCase> layer_cases(CaseInputs& in) {
+  CaseTable table;
+  const auto conv = [](std::int64_t stride, std::int64_t padding, std::int64_t dilation) {
+    Conv2dParams p;
+    p.stride = {stride, stride};
+    p.padding = {padding, padding};
+    p.dilation = {dilation, dilation};
+    return p;
+  };
+  const auto conv_case = [&](const Shape& x, const Shape& w, const Conv2dParams& p, bool bias) {
+    const std::string detail = fmt::format("stride {} padding {} dilation {}", p.stride[0], p.padding[0], p.dilation[0]);
+    if (bias)
+      table.add("conv2d", {in.uniform(x), in.uniform(w), in.uniform({w[0]})},
+                [p](const Inputs& v) { return conv2d(v[0], v[1], v[2], p); }, detail);
+    else
+      table.add("conv2d", {in.uniform(x), in.uniform(w)}, [p](const Inputs& v) { return conv2d(v[0], v[1], {}, p); },
+                detail + ", no bias");
+  };
+  conv_case({2, 2, 5, 5}, {3, 2, 3, 3}, conv(1, 0, 1), true);
+  conv_case({2, 2, 5, 5}, {3, 2, 3, 3}, conv(1, 1, 1), false);
+  conv_case({1, 2, 7, 6}, {2, 2, 3, 2}, conv(2, 2, 1), true);
+  conv_case({1, 1, 7, 7}, {2, 1, 3, 3}, conv(1, 1, 2), true);
+  conv_case({2, 3, 4, 4}, {2, 3, 1, 1}, conv(1, 0, 1), false);
+  conv_case({2, 4, 4}, {2, 2, 3, 3}, conv(1, 1, 1), true);  // unbatched [C, H, W]
+  const Conv2dParams strided = conv(2, 1, 1);
+  table.add("conv2d_input_grad", {in.uniform({2, 3, 3, 3}), in.uniform({3, 2, 3, 3})},
+            [strided](const Inputs& v) { return conv2d_input_grad(v[0], v[1], {2, 2, 5, 6}, strided); },
+            "input [2,2,5,6], stride 2 padding 1");
+  table.add("conv2d_weight_grad", {in.uniform({2, 2, 5, 6}), in.uniform({2, 3, 3, 3})},
+            [strided](const Inputs& v) { return conv2d_weight_grad(v[0], v[1], {3, 2, 3, 3}, strided); },
+            "weight [3,2,3,3], stride 2 padding 1");
+
+  const auto pool = [](std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
+    Pool2dParams p;
+    p.kernel = {kernel, kernel};
+    p.stride = {stride, stride};
+    p.padding = {padding, padding};
+    return p;
+  };
+  // Uniform draws are distinct, so no window has a tie for finite differences to trip on.
+  for (const auto& [p, shape] : {std::pair{pool(2, 0, 0), Shape{2, 2, 4, 4}}, std::pair{pool(3, 2, 1), Shape{1, 2, 5, 5}},
+                                 std::pair{pool(2, 1, 0), Shape{2, 3, 3}}})
+    table.add("max_pool2d", {in.uniform(shape)}, [p](const Inputs& v) { return max_pool2d(v[0], p); },
+              fmt::format("kernel {} stride {} padding {}", p.kernel[0], p.stride[0] == 0 ? p.kernel[0] : p.stride[0],
+                          p.padding[0]));
+
+  const GradcheckFunction training = [](const Inputs& v) { return batch_norm(v[0], {}, {}, v[1], v[2], true); };
+  table.add("batch_norm", {in.uniform({4, 3}), in.positive({3}), in.uniform({3})}, training, "training");
+  table.add("batch_norm", {in.uniform({2, 3, 4}), in.positive({3}), in.uniform({3})}, training, "training");
+  table.add("batch_norm", {in.uniform({2, 2, 3, 3}), in.positive({2}), in.uniform({2})}, training, "training");
+  table.add("batch_norm", {in.uniform({2, 2, 3, 3})},
+            [](const Inputs& v) { return batch_norm(v[0], {}, {}, {}, {}, true); }, "training, no affine");
+  return table.take();
+}
+
+// The losses, with every reduction; class targets are fixed int64 constants.
+inline std::vector<GradcheckCase> loss_cases(CaseInputs& in) {
+  CaseTable table;
+  const std::pair<Reduction, const char*> reductions[] = {
+      {Reduction::Mean, "mean"}, {Reduction::Sum, "sum"}, {Reduction::None, "none"}};
+  for (const auto& [reduction, name] : reductions) {
+    const Reduction r = reduction;
+    table.add("cross_entropy", {in.uniform({4, 5}), CaseInputs::indices({4, 0, 2, 2}, {4})},
+              [r](const Inputs& v) { return cross_entropy(v[0], v[1], r); }, name);
+    table.add("nll_loss", {in.uniform({4, 5}), CaseInputs::indices({1, 3, 0, 4}, {4})},
+              [r](const Inputs& v) { return nll_loss(v[0], v[1], r); }, name);
+    table.add("mse_loss", {in.uniform({3, 4}), in.uniform({3, 4})},
+              [r](const Inputs& v) { return mse_loss(v[0], v[1], r); }, name);
+    table.add("binary_cross_entropy_with_logits", {in.uniform({3, 4}), in.uniform({3, 4}, 0, 1)},
+              [r](const Inputs& v) { return binary_cross_entropy_with_logits(v[0], v[1], r); }, name);
+  }
+  table.add("cross_entropy", {in.uniform({2, 3, 2}), CaseInputs::indices({0, 2, 1, 1}, {2, 2})},
+            [](const Inputs& v) { return cross_entropy(v[0], v[1]); }, "[N,C,d] scores, mean");
+  return table.take();
+}
+
 // Every case, in a fixed order and from a fixed seed, so a filtered run checks the same inputs.
 inline std::vector<GradcheckCase> all_gradcheck_cases() {
   CaseInputs inputs(20240611);
   std::vector<GradcheckCase> cases;
   for (auto family : {arithmetic_cases, unary_and_selection_cases, reduction_cases, linalg_cases, shape_cases,
-                      indexing_cases})
+                      indexing_cases, layer_cases, loss_cases})
     for (GradcheckCase& c : family(inputs)) cases.push_back(std::move(c));
   return cases;
 }

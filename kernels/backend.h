@@ -50,6 +50,17 @@ struct GemmProblem {
   double alpha = 1, beta = 0;
 };
 
+// A 2-D sliding window over images [N, C, H, W] (convolution or pooling): window size, step,
+// implicit border on each side, spacing of the window's taps, and the resulting output size.
+struct Window2d {
+  std::int64_t batch = 0, channels = 0, height = 0, width = 0;
+  std::int64_t kernel_h = 1, kernel_w = 1;
+  std::int64_t stride_h = 1, stride_w = 1;
+  std::int64_t pad_h = 0, pad_w = 0;
+  std::int64_t dilation_h = 1, dilation_w = 1;
+  std::int64_t out_h = 0, out_w = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -92,6 +103,19 @@ class Backend {
   virtual void softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) = 0;
 
   virtual void gemm(const GemmProblem& problem) = 0;
+
+  // Convolution as a matrix product. im2col unfolds `image` (strided [N, C, H, W]) into the
+  // contiguous `columns` [C * kernel_h * kernel_w, N * out_h * out_w]: row (c, i, j), column
+  // (n, oh, ow) holds image[n, c, oh * stride - pad + i * dilation, ...], 0 in the padding.
+  virtual void im2col(const TensorDesc& image, const Window2d& window, const TensorDesc& columns) = 0;
+  // The adjoint: overwrites the contiguous `image` with the sum of every column entry that
+  // im2col would have read from each pixel.
+  virtual void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) = 0;
+  // Max over each window of `input` (strided [N, C, H, W], implicit -inf padding) into the
+  // contiguous `values` and int64 `indices` [N, C, out_h, out_w]; an index is h * W + w in
+  // its input plane. Ties go to the first maximum in row-major window order; the first NaN wins.
+  virtual void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
+                          const TensorDesc& indices) = 0;
 
   // out has in's shape but index.size(0) along dim: out[.., i, ..] = in[.., index[i], ..].
   virtual void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) = 0;

@@ -4,25 +4,40 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include <tapegrad/kernels/error.h>
+
 namespace tapegrad {
 
-enum class DType : std::uint8_t { Float32, Float64, Int64 };
+// UInt8 is a storage type (image pixels at a quarter of float32's memory): it can be created,
+// converted, indexed and viewed, and every arithmetic kernel refuses it.
+enum class DType : std::uint8_t { Float32, Float64, Int64, UInt8 };
 
 inline constexpr DType kFloat32 = DType::Float32;
 inline constexpr DType kFloat64 = DType::Float64;
 inline constexpr DType kInt64 = DType::Int64;
+inline constexpr DType kUInt8 = DType::UInt8;
 
-constexpr std::size_t dtype_size(DType dtype) { return dtype == DType::Float32 ? 4 : 8; }
-constexpr bool is_floating(DType dtype) { return dtype != DType::Int64; }
+constexpr std::size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return 4;
+    case DType::UInt8: return 1;
+    case DType::Float64:
+    case DType::Int64: break;
+  }
+  return 8;
+}
+constexpr bool is_floating(DType dtype) { return dtype == DType::Float32 || dtype == DType::Float64; }
 
 constexpr std::string_view dtype_name(DType dtype) {
   switch (dtype) {
     case DType::Float32: return "float32";
     case DType::Float64: return "float64";
     case DType::Int64: return "int64";
+    case DType::UInt8: return "uint8";
   }
   return "unknown";
 }
@@ -31,17 +46,34 @@ template <class T> struct DTypeOf;
 template <> struct DTypeOf<float> { static constexpr DType value = DType::Float32; };
 template <> struct DTypeOf<double> { static constexpr DType value = DType::Float64; };
 template <> struct DTypeOf<std::int64_t> { static constexpr DType value = DType::Int64; };
+template <> struct DTypeOf<std::uint8_t> { static constexpr DType value = DType::UInt8; };
 template <class T> inline constexpr DType dtype_of = DTypeOf<T>::value;
 
-// Calls f(T{}) with T the C++ type of `dtype`: the one place a runtime dtype becomes a type.
+[[noreturn]] inline void refuse_uint8() {
+  fail("this operation does arithmetic on element values, and uint8 tensors support only conversion, indexing "
+       "and views; convert with .to(kFloat32)");
+}
+
+// Calls f(T{}) with T the C++ type of `dtype`: the one place a runtime dtype becomes a type for
+// the kernels that compute. uint8 is refused here, so no kernel silently treats bytes as numbers
+// to compute with.
 template <class F>
 decltype(auto) dispatch_dtype(DType dtype, F&& f) {
   switch (dtype) {
     case DType::Float64: return f(double{});
     case DType::Int64: return f(std::int64_t{});
+    case DType::UInt8: refuse_uint8();
     case DType::Float32: break;
   }
   return f(float{});
+}
+
+// dispatch_dtype for the kernels that only move or convert elements (copies, fills, gathers,
+// printing), which serve every dtype including uint8.
+template <class F>
+decltype(auto) dispatch_storage_dtype(DType dtype, F&& f) {
+  if (dtype == DType::UInt8) return f(std::uint8_t{});
+  return dispatch_dtype(dtype, std::forward<F>(f));
 }
 
 }  // namespace tapegrad

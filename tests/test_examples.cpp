@@ -1,9 +1,13 @@
 // Runs the example programs as a user would and checks what they promise: quickstart trains and
-// passes its gradient check; gradcheck covers every differentiable op and reports no failure.
+// passes its gradient check; gradcheck covers every differentiable op and reports no failure;
+// show_augmentations writes a PNG of the expected size.
 // The binaries' folder comes from examples/CMakeLists.txt as TAPEGRAD_EXAMPLES_DIR.
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -118,6 +122,37 @@ TEST(GradcheckExample, HelpExplainsTheFlagsAndUnknownFlagsAreRefused) {
 
   const ProgramRun no_match = run_example("gradcheck", "--filter no_such_op");
   EXPECT_NE(no_match.exit_code, 0) << no_match.output;
+}
+
+TEST(ShowAugmentationsExample, WritesAPngGridOfOriginalsAndAugmentedCopies) {
+  REQUIRE_EXAMPLES();
+  const std::string data_dir = std::getenv("TAPEGRAD_DATA") ? std::getenv("TAPEGRAD_DATA") : "data";
+  if (!std::filesystem::exists(data_dir + "/fashion-mnist/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "FashionMNIST is not in " << data_dir << "; run scripts/fetch_data.sh";
+  const std::string out = (std::filesystem::temp_directory_path() / "tapegrad_show_augmentations.png").string();
+  std::filesystem::remove(out);
+  const ProgramRun run = run_example("show_augmentations", "--data-dir " + data_dir + " --out " + out + " --images 5 --copies 2");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+
+  std::ifstream png(out, std::ios::binary);
+  ASSERT_TRUE(png.good()) << run.output;
+  std::array<unsigned char, 24> header{};
+  png.read(reinterpret_cast<char*>(header.data()), header.size());
+  const std::array<unsigned char, 8> signature{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  EXPECT_TRUE(std::equal(signature.begin(), signature.end(), header.begin())) << "not a PNG";
+  // IHDR's width and height (big-endian, bytes 16-23): 5 columns and 3 rows of 28-pixel images
+  // with 2 pixels of padding around each.
+  const auto be32 = [&](int at) { return header[at] << 24 | header[at + 1] << 16 | header[at + 2] << 8 | header[at + 3]; };
+  EXPECT_EQ(be32(16), 5 * 30 + 2);
+  EXPECT_EQ(be32(20), 3 * 30 + 2);
+  std::filesystem::remove(out);
+
+  const ProgramRun help = run_example("show_augmentations", "--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("--data-dir"), std::string::npos) << help.output;
+  const ProgramRun missing = run_example("show_augmentations", "--data-dir /nonexistent --out " + out);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("scripts/fetch_data.sh --data-dir /nonexistent"), std::string::npos) << missing.output;
 }
 
 }  // namespace

@@ -103,5 +103,6 @@ Tensor from_vector(const std::vector<T>& values, std::optional<Shape> shape, Ten
 template Tensor from_vector(const std::vector<float>&, std::optional<Shape>, TensorOptions);
 template Tensor from_vector(const std::vector<double>&, std::optional<Shape>, TensorOptions);
 template Tensor from_vector(const std::vector<std::int64_t>&, std::optional<Shape>, TensorOptions);
+template Tensor from_vector(const std::vector<std::uint8_t>&, std::optional<Shape>, TensorOptions);
 
 }  // namespace tapegrad

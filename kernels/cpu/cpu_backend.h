@@ -34,6 +34,11 @@ class CpuBackend final : public Backend {
 
   void gemm(const GemmProblem& problem) override;
 
+  void im2col(const TensorDesc& image, const Window2d& window, const TensorDesc& columns) override;
+  void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) override;
+  void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
+                  const TensorDesc& indices) override;
+
   void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;
   void index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) override;
   void gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;

@@ -2,6 +2,7 @@
 // Each runs the shared op functor inside the strided loop nest; the contiguous case gets its
 // own branch so the compiler emits a plain vectorized loop.
 #include <cstring>
+#include <type_traits>
 
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/strided_loop.h>
@@ -14,6 +15,19 @@ bool is_single_element(const TensorDesc& out) {
   for (auto d : out.shape)
     if (d != 1) return false;
   return true;
+}
+
+// Element conversion for copies and fills. A floating value outside [0, 255] has no uint8 (the
+// plain cast would be undefined behaviour), so it saturates, and NaN becomes 0; in range it
+// truncates toward zero as torch's .to(torch.uint8) does.
+template <class D, class S>
+D convert_element(S value) {
+  if constexpr (std::is_same_v<D, std::uint8_t> && std::is_floating_point_v<S>) {
+    if (!(value > S(0))) return 0;
+    return value < S(255) ? static_cast<D>(value) : D(255);
+  } else {
+    return static_cast<D>(value);
+  }
 }
 }  // namespace
 
@@ -116,9 +130,9 @@ void CpuBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value,
 }
 
 void CpuBackend::copy(const TensorDesc& src, const TensorDesc& dst) {
-  dispatch_dtype(src.dtype, [&](auto szero) {
+  dispatch_storage_dtype(src.dtype, [&](auto szero) {
     using S = decltype(szero);
-    dispatch_dtype(dst.dtype, [&](auto dzero) {
+    dispatch_storage_dtype(dst.dtype, [&](auto dzero) {
       using D = decltype(dzero);
       const S* ps = src.ptr<S>();
       D* pd = dst.ptr<D>();
@@ -131,16 +145,16 @@ void CpuBackend::copy(const TensorDesc& src, const TensorDesc& dst) {
                               }
                             }
                             for (std::int64_t i = 0; i < n; ++i)
-                              pd[off[1] + i * st[1]] = static_cast<D>(ps[off[0] + i * st[0]]);
+                              pd[off[1] + i * st[1]] = convert_element<D>(ps[off[0] + i * st[0]]);
                           });
     });
   });
 }
 
 void CpuBackend::fill(const TensorDesc& dst, double value) {
-  dispatch_dtype(dst.dtype, [&](auto zero) {
+  dispatch_storage_dtype(dst.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T v = static_cast<T>(value);
+    const T v = convert_element<T>(value);
     T* p = dst.ptr<T>();
     for_each_strided<1>(dst.shape, {&dst.strides}, true, [&](std::int64_t n, const auto& off, const auto& st) {
       for (std::int64_t i = 0; i < n; ++i) p[off[0] + i * st[0]] = v;

@@ -51,7 +51,7 @@ void CpuBackend::index_add(const TensorDesc& src, int dim, const TensorDesc& ind
 void CpuBackend::gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) {
   const Strides in_strides = without_stride(in.strides, dim);
   const std::int64_t extent = in.shape[dim], step = in.strides[dim];
-  dispatch_dtype(in.dtype, [&](auto zero) {
+  dispatch_storage_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();

@@ -1,0 +1,423 @@
+// Layer functions: conv2d (im2col + one gemm per chunk of samples) with its two gradients as
+// ops of their own, max pooling with argmax routing, batch normalization and
+// dropout. The conv trio {conv2d, conv2d_input_grad, conv2d_weight_grad} is closed under
+// differentiation, so conv layers have exact second derivatives.
+#include <algorithm>
+
+#include <tapegrad/autodiff/ops/common.h>
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+
+// ---- convolution ----
+
+void check_conv_params(const char* op, const Conv2dParams& p) {
+  for (int d = 0; d < 2; ++d) {
+    TAPEGRAD_CHECK(p.stride[d] > 0, "{}: stride must be positive, got ({}, {})", op, p.stride[0], p.stride[1]);
+    TAPEGRAD_CHECK(p.dilation[d] > 0, "{}: dilation must be positive, got ({}, {})", op, p.dilation[0], p.dilation[1]);
+    TAPEGRAD_CHECK(p.padding[d] >= 0, "{}: padding must be non-negative, got ({}, {})", op, p.padding[0], p.padding[1]);
+  }
+}
+
+// The window of a convolution of an [N, C, H, W] input with a [C_out, C, kH, kW] weight.
+kernels::Window2d conv_window(const char* op, const Shape& input, const Shape& weight, const Conv2dParams& p) {
+  check_conv_params(op, p);
+  TAPEGRAD_CHECK(input.size() == 4, "{}: expected a 4-D input [N, C, H, W], got shape {}", op, input);
+  TAPEGRAD_CHECK(weight.size() == 4, "{}: expected a 4-D weight [C_out, C_in, kH, kW], got shape {}", op, weight);
+  TAPEGRAD_CHECK(input[1] == weight[1],
+                 "{}: the input has {} channels (shape {}) but the weight expects {} (shape {}); they must match",
+                 op, input[1], input, weight[1], weight);
+  TAPEGRAD_CHECK(input[1] > 0, "{}: the input (shape {}) has no channels", op, input);
+  kernels::Window2d w;
+  w.batch = input[0];
+  w.channels = input[1];
+  w.height = input[2];
+  w.width = input[3];
+  w.kernel_h = weight[2];
+  w.kernel_w = weight[3];
+  w.stride_h = p.stride[0];
+  w.stride_w = p.stride[1];
+  w.pad_h = p.padding[0];
+  w.pad_w = p.padding[1];
+  w.dilation_h = p.dilation[0];
+  w.dilation_w = p.dilation[1];
+  const std::int64_t span_h = w.dilation_h * (w.kernel_h - 1) + 1, span_w = w.dilation_w * (w.kernel_w - 1) + 1;
+  const std::int64_t padded_h = w.height + 2 * w.pad_h, padded_w = w.width + 2 * w.pad_w;
+  TAPEGRAD_CHECK(w.kernel_h > 0 && w.kernel_w > 0 && span_h <= padded_h && span_w <= padded_w,
+                 "{}: the kernel ({}x{}, {}x{} with dilation) does not fit in the padded input ({}x{} from input "
+                 "shape {} and padding ({}, {})); use a smaller kernel or more padding",
+                 op, w.kernel_h, w.kernel_w, span_h, span_w, padded_h, padded_w, input, w.pad_h, w.pad_w);
+  w.out_h = (padded_h - span_h) / w.stride_h + 1;
+  w.out_w = (padded_w - span_w) / w.stride_w + 1;
+  return w;
+}
+
+std::int64_t column_rows(const kernels::Window2d& w) { return w.channels * w.kernel_h * w.kernel_w; }
+std::int64_t output_plane(const kernels::Window2d& w) { return w.out_h * w.out_w; }
+
+Tensor contiguous_data(const Tensor& t) {
+  NoGradGuard no_grad;
+  return contiguous(t.detach());
+}
+
+void check_output_shape(const char* op, const Tensor& grad_output, const kernels::Window2d& w, std::int64_t out_channels) {
+  const Shape expected{w.batch, out_channels, w.out_h, w.out_w};
+  TAPEGRAD_CHECK(grad_output.shape() == expected,
+                 "{}: grad_output has shape {}, but the convolution's output has shape {}", op, grad_output.shape(),
+                 expected);
+}
+
+// The batch is unfolded a few samples at a time into one reused buffer of about this many
+// elements: a whole-batch buffer (40 MB for 16 -> 32 channels, k5, 14x14 at batch 128) would
+// be fresh memory, page-faulted in, on every call.
+constexpr std::int64_t kColumnBudget = std::int64_t{1} << 20;
+
+// Samples [begin, begin + count) of a batch, as the kernels see them.
+struct Chunk {
+  std::int64_t begin, count;
+  kernels::Window2d window;  // the window over these samples only
+};
+
+std::int64_t samples_per_chunk(const kernels::Window2d& w) {
+  const std::int64_t per_sample = std::max<std::int64_t>(column_rows(w) * output_plane(w), 1);
+  return std::clamp<std::int64_t>(kColumnBudget / per_sample, 1, std::max<std::int64_t>(w.batch, 1));
+}
+
+template <class F>
+void for_each_chunk(const kernels::Window2d& w, F&& f) {
+  const std::int64_t samples = samples_per_chunk(w);
+  for (std::int64_t begin = 0; begin < w.batch; begin += samples) {
+    Chunk chunk{begin, std::min(samples, w.batch - begin), w};
+    chunk.window.batch = chunk.count;
+    f(chunk);
+  }
+}
+
+// Samples [begin, begin + count) of an [N, ...] tensor's kernel view.
+kernels::TensorDesc samples_of(const Tensor& t, const Chunk& chunk) {
+  kernels::TensorDesc d = t.desc();
+  d.data = static_cast<char*>(d.data) + chunk.begin * d.strides[0] * static_cast<std::int64_t>(dtype_size(d.dtype));
+  d.shape[0] = chunk.count;
+  return d;
+}
+
+// [rows, samples * plane] for the largest chunk: the columns buffer every chunk reuses.
+Tensor column_buffer(const kernels::Window2d& w, const Tensor& like) {
+  return empty({samples_per_chunk(w) * column_rows(w) * output_plane(w)}, options_of(like));
+}
+
+// grad_output [N, C_out, plane] as a contiguous [C_out, N * plane]: every product of the
+// backward pass then contracts or produces whole chunks of samples in one gemm.
+Tensor channels_first(const Tensor& grad_output) {
+  const Shape& shape = grad_output.shape();
+  Tensor out = empty({shape[1], shape[0], shape[2], shape[3]}, options_of(grad_output));
+  kernels::TensorDesc by_channel = grad_output.desc();
+  const Strides& s = grad_output.strides();
+  by_channel.shape = out.shape();
+  by_channel.strides = {s[1], s[0], s[2], s[3]};
+  backend_of(grad_output).copy(by_channel, out.desc());
+  return out;
+}
+
+kernels::GemmOperand operand(const void* data, std::int64_t leading_dim, bool transposed = false) {
+  return {data, leading_dim, 0, transposed};
+}
+
+// Byte address of element `offset` of a contiguous tensor.
+void* at(const Tensor& t, std::int64_t offset) {
+  return static_cast<char*>(t.desc().data) + offset * static_cast<std::int64_t>(dtype_size(t.dtype()));
+}
+
+Tensor conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
+  const kernels::Window2d w = conv_window("conv2d", input.shape(), weight.shape(), params);
+  const std::int64_t out_channels = weight.shape()[0], plane = output_plane(w), rows = column_rows(w);
+  Tensor out = empty({w.batch, out_channels, w.out_h, w.out_w}, options_of(input));
+  if (out.numel() == 0) return out;
+  kernels::Backend& backend = backend_of(input);
+  const Tensor kernel = contiguous_data(weight);
+  const Tensor columns = column_buffer(w, input);
+  Tensor product = empty({out_channels * samples_per_chunk(w) * plane}, options_of(input));
+  for_each_chunk(w, [&](const Chunk& chunk) {
+    backend.im2col(samples_of(input, chunk), chunk.window, columns.desc());
+    // product: [C_out, count * plane] = weight [C_out, rows] x columns [rows, count * plane]
+    const std::int64_t width = chunk.count * plane;
+    kernels::GemmProblem problem;
+    problem.dtype = input.dtype();
+    problem.m = out_channels;
+    problem.n = width;
+    problem.k = rows;
+    problem.a = operand(kernel.desc().data, rows);
+    problem.b = operand(columns.desc().data, width);
+    problem.c = {product.desc().data, width, 0};
+    backend.gemm(problem);
+    // out[begin + n, c] = product[c, n] (+ bias[c]): the permutation to NCHW and the bias in one pass.
+    kernels::TensorDesc permuted = product.desc();
+    permuted.shape = {chunk.count, out_channels, plane};
+    permuted.strides = {plane, width, 1};
+    kernels::TensorDesc destination = samples_of(out, chunk);
+    destination.shape = permuted.shape;
+    destination.strides = {out_channels * plane, plane, 1};
+    if (bias.defined()) {
+      kernels::TensorDesc broadcast = bias.desc();
+      broadcast.shape = permuted.shape;
+      broadcast.strides = {0, bias.strides()[0], 0};
+      backend.binary(kernels::BinaryOp::Add, permuted, broadcast, destination, 1);
+    } else {
+      backend.copy(permuted, destination);
+    }
+  });
+  return out;
+}
+
+Tensor conv2d_input_grad_forward(const Tensor& grad_output, const Tensor& weight, const kernels::Window2d& w) {
+  const std::int64_t out_channels = weight.shape()[0], plane = output_plane(w), rows = column_rows(w);
+  Tensor grad_input = empty({w.batch, w.channels, w.height, w.width}, options_of(grad_output));
+  if (grad_input.numel() == 0) return grad_input;
+  if (plane == 0 || out_channels == 0) return grad_input.detach().zero_();
+  kernels::Backend& backend = backend_of(grad_output);
+  const Tensor kernel = contiguous_data(weight), gy = channels_first(grad_output);
+  const Tensor columns = column_buffer(w, grad_output);
+  for_each_chunk(w, [&](const Chunk& chunk) {
+    // columns: [rows, count * plane] = weight^T [rows, C_out] x gy[:, chunk] [C_out, count * plane]
+    kernels::GemmProblem problem;
+    problem.dtype = grad_output.dtype();
+    problem.m = rows;
+    problem.n = chunk.count * plane;
+    problem.k = out_channels;
+    problem.a = operand(kernel.desc().data, rows, true);
+    problem.b = operand(at(gy, chunk.begin * plane), w.batch * plane);
+    problem.c = {columns.desc().data, chunk.count * plane, 0};
+    backend.gemm(problem);
+    backend.col2im(columns.desc(), chunk.window, samples_of(grad_input, chunk));
+  });
+  return grad_input;
+}
+
+Tensor conv2d_weight_grad_forward(const Tensor& input, const Tensor& grad_output, const Shape& weight_shape,
+                                  const kernels::Window2d& w) {
+  const std::int64_t out_channels = weight_shape[0], plane = output_plane(w), rows = column_rows(w);
+  Tensor grad_weight = empty(weight_shape, options_of(input));
+  if (grad_weight.numel() == 0) return grad_weight;
+  if (w.batch * plane == 0) return grad_weight.detach().zero_();
+  kernels::Backend& backend = backend_of(input);
+  const Tensor gy = channels_first(grad_output);
+  const Tensor columns = column_buffer(w, input);
+  for_each_chunk(w, [&](const Chunk& chunk) {
+    backend.im2col(samples_of(input, chunk), chunk.window, columns.desc());
+    // grad_weight (+)= gy[:, chunk] [C_out, count * plane] x columns^T [count * plane, rows]
+    kernels::GemmProblem problem;
+    problem.dtype = input.dtype();
+    problem.m = out_channels;
+    problem.n = rows;
+    problem.k = chunk.count * plane;
+    problem.a = operand(at(gy, chunk.begin * plane), w.batch * plane);
+    problem.b = operand(columns.desc().data, chunk.count * plane, true);
+    problem.c = {grad_weight.desc().data, rows, 0};
+    problem.beta = chunk.begin == 0 ? 0 : 1;
+    backend.gemm(problem);
+  });
+  return grad_weight;
+}
+
+// An unbatched [C, H, W] image runs as a batch of one, as in PyTorch.
+bool is_unbatched(const Tensor& t) { return t.defined() && t.dim() == 3; }
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
+  check_floating("conv2d", input);
+  check_compatible("conv2d", input, weight);
+  if (bias.defined()) {
+    check_compatible("conv2d", input, bias);
+    TAPEGRAD_CHECK(weight.dim() == 4 && bias.dim() == 1 && bias.shape()[0] == weight.shape()[0],
+                   "conv2d: bias must be [C_out] = [{}] for a weight of shape {}, got shape {}",
+                   weight.dim() > 0 ? weight.shape()[0] : 0, weight.shape(), bias.shape());
+  }
+  if (is_unbatched(input)) return squeeze(conv2d(unsqueeze(input, 0), weight, bias, params), 0);
+  Tensor out = conv2d_forward(input, weight, bias, params);
+  if (should_record(input, weight, bias))
+    record("conv2d", out, {input, weight, bias},
+           [si = SavedTensor::input(input), sw = SavedTensor::input(weight), params](BackwardContext& ctx) {
+             const Tensor& g = ctx.grad();  // [N, C_out, out_h, out_w]
+             const Tensor x = ctx.unpack(si), w = ctx.unpack(sw);
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d_input_grad(g, w, x.shape(), params));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d_weight_grad(x, g, w.shape(), params));
+             if (ctx.needs_input_grad(2)) ctx.set_input_grad(2, sum(g, {0, 2, 3}));
+           });
+  return out;
+}
+
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                         const Conv2dParams& params) {
+  check_floating("conv2d_input_grad", grad_output);
+  check_compatible("conv2d_input_grad", grad_output, weight);
+  const kernels::Window2d w = conv_window("conv2d_input_grad", input_shape, weight.shape(), params);
+  check_output_shape("conv2d_input_grad", grad_output, w, weight.shape()[0]);
+  Tensor out = conv2d_input_grad_forward(grad_output, weight, w);
+  if (should_record(grad_output, weight))
+    record("conv2d_input_grad", out, {grad_output, weight},
+           [sg = SavedTensor::input(grad_output), sw = SavedTensor::input(weight), params](BackwardContext& ctx) {
+             const Tensor& gg = ctx.grad();  // [N, C_in, H, W], the gradient of grad_input
+             const Tensor gy = ctx.unpack(sg), w = ctx.unpack(sw);
+             // grad_input = J^T gy is linear in gy and in w: <gg, J^T gy> = <conv2d(gg, w), gy>.
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d(gg, w, {}, params));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d_weight_grad(gg, gy, w.shape(), params));
+           });
+  return out;
+}
+
+Tensor conv2d_weight_grad(const Tensor& input, const Tensor& grad_output, const Shape& weight_shape,
+                          const Conv2dParams& params) {
+  check_floating("conv2d_weight_grad", input);
+  check_compatible("conv2d_weight_grad", input, grad_output);
+  const kernels::Window2d w = conv_window("conv2d_weight_grad", input.shape(), weight_shape, params);
+  check_output_shape("conv2d_weight_grad", grad_output, w, weight_shape[0]);
+  Tensor out = conv2d_weight_grad_forward(input, grad_output, weight_shape, w);
+  if (should_record(input, grad_output))
+    record("conv2d_weight_grad", out, {input, grad_output},
+           [si = SavedTensor::input(input), sg = SavedTensor::input(grad_output), params](BackwardContext& ctx) {
+             const Tensor& gg = ctx.grad();  // [C_out, C_in, kH, kW], the gradient of grad_weight
+             const Tensor x = ctx.unpack(si), gy = ctx.unpack(sg);
+             // <gg, grad_weight(x, gy)> = <conv2d(x, gg), gy>, linear in x and in gy.
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d_input_grad(gy, gg, x.shape(), params));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d(x, gg, {}, params));
+           });
+  return out;
+}
+
+// ---- max pooling ----
+
+ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& params) {
+  check_floating("max_pool2d", input);
+  if (is_unbatched(input)) {
+    const ValuesIndices batched = max_pool2d_with_indices(unsqueeze(input, 0), params);
+    return {squeeze(batched.values, 0), squeeze(batched.indices, 0)};
+  }
+  TAPEGRAD_CHECK(input.dim() == 4, "max_pool2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}",
+                 input.shape());
+  const auto& [kernel, stride_arg, padding] = params;
+  kernels::Window2d w;
+  w.batch = input.shape()[0];
+  w.channels = input.shape()[1];
+  w.height = input.shape()[2];
+  w.width = input.shape()[3];
+  w.kernel_h = kernel[0];
+  w.kernel_w = kernel[1];
+  w.stride_h = stride_arg[0] == 0 ? kernel[0] : stride_arg[0];
+  w.stride_w = stride_arg[1] == 0 ? kernel[1] : stride_arg[1];
+  w.pad_h = padding[0];
+  w.pad_w = padding[1];
+  TAPEGRAD_CHECK(w.kernel_h > 0 && w.kernel_w > 0, "max_pool2d: kernel size must be positive, got ({}, {})",
+                 kernel[0], kernel[1]);
+  TAPEGRAD_CHECK(w.stride_h > 0 && w.stride_w > 0,
+                 "max_pool2d: stride must be positive (or 0 for the kernel size), got ({}, {})", stride_arg[0],
+                 stride_arg[1]);
+  // As in PyTorch: a wider border would allow windows that see only padding.
+  TAPEGRAD_CHECK(w.pad_h >= 0 && w.pad_w >= 0 && w.pad_h <= w.kernel_h / 2 && w.pad_w <= w.kernel_w / 2,
+                 "max_pool2d: padding must be between 0 and half the kernel size, got padding ({}, {}) for kernel "
+                 "({}, {})", padding[0], padding[1], kernel[0], kernel[1]);
+  const std::int64_t padded_h = w.height + 2 * w.pad_h, padded_w = w.width + 2 * w.pad_w;
+  TAPEGRAD_CHECK(w.kernel_h <= padded_h && w.kernel_w <= padded_w,
+                 "max_pool2d: the kernel ({}x{}) is larger than the padded input ({}x{} from input shape {}); use a "
+                 "smaller kernel or more padding", w.kernel_h, w.kernel_w, padded_h, padded_w, input.shape());
+  w.out_h = (padded_h - w.kernel_h) / w.stride_h + 1;
+  w.out_w = (padded_w - w.kernel_w) / w.stride_w + 1;
+  const Shape out_shape{w.batch, w.channels, w.out_h, w.out_w};
+  Tensor values = empty(out_shape, options_of(input));
+  Tensor indices = empty(out_shape, TensorOptions(kInt64).with_device(input.device()));
+  if (values.numel() > 0) backend_of(input).max_pool2d(input.desc(), w, values.desc(), indices.desc());
+  if (should_record(input))
+    record("max_pool2d", values, {input}, [indices, input_shape = input.shape()](BackwardContext& ctx) {
+      // Each output's gradient goes to its argmax: a scatter-add over the flattened planes,
+      // whose own gradient (a gather) makes the second derivative.
+      const Shape planes{input_shape[0], input_shape[1], input_shape[2] * input_shape[3]};
+      const Shape flat{planes[0], planes[1], -1};
+      const Tensor routed = scatter_add_into_zeros(reshape(ctx.grad(), flat), planes, 2, reshape(indices, flat));
+      ctx.set_input_grad(0, reshape(routed, input_shape));
+    });
+  return {values, indices};
+}
+
+Tensor max_pool2d(const Tensor& input, const Pool2dParams& params) {
+  return max_pool2d_with_indices(input, params).values;
+}
+
+// ---- batch normalization ----
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  check_floating("batch_norm", input);
+  TAPEGRAD_CHECK(input.dim() >= 2, "batch_norm: expected an input [N, C, ...] of at least 2 dims, got shape {}",
+                 input.shape());
+  const std::int64_t channels = input.shape()[1];
+  const auto check_per_channel = [&](const Tensor& t, const char* name) {
+    if (!t.defined()) return;
+    check_compatible("batch_norm", input, t);
+    TAPEGRAD_CHECK(t.dim() == 1 && t.shape()[0] == channels,
+                   "batch_norm: {} must have shape [{}] (one value per channel of input shape {}), got {}", name,
+                   channels, input.shape(), t.shape());
+  };
+  check_per_channel(running_mean, "running_mean");
+  check_per_channel(running_var, "running_var");
+  check_per_channel(weight, "weight");
+  check_per_channel(bias, "bias");
+  TAPEGRAD_CHECK(running_mean.defined() == running_var.defined(),
+                 "batch_norm: give both running_mean and running_var, or neither");
+  TAPEGRAD_CHECK(training || running_mean.defined(),
+                 "batch_norm: evaluation mode normalizes with running_mean and running_var, and none were given");
+  Dims reduced{0};
+  Shape per_channel = Dims::filled(input.dim(), 1);  // [1, C, 1, ...]: broadcasts along dim 1
+  per_channel[1] = channels;
+  for (int d = 2; d < input.dim(); ++d) reduced.push_back(d);
+
+  Tensor centered, inv_std;
+  if (training) {
+    const std::int64_t count = channels == 0 ? 0 : input.numel() / channels;
+    TAPEGRAD_CHECK(count > 1, "batch_norm: expected more than 1 value per channel when training, got input of shape {}",
+                   input.shape());
+    const Tensor batch_mean = mean(input, reduced, true);
+    centered = sub(input, batch_mean);
+    const Tensor batch_var = mean(mul(centered, centered), reduced, true);  // biased, as PyTorch normalizes
+    inv_std = pow(add(batch_var, eps), -0.5);
+    if (running_mean.defined()) {
+      NoGradGuard no_grad;
+      const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
+      Tensor mean_buffer = running_mean, var_buffer = running_var;  // handles: the buffers update in place
+      mean_buffer.mul_(1 - momentum).add_(reshape(batch_mean.detach(), {channels}), momentum);
+      var_buffer.mul_(1 - momentum).add_(reshape(batch_var.detach(), {channels}), momentum * unbias);
+    }
+  } else {
+    centered = sub(input, reshape(running_mean, per_channel));
+    inv_std = pow(add(reshape(running_var, per_channel), eps), -0.5);
+  }
+  // The weight joins the [1, C, 1, ...] scale, so the full-size tensor is multiplied once.
+  const Tensor scale = weight.defined() ? mul(inv_std, reshape(weight, per_channel)) : inv_std;
+  const Tensor normalized = mul(centered, scale);
+  return bias.defined() ? add(normalized, reshape(bias, per_channel)) : normalized;
+}
+
+// ---- dropout ----
+
+Tensor dropout(const Tensor& input, double p, bool training, Generator& generator) {
+  check_floating("dropout", input);
+  TAPEGRAD_CHECK(p >= 0 && p <= 1, "dropout: probability must be between 0 and 1, got {}", p);
+  if (!training || p == 0) return input;
+  if (p == 1) return mul(input, 0.0);  // every element dropped; the gradient is zero, not NaN
+  Tensor mask;
+  {
+    NoGradGuard no_grad;
+    const Tensor draws = rand(input.shape(), generator, options_of(input));
+    mask = lt(draws, 1 - p);  // kept with probability 1 - p
+    mask.mul_(1 / (1 - p));
+  }
+  return mul(input, mask);
+}
+
+Tensor dropout(const Tensor& input, double p, bool training) {
+  return dropout(input, p, training, default_generator());
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,256 @@
+// The safetensors reader and writer. The validation follows the reference implementation
+// (huggingface/safetensors): a bounded header, data offsets that tile the data section exactly,
+// byte ranges that match dtype and shape, and no arithmetic that can overflow on hostile input.
+#include <tapegrad/autodiff/serialize.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
+#include <tapegrad/autodiff/grad_mode.h>
+#include <tapegrad/autodiff/ops.h>
+
+namespace tapegrad {
+
+static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; add byte swapping");
+
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference implementation's bound
+constexpr const char* kVersionKey = "tapegrad.format_version";
+constexpr const char* kChecksumKey = "tapegrad.checksum";
+constexpr const char* kFormatVersion = "1";
+
+std::string safetensors_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return "F32";
+    case DType::Float64: return "F64";
+    case DType::Int64: return "I64";
+    case DType::UInt8: return "U8";
+  }
+  fail("save_tensors: tensors of dtype {} cannot be stored", dtype);
+}
+
+std::optional<DType> dtype_from_safetensors(const std::string& name) {
+  if (name == "F32") return DType::Float32;
+  if (name == "F64") return DType::Float64;
+  if (name == "I64") return DType::Int64;
+  if (name == "U8") return DType::UInt8;
+  return std::nullopt;
+}
+
+// CRC-32 of the data section, as hex: detects flipped bytes and torn writes.
+std::string checksum_of(const char* data, std::size_t size) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data), size);
+  return fmt::format("crc32:{:08x}", static_cast<std::uint32_t>(crc));
+}
+
+void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
+  while (size > 0) {
+    const ssize_t written = ::write(fd, data, size);
+    if (written < 0 && errno == EINTR) continue;
+    TAPEGRAD_CHECK(written > 0, "save_tensors: writing '{}' failed: {}", path.string(), std::strerror(errno));
+    data += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
+// Writes `header` then `data` to a temporary file beside `path`, flushes it to disk and renames
+// it over `path`: readers see the old file or the new one, never a torn one.
+void write_atomically(const std::filesystem::path& path, const std::string& header, const std::string& data) {
+  const std::filesystem::path temporary = path.string() + fmt::format(".tmp.{}", ::getpid());
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  TAPEGRAD_CHECK(fd >= 0, "save_tensors: cannot create '{}': {}; check that the directory exists and is writable",
+                 temporary.string(), std::strerror(errno));
+  try {
+    write_all(fd, header.data(), header.size(), temporary);
+    write_all(fd, data.data(), data.size(), temporary);
+    TAPEGRAD_CHECK(::fsync(fd) == 0, "save_tensors: flushing '{}' failed: {}", temporary.string(), std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    std::filesystem::remove(temporary);
+    throw;
+  }
+  ::close(fd);
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary);
+    fail("save_tensors: cannot rename '{}' to '{}': {}", temporary.string(), path.string(), error.message());
+  }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  TAPEGRAD_CHECK(in.good(), "load_tensors: cannot open '{}' ({}); check the path", path.string(),
+                 std::filesystem::exists(path) ? "unreadable" : "no such file");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TAPEGRAD_CHECK(!in.bad(), "load_tensors: reading '{}' failed", path.string());
+  return bytes;
+}
+
+// One entry of the header, validated against itself; offsets are checked against each other later.
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t begin = 0, end = 0;
+};
+
+std::uint64_t checked_offset(const Json& value, const std::string& where) {
+  TAPEGRAD_CHECK(value.is_number_unsigned(), "{}: data_offsets must be non-negative integers, got {}", where, value.dump());
+  return value.get<std::uint64_t>();
+}
+
+Entry parse_entry(const std::string& name, const Json& info, const std::string& where) {
+  TAPEGRAD_CHECK(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
+                 "{}: entry '{}' must be an object with dtype, shape and data_offsets, got {}", where, name, info.dump());
+  Entry entry;
+  entry.name = name;
+  const Json& dtype = info["dtype"];
+  TAPEGRAD_CHECK(dtype.is_string(), "{}: dtype of '{}' must be a string", where, name);
+  const auto parsed = dtype_from_safetensors(dtype.get<std::string>());
+  TAPEGRAD_CHECK(parsed.has_value(), "{}: tensor '{}' has dtype {}, which tapegrad does not support (F32, F64, I64, U8)",
+                 where, name, dtype.get<std::string>());
+  entry.dtype = *parsed;
+
+  const Json& shape = info["shape"];
+  TAPEGRAD_CHECK(shape.is_array() && shape.size() <= static_cast<std::size_t>(kMaxDims),
+                 "{}: shape of '{}' must be a list of at most {} sizes, got {}", where, name, kMaxDims, shape.dump());
+  std::uint64_t bytes = dtype_size(entry.dtype);
+  for (const Json& size : shape) {
+    TAPEGRAD_CHECK(size.is_number_unsigned(), "{}: shape of '{}' must hold non-negative integers, got {}", where, name,
+                   shape.dump());
+    const std::uint64_t extent = size.get<std::uint64_t>();
+    TAPEGRAD_CHECK(extent == 0 || bytes <= std::numeric_limits<std::int64_t>::max() / extent,
+                   "{}: shape {} of '{}' overflows", where, shape.dump(), name);
+    bytes *= extent;
+    entry.shape.push_back(static_cast<std::int64_t>(extent));
+  }
+
+  const Json& offsets = info["data_offsets"];
+  TAPEGRAD_CHECK(offsets.is_array() && offsets.size() == 2, "{}: data_offsets of '{}' must be [begin, end], got {}",
+                 where, name, offsets.dump());
+  entry.begin = checked_offset(offsets[0], where);
+  entry.end = checked_offset(offsets[1], where);
+  TAPEGRAD_CHECK(entry.begin <= entry.end, "{}: data_offsets of '{}' run backwards ({})", where, name, offsets.dump());
+  TAPEGRAD_CHECK(entry.end - entry.begin == bytes,
+                 "{}: tensor '{}' ({} {}) needs {} bytes but its data_offsets {} span {}", where, name, entry.dtype,
+                 entry.shape, bytes, offsets.dump(), entry.end - entry.begin);
+  return entry;
+}
+
+}  // namespace
+
+const Tensor& TensorFile::at(const std::string& name) const {
+  for (const auto& [entry_name, tensor] : tensors)
+    if (entry_name == name) return tensor;
+  std::vector<std::string> names;
+  for (const auto& entry : tensors) names.push_back(entry.first);
+  fail("tensor file has no tensor '{}'; it holds: {}", name, fmt::join(names, ", "));
+}
+
+void save_tensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                  const std::map<std::string, std::string>& metadata) {
+  Json header = Json::object();
+  std::string data;
+  for (const auto& [name, tensor] : tensors) {
+    TAPEGRAD_CHECK(tensor.defined(), "save_tensors: tensor '{}' is undefined", name);
+    TAPEGRAD_CHECK(name != "__metadata__" && !header.contains(name), "save_tensors: the name '{}' is {}", name,
+                   name == "__metadata__" ? "reserved" : "used twice");
+    NoGradGuard no_grad;
+    const Tensor host = tensor.detach().cpu().contiguous();
+    const std::size_t bytes = static_cast<std::size_t>(host.numel()) * dtype_size(host.dtype());
+    header[name] = {{"dtype", safetensors_dtype(host.dtype())},
+                    {"shape", std::vector<std::int64_t>(host.shape().begin(), host.shape().end())},
+                    {"data_offsets", {data.size(), data.size() + bytes}}};
+    if (bytes > 0)
+      data.append(static_cast<const char*>(host.impl().storage->data()) + host.storage_offset() * dtype_size(host.dtype()),
+                  bytes);
+  }
+  Json meta = metadata;
+  meta["format"] = metadata.contains("format") ? metadata.at("format") : "pt";  // what safetensors.torch writes
+  meta[kVersionKey] = kFormatVersion;
+  meta[kChecksumKey] = checksum_of(data.data(), data.size());
+  header["__metadata__"] = meta;
+
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned, as the reference writer does
+  std::string prefix(8, '\0');
+  const std::uint64_t length = text.size();
+  std::memcpy(prefix.data(), &length, 8);
+  write_atomically(path, prefix + text, data);
+}
+
+TensorFile load_tensors(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  const std::string where = fmt::format("load_tensors('{}')", path.string());
+  TAPEGRAD_CHECK(bytes.size() >= 8, "{}: the file has {} bytes, fewer than the 8-byte header length; it is truncated or "
+                 "not a safetensors file", where, bytes.size());
+  std::uint64_t header_length = 0;
+  std::memcpy(&header_length, bytes.data(), 8);
+  TAPEGRAD_CHECK(header_length <= kMaxHeaderBytes, "{}: header length {} exceeds the {}-byte limit; the file is corrupt "
+                 "or not a safetensors file", where, header_length, kMaxHeaderBytes);
+  TAPEGRAD_CHECK(header_length <= bytes.size() - 8, "{}: header length {} runs past the end of the {}-byte file; the "
+                 "file is truncated", where, header_length, bytes.size());
+  const std::string_view header_text(bytes.data() + 8, header_length);
+  TAPEGRAD_CHECK(!header_text.empty() && header_text.front() == '{', "{}: the header is not a JSON object; the file is "
+                 "corrupt or not a safetensors file", where);
+  const Json header = Json::parse(header_text, nullptr, /*allow_exceptions=*/false);
+  TAPEGRAD_CHECK(header.is_object(), "{}: the header is not valid JSON; the file is corrupt", where);
+
+  TensorFile file;
+  std::vector<Entry> entries;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") {
+      TAPEGRAD_CHECK(info.is_object(), "{}: __metadata__ must be an object of strings", where);
+      for (const auto& [key, value] : info.items()) {
+        TAPEGRAD_CHECK(value.is_string(), "{}: __metadata__ value of '{}' must be a string", where, key);
+        file.metadata[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(name, info, where));
+  }
+
+  // The byte ranges must tile the data section: sorted by offset, each starts where the last ended.
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  const std::uint64_t data_size = bytes.size() - 8 - header_length;
+  std::uint64_t expected_begin = 0;
+  for (const Entry& entry : entries) {
+    TAPEGRAD_CHECK(entry.begin == expected_begin, "{}: tensor '{}' starts at byte {} of the data but the previous one "
+                   "ends at {}; offsets must be contiguous", where, entry.name, entry.begin, expected_begin);
+    expected_begin = entry.end;
+  }
+  TAPEGRAD_CHECK(expected_begin == data_size, "{}: the tensors cover {} bytes of data but the file holds {}; the file "
+                 "is {}", where, expected_begin, data_size, expected_begin > data_size ? "truncated" : "corrupt");
+
+  const char* data = bytes.data() + 8 + header_length;
+  if (const auto stored = file.metadata.find(kChecksumKey); stored != file.metadata.end()) {
+    const std::string actual = checksum_of(data, data_size);
+    TAPEGRAD_CHECK(stored->second == actual, "{}: checksum mismatch (stored {}, data gives {}); the file is corrupt",
+                   where, stored->second, actual);
+  }
+  for (const Entry& entry : entries) {
+    Tensor tensor = empty(entry.shape, TensorOptions(entry.dtype));
+    if (entry.end > entry.begin) std::memcpy(tensor.impl().storage->data(), data + entry.begin, entry.end - entry.begin);
+    file.tensors.emplace_back(entry.name, std::move(tensor));
+  }
+  return file;
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,180 @@
+// DataLoader: epoch orders from (seed, epoch), collation through Dataset::get_batch, and a
+// one-slot background worker that collates the next batch while the current one is in use.
+#include <tapegrad/datasets/dataloader.h>
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <numeric>
+#include <thread>
+#include <utility>
+
+#include <tapegrad/autodiff/grad_mode.h>
+#include <tapegrad/autodiff/ops.h>
+
+namespace tapegrad::datasets {
+
+// A persistent thread that runs one job at a time; the iterator waits for each job's result
+// before submitting the next, so one slot suffices.
+class DataLoader::Worker {
+ public:
+  Worker() : thread_([this] { run(); }) {}
+  ~Worker() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  std::future<Example> submit(std::function<Example()> job) {
+    std::packaged_task<Example()> task(std::move(job));
+    std::future<Example> result = task.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      task_ = std::move(task);
+    }
+    wake_.notify_one();
+    return result;
+  }
+
+ private:
+  void run() {
+    NoGradGuard no_grad;  // grad mode is per thread; collation never records
+    for (;;) {
+      std::packaged_task<Example()> task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || task_.valid(); });
+        if (!task_.valid()) return;
+        task = std::move(task_);
+      }
+      task();  // an exception reaches the caller through the future
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::packaged_task<Example()> task_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts running once the members above exist
+};
+
+DataLoader::DataLoader(DatasetPtr dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  TAPEGRAD_CHECK(dataset_ != nullptr, "DataLoader: no dataset");
+  TAPEGRAD_CHECK(options_.batch_size >= 1, "DataLoader: batch_size must be at least 1, got {}", options_.batch_size);
+  TAPEGRAD_CHECK(!options_.with_replacement || options_.num_samples >= -1,
+                 "DataLoader: num_samples must be -1 (the dataset's size) or non-negative, got {}", options_.num_samples);
+  TAPEGRAD_CHECK(!options_.with_replacement || dataset_->size() > 0 || samples_per_epoch() == 0,
+                 "DataLoader: cannot sample with replacement from an empty dataset");
+}
+
+DataLoader::~DataLoader() = default;
+
+std::int64_t DataLoader::samples_per_epoch() const {
+  if (options_.with_replacement && options_.num_samples >= 0) return options_.num_samples;
+  return dataset_->size();
+}
+
+std::int64_t DataLoader::size() const {
+  const std::int64_t samples = samples_per_epoch(), batch = options_.batch_size;
+  return options_.drop_last ? samples / batch : (samples + batch - 1) / batch;
+}
+
+std::vector<std::int64_t> DataLoader::epoch_order(std::int64_t epoch) const {
+  TAPEGRAD_CHECK(epoch >= 0, "DataLoader: epoch must be non-negative, got {}", epoch);
+  const std::int64_t n = dataset_->size();
+  // Each epoch reads its own stretch of the seed's Philox counters (2^40 draws apart), so an
+  // epoch's order never depends on the epochs before it.
+  Generator generator(options_.seed);
+  generator.set_offset(static_cast<std::uint64_t>(epoch) << 40);
+  if (options_.with_replacement) {
+    const std::int64_t samples = samples_per_epoch();
+    if (samples == 0) return {};
+    return randint(0, n, {samples}, generator).to_vector<std::int64_t>();
+  }
+  if (options_.shuffle) return randperm(n, generator).to_vector<std::int64_t>();
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  return order;
+}
+
+void DataLoader::load_state(const DataLoaderState& state) {
+  TAPEGRAD_CHECK(!iterating_, "DataLoader::load_state: an iteration is under way; finish or leave it first");
+  TAPEGRAD_CHECK(state.epoch >= 0 && state.batches_done >= 0 && state.batches_done <= size(),
+                 "DataLoader::load_state: epoch {} batch {} is not a position of this loader ({} batches per epoch)",
+                 state.epoch, state.batches_done, size());
+  state_ = state;
+}
+
+Example DataLoader::collate(const std::vector<std::int64_t>& order, std::int64_t batch) const {
+  const auto start = static_cast<std::size_t>(batch * options_.batch_size);
+  const std::size_t end = std::min(order.size(), start + static_cast<std::size_t>(options_.batch_size));
+  const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                          order.begin() + static_cast<std::ptrdiff_t>(end));
+  return dataset_->get_batch(from_vector(indices));
+}
+
+DataLoader::Iterator DataLoader::begin() {
+  TAPEGRAD_CHECK(!iterating_, "DataLoader: an iteration over this loader is already under way");
+  if (state_.batches_done >= size()) state_ = {state_.epoch + (size() > 0 ? 1 : 0), 0};
+  if (options_.prefetch && worker_ == nullptr) worker_ = std::make_unique<Worker>();
+  return Iterator(this);
+}
+
+DataLoader::Iterator::Iterator(DataLoader* loader) : loader_(loader) {
+  if (loader_->size() == 0) {  // nothing to hand out: the epoch is over as soon as it starts
+    loader_->state_ = {loader_->state_.epoch + 1, 0};
+    loader_ = nullptr;
+    return;
+  }
+  order_ = std::make_shared<const std::vector<std::int64_t>>(loader_->epoch_order(loader_->state_.epoch));
+  fetch_current();
+  // Only now: had the first batch failed, no iterator would exist to end the iteration.
+  loader_->iterating_ = true;
+  finished_ = false;
+}
+
+DataLoader::Iterator::Iterator(Iterator&& other) noexcept
+    : loader_(std::exchange(other.loader_, nullptr)),
+      order_(std::move(other.order_)),
+      current_(std::move(other.current_)),
+      next_(std::move(other.next_)),
+      finished_(std::exchange(other.finished_, true)) {}
+
+DataLoader::Iterator::~Iterator() {
+  if (next_.valid()) next_.wait();  // the worker may still be reading this iteration's order
+  if (loader_ != nullptr) loader_->iterating_ = false;
+}
+
+void DataLoader::Iterator::fetch_current() {
+  DataLoaderState& state = loader_->state_;
+  current_ = next_.valid() ? next_.get() : loader_->collate(*order_, state.batches_done);
+  ++state.batches_done;
+  request_next();
+}
+
+void DataLoader::Iterator::request_next() {
+  DataLoaderState& state = loader_->state_;
+  if (loader_->worker_ == nullptr || state.batches_done >= loader_->size()) return;
+  next_ = loader_->worker_->submit(
+      [loader = loader_, order = order_, batch = state.batches_done] { return loader->collate(*order, batch); });
+}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  DataLoaderState& state = loader_->state_;
+  if (state.batches_done < loader_->size()) {
+    fetch_current();
+    return *this;
+  }
+  state = {state.epoch + 1, 0};
+  finished_ = true;
+  current_ = {};
+  loader_->iterating_ = false;
+  loader_ = nullptr;
+  return *this;
+}
+
+}  // namespace tapegrad::datasets

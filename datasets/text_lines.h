@@ -1,0 +1,30 @@
+// Line-by-line reading shared by the text readers (LIBSVM, CSV): 1-based line numbers for error
+// messages, trimming, and strict number parsing (the whole token, finite).
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tapegrad::datasets::detail {
+
+std::string_view trim(std::string_view text);
+// The number spelled by all of `token` ("+1", "-0.5", "1e-3"), or nothing if it is not exactly one.
+std::optional<double> parse_number(std::string_view token);
+std::optional<std::int64_t> parse_integer(std::string_view token);
+
+// Yields the lines of a text file with their 1-based numbers.
+class LineReader {
+ public:
+  LineReader(const std::string& path, const char* reader);
+  bool next(std::string& line);
+  std::int64_t line_number() const { return line_number_; }
+
+ private:
+  std::ifstream in_;
+  std::int64_t line_number_ = 0;
+};
+
+}  // namespace tapegrad::datasets::detail

@@ -1,0 +1,285 @@
+// The transforms' parameter draws (torchvision's get_params, line for line where it matters for
+// the distribution) and their per-image pixel loops.
+#include <tapegrad/datasets/transforms.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include <tapegrad/autodiff/ops.h>
+#include <tapegrad/kernels/cpu/parallel.h>
+
+namespace tapegrad::datasets::transforms {
+namespace {
+
+double uniform(Generator& generator, double low, double high) { return low + (high - low) * generator.next_double(); }
+
+// Uniform in [0, bound): torch.randint(0, bound).
+std::int64_t random_below(Generator& generator, std::int64_t bound) {
+  return static_cast<std::int64_t>(generator.next_u64() % static_cast<std::uint64_t>(bound));
+}
+
+// Python's round(): halves go to the even neighbour (nearbyint in the default rounding mode).
+std::int64_t python_round(double value) { return static_cast<std::int64_t>(std::nearbyint(value)); }
+
+// PyTorch's bilinear source positions for resizing `in` samples to `out` (align_corners=False):
+// the two neighbours and the weight of the second, per output position.
+struct Taps {
+  std::vector<std::int64_t> first, second;
+  std::vector<float> weight;
+};
+
+Taps bilinear_taps(std::int64_t in, std::int64_t out) {
+  Taps taps;
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  for (std::int64_t o = 0; o < out; ++o) {
+    const float source = std::max(scale * (static_cast<float>(o) + 0.5f) - 0.5f, 0.0f);
+    const auto first = static_cast<std::int64_t>(source);
+    taps.first.push_back(first);
+    taps.second.push_back(first < in - 1 ? first + 1 : first);
+    taps.weight.push_back(source - static_cast<float>(first));
+  }
+  return taps;
+}
+
+}  // namespace
+
+Tensor ImageTransform::operator()(const Tensor& images, Generator& generator) const {
+  TAPEGRAD_CHECK(images.defined() && images.dim() >= 2 && images.dim() <= 4,
+                 "transform: expected an image [H, W] or [C, H, W] or a batch [N, C, H, W], got {}",
+                 images.defined() ? fmt::format("shape {}", images.shape()) : "an undefined tensor");
+  TAPEGRAD_CHECK(images.dtype() == kFloat32 && images.device().is_cpu(),
+                 "transform: expected float32 CPU images, got {} on {}; convert uint8 pixels with to_unit_range",
+                 images.dtype(), images.device());
+  const Tensor source = images.contiguous();
+  const int rank = images.dim();
+  const std::int64_t count = rank == 4 ? images.size(0) : 1, channels = rank >= 3 ? images.size(-3) : 1;
+  const std::int64_t height = images.size(-2), width = images.size(-1);
+  check_input(channels, height, width);
+
+  std::vector<Params> params;
+  params.reserve(static_cast<std::size_t>(count));
+  for (std::int64_t n = 0; n < count; ++n) params.push_back(draw(height, width, generator));
+
+  const auto [out_height, out_width] = output_size(height, width);
+  Shape shape = images.shape();
+  shape[rank - 2] = out_height;
+  shape[rank - 1] = out_width;
+  Tensor out = empty(shape, kFloat32);
+  const float* in = source.data_ptr<float>();
+  float* result = out.data_ptr<float>();
+  const std::int64_t in_size = channels * height * width, out_size = channels * out_height * out_width;
+  auto run = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t n = begin; n < end; ++n)
+      transform_image(in + n * in_size, channels, height, width, params[static_cast<std::size_t>(n)],
+                      result + n * out_size);
+  };
+  if (kernels::cpu::worth_parallel(count * out_size)) kernels::cpu::parallel_for(count, run);
+  else run(0, count);
+  return out;
+}
+
+// ---- RandomResizedCrop ----
+
+RandomResizedCrop::RandomResizedCrop(std::array<std::int64_t, 2> size, std::array<double, 2> scale,
+                                     std::array<double, 2> ratio)
+    : size_(size), scale_(scale), ratio_(ratio) {
+  TAPEGRAD_CHECK(size[0] > 0 && size[1] > 0, "RandomResizedCrop: size must be positive, got {}x{}", size[0], size[1]);
+  TAPEGRAD_CHECK(0 < scale[0] && scale[0] <= scale[1], "RandomResizedCrop: scale must be 0 < low <= high, got ({}, {})",
+                 scale[0], scale[1]);
+  TAPEGRAD_CHECK(0 < ratio[0] && ratio[0] <= ratio[1], "RandomResizedCrop: ratio must be 0 < low <= high, got ({}, {})",
+                 ratio[0], ratio[1]);
+}
+
+CropBox RandomResizedCrop::get_params(std::int64_t height, std::int64_t width, Generator& generator) const {
+  const double area = static_cast<double>(height * width);
+  const double log_low = std::log(ratio_[0]), log_high = std::log(ratio_[1]);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * uniform(generator, scale_[0], scale_[1]);
+    const double aspect = std::exp(uniform(generator, log_low, log_high));
+    const std::int64_t w = python_round(std::sqrt(target_area * aspect));
+    const std::int64_t h = python_round(std::sqrt(target_area / aspect));
+    if (0 < w && w <= width && 0 < h && h <= height) {
+      const std::int64_t top = random_below(generator, height - h + 1);
+      const std::int64_t left = random_below(generator, width - w + 1);
+      return {top, left, h, w};
+    }
+  }
+  // No box fitted: the largest centred box whose ratio lies in range.
+  const double in_ratio = static_cast<double>(width) / static_cast<double>(height);
+  std::int64_t w = width, h = height;
+  if (in_ratio < ratio_[0]) h = python_round(static_cast<double>(w) / ratio_[0]);
+  else if (in_ratio > ratio_[1]) w = python_round(static_cast<double>(h) * ratio_[1]);
+  return {(height - h) / 2, (width - w) / 2, h, w};
+}
+
+ImageTransform::Params RandomResizedCrop::draw(std::int64_t height, std::int64_t width, Generator& generator) const {
+  const CropBox box = get_params(height, width, generator);
+  return {static_cast<double>(box.top), static_cast<double>(box.left), static_cast<double>(box.height),
+          static_cast<double>(box.width)};
+}
+
+void RandomResizedCrop::transform_image(const float* in, std::int64_t channels, std::int64_t height,
+                                        std::int64_t width, const Params& params, float* out) const {
+  const auto top = static_cast<std::int64_t>(params[0]), left = static_cast<std::int64_t>(params[1]);
+  const Taps rows = bilinear_taps(static_cast<std::int64_t>(params[2]), size_[0]);
+  const Taps cols = bilinear_taps(static_cast<std::int64_t>(params[3]), size_[1]);
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const float* plane = in + (c * height + top) * width + left;
+    for (std::int64_t y = 0; y < size_[0]; ++y) {
+      const float* row0 = plane + rows.first[y] * width;
+      const float* row1 = plane + rows.second[y] * width;
+      const float wy1 = rows.weight[y], wy0 = 1.0f - wy1;
+      for (std::int64_t x = 0; x < size_[1]; ++x) {
+        const std::int64_t x0 = cols.first[x], x1 = cols.second[x];
+        const float wx1 = cols.weight[x], wx0 = 1.0f - wx1;
+        *out++ = wy0 * (wx0 * row0[x0] + wx1 * row0[x1]) + wy1 * (wx0 * row1[x0] + wx1 * row1[x1]);
+      }
+    }
+  }
+}
+
+// ---- RandomRotation ----
+
+RandomRotation::RandomRotation(double low_degrees, double high_degrees) : low_(low_degrees), high_(high_degrees) {
+  TAPEGRAD_CHECK(low_degrees <= high_degrees, "RandomRotation: degrees must be low <= high, got ({}, {})", low_degrees,
+                 high_degrees);
+}
+
+ImageTransform::Params RandomRotation::draw(std::int64_t, std::int64_t, Generator& generator) const {
+  return {uniform(generator, low_, high_), 0, 0, 0};
+}
+
+// torchvision's rotate on tensors: each output pixel centre, relative to the image centre, is
+// mapped through the inverse rotation and sampled as grid_sample(bilinear, zeros,
+// align_corners=False); the image is then multiplied by the same sampling of an all-ones mask,
+// which is how torchvision applies fill=0.
+void RandomRotation::transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                                     const Params& params, float* out) const {
+  const double radians = params[0] * std::numbers::pi / 180.0;
+  const auto cos_a = static_cast<float>(std::cos(radians)), sin_a = static_cast<float>(std::sin(radians));
+  const float half_w = 0.5f * static_cast<float>(width), half_h = 0.5f * static_cast<float>(height);
+  const std::int64_t plane = height * width;
+  for (std::int64_t y = 0; y < height; ++y) {
+    const float yc = static_cast<float>(y) - half_h + 0.5f;
+    for (std::int64_t x = 0; x < width; ++x) {
+      const float xc = static_cast<float>(x) - half_w + 0.5f;
+      const float ix = cos_a * xc - sin_a * yc + half_w - 0.5f;
+      const float iy = sin_a * xc + cos_a * yc + half_h - 0.5f;
+      const auto x0 = static_cast<std::int64_t>(std::floor(ix)), y0 = static_cast<std::int64_t>(std::floor(iy));
+      const float fx = ix - static_cast<float>(x0), fy = iy - static_cast<float>(y0);
+      const std::array<std::int64_t, 4> xs{x0, x0 + 1, x0, x0 + 1}, ys{y0, y0, y0 + 1, y0 + 1};
+      const std::array<float, 4> weights{(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+      float mask = 0;
+      std::array<std::int64_t, 4> offsets{};
+      std::array<bool, 4> inside{};
+      for (int k = 0; k < 4; ++k) {
+        inside[k] = xs[k] >= 0 && xs[k] < width && ys[k] >= 0 && ys[k] < height;
+        offsets[k] = ys[k] * width + xs[k];
+        if (inside[k]) mask += weights[k];
+      }
+      for (std::int64_t c = 0; c < channels; ++c) {
+        float value = 0;
+        for (int k = 0; k < 4; ++k)
+          if (inside[k]) value += weights[k] * in[c * plane + offsets[k]];
+        out[c * plane + y * width + x] = value * mask;
+      }
+    }
+  }
+}
+
+Tensor rotate(const Tensor& images, double degrees) {
+  Generator unused;  // a zero-width range: the draw is the angle itself
+  return RandomRotation(degrees, degrees)(images, unused);
+}
+
+// ---- RandomCrop ----
+
+RandomCrop::RandomCrop(std::array<std::int64_t, 2> size, std::int64_t padding) : size_(size), padding_(padding) {
+  TAPEGRAD_CHECK(size[0] > 0 && size[1] > 0 && padding >= 0,
+                 "RandomCrop: size must be positive and padding non-negative, got {}x{} and {}", size[0], size[1],
+                 padding);
+}
+
+void RandomCrop::check_input(std::int64_t, std::int64_t height, std::int64_t width) const {
+  TAPEGRAD_CHECK(height + 2 * padding_ >= size_[0] && width + 2 * padding_ >= size_[1],
+                 "RandomCrop: a {}x{} crop does not fit a {}x{} image padded by {}", size_[0], size_[1], height, width,
+                 padding_);
+}
+
+ImageTransform::Params RandomCrop::draw(std::int64_t height, std::int64_t width, Generator& generator) const {
+  const std::int64_t padded_h = height + 2 * padding_, padded_w = width + 2 * padding_;
+  if (padded_h == size_[0] && padded_w == size_[1]) return {0, 0, 0, 0};  // torchvision draws nothing here
+  const std::int64_t top = random_below(generator, padded_h - size_[0] + 1);
+  const std::int64_t left = random_below(generator, padded_w - size_[1] + 1);
+  return {static_cast<double>(top), static_cast<double>(left), 0, 0};
+}
+
+void RandomCrop::transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                                 const Params& params, float* out) const {
+  // Box coordinates are in the padded image; padding reads as zero.
+  const std::int64_t top = static_cast<std::int64_t>(params[0]) - padding_;
+  const std::int64_t left = static_cast<std::int64_t>(params[1]) - padding_;
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t y = 0; y < size_[0]; ++y)
+      for (std::int64_t x = 0; x < size_[1]; ++x) {
+        const std::int64_t sy = top + y, sx = left + x;
+        const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+        *out++ = inside ? in[(c * height + sy) * width + sx] : 0.0f;
+      }
+}
+
+// ---- RandomHorizontalFlip ----
+
+RandomHorizontalFlip::RandomHorizontalFlip(double p) : p_(p) {
+  TAPEGRAD_CHECK(p >= 0 && p <= 1, "RandomHorizontalFlip: p must lie in [0, 1], got {}", p);
+}
+
+ImageTransform::Params RandomHorizontalFlip::draw(std::int64_t, std::int64_t, Generator& generator) const {
+  return {generator.next_double() < p_ ? 1.0 : 0.0, 0, 0, 0};
+}
+
+void RandomHorizontalFlip::transform_image(const float* in, std::int64_t channels, std::int64_t height,
+                                           std::int64_t width, const Params& params, float* out) const {
+  const bool flip = params[0] != 0;
+  for (std::int64_t row = 0; row < channels * height; ++row, in += width, out += width)
+    for (std::int64_t x = 0; x < width; ++x) out[x] = in[flip ? width - 1 - x : x];
+}
+
+// ---- Normalize ----
+
+Normalize::Normalize(std::vector<double> mean, std::vector<double> std) : mean_(std::move(mean)), std_(std::move(std)) {
+  TAPEGRAD_CHECK(!mean_.empty() && mean_.size() == std_.size(),
+                 "Normalize: needs as many means as stds (one, or one per channel), got {} and {}", mean_.size(),
+                 std_.size());
+  for (double s : std_) TAPEGRAD_CHECK(s != 0, "Normalize: std must be non-zero");
+}
+
+void Normalize::check_input(std::int64_t channels, std::int64_t, std::int64_t) const {
+  TAPEGRAD_CHECK(mean_.size() == 1 || static_cast<std::int64_t>(mean_.size()) == channels,
+                 "Normalize: {} means for images of {} channels", mean_.size(), channels);
+}
+
+void Normalize::transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                                const Params&, float* out) const {
+  const std::int64_t plane = height * width;
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const std::size_t k = mean_.size() == 1 ? 0 : static_cast<std::size_t>(c);
+    const auto mean = static_cast<float>(mean_[k]), std = static_cast<float>(std_[k]);
+    for (std::int64_t i = 0; i < plane; ++i) out[c * plane + i] = (in[c * plane + i] - mean) / std;
+  }
+}
+
+// ---- Compose ----
+
+Compose::Compose(std::vector<TransformPtr> transforms) : transforms_(std::move(transforms)) {
+  for (const TransformPtr& t : transforms_) TAPEGRAD_CHECK(t != nullptr, "Compose: a transform is null");
+}
+
+Tensor Compose::operator()(const Tensor& images, Generator& generator) const {
+  Tensor result = images;
+  for (const TransformPtr& t : transforms_) result = (*t)(result, generator);
+  return transforms_.empty() ? images.clone() : result;
+}
+
+}  // namespace tapegrad::datasets::transforms

@@ -1,0 +1,149 @@
+// Image transforms as torchvision.transforms, on float32 images [H, W] or [C, H, W] and batches
+// [N, C, H, W]. Random transforms draw their parameters from the Generator passed in, image by
+// image in batch order, so the same seed gives the same augmented batch; each image of a batch
+// gets its own draws. Resampling is bilinear with PyTorch's pixel-centre convention
+// (align_corners=False) and no antialiasing.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <tapegrad/autodiff/generator.h>
+#include <tapegrad/autodiff/tensor.h>
+
+namespace tapegrad::datasets::transforms {
+
+// A crop box: top row, left column, height, width (torchvision's i, j, h, w).
+struct CropBox {
+  std::int64_t top = 0, left = 0, height = 0, width = 0;
+};
+
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  // The transformed image or batch: a new float32 tensor of the input's rank.
+  virtual Tensor operator()(const Tensor& images, Generator& generator) const = 0;
+};
+
+// The transforms that work image by image: all images' parameters are drawn first, in batch
+// order (so results do not depend on threads), then the images are computed, in parallel.
+class ImageTransform : public Transform {
+ public:
+  Tensor operator()(const Tensor& images, Generator& generator) const final;
+
+ protected:
+  // Up to four numbers per image (a box, an angle, a coin flip).
+  using Params = std::array<double, 4>;
+  // Refuses inputs the transform cannot handle, before any work starts.
+  virtual void check_input(std::int64_t channels, std::int64_t height, std::int64_t width) const {}
+  virtual Params draw(std::int64_t height, std::int64_t width, Generator& generator) const = 0;
+  virtual std::array<std::int64_t, 2> output_size(std::int64_t height, std::int64_t width) const {
+    return {height, width};
+  }
+  // in: [channels, height, width] contiguous; out: [channels, output_size] contiguous.
+  virtual void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                               const Params& params, float* out) const = 0;
+};
+
+using TransformPtr = std::shared_ptr<const Transform>;
+
+// torchvision's RandomResizedCrop: a box of area fraction in `scale` and aspect ratio (w/h) in
+// `ratio` (log-uniform), up to 10 tries, then a centre crop clamped to the ratio range; the box
+// is resized bilinearly to `size` (height, width).
+class RandomResizedCrop : public ImageTransform {
+ public:
+  RandomResizedCrop(std::array<std::int64_t, 2> size, std::array<double, 2> scale = {0.08, 1.0},
+                    std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0});
+  // torchvision's get_params: the crop box for an image of height x width.
+  CropBox get_params(std::int64_t height, std::int64_t width, Generator& generator) const;
+
+ protected:
+  Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
+  std::array<std::int64_t, 2> output_size(std::int64_t, std::int64_t) const override { return size_; }
+  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                       const Params& params, float* out) const override;
+
+ private:
+  std::array<std::int64_t, 2> size_;
+  std::array<double, 2> scale_, ratio_;
+};
+
+// torchvision's RandomRotation with bilinear interpolation: an angle uniform in
+// [-degrees, degrees] (or [low, high]), counter-clockwise about the image centre, same size,
+// zero fill (with torchvision's fill mask, so border pixels fade exactly as there).
+class RandomRotation : public ImageTransform {
+ public:
+  explicit RandomRotation(double degrees) : RandomRotation(-degrees, degrees) {}
+  RandomRotation(double low_degrees, double high_degrees);
+
+ protected:
+  Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
+  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                       const Params& params, float* out) const override;
+
+ private:
+  double low_, high_;
+};
+
+// Rotates every image by exactly `degrees` (what RandomRotation applies once it has drawn).
+Tensor rotate(const Tensor& images, double degrees);
+
+// torchvision's RandomCrop: zero padding of `padding` on every side, then a uniform box of `size`.
+class RandomCrop : public ImageTransform {
+ public:
+  explicit RandomCrop(std::array<std::int64_t, 2> size, std::int64_t padding = 0);
+
+ protected:
+  void check_input(std::int64_t channels, std::int64_t height, std::int64_t width) const override;
+  Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
+  std::array<std::int64_t, 2> output_size(std::int64_t, std::int64_t) const override { return size_; }
+  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                       const Params& params, float* out) const override;
+
+ private:
+  std::array<std::int64_t, 2> size_;
+  std::int64_t padding_;
+};
+
+// Mirrors left-right with probability p.
+class RandomHorizontalFlip : public ImageTransform {
+ public:
+  explicit RandomHorizontalFlip(double p = 0.5);
+
+ protected:
+  Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
+  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                       const Params& params, float* out) const override;
+
+ private:
+  double p_;
+};
+
+// (x - mean[c]) / std[c] per channel (one value each applies to every channel). Draws nothing.
+class Normalize : public ImageTransform {
+ public:
+  Normalize(std::vector<double> mean, std::vector<double> std);
+
+ protected:
+  void check_input(std::int64_t channels, std::int64_t height, std::int64_t width) const override;
+  Params draw(std::int64_t, std::int64_t, Generator&) const override { return {}; }
+  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
+                       const Params& params, float* out) const override;
+
+ private:
+  std::vector<double> mean_, std_;
+};
+
+// Applies each transform in turn to the whole batch.
+class Compose : public Transform {
+ public:
+  explicit Compose(std::vector<TransformPtr> transforms);
+  Tensor operator()(const Tensor& images, Generator& generator) const override;
+
+ private:
+  std::vector<TransformPtr> transforms_;
+};
+
+}  // namespace tapegrad::datasets::transforms

@@ -1,0 +1,90 @@
+// Parameter-free layers: activations, LogSoftmax, Flatten, Dropout and MaxPool2d, each a thin
+// module over the function of autodiff/ops with the same name.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include <tapegrad/autodiff/generator.h>
+#include <tapegrad/autodiff/ops.h>
+#include <tapegrad/nn/module.h>
+
+namespace tapegrad::nn {
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& input) override { return relu(input); }
+  std::string name() const override { return "ReLU"; }
+};
+
+class Sigmoid : public Module {
+ public:
+  Tensor forward(const Tensor& input) override { return sigmoid(input); }
+  std::string name() const override { return "Sigmoid"; }
+};
+
+class Tanh : public Module {
+ public:
+  Tensor forward(const Tensor& input) override { return tanh(input); }
+  std::string name() const override { return "Tanh"; }
+};
+
+class LogSoftmax : public Module {
+ public:
+  explicit LogSoftmax(std::int64_t dim) : dim_(dim) {}
+  Tensor forward(const Tensor& input) override { return log_softmax(input, dim_); }
+  std::string name() const override { return "LogSoftmax"; }
+  std::string extra_repr() const override { return fmt::format("dim={}", dim_); }
+
+ private:
+  std::int64_t dim_;
+};
+
+// Flattens dims start_dim..end_dim; the default keeps the batch dim, as nn.Flatten.
+class Flatten : public Module {
+ public:
+  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_dim_(start_dim), end_dim_(end_dim) {}
+  Tensor forward(const Tensor& input) override { return flatten(input, start_dim_, end_dim_); }
+  std::string name() const override { return "Flatten"; }
+  std::string extra_repr() const override { return fmt::format("start_dim={}, end_dim={}", start_dim_, end_dim_); }
+
+ private:
+  std::int64_t start_dim_, end_dim_;
+};
+
+// Zeroes elements with probability p in training (scaling the rest by 1/(1-p)); identity in
+// evaluation. Draws from `generator` when given, else from the global generator (manual_seed).
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5, Generator* generator = nullptr);
+  Tensor forward(const Tensor& input) override;
+  std::string name() const override { return "Dropout"; }
+  std::string extra_repr() const override { return fmt::format("p={}", p_); }
+
+ private:
+  double p_;
+  Generator* generator_;
+};
+
+struct MaxPool2dOptions {
+  std::array<std::int64_t, 2> kernel_size{2, 2};
+  std::array<std::int64_t, 2> stride{0, 0};  // 0: the kernel size, as PyTorch's default
+  std::array<std::int64_t, 2> padding{0, 0};
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(const MaxPool2dOptions& options) : options_(options) {}
+  explicit MaxPool2d(std::int64_t kernel_size, std::int64_t stride = 0, std::int64_t padding = 0)
+      : MaxPool2d(MaxPool2dOptions{{kernel_size, kernel_size}, {stride, stride}, {padding, padding}}) {}
+  Tensor forward(const Tensor& input) override {
+    return max_pool2d(input, Pool2dParams{options_.kernel_size, options_.stride, options_.padding});
+  }
+  std::string name() const override { return "MaxPool2d"; }
+  std::string extra_repr() const override;
+
+ private:
+  MaxPool2dOptions options_;
+};
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,42 @@
+// Linear: PyTorch's initialization (reset_parameters) and forward.
+#include <tapegrad/nn/linear.h>
+
+#include <cmath>
+
+#include <tapegrad/autodiff/ops.h>
+#include <tapegrad/nn/init.h>
+
+namespace tapegrad::nn {
+
+Linear::Linear(const LinearOptions& options) : options_(options) {
+  TAPEGRAD_CHECK(options.in_features >= 0 && options.out_features >= 0,
+                 "Linear: feature counts must be non-negative, got in_features={}, out_features={}",
+                 options.in_features, options.out_features);
+  weight = register_parameter("weight", empty({options.out_features, options.in_features}, options.dtype));
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (options.bias) {
+    bias = register_parameter("bias", empty({options.out_features}, options.dtype));
+    init::fan_in_uniform_(bias, options.in_features);
+  }
+}
+
+Tensor Linear::forward(const Tensor& input) {
+  TAPEGRAD_CHECK(input.defined() && input.dim() >= 1 && input.size(-1) == options_.in_features,
+                 "Linear: expected an input of shape [..., {}], got {}", options_.in_features,
+                 input.defined() ? fmt::format("{}", input.shape()) : "an undefined tensor");
+  // matmul shares a 2-D weight across at most one batch dim: fold any others into it.
+  const bool fold = input.dim() > 3;
+  Tensor output = matmul(fold ? input.reshape({-1, options_.in_features}) : input, weight.t());
+  if (bias.defined()) output = add(output, bias);
+  if (!fold) return output;
+  Shape shape = input.shape();
+  shape[shape.size() - 1] = options_.out_features;
+  return output.reshape(shape);
+}
+
+std::string Linear::extra_repr() const {
+  return fmt::format("in_features={}, out_features={}, bias={}", options_.in_features, options_.out_features,
+                     options_.bias ? "True" : "False");
+}
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,187 @@
+// The generic half of every module: registration, traversal with dotted names, mode, device
+// moves, printing, and saving/loading the state as safetensors.
+#include <tapegrad/nn/module.h>
+
+#include <algorithm>
+#include <map>
+
+#include <tapegrad/autodiff/grad_mode.h>
+#include <tapegrad/autodiff/ops.h>
+
+namespace tapegrad::nn {
+
+Tensor Module::forward(const Tensor&) {
+  fail("{}: this module does not define forward(tensor); call the module's own forward", name());
+}
+
+void Module::check_new_name(const std::string& name, const char* what) const {
+  TAPEGRAD_CHECK(!name.empty() && name.find('.') == std::string::npos,
+                 "{}: {} name '{}' must be non-empty and contain no '.'", this->name(), what, name);
+  const auto taken = [&](const auto& list) {
+    return std::any_of(list.begin(), list.end(), [&](const auto& entry) { return entry.first == name; });
+  };
+  TAPEGRAD_CHECK(!taken(parameters_) && !taken(buffers_) && !taken(children_),
+                 "{}: the name '{}' is already registered", this->name(), name);
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
+  check_new_name(name, "parameter");
+  TAPEGRAD_CHECK(tensor.defined() && tensor.is_leaf(), "{}: parameter '{}' must be a defined leaf tensor", this->name(),
+                 name);
+  tensor.requires_grad_(requires_grad);
+  parameters_.emplace_back(name, tensor);
+  return tensor;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
+  check_new_name(name, "buffer");
+  TAPEGRAD_CHECK(tensor.defined(), "{}: buffer '{}' is undefined", this->name(), name);
+  buffers_.emplace_back(name, tensor);
+  return tensor;
+}
+
+void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
+  check_new_name(name, "submodule");
+  TAPEGRAD_CHECK(module != nullptr, "{}: submodule '{}' is null", this->name(), name);
+  children_.emplace_back(name, std::move(module));
+}
+
+void Module::collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const {
+  for (const auto& [name, tensor] : buffers ? buffers_ : parameters_) out.emplace_back(prefix + name, tensor);
+  if (!recurse) return;
+  for (const auto& [name, child] : children_) child->collect(out, prefix + name + ".", buffers, true);
+}
+
+NamedTensors Module::named_parameters(bool recurse) const {
+  NamedTensors out;
+  collect(out, "", false, recurse);
+  return out;
+}
+
+NamedTensors Module::named_buffers(bool recurse) const {
+  NamedTensors out;
+  collect(out, "", true, recurse);
+  return out;
+}
+
+namespace {
+std::vector<Tensor> tensors_of(const NamedTensors& named) {
+  std::vector<Tensor> out;
+  out.reserve(named.size());
+  for (const auto& entry : named) out.push_back(entry.second);
+  return out;
+}
+}  // namespace
+
+std::vector<Tensor> Module::parameters(bool recurse) const { return tensors_of(named_parameters(recurse)); }
+std::vector<Tensor> Module::buffers(bool recurse) const { return tensors_of(named_buffers(recurse)); }
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out = named_parameters();
+  collect(out, "", true, true);
+  return out;
+}
+
+std::vector<std::shared_ptr<Module>> Module::children() const {
+  std::vector<std::shared_ptr<Module>> out;
+  for (const auto& entry : children_) out.push_back(entry.second);
+  return out;
+}
+
+Module& Module::train(bool on) {
+  training_ = on;
+  for (const auto& entry : children_) entry.second->train(on);
+  return *this;
+}
+
+void Module::zero_grad(bool set_to_none) {
+  NoGradGuard no_grad;
+  for (const Tensor& parameter : parameters()) {
+    if (set_to_none) {
+      parameter.set_grad({});
+    } else if (Tensor grad = parameter.grad(); grad.defined()) {
+      grad.zero_();
+    }
+  }
+}
+
+Module& Module::to(Device device) {
+  NoGradGuard no_grad;
+  for (const auto& [name, tensor] : state_dict()) {
+    if (tensor.device() != device) tensor.set_data(tensor.to(device));
+    if (Tensor grad = tensor.grad(); grad.defined() && grad.device() != device) tensor.set_grad(grad.to(device));
+  }
+  return *this;
+}
+
+Module& Module::to(DType dtype) {
+  NoGradGuard no_grad;
+  // Only floating-point state converts: counters such as num_batches_tracked stay integers.
+  for (const auto& [name, tensor] : state_dict())
+    if (tensor.is_floating_point() && tensor.dtype() != dtype) tensor.set_data(tensor.to(dtype));
+  return *this;
+}
+
+std::int64_t Module::parameter_count() const {
+  std::int64_t count = 0;
+  for (const Tensor& parameter : parameters()) count += parameter.numel();
+  return count;
+}
+
+void Module::print(std::string& out, int indent) const {
+  out += name() + "(" + extra_repr();
+  if (children_.empty()) {
+    out += ")";
+    return;
+  }
+  if (!extra_repr().empty()) out += ",";
+  out += "\n";
+  const std::string pad(static_cast<std::size_t>(indent + 2), ' ');
+  for (const auto& [child_name, child] : children_) {
+    out += pad + "(" + child_name + "): ";
+    child->print(out, indent + 2);
+    out += "\n";
+  }
+  out += std::string(static_cast<std::size_t>(indent), ' ') + ")";
+}
+
+std::string Module::str() const {
+  std::string out;
+  print(out, 0);
+  return out;
+}
+
+void save(const Module& module, const std::filesystem::path& path) {
+  save_tensors(path, module.state_dict(), {{"tapegrad.module", module.name()}});
+}
+
+void load(Module& module, const std::filesystem::path& path) {
+  const TensorFile file = load_tensors(path);
+  const NamedTensors state = module.state_dict();
+  std::map<std::string, const Tensor*> stored;
+  for (const auto& [name, tensor] : file.tensors) stored.emplace(name, &tensor);
+
+  // Validate everything first, so a bad file leaves the module as it was.
+  for (const auto& [name, tensor] : state) {
+    const auto found = stored.find(name);
+    TAPEGRAD_CHECK(found != stored.end(), "load('{}'): the file has no tensor '{}', which the {} module needs; was it "
+                   "saved from a different model?", path.string(), name, module.name());
+    const Tensor& source = *found->second;
+    TAPEGRAD_CHECK(source.shape() == tensor.shape(), "load('{}'): '{}' has shape {} in the file but {} in the module",
+                   path.string(), name, source.shape(), tensor.shape());
+    TAPEGRAD_CHECK(source.dtype() == tensor.dtype(), "load('{}'): '{}' has dtype {} in the file but {} in the module; "
+                   "convert the module with .to(dtype) first", path.string(), name, source.dtype(), tensor.dtype());
+    stored.erase(found);
+  }
+  if (!stored.empty()) {
+    std::vector<std::string> extra;
+    for (const auto& entry : stored) extra.push_back(entry.first);
+    fail("load('{}'): the file has tensors the {} module does not: {}; was it saved from a different model?",
+         path.string(), module.name(), fmt::join(extra, ", "));
+  }
+
+  NoGradGuard no_grad;
+  for (const auto& [name, tensor] : state) tensor.detach().copy_(file.at(name));
+}
+
+}  // namespace tapegrad::nn

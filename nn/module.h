@@ -1,0 +1,106 @@
+// nn::Module: the base of every layer and model. A module registers its parameters, buffers
+// and submodules by name, so everything generic — listing parameters with dotted names, moving
+// to a device, train/eval, zero_grad, printing, saving and loading — works for any model,
+// including ones users write by subclassing:
+//
+//   struct Net : nn::Module {
+//     std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(784, 10));
+//     Tensor forward(const Tensor& x) override { return fc->forward(x); }
+//   };
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <tapegrad/autodiff/serialize.h>
+#include <tapegrad/autodiff/tensor.h>
+
+namespace tapegrad::nn {
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  // Copies would silently share parameters; modules are held through shared_ptr or moved.
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+  Module(Module&&) = default;
+  Module& operator=(Module&&) = default;
+
+  // The computation; modules that take one tensor override it (losses take two, see loss.h).
+  virtual Tensor forward(const Tensor& input);
+  Tensor operator()(const Tensor& input) { return forward(input); }
+
+  // Parameters (tensors the optimizer updates) and buffers (state such as running statistics),
+  // this module's first, then each submodule's in registration order, with dotted names
+  // ("0.weight", "encoder.fc.bias").
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  NamedTensors named_parameters(bool recurse = true) const;
+  std::vector<Tensor> buffers(bool recurse = true) const;
+  NamedTensors named_buffers(bool recurse = true) const;
+  // Parameters then buffers: what save() writes and load() expects.
+  NamedTensors state_dict() const;
+  std::vector<std::shared_ptr<Module>> children() const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+
+  // Training mode (the default) vs evaluation: Dropout and BatchNorm behave differently.
+  Module& train(bool on = true);
+  Module& eval() { return train(false); }
+  bool is_training() const { return training_; }
+
+  // Drops every parameter's gradient (set_to_none, PyTorch's default) or zeroes it in place.
+  void zero_grad(bool set_to_none = true);
+  // Moves (or converts) every parameter and buffer in place: handles held elsewhere, e.g. by an
+  // optimizer built before the move, see the new data.
+  Module& to(Device device);
+  Module& to(DType dtype);
+
+  std::int64_t parameter_count() const;
+
+  // The type name, e.g. "Linear", and its options as printed inside the parentheses.
+  virtual std::string name() const { return "Module"; }
+  virtual std::string extra_repr() const { return ""; }
+  // A summary like PyTorch's print(model): each module with its options, submodules indented.
+  std::string str() const;
+
+ protected:
+  // Registration returns its argument, so a layer can keep a typed handle:
+  //   weight_ = register_parameter("weight", ...);
+  Tensor register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
+  Tensor register_buffer(const std::string& name, Tensor tensor);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    add_child(name, module);
+    return module;
+  }
+
+ private:
+  void add_child(const std::string& name, std::shared_ptr<Module> module);
+  void check_new_name(const std::string& name, const char* what) const;
+  void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const;
+  void print(std::string& out, int indent) const;
+
+  NamedTensors parameters_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+// Writes every parameter and buffer of `module` to a safetensors file (see autodiff/serialize.h).
+void save(const Module& module, const std::filesystem::path& path);
+// Reads them back. Every name, shape and dtype must match the module exactly; any mismatch, a
+// missing or unexpected name, or a damaged file throws before anything is changed.
+void load(Module& module, const std::filesystem::path& path);
+
+}  // namespace tapegrad::nn
+
+template <class M>
+  requires std::is_base_of_v<tapegrad::nn::Module, M>
+struct fmt::formatter<M> : fmt::formatter<std::string> {
+  auto format(const M& module, format_context& ctx) const { return fmt::formatter<std::string>::format(module.str(), ctx); }
+};

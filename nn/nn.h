@@ -1,0 +1,11 @@
+// The nn module in one include: Module, the layers, Sequential, losses, initialization.
+#pragma once
+
+#include <tapegrad/nn/activation.h>
+#include <tapegrad/nn/batchnorm.h>
+#include <tapegrad/nn/conv.h>
+#include <tapegrad/nn/init.h>
+#include <tapegrad/nn/linear.h>
+#include <tapegrad/nn/loss.h>
+#include <tapegrad/nn/module.h>
+#include <tapegrad/nn/sequential.h>

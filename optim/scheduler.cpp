@@ -1,0 +1,186 @@
+// Learning-rate schedulers, following torch/optim/lr_scheduler.py (get_lr, the recursive
+// forms, and ReduceLROnPlateau.step) expression by expression.
+#include <tapegrad/optim/scheduler.h>
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include <nlohmann/json.hpp>
+
+namespace tapegrad::optim {
+namespace {
+
+using Json = nlohmann::json;
+
+Json parse_state(const std::string& saved, const char* scheduler) {
+  try {
+    return Json::parse(saved);
+  } catch (const Json::exception& error) {
+    fail("{}: load_state: malformed state: {}", scheduler, error.what());
+  }
+}
+
+template <class T>
+T field(const Json& state, const char* name, const char* scheduler) {
+  try {
+    return state.at(name).get<T>();
+  } catch (const Json::exception& error) {
+    fail("{}: load_state: the saved state lacks a valid '{}': {}", scheduler, name, error.what());
+  }
+}
+
+void check_group_count(std::size_t saved, std::size_t groups, const char* scheduler) {
+  TAPEGRAD_CHECK(saved == groups, "{}: load_state: the saved state has {} learning rates, the optimizer {} groups",
+                 scheduler, saved, groups);
+}
+
+}  // namespace
+
+LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {
+  base_lrs_ = current_lr();
+  last_lr_ = base_lrs_;
+}
+
+std::vector<double> LRScheduler::current_lr() const {
+  std::vector<double> lrs;
+  for (std::size_t group = 0; group < optimizer_.num_param_groups(); ++group) lrs.push_back(optimizer_.group_lr(group));
+  return lrs;
+}
+
+void LRScheduler::step() {
+  ++last_epoch_;
+  last_lr_ = compute_lr();
+  for (std::size_t group = 0; group < last_lr_.size(); ++group) optimizer_.set_group_lr(group, last_lr_[group]);
+}
+
+std::string LRScheduler::state() const {
+  return Json{{"last_epoch", last_epoch_}, {"base_lrs", base_lrs_}, {"last_lr", last_lr_}}.dump();
+}
+
+void LRScheduler::load_state(const std::string& saved) {
+  const Json state = parse_state(saved, "LRScheduler");
+  const auto last_epoch = field<std::int64_t>(state, "last_epoch", "LRScheduler");
+  auto base_lrs = field<std::vector<double>>(state, "base_lrs", "LRScheduler");
+  auto last_lr = field<std::vector<double>>(state, "last_lr", "LRScheduler");
+  check_group_count(base_lrs.size(), optimizer_.num_param_groups(), "LRScheduler");
+  check_group_count(last_lr.size(), optimizer_.num_param_groups(), "LRScheduler");
+  last_epoch_ = last_epoch;
+  base_lrs_ = std::move(base_lrs);
+  last_lr_ = std::move(last_lr);
+}
+
+StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
+    : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
+  TAPEGRAD_CHECK(step_size > 0, "StepLR: step_size must be positive, got {}", step_size);
+}
+
+std::vector<double> StepLR::compute_lr() {
+  std::vector<double> lrs = current_lr();
+  if (last_epoch() % step_size_ == 0)
+    for (double& lr : lrs) lr *= gamma_;
+  return lrs;
+}
+
+ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma) : LRScheduler(optimizer), gamma_(gamma) {}
+
+std::vector<double> ExponentialLR::compute_lr() {
+  std::vector<double> lrs = current_lr();
+  for (double& lr : lrs) lr *= gamma_;
+  return lrs;
+}
+
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min)
+    : LRScheduler(optimizer), t_max_(t_max), eta_min_(eta_min) {
+  TAPEGRAD_CHECK(t_max > 0, "CosineAnnealingLR: T_max must be positive, got {}", t_max);
+}
+
+std::vector<double> CosineAnnealingLR::compute_lr() {
+  using std::numbers::pi;
+  const auto epoch = static_cast<double>(last_epoch()), t_max = static_cast<double>(t_max_);
+  std::vector<double> lrs = current_lr();
+  for (std::size_t group = 0; group < lrs.size(); ++group) {
+    if ((last_epoch() - 1 - t_max_) % (2 * t_max_) == 0) {
+      // The first epoch of a rising half: the recursion below would divide by 0.
+      lrs[group] = lrs[group] + (base_lrs_[group] - eta_min_) * (1 - std::cos(pi / t_max)) / 2;
+    } else {
+      lrs[group] = (1 + std::cos(pi * epoch / t_max)) / (1 + std::cos(pi * (epoch - 1) / t_max)) *
+                       (lrs[group] - eta_min_) +
+                   eta_min_;
+    }
+  }
+  return lrs;
+}
+
+ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options)
+    : optimizer_(optimizer), options_(std::move(options)) {
+  const std::size_t groups = optimizer_.num_param_groups();
+  TAPEGRAD_CHECK(options_.factor < 1.0, "ReduceLROnPlateau: factor should be < 1.0, got {}", options_.factor);
+  TAPEGRAD_CHECK(options_.min_lr.size() == 1 || options_.min_lr.size() == groups,
+                 "ReduceLROnPlateau: expected 1 or {} min_lr values (one per parameter group), got {}", groups,
+                 options_.min_lr.size());
+  min_lrs_ = options_.min_lr.size() == 1 ? std::vector<double>(groups, options_.min_lr[0]) : options_.min_lr;
+  const double inf = std::numeric_limits<double>::infinity();
+  best_ = options_.mode == ReduceLROnPlateauOptions::Mode::Min ? inf : -inf;
+  for (std::size_t group = 0; group < groups; ++group) last_lr_.push_back(optimizer_.group_lr(group));
+}
+
+bool ReduceLROnPlateau::is_better(double metric) const {
+  using Mode = ReduceLROnPlateauOptions::Mode;
+  const bool relative = options_.threshold_mode == ReduceLROnPlateauOptions::ThresholdMode::Rel;
+  const double threshold = options_.threshold;
+  if (options_.mode == Mode::Min)
+    return relative ? metric < best_ * (1 - threshold) : metric < best_ - threshold;
+  return relative ? metric > best_ * (threshold + 1) : metric > best_ + threshold;
+}
+
+void ReduceLROnPlateau::step(double metric) {
+  ++last_epoch_;
+  if (is_better(metric)) {
+    best_ = metric;
+    num_bad_epochs_ = 0;
+  } else {
+    ++num_bad_epochs_;
+  }
+  if (cooldown_counter_ > 0) {
+    --cooldown_counter_;
+    num_bad_epochs_ = 0;  // bad epochs during the cooldown do not count
+  }
+  if (num_bad_epochs_ > options_.patience) {
+    for (std::size_t group = 0; group < optimizer_.num_param_groups(); ++group) {
+      const double old_lr = optimizer_.group_lr(group);
+      const double new_lr = std::max(old_lr * options_.factor, min_lrs_[group]);
+      if (old_lr - new_lr > options_.eps) optimizer_.set_group_lr(group, new_lr);
+    }
+    cooldown_counter_ = options_.cooldown;
+    num_bad_epochs_ = 0;
+  }
+  for (std::size_t group = 0; group < last_lr_.size(); ++group) last_lr_[group] = optimizer_.group_lr(group);
+}
+
+std::string ReduceLROnPlateau::state() const {
+  // JSON has no infinity: the initial best is saved as null.
+  const Json best = std::isinf(best_) ? Json(nullptr) : Json(best_);
+  return Json{{"last_epoch", last_epoch_}, {"best", best}, {"num_bad_epochs", num_bad_epochs_},
+              {"cooldown_counter", cooldown_counter_}, {"last_lr", last_lr_}}
+      .dump();
+}
+
+void ReduceLROnPlateau::load_state(const std::string& saved) {
+  const char* name = "ReduceLROnPlateau";
+  const Json state = parse_state(saved, name);
+  const auto last_epoch = field<std::int64_t>(state, "last_epoch", name);
+  const auto num_bad_epochs = field<std::int64_t>(state, "num_bad_epochs", name);
+  const auto cooldown_counter = field<std::int64_t>(state, "cooldown_counter", name);
+  auto last_lr = field<std::vector<double>>(state, "last_lr", name);
+  check_group_count(last_lr.size(), optimizer_.num_param_groups(), name);
+  const auto best = field<Json>(state, "best", name);
+  const double inf = std::numeric_limits<double>::infinity();
+  best_ = best.is_null() ? (options_.mode == ReduceLROnPlateauOptions::Mode::Min ? inf : -inf) : best.get<double>();
+  last_epoch_ = last_epoch;
+  num_bad_epochs_ = num_bad_epochs;
+  cooldown_counter_ = cooldown_counter;
+  last_lr_ = std::move(last_lr);
+}
+
+}  // namespace tapegrad::optim

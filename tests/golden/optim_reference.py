@@ -1,0 +1,71 @@
+# Reference values for tests/test_scheduler.cpp and tests/test_lbfgs.cpp, computed with
+# PyTorch 1.13's torch.optim (float64). Run: python3 tests/golden/optim_reference.py
+# and paste the printed C++ initializers into the tests.
+import torch
+
+
+def cxx(values):
+    return "{" + ", ".join(repr(float(v)) for v in values) + "}"
+
+
+def lrs(make_scheduler, epochs, metrics=None, lr=0.1):
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([{"params": [param]}, {"params": [torch.zeros(1, requires_grad=True)], "lr": lr / 4}],
+                                lr=lr)
+    scheduler = make_scheduler(optimizer)
+    values = []
+    for epoch in range(epochs):
+        optimizer.step()
+        if metrics is None:
+            scheduler.step()
+        else:
+            scheduler.step(metrics[epoch])
+        values.append([g["lr"] for g in optimizer.param_groups])
+    return values
+
+
+def print_lrs(name, values):
+    print(f"// {name}")
+    print("group 0:", cxx([v[0] for v in values]))
+    print("group 1:", cxx([v[1] for v in values]))
+
+
+S = torch.optim.lr_scheduler
+print_lrs("StepLR(step_size=3, gamma=0.5), 12 epochs", lrs(lambda o: S.StepLR(o, 3, 0.5), 12))
+print_lrs("ExponentialLR(gamma=0.9), 12 epochs", lrs(lambda o: S.ExponentialLR(o, 0.9), 12))
+print_lrs("CosineAnnealingLR(T_max=10, eta_min=0.001), 35 epochs",
+          lrs(lambda o: S.CosineAnnealingLR(o, 10, 0.001), 35))
+plateau_metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
+                   0.85, 0.85, 0.85, 0.85]
+print("metrics:", cxx(plateau_metrics))
+print_lrs("ReduceLROnPlateau(mode=min, factor=0.5, patience=2, cooldown=1, min_lr=[0.01, 0.02])",
+          lrs(lambda o: S.ReduceLROnPlateau(o, factor=0.5, patience=2, cooldown=1, min_lr=[0.01, 0.02]), 20,
+              plateau_metrics))
+print_lrs("ReduceLROnPlateau(mode=max, threshold_mode=abs, threshold=0.1, patience=1)",
+          lrs(lambda o: S.ReduceLROnPlateau(o, mode="max", threshold_mode="abs", threshold=0.1, patience=1), 20,
+              [-m for m in plateau_metrics]))
+
+
+def rosenbrock(x):
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+for line_search in [None, "strong_wolfe"]:
+    x = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([x], lr=1 if line_search else 0.1, max_iter=20, history_size=5,
+                                  line_search_fn=line_search)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = rosenbrock(x)
+        loss.backward()
+        return loss
+
+    points, evals = [], []
+    for step in range(5):
+        optimizer.step(closure)
+        points += x.tolist()
+        evals.append(optimizer.state[x]["func_evals"])
+    print(f"// LBFGS rosenbrock from (-1.5, 2), line_search={line_search}: x after each of 5 steps, func_evals")
+    print(cxx(points))
+    print(cxx(evals))
