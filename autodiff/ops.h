@@ -152,6 +152,9 @@ Tensor sum_to(const Tensor& a, const Shape& shape);
 // 1-D x 1-D: dot; 2-D x 2-D: matrix product; 1-D operands are promoted as in torch.matmul;
 // 3-D operands are batched (a 2-D operand is shared across the batch).
 Tensor matmul(const Tensor& a, const Tensor& b);
+// input [..., in] W^T + bias for a weight [out, in] and optional bias [out]: one product with
+// the bias accumulated in, and gradients produced in the parameters' own layout.
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
 Tensor dot(const Tensor& a, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);

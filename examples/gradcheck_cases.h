@@ -402,6 +402,10 @@ inline std::vector<GradcheckCase> layer_cases(CaseInputs& in) {
       table.add("conv2d", {in.uniform(x), in.uniform(w)}, [p](const Inputs& v) { return conv2d(v[0], v[1], {}, p); },
                 detail + ", no bias");
   };
+  table.add("linear", {in.uniform({5, 3}), in.uniform({4, 3}), in.uniform({4})},
+            [](const Inputs& v) { return linear(v[0], v[1], v[2]); });
+  table.add("linear", {in.uniform({2, 3, 3}), in.uniform({4, 3})}, [](const Inputs& v) { return linear(v[0], v[1]); },
+            "no bias, batched input");
   conv_case({2, 2, 5, 5}, {3, 2, 3, 3}, conv(1, 0, 1), true);
   conv_case({2, 2, 5, 5}, {3, 2, 3, 3}, conv(1, 1, 1), false);
   conv_case({1, 2, 7, 6}, {2, 2, 3, 2}, conv(2, 2, 1), true);

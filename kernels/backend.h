@@ -61,6 +61,14 @@ struct Window2d {
   std::int64_t out_h = 0, out_w = 0;
 };
 
+// The scalars of one Adam / AdamW step (torch.optim.Adam's single-tensor arithmetic).
+struct AdamStep {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled_weight_decay = false;  // AdamW: param *= 1 - lr * weight_decay first
+  bool amsgrad = false;                 // divide by the running maximum of exp_avg_sq
+  double bias_correction1 = 1, bias_correction2 = 1;  // 1 - beta^step
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -116,6 +124,11 @@ class Backend {
   // its input plane. Ties go to the first maximum in row-major window order; the first NaN wins.
   virtual void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                           const TensorDesc& indices) = 0;
+
+  // One fused optimizer update of a parameter and its state, in place; every buffer is
+  // contiguous with the parameter's shape and dtype (max_exp_avg_sq is read only with amsgrad).
+  virtual void adam_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& exp_avg,
+                         const TensorDesc& exp_avg_sq, const TensorDesc& max_exp_avg_sq, const AdamStep& step) = 0;
 
   // out has in's shape but index.size(0) along dim: out[.., i, ..] = in[.., index[i], ..].
   virtual void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) = 0;

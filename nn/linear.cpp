@@ -24,14 +24,7 @@ Tensor Linear::forward(const Tensor& input) {
   TAPEGRAD_CHECK(input.defined() && input.dim() >= 1 && input.size(-1) == options_.in_features,
                  "Linear: expected an input of shape [..., {}], got {}", options_.in_features,
                  input.defined() ? fmt::format("{}", input.shape()) : "an undefined tensor");
-  // matmul shares a 2-D weight across at most one batch dim: fold any others into it.
-  const bool fold = input.dim() > 3;
-  Tensor output = matmul(fold ? input.reshape({-1, options_.in_features}) : input, weight.t());
-  if (bias.defined()) output = add(output, bias);
-  if (!fold) return output;
-  Shape shape = input.shape();
-  shape[shape.size() - 1] = options_.out_features;
-  return output.reshape(shape);
+  return linear(input, weight, bias);
 }
 
 std::string Linear::extra_repr() const {

@@ -1,10 +1,11 @@
 // Adam's and AdamW's updates, following torch/optim/adam.py and adamw.py (_single_tensor_*):
-// moments and the denominator live in state buffers updated in place, so a step allocates
-// nothing after the first.
+// the moments live in state buffers that one fused backend pass updates in place together
+// with the parameter, so a step allocates nothing after the first.
 #include <tapegrad/optim/adam.h>
 
 #include <cmath>
 
+#include <tapegrad/kernels/backend.h>
 #include <tapegrad/optim/update_ops.h>
 
 namespace tapegrad::optim {
@@ -21,25 +22,32 @@ void validate_adam(const char* optimizer, const Options& options) {
   detail::check_non_negative(optimizer, "l1 value", options.l1);
 }
 
-// The shared moment update and parameter step; `grad` already carries any L2 term.
-void adam_step(Tensor& param, const Tensor& grad, ParamState& state, double lr, const std::array<double, 2>& betas,
-               double eps, bool amsgrad) {
-  const auto [beta1, beta2] = betas;
-  Tensor exp_avg = state.buffer("exp_avg", param);
-  Tensor exp_avg_sq = state.buffer("exp_avg_sq", param);
-  exp_avg.mul_(beta1).add_(grad, 1 - beta1);
-  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-  const double step = static_cast<double>(state.step);
-  const double bias_correction1 = 1 - std::pow(beta1, step);
-  const double bias_correction2 = 1 - std::pow(beta2, step);
-  const double step_size = lr / bias_correction1;
-  const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-  Tensor second_moment = amsgrad ? state.buffer("max_exp_avg_sq", param) : exp_avg_sq;
-  if (amsgrad) detail::maximum_into(second_moment, exp_avg_sq);
-  Tensor denom = state.scratch_buffer("denom", param);
-  detail::sqrt_into(second_moment, denom);
-  denom.div_(bias_correction2_sqrt).add_(eps);
-  param.addcdiv_(exp_avg, denom, -step_size);
+// One fused backend pass over the parameter, its gradient and its moments. The buffers are
+// contiguous by construction; a strided parameter or gradient (rare) goes through a
+// contiguous copy.
+void adam_step(Tensor& param, const Tensor& grad, ParamState& state, const kernels::AdamStep& scalars) {
+  const Tensor exp_avg = state.buffer("exp_avg", param);  // handles: buffer() may grow the list
+  const Tensor exp_avg_sq = state.buffer("exp_avg_sq", param);
+  const Tensor max_exp_avg_sq = scalars.amsgrad ? state.buffer("max_exp_avg_sq", param) : Tensor();
+  kernels::AdamStep step = scalars;
+  const double count = static_cast<double>(state.step);
+  step.bias_correction1 = 1 - std::pow(step.beta1, count);
+  step.bias_correction2 = 1 - std::pow(step.beta2, count);
+  const Tensor target = param.is_contiguous() ? param : param.contiguous();
+  const Tensor g = grad.is_contiguous() ? grad : grad.contiguous();
+  kernels::backend_for(param.device())
+      .adam_step(target.desc(), g.desc(), exp_avg.desc(), exp_avg_sq.desc(),
+                 max_exp_avg_sq.defined() ? max_exp_avg_sq.desc() : kernels::TensorDesc{}, step);
+  // Written behind the tensors' backs: bump the versions so a graph that saved them notices.
+  for (const Tensor& written : {target, exp_avg, exp_avg_sq, max_exp_avg_sq})
+    if (written.defined()) written.impl().storage->bump_version();
+  if (!target.is_same(param)) param.copy_(target);
+}
+
+template <class Options>
+kernels::AdamStep adam_scalars(const Options& options, bool decoupled) {
+  return {.lr = options.lr, .beta1 = options.betas[0], .beta2 = options.betas[1], .eps = options.eps,
+          .weight_decay = options.weight_decay, .decoupled_weight_decay = decoupled, .amsgrad = options.amsgrad};
 }
 
 }  // namespace
@@ -54,13 +62,11 @@ void AdamWOptions::validate() const {
 }
 
 void Adam::update(Tensor& param, const Tensor& grad, ParamState& state, const AdamOptions& options) {
-  const Tensor g = detail::weight_decayed(grad, param, options.weight_decay, state);
-  adam_step(param, g, state, options.lr, options.betas, options.eps, options.amsgrad);
+  adam_step(param, grad, state, adam_scalars(options, false));
 }
 
 void AdamW::update(Tensor& param, const Tensor& grad, ParamState& state, const AdamWOptions& options) {
-  if (options.weight_decay != 0) param.mul_(1 - options.lr * options.weight_decay);
-  adam_step(param, grad, state, options.lr, options.betas, options.eps, options.amsgrad);
+  adam_step(param, grad, state, adam_scalars(options, true));
 }
 
 }  // namespace tapegrad::optim

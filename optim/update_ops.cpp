@@ -17,12 +17,6 @@ void sqrt_into(const Tensor& source, const Tensor& destination) {
   destination.impl().storage->bump_version();
 }
 
-void maximum_into(const Tensor& destination, const Tensor& other) {
-  kernels::backend_for(destination.device())
-      .binary(kernels::BinaryOp::Maximum, destination.desc(), other.desc(), destination.desc(), 0);
-  destination.impl().storage->bump_version();
-}
-
 Tensor weight_decayed(const Tensor& grad, const Tensor& param, double weight_decay, ParamState& state) {
   if (weight_decay == 0) return grad;
   Tensor decayed = state.scratch_buffer("weight_decayed", param);

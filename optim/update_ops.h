@@ -9,8 +9,6 @@ namespace tapegrad::optim::detail {
 
 // destination = sqrt(source); same shape, dtype and device.
 void sqrt_into(const Tensor& source, const Tensor& destination);
-// destination = max(destination, other) elementwise (amsgrad's running maximum).
-void maximum_into(const Tensor& destination, const Tensor& other);
 // grad + weight_decay * param (PyTorch's coupled L2 penalty) in a scratch buffer of `state`,
 // or grad itself when weight_decay is 0.
 Tensor weight_decayed(const Tensor& grad, const Tensor& param, double weight_decay, ParamState& state);

@@ -317,5 +317,41 @@ TEST(Linalg, StackRefusesMismatchedShapesAndBadDims) {
   expect_error([] { stack({ones({2}, kFloat64), Tensor()}, 0); }, {"stack", "undefined"});
 }
 
+// ---- linear ----
+
+TEST(Linear, EqualsMatmulWithTheTransposedWeightPlusBias) {
+  const Tensor x = input({5, 3}, 61), w = input({4, 3}, 62), b = input({4}, 63);
+  expect_values(linear(x, w, b), add(matmul(x, w.t()), b).to_vector<double>(), 1e-12);
+  expect_values(linear(x, w), matmul(x, w.t()).to_vector<double>(), 1e-12);
+  const Tensor batched = input({2, 3, 5, 3}, 64);  // leading dims fold into rows
+  EXPECT_EQ(shape_of(linear(batched, w, b)), "[2, 3, 5, 4]");
+  expect_values(linear(batched, w, b), add(matmul(batched.reshape({-1, 3}), w.t()), b).to_vector<double>(), 1e-12);
+  EXPECT_EQ(shape_of(linear(input({3}, 65), w, b)), "[4]");
+  expect_values(linear(zeros({2, 0}, kFloat64), zeros({3, 0}, kFloat64), f64({1, 2, 3})), {1, 2, 3, 1, 2, 3}, 0);
+}
+
+TEST(Linear, GradientsMatchFiniteDifferencesToSecondOrder) {
+  const auto fn = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
+  for (const Tensor& x : {input({5, 3}, 66), transposed_input({5, 3}, 67), input({2, 2, 3}, 68)}) {
+    SCOPED_TRACE(shape_of(x));
+    expect_gradcheck(fn, {x, input({4, 3}, 69), input({4}, 70)});
+    expect_gradgradcheck(fn, {x, input({4, 3}, 69), input({4}, 70)});
+  }
+  expect_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }, {input({5, 3}, 71), transposed_input({4, 3}, 72)});
+}
+
+TEST(Linear, WeightGradientIsContiguous) {
+  const Tensor w = input({4, 3}, 73);
+  linear(input({5, 3}, 74), w).sum().backward();
+  EXPECT_TRUE(w.grad().is_contiguous());
+}
+
+TEST(Linear, RejectsMismatchedShapes) {
+  expect_error([] { linear(zeros({5, 3}), zeros({4, 2})); }, {"linear", "[..., 2]", "[5, 3]"});
+  expect_error([] { linear(zeros({5, 3}), zeros({4, 3}), zeros({3})); }, {"bias must be [4]"});
+  expect_error([] { linear(zeros({5, 3}), zeros({3})); }, {"[out_features, in_features]"});
+  expect_error([] { linear(zeros({5, 3}), zeros({4, 3}, kFloat64)); }, {"different dtypes"});
+}
+
 }  // namespace
 }  // namespace tapegrad

@@ -77,7 +77,67 @@ Tensor product(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+
+// out [rows, out_features] = x [rows, in] W^T (+ bias): the bias is written first and the gemm
+// accumulates onto it (beta = 1), and W is read transposed in place.
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const std::int64_t rows = x.shape()[0], in = x.shape()[1], out_features = weight.shape()[0];
+  Tensor out = empty({rows, out_features}, options_of(x));
+  if (out.numel() == 0) return out;
+  if (bias.defined()) {
+    backend_of(x).copy(broadcast_desc(bias, out.shape()), out.desc());
+  } else if (in == 0) {
+    out.detach().zero_();
+  }
+  if (in == 0) return out;
+  const Tensor a = contiguous(x.detach()), w = contiguous(weight.detach());
+  kernels::GemmProblem problem;
+  problem.dtype = x.dtype();
+  problem.m = rows;
+  problem.n = out_features;
+  problem.k = in;
+  problem.a = {a.desc().data, in, 0, false};
+  problem.b = {w.desc().data, in, 0, true};
+  problem.c = {out.desc().data, out_features, 0};
+  problem.beta = bias.defined() ? 1 : 0;
+  backend_of(x).gemm(problem);
+  return out;
+}
+
 }  // namespace
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  check_compatible("linear", input, weight);
+  TAPEGRAD_CHECK(input.is_floating_point(), "linear: expected floating-point tensors, got {}; convert with .to(kFloat32)",
+                 input.dtype());
+  TAPEGRAD_CHECK(weight.dim() == 2, "linear: weight must be [out_features, in_features], got shape {}", weight.shape());
+  TAPEGRAD_CHECK(input.dim() >= 1 && input.shape()[input.dim() - 1] == weight.shape()[1],
+                 "linear: expected an input of shape [..., {}] for a weight of shape {}, got {}", weight.shape()[1],
+                 weight.shape(), input.shape());
+  if (bias.defined()) {
+    check_compatible("linear", input, bias);
+    TAPEGRAD_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0],
+                   "linear: bias must be [{}] for a weight of shape {}, got shape {}", weight.shape()[0], weight.shape(),
+                   bias.shape());
+  }
+  // Leading dims fold into the rows of one product.
+  std::int64_t rows = 1;
+  for (int d = 0; d + 1 < input.dim(); ++d) rows *= input.shape()[d];
+  const Tensor x = reshape(input, {rows, weight.shape()[1]});
+  Tensor out = linear_forward(x, weight, bias);
+  if (should_record(x, weight, bias))
+    record("linear", out, {x, weight, bias},
+           [sx = SavedTensor::input(x), sw = SavedTensor::input(weight)](BackwardContext& ctx) {
+             const Tensor& g = ctx.grad();  // [rows, out]
+             // dx: [rows, in] = g W; dW: [out, in] = g^T x, produced contiguous; db: [out] = column sums of g
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, matmul(g, ctx.unpack(sw)));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, matmul(g.t(), ctx.unpack(sx)));
+             if (ctx.needs_input_grad(2)) ctx.set_input_grad(2, sum(g, {0}));
+           });
+  Shape shape = input.shape();
+  shape[shape.size() - 1] = weight.shape()[0];
+  return reshape(out, shape);
+}
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_compatible("matmul", a, b);

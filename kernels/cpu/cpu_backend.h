@@ -39,6 +39,9 @@ class CpuBackend final : public Backend {
   void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                   const TensorDesc& indices) override;
 
+  void adam_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& exp_avg,
+                 const TensorDesc& exp_avg_sq, const TensorDesc& max_exp_avg_sq, const AdamStep& step) override;
+
   void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;
   void index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) override;
   void gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;
