@@ -1,5 +1,5 @@
 // The whole public API of tapegrad in one include: tensors, ops, the tape, gradient checking,
-// tensor files, the nn module and the optimizers.
+// tensor files, the nn module, the optimizers and the datasets.
 #pragma once
 
 #include <tapegrad/autodiff/engine.h>
@@ -11,6 +11,7 @@
 #include <tapegrad/autodiff/ops.h>
 #include <tapegrad/autodiff/serialize.h>
 #include <tapegrad/autodiff/tensor.h>
+#include <tapegrad/datasets/datasets.h>
 #include <tapegrad/kernels/backend.h>
 #include <tapegrad/nn/nn.h>
 #include <tapegrad/optim/optim.h>

@@ -1,4 +1,4 @@
-"""The benchmarks of bench_core.cpp written in PyTorch, to compare both on the same machine in
+"""The benchmarks of bench_core.cpp and bench_nn.cpp written in PyTorch, to compare both on the same machine in
 the same minutes (timings on shared machines wander; ratios measured together do not). Needs
 Debian's python3-torch; run with Debian's python: /usr/bin/python3 tests/bench/pytorch_reference.py
 Not part of the build or the test suite."""
@@ -52,12 +52,41 @@ def beale_adam(steps=1000):
     return x.item(), y.item(), previous
 
 
+def training_step_seconds(model, optimizer, images, labels, repeats=50):
+    def step():
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+    step()  # warm-up: optimizer state, allocator
+    return median_seconds(step, repeats)
+
+
+def mnist_mlp_step():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64), torch.nn.ReLU(),
+                                torch.nn.Linear(64, 10))
+    return training_step_seconds(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.randn(64, 784),
+                                 torch.randint(0, 10, (64,)))
+
+
+def fashion_cnn_step(batch):
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5, padding=2),
+                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(7 * 7 * 32, 10))
+    return training_step_seconds(model, torch.optim.SGD(model.parameters(), lr=0.04), torch.randn(batch, 1, 28, 28),
+                                 torch.randint(0, 10, (batch,)))
+
+
 def main():
     torch.set_num_threads(2)
     chain = median_seconds(recorded_op_chain, 20)
     print(f"recorded op chain: {chain / 2001 * 1e9:.0f} ns per recorded op")
     seconds = median_seconds(beale_adam, 7)
     print(f"Beale, 1000 Adam steps: {seconds * 1e3:.1f} ms, ends at {beale_adam()}")
+    print(f"MNIST MLP Adam step, batch 64: {mnist_mlp_step() * 1e6:.0f} us")
+    for batch in (16, 128):
+        print(f"FashionMNIST CNN SGD step, batch {batch}: {fashion_cnn_step(batch) * 1e3:.2f} ms")
     for n in (512, 1024):
         a, b = torch.rand(n, n), torch.rand(n, n)
         seconds = median_seconds(lambda: torch.mm(a, b), 20)
