@@ -1,12 +1,11 @@
 // Core speed benchmarks: the per-op cost of recording and backpropagating through tiny tensors
-// (where overhead, not arithmetic, dominates), a 1000-step Adam minimisation of the Beale
-// function written against the tensor API, and matmul against OpenBLAS's sgemm called directly.
+// (where overhead, not arithmetic, dominates), and matmul against OpenBLAS's sgemm called
+// directly. The Beale/Adam loop of EXPERIMENTS.md C2 is in bench_optim.
 // Timings on shared machines wander: run with --benchmark_repetitions and read medians.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <vector>
 
 #include <tapegrad/kernels/cpu/blas.h>
@@ -37,63 +36,6 @@ void BM_RecordedOpChain(benchmark::State& state) {
       benchmark::Counter(recorded_ops, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_RecordedOpChain)->Arg(1000)->Unit(benchmark::kMicrosecond);
-
-Tensor beale(const Tensor& x, const Tensor& y) {
-  const Tensor xy = x * y;
-  const Tensor t1 = 1.5 - x + xy;
-  const Tensor t2 = 2.25 - x + xy * y;
-  const Tensor t3 = 2.625 - x + xy * y * y;
-  return t1 * t1 + t2 * t2 + t3 * t3;
-}
-
-// Adam as torch.optim.Adam computes it, on one parameter, in place.
-struct AdamState {
-  Tensor m, v;
-  void step(Tensor& p, int t, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8) {
-    const Tensor g = p.grad();
-    m.mul_(beta1).add_(g, 1 - beta1);
-    v.mul_(beta2).addcmul_(g, g, 1 - beta2);
-    const double bias1 = 1 - std::pow(beta1, t), bias2 = 1 - std::pow(beta2, t);
-    Tensor denom = sqrt(v);
-    denom.div_(std::sqrt(bias2)).add_(eps);
-    p.addcdiv_(m, denom, -lr / bias1);
-  }
-};
-
-// EXPERIMENTS.md C2: Adam lr 0.01 from (0.7, 1.4), at most 1000 steps, stop when |df| < 1e-7.
-void BM_BealeAdam1000Steps(benchmark::State& state) {
-  double final_x = 0, final_y = 0, final_f = 0, steps_run = 0;
-  for (auto _ : state) {
-    Tensor x = full({}, 0.7, kFloat64).requires_grad_();
-    Tensor y = full({}, 1.4, kFloat64).requires_grad_();
-    AdamState ax{zeros({}, kFloat64), zeros({}, kFloat64)}, ay{zeros({}, kFloat64), zeros({}, kFloat64)};
-    double previous = INFINITY;
-    int step = 1;
-    for (; step <= 1000; ++step) {
-      Tensor f = beale(x, y);
-      f.backward();
-      const double value = f.item();
-      {
-        NoGradGuard no_grad;
-        ax.step(x, step, 0.01);
-        ay.step(y, step, 0.01);
-      }
-      x.set_grad({});
-      y.set_grad({});
-      if (std::abs(previous - value) < 1e-7) break;
-      previous = value;
-    }
-    final_x = x.item();
-    final_y = y.item();
-    final_f = previous;
-    steps_run = std::min(step, 1000);
-  }
-  state.counters["x"] = final_x;
-  state.counters["y"] = final_y;
-  state.counters["f"] = final_f;
-  state.counters["steps"] = steps_run;
-}
-BENCHMARK(BM_BealeAdam1000Steps)->Unit(benchmark::kMillisecond);
 
 // matmul through the tape's op against cblas_sgemm on the same operands. The two alternate
 // within each iteration, so both see the same machine noise and their ratio is meaningful even

@@ -1,4 +1,4 @@
-"""The benchmarks of bench_core.cpp and bench_nn.cpp written in PyTorch, to compare both on the same machine in
+"""The benchmarks of bench_core.cpp, bench_optim.cpp and bench_nn.cpp written in PyTorch, to compare both on the same machine in
 the same minutes (timings on shared machines wander; ratios measured together do not). Needs
 Debian's python3-torch; run with Debian's python: /usr/bin/python3 tests/bench/pytorch_reference.py
 Not part of the build or the test suite."""
