@@ -42,6 +42,7 @@ class DataLoader::Worker {
  private:
   void run() {
     NoGradGuard no_grad;  // grad mode is per thread; collation never records
+    kernels::SerialKernelsGuard serial;  // one batch is small work; leave the cores' teams to the main thread
     for (;;) {
       std::packaged_task<Example()> task;
       {

@@ -150,4 +150,18 @@ bool cuda_is_available();
 int num_threads();
 void set_num_threads(int threads);
 
+// While alive, CPU kernels called from this thread run on it alone. For background threads
+// (the data loader's prefetch) whose small batches would otherwise start a second thread team
+// competing with the main thread's for the same cores.
+class SerialKernelsGuard {
+ public:
+  SerialKernelsGuard();
+  ~SerialKernelsGuard();
+  SerialKernelsGuard(const SerialKernelsGuard&) = delete;
+  SerialKernelsGuard& operator=(const SerialKernelsGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace tapegrad::kernels

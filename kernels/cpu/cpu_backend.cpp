@@ -41,9 +41,14 @@ std::atomic<int>& thread_setting() {
   return threads;
 }
 
+thread_local bool serial_thread = false;
+
 }  // namespace
 
-int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
+int num_threads() { return serial_thread ? 1 : thread_setting().load(std::memory_order_relaxed); }
+
+SerialKernelsGuard::SerialKernelsGuard() : previous_(serial_thread) { serial_thread = true; }
+SerialKernelsGuard::~SerialKernelsGuard() { serial_thread = previous_; }
 
 void set_num_threads(int threads) {
   TAPEGRAD_CHECK(threads >= 1, "set_num_threads: expected at least 1 thread, got {}", threads);
