@@ -20,12 +20,7 @@ Linear::Linear(const LinearOptions& options) : options_(options) {
   }
 }
 
-Tensor Linear::forward(const Tensor& input) {
-  TAPEGRAD_CHECK(input.defined() && input.dim() >= 1 && input.size(-1) == options_.in_features,
-                 "Linear: expected an input of shape [..., {}], got {}", options_.in_features,
-                 input.defined() ? fmt::format("{}", input.shape()) : "an undefined tensor");
-  return linear(input, weight, bias);
-}
+Tensor Linear::forward(const Tensor& input) { return linear(input, weight, bias); }
 
 std::string Linear::extra_repr() const {
   return fmt::format("in_features={}, out_features={}, bias={}", options_.in_features, options_.out_features,

@@ -112,8 +112,8 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
                  input.dtype());
   TAPEGRAD_CHECK(weight.dim() == 2, "linear: weight must be [out_features, in_features], got shape {}", weight.shape());
   TAPEGRAD_CHECK(input.dim() >= 1 && input.shape()[input.dim() - 1] == weight.shape()[1],
-                 "linear: expected an input of shape [..., {}] for a weight of shape {}, got {}", weight.shape()[1],
-                 weight.shape(), input.shape());
+                 "linear: expected an input of shape [..., {}], got {} (the weight is {})", weight.shape()[1],
+                 input.shape(), weight.shape());
   if (bias.defined()) {
     check_compatible("linear", input, bias);
     TAPEGRAD_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0],
