@@ -155,33 +155,38 @@ void save(const Module& module, const std::filesystem::path& path) {
   save_tensors(path, module.state_dict(), {{"tapegrad.module", module.name()}});
 }
 
-void load(Module& module, const std::filesystem::path& path) {
-  const TensorFile file = load_tensors(path);
-  const NamedTensors state = module.state_dict();
+void Module::load_state_dict(const NamedTensors& saved, const std::string& source) {
+  const NamedTensors state = state_dict();
   std::map<std::string, const Tensor*> stored;
-  for (const auto& [name, tensor] : file.tensors) stored.emplace(name, &tensor);
+  for (const auto& [name, tensor] : saved) stored.emplace(name, &tensor);
 
-  // Validate everything first, so a bad file leaves the module as it was.
+  // Validate everything first, so a bad state leaves the module as it was.
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
   for (const auto& [name, tensor] : state) {
     const auto found = stored.find(name);
-    TAPEGRAD_CHECK(found != stored.end(), "load('{}'): the file has no tensor '{}', which the {} module needs; was it "
-                   "saved from a different model?", path.string(), name, module.name());
-    const Tensor& source = *found->second;
-    TAPEGRAD_CHECK(source.shape() == tensor.shape(), "load('{}'): '{}' has shape {} in the file but {} in the module",
-                   path.string(), name, source.shape(), tensor.shape());
-    TAPEGRAD_CHECK(source.dtype() == tensor.dtype(), "load('{}'): '{}' has dtype {} in the file but {} in the module; "
-                   "convert the module with .to(dtype) first", path.string(), name, source.dtype(), tensor.dtype());
+    TAPEGRAD_CHECK(found != stored.end(), "load({}): there is no tensor '{}', which the {} module needs; was it "
+                   "saved from a different model?", source, name, this->name());
+    const Tensor& value = *found->second;
+    TAPEGRAD_CHECK(value.shape() == tensor.shape(), "load({}): '{}' has shape {} in the file but {} in the module",
+                   source, name, value.shape(), tensor.shape());
+    TAPEGRAD_CHECK(value.dtype() == tensor.dtype(), "load({}): '{}' has dtype {} in the file but {} in the module; "
+                   "convert the module with .to(dtype) first", source, name, value.dtype(), tensor.dtype());
+    copies.emplace_back(tensor, &value);
     stored.erase(found);
   }
   if (!stored.empty()) {
     std::vector<std::string> extra;
     for (const auto& entry : stored) extra.push_back(entry.first);
-    fail("load('{}'): the file has tensors the {} module does not: {}; was it saved from a different model?",
-         path.string(), module.name(), fmt::join(extra, ", "));
+    fail("load({}): there are tensors the {} module does not have: {}; was it saved from a different model?",
+         source, this->name(), fmt::join(extra, ", "));
   }
 
   NoGradGuard no_grad;
-  for (const auto& [name, tensor] : state) tensor.detach().copy_(file.at(name));
+  for (const auto& [tensor, value] : copies) tensor.detach().copy_(*value);
+}
+
+void load(Module& module, const std::filesystem::path& path) {
+  module.load_state_dict(load_tensors(path).tensors, fmt::format("'{}'", path.string()));
 }
 
 }  // namespace tapegrad::nn

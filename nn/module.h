@@ -45,6 +45,10 @@ class Module {
   NamedTensors named_buffers(bool recurse = true) const;
   // Parameters then buffers: what save() writes and load() expects.
   NamedTensors state_dict() const;
+  // Copies `saved` into the parameters and buffers. Every name, shape and dtype must match
+  // exactly; a mismatch, a missing or an unexpected name throws (naming `source`, e.g. the file)
+  // before anything is changed.
+  void load_state_dict(const NamedTensors& saved, const std::string& source = "a state dict");
   std::vector<std::shared_ptr<Module>> children() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
 

@@ -17,8 +17,9 @@ for arg in "$@"; do
 done
 
 # libopenblas-openmp-dev: the OpenMP flavour shares tapegrad's thread pool (see kernels/cpu/blas.h).
+# libcli11-dev parses the examples' flags; gnuplot-nox draws their plots.
 packages=(cmake g++ make pkg-config libopenblas-openmp-dev libfmt-dev libgtest-dev libgmock-dev
-          libbenchmark-dev zlib1g-dev libpng-dev nlohmann-json3-dev)
+          libbenchmark-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev gnuplot-nox)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,48 @@
+// Checkpoints written at each epoch's end: the model, the optimizer's state, how far training
+// got, the random generators' positions and the metrics so far, in one safetensors file written
+// atomically. Resuming from it and training on gives bit-identical weights to a run that was
+// never interrupted (same seed and thread count): data order depends only on (seed, epoch), and
+// every other random draw comes from a generator whose position is saved here.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/tapegrad.h>
+
+#include "metrics.h"
+
+namespace experiment {
+
+class Checkpointer {
+ public:
+  // The default generator is always tracked; `model`, `optimizer` and `metrics` must outlive this.
+  Checkpointer(std::filesystem::path path, tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
+               MetricsLog& metrics);
+
+  // Also saves and restores `generator` (e.g. an augmentation's own), under `name`.
+  void track(std::string name, tapegrad::Generator& generator);
+
+  // With `resume` and a checkpoint on disk: restores everything and returns the epochs already
+  // done (the next epoch to run). Otherwise 0, and nothing changes. A damaged or mismatched
+  // checkpoint throws, naming the file.
+  std::int64_t restore_if(bool resume);
+  // After epoch `epochs_done - 1` has finished and its metrics are logged.
+  void save(std::int64_t epochs_done, std::int64_t steps_done);
+
+  std::int64_t steps_done() const { return steps_done_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  tapegrad::nn::Module& model_;
+  tapegrad::optim::Optimizer& optimizer_;
+  MetricsLog& metrics_;
+  std::vector<std::pair<std::string, tapegrad::Generator*>> generators_;
+  std::int64_t steps_done_ = 0;
+};
+
+}  // namespace experiment

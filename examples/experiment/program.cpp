@@ -1,0 +1,86 @@
+#include "program.h"
+
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+namespace experiment {
+
+using namespace tapegrad;
+
+Program::Program(std::string name, std::string description, Flags defaults, unsigned flag_groups)
+    : name_(std::move(name)), app_(std::move(description), name_), flags_(std::move(defaults)) {
+  if (flag_groups & kDataFlags) {
+    app_.add_option("--data-dir", flags_.data_dir, "Folder with the datasets (default: $TAPEGRAD_DATA, else data/)");
+    app_.add_option("--limit-train", flags_.limit_train, "Use only the first N training examples (0: all)")
+        ->capture_default_str()->check(CLI::NonNegativeNumber);
+    app_.add_option("--limit-test", flags_.limit_test, "Use only the first N test examples (0: all)")
+        ->capture_default_str()->check(CLI::NonNegativeNumber);
+  }
+  if (flag_groups & kTrainingFlags) {
+    app_.add_option("--epochs", flags_.epochs, "Passes over the training data")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app_.add_option("--batch-size", flags_.batch_size, "Examples per step")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app_.add_option("--lr", flags_.lr, "Learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  }
+  app_.add_option("--seed", flags_.seed, "Seed of every random draw (init, data order, augmentation)")
+      ->capture_default_str();
+  app_.add_option("--threads", flags_.threads, "CPU threads (0: every core this process may use)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app_.add_option("--device", flags_.device, "Where to compute")->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app_.add_option("--out", flags_.out, fmt::format("Folder for metrics, plots and checkpoints (default: runs/{})", name_));
+  if (flag_groups & kResumeFlag)
+    app_.add_flag("--resume", flags_.resume, "Continue from the checkpoint in --out, if there is one");
+}
+
+std::string Program::data_dir() const {
+  return datasets::resolve_data_dir(flags_.data_dir.empty() ? std::nullopt : std::optional(flags_.data_dir));
+}
+
+void Program::apply_flags() {
+  if (flags_.threads > 0) kernels::set_num_threads(flags_.threads);
+  manual_seed(flags_.seed);
+  if (flags_.device == "cuda") {
+    if (!kernels::cuda_is_available())
+      throw DeviceError("--device cuda: no CUDA device is usable (this build has no CUDA support or the machine has "
+                        "no GPU); run with --device cpu");
+    device_ = Device::cuda();
+  }
+  out_dir_ = flags_.out.empty() ? std::filesystem::path("runs") / name_ : std::filesystem::path(flags_.out);
+  std::error_code error;
+  std::filesystem::create_directories(out_dir_, error);
+  if (error)
+    throw Error(fmt::format("cannot create the output folder '{}': {}; pass a writable folder with --out",
+                            out_dir_.string(), error.message()));
+}
+
+int Program::run(int argc, char** argv, const std::function<void(Program&)>& body) {
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app_.exit(error);
+  }
+  try {
+    apply_flags();
+    body(*this);
+    return 0;
+  } catch (const Diverged& diverged) {
+    std::fflush(stdout);
+    fmt::print(stderr, "\n{}: training diverged: {}\n", name_, diverged.what());
+    return kDivergedExitCode;
+  } catch (const std::exception& error) {
+    std::fflush(stdout);
+    fmt::print(stderr, "\n{}: error: {}\n", name_, error.what());
+    return kErrorExitCode;
+  }
+}
+
+datasets::DatasetPtr limit_dataset(datasets::DatasetPtr dataset, std::int64_t limit) {
+  if (limit <= 0 || limit >= dataset->size()) return dataset;
+  return std::make_shared<datasets::Subset>(dataset, arange(limit, TensorOptions(kInt64)));
+}
+
+}  // namespace experiment
