@@ -1,4 +1,4 @@
-// MNIST with a three-layer perceptron and Adam (EXPERIMENTS.md A1): the defaults are the
+// MNIST with a three-layer perceptron and Adam (experiment A1 of docs/results.md): the defaults are the
 // notebook's configuration. Trains, evaluates on the 10,000 test digits after every epoch,
 // checkpoints, and ends with the test accuracy and the class probabilities of one test digit.
 //
@@ -72,7 +72,7 @@ void show_class_probabilities(nn::Module& model, const datasets::Dataset& test, 
 
 int main(int argc, char** argv) {
   experiment::Program program("mnist_mlp", "MNIST: Linear(784,128)-ReLU-Linear(128,64)-ReLU-Linear(64,10)-LogSoftmax "
-                              "trained with Adam and NLL loss (EXPERIMENTS.md A1)",
+                              "trained with Adam and NLL loss (experiment A1)",
                               {.epochs = 15, .batch_size = 64, .lr = 1e-3});
   std::int64_t shown_digit = 0;
   program.app().add_option("--show-digit", shown_digit, "Test image whose class probabilities are printed and plotted")

@@ -1,7 +1,6 @@
 // Runs the example programs as a user would and checks what they promise: quickstart trains and
 // passes its gradient check; gradcheck covers every differentiable op and reports no failure;
 // show_augmentations writes a PNG of the expected size.
-// The binaries' folder comes from examples/CMakeLists.txt as TAPEGRAD_EXAMPLES_DIR.
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -13,34 +12,14 @@
 #include <string>
 #include <vector>
 
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
+
+#include "example_runner.h"
 
 namespace {
 
-struct ProgramRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-#ifdef TAPEGRAD_EXAMPLES_DIR
-ProgramRun run_example(const std::string& name, const std::string& arguments = "") {
-  const std::string command = std::string("\"") + TAPEGRAD_EXAMPLES_DIR + "/" + name + "\" " + arguments + " 2>&1";
-  ProgramRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) run.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-#define REQUIRE_EXAMPLES()
-#else
-ProgramRun run_example(const std::string&, const std::string& = "") { return {}; }
-#define REQUIRE_EXAMPLES() GTEST_SKIP() << "built without the examples (TAPEGRAD_BUILD_EXAMPLES=OFF)"
-#endif
+using tapegrad::testing::ProgramRun;
+using tapegrad::testing::run_example;
 
 // The op names of the table rows, in order: the first word of each line before the blank line
 // that precedes the summary.
