@@ -1,0 +1,118 @@
+// mnist_mlp, the main example, run as a user would on a slice of MNIST: it trains (the loss
+// falls), writes its metrics, plots, model and class probabilities, resumes bit-identically
+// from its checkpoint, stops on a non-finite loss, and explains bad input.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <numeric>
+#include <regex>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "example_runner.h"
+
+namespace tapegrad::testing {
+namespace {
+
+constexpr const char* kTrainImages = "mnist/train-images-idx3-ubyte";
+
+// A small, fast configuration on the first images of MNIST, pinned to two threads.
+std::string small_run(const std::filesystem::path& out, int epochs) {
+  return "--data-dir " + example_data_dir() + " --limit-train 1200 --limit-test 300 --threads 2 --seed 5 --epochs " +
+         std::to_string(epochs) + " --out " + out.string();
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(MnistMlpExample, TrainsAndWritesMetricsPlotsModelAndProbabilities) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = fresh_output_dir("mnist_mlp_train");
+  const ProgramRun run = run_example("mnist_mlp", small_run(out, 3));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+
+  const CsvTable metrics = read_csv(out / "metrics.csv");
+  EXPECT_EQ(metrics.columns, (std::vector<std::string>{"epoch", "train_loss", "train_accuracy", "test_loss",
+                                                       "test_accuracy", "seconds"}));
+  ASSERT_EQ(metrics.rows.size(), 3u);
+  const std::vector<double> train_loss = metrics.numbers("train_loss");
+  EXPECT_LT(train_loss.back(), 0.6 * train_loss.front()) << run.output;
+  EXPECT_GT(metrics.numbers("test_accuracy").back(), 0.5) << run.output;
+  // One plain line per epoch when output is not a terminal, then the final accuracy.
+  const std::regex epoch_line(R"(epoch \d/3 .*test loss)");
+  EXPECT_EQ(std::distance(std::sregex_iterator(run.output.begin(), run.output.end(), epoch_line), std::sregex_iterator()), 3)
+      << run.output;
+  EXPECT_TRUE(std::regex_search(run.output, std::regex(R"(test accuracy 0\.\d{4}\n$)"))) << run.output;
+
+  const CsvTable probabilities = read_csv(out / "probabilities.csv");
+  const std::vector<double> p = probabilities.numbers("probability");
+  ASSERT_EQ(p.size(), 10u);
+  EXPECT_NEAR(std::accumulate(p.begin(), p.end(), 0.0), 1.0, 1e-5);
+  EXPECT_TRUE(std::filesystem::exists(out / "model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(out / "checkpoint.safetensors"));
+  if (gnuplot_installed()) {
+    EXPECT_TRUE(is_png(out / "curves.png")) << run.output;
+    EXPECT_TRUE(is_png(out / "probabilities.png")) << run.output;
+  }
+}
+
+TEST(MnistMlpExample, InterruptedThenResumedRunEndsWithBitIdenticalWeights) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto straight = fresh_output_dir("mnist_mlp_straight");
+  ASSERT_EQ(run_example("mnist_mlp", small_run(straight, 3)).exit_code, 0);
+
+  const auto resumed = fresh_output_dir("mnist_mlp_resumed");
+  ASSERT_EQ(run_example("mnist_mlp", small_run(resumed, 1)).exit_code, 0);
+  const ProgramRun resume = run_example("mnist_mlp", small_run(resumed, 3) + " --resume");
+  ASSERT_EQ(resume.exit_code, 0) << resume.output;
+  EXPECT_NE(resume.output.find("resumed from"), std::string::npos) << resume.output;
+  EXPECT_EQ(resume.output.find("epoch 1/3"), std::string::npos) << "epoch 1 ran again:\n" << resume.output;
+
+  EXPECT_EQ(file_bytes(straight / "model.safetensors"), file_bytes(resumed / "model.safetensors"));
+  const CsvTable a = read_csv(straight / "metrics.csv"), b = read_csv(resumed / "metrics.csv");
+  EXPECT_EQ(a.numbers("train_loss"), b.numbers("train_loss"));
+  EXPECT_EQ(a.numbers("test_accuracy"), b.numbers("test_accuracy"));
+}
+
+TEST(MnistMlpExample, NonFiniteLossStopsTheRunWithoutACheckpoint) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = fresh_output_dir("mnist_mlp_diverged");
+  const ProgramRun run = run_example("mnist_mlp", small_run(out, 2) + " --lr 1e30");
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_TRUE(std::regex_search(run.output, std::regex(R"(loss became (nan|inf) at epoch 1, step \d+ .*lr 1e\+30.*last finite loss was \d)")))
+      << run.output;
+  EXPECT_FALSE(std::filesystem::exists(out / "checkpoint.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(out / "model.safetensors"));
+}
+
+TEST(MnistMlpExample, HelpDocumentsEveryFlagAndBadInputIsExplained) {
+  REQUIRE_EXAMPLES();
+  const ProgramRun help = run_example("mnist_mlp", "--help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* flag : {"--data-dir", "--epochs", "--batch-size", "--lr", "--seed", "--threads", "--device", "--out",
+                           "--limit-train", "--limit-test", "--resume", "--show-digit"})
+    EXPECT_NE(help.output.find(flag), std::string::npos) << flag << " is not documented:\n" << help.output;
+  EXPECT_NE(help.output.find("15"), std::string::npos) << "the default epoch count is not shown:\n" << help.output;
+
+  const ProgramRun bad_value = run_example("mnist_mlp", "--epochs zero");
+  EXPECT_NE(bad_value.exit_code, 0);
+  EXPECT_NE(bad_value.output.find("--epochs"), std::string::npos) << bad_value.output;
+
+  const auto out = fresh_output_dir("mnist_mlp_errors");
+  const ProgramRun missing = run_example("mnist_mlp", "--data-dir /nonexistent --out " + out.string());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("scripts/fetch_data.sh --data-dir /nonexistent"), std::string::npos) << missing.output;
+
+  const ProgramRun cuda = run_example("mnist_mlp", "--device cuda --out " + out.string());
+  if (cuda.exit_code != 0) EXPECT_NE(cuda.output.find("--device cpu"), std::string::npos) << cuda.output;
+}
+
+}  // namespace
+}  // namespace tapegrad::testing
