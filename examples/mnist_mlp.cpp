@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
                                            .with_shuffle().with_seed(flags.seed));
 
     experiment::MetricsLog metrics(p.out_path("metrics.csv"),
-                                   {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
+                                   {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                                    "train_seconds", "test_seconds"});
     experiment::Checkpointer checkpoint(p.out_path("checkpoint.safetensors"), *model, optimizer, metrics);
     const std::int64_t first_epoch = checkpoint.restore_if(flags.resume);
     if (first_epoch > 0) fmt::print("resumed from {} after epoch {}\n", checkpoint.path().string(), first_epoch);
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
       experiment::print_epoch_line(label, trained, evaluation);
       steps += trained.steps;
       metrics.append({epoch + 1, trained.loss, trained.accuracy, evaluation.loss, evaluation.accuracy,
-                      trained.seconds + evaluation.seconds});
+                      trained.seconds, evaluation.seconds});
       checkpoint.save(epoch + 1, steps);
     }
     if (first_epoch >= flags.epochs) evaluation = experiment::evaluate(*model, *test, loss, 1000, p.device());

@@ -38,7 +38,7 @@ TEST(MnistMlpExample, TrainsAndWritesMetricsPlotsModelAndProbabilities) {
 
   const CsvTable metrics = read_csv(out / "metrics.csv");
   EXPECT_EQ(metrics.columns, (std::vector<std::string>{"epoch", "train_loss", "train_accuracy", "test_loss",
-                                                       "test_accuracy", "seconds"}));
+                                                       "test_accuracy", "train_seconds", "test_seconds"}));
   ASSERT_EQ(metrics.rows.size(), 3u);
   const std::vector<double> train_loss = metrics.numbers("train_loss");
   EXPECT_LT(train_loss.back(), 0.6 * train_loss.front()) << run.output;
