@@ -36,13 +36,17 @@ std::string quoted(const std::string& text) {
 
 std::string column(const std::string& name) { return fmt::format("column({})", quoted(name)); }
 
+// A column of the series' rows, NaN (skipped by gnuplot) on the rows its filter leaves out.
+std::string filtered_column(const Series& series, const std::string& name) {
+  if (series.where_column.empty()) return fmt::format("({})", column(name));
+  return fmt::format("(strcol({}) eq {} ? {} : NaN)", quoted(series.where_column), quoted(series.where_value),
+                     column(name));
+}
+
 std::string series_clause(const Series& series, const std::filesystem::path& default_csv) {
   const std::filesystem::path& csv = series.csv.empty() ? default_csv : series.csv;
-  std::string y = column(series.y);
-  if (!series.where_column.empty())
-    y = fmt::format("(strcol({}) eq {} ? {} : NaN)", quoted(series.where_column), quoted(series.where_value), y);
-  std::string using_clause = fmt::format("({}):{}", column(series.x), y.front() == '(' ? y : "(" + y + ")");
-  if (!series.error.empty()) using_clause += fmt::format(":({})", column(series.error));
+  std::string using_clause = filtered_column(series, series.x) + ":" + filtered_column(series, series.y);
+  if (!series.error.empty()) using_clause += ":" + filtered_column(series, series.error);
   return fmt::format("{} using {} with {} title {}", quoted(csv.string()), using_clause, series.style,
                      quoted(series.title));
 }
@@ -52,7 +56,7 @@ std::string script_for(const Figure& figure) {
   const int columns = figure.columns > 0 ? figure.columns : std::min(count, 3);
   const int rows = (count + columns - 1) / columns;
   std::string script = fmt::format(
-      "set terminal pngcairo size {},{} font 'sans,10'\nset output {}\nset datafile separator comma\n"
+      "set terminal pngcairo size {},{} font 'sans,10' noenhanced\nset output {}\nset datafile separator comma\n"
       "set datafile columnheaders\nset key top right\nset grid\n",
       columns * figure.panel_width, rows * figure.panel_height, quoted(figure.png.string()));
   if (count > 1) script += fmt::format("set multiplot layout {},{}\n", rows, columns);
