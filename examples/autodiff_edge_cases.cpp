@@ -122,7 +122,7 @@ void plot_curves(const experiment::Program& program) {
     for (int i = 0; i < kPoints; ++i) {
       const double x = curve.from + (curve.to - curve.from) * i / (kPoints - 1);
       const auto [f, df] = value_and_derivative(curve.f, x);
-      table.append({curve.name, x, f, df});
+      table.add({curve.name, x, f, df});
     }
     figure.panels.push_back(
         {.title = curve.name, .x_label = "x", .y_label = "", .setup = curve.setup,
@@ -130,6 +130,7 @@ void plot_curves(const experiment::Program& program) {
                     {.title = "f' (reverse mode)", .x = "x", .y = "df", .where_column = "function",
                      .where_value = curve.name}}});
   }
+  table.save();
   experiment::render(figure);
 }
 

@@ -90,9 +90,10 @@ int main(int argc, char** argv) {
                                                epoch, flags.lr));
       loss.backward();
       gd.step();
-      metrics.append({epoch, loss_value, optimum});
+      metrics.add({epoch, loss_value, optimum});
       if (epoch % 100 == 0 || epoch == flags.epochs - 1) fmt::print("epoch {:>5}  loss {:.4f}\n", epoch, loss_value);
     }
+    metrics.save();
     fmt::print("A: {}x{} (centered Iris), rank {}\nfinal loss {:.4f}; best rank-{} error {:.4f} (ratio {:.5f})\n",
                a.size(0), a.size(1), rank, loss_value, rank, optimum, loss_value / optimum);
     experiment::render({.png = p.out_path("loss.png"),

@@ -19,16 +19,20 @@ Cell::Cell(std::string value) : text_(std::move(value)) {
 
 MetricsLog::MetricsLog(std::filesystem::path csv, std::vector<std::string> columns)
     : path_(std::move(csv)), columns_(std::move(columns)) {
-  write();
+  save();
 }
 
 void MetricsLog::append(const std::vector<Cell>& row) {
+  add(row);
+  save();
+}
+
+void MetricsLog::add(const std::vector<Cell>& row) {
   if (row.size() != columns_.size())
     throw std::invalid_argument(fmt::format("metrics row for {} has {} cells but the table has {} columns ({})",
                                             path_.string(), row.size(), columns_.size(), fmt::join(columns_, ", ")));
   std::vector<std::string>& cells = rows_.emplace_back();
   for (const Cell& cell : row) cells.push_back(cell.text());
-  write();
 }
 
 std::size_t MetricsLog::column_index(std::string_view column) const {
@@ -60,10 +64,10 @@ void MetricsLog::restore(const std::string& text) {
     std::istringstream fields(line);
     for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
   }
-  write();
+  save();
 }
 
-void MetricsLog::write() const { write_file_atomically(path_, text()); }
+void MetricsLog::save() const { write_file_atomically(path_, text()); }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
   const std::filesystem::path temporary = path.string() + ".tmp";

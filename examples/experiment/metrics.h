@@ -32,6 +32,9 @@ class MetricsLog {
 
   // Adds a row (one cell per column) and rewrites the file.
   void append(const std::vector<Cell>& row);
+  // Adds a row in memory only, for tables filled thousands of rows at a time; save() writes them.
+  void add(const std::vector<Cell>& row);
+  void save() const;
   const std::filesystem::path& path() const { return path_; }
   const std::vector<std::string>& columns() const { return columns_; }
   std::size_t rows() const { return rows_.size(); }
@@ -45,7 +48,6 @@ class MetricsLog {
 
  private:
   std::size_t column_index(std::string_view column) const;
-  void write() const;
 
   std::filesystem::path path_;
   std::vector<std::string> columns_;
