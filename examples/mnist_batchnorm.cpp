@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -90,29 +89,14 @@ std::vector<Run> selected_runs(const StudyConfig& config) {
 const std::vector<std::string> kColumns{"run",       "batchnorm", "lr",           "epoch",  "train_loss", "train_accuracy",
                                         "test_loss", "test_accuracy", "seconds"};
 
-// The metrics table after resuming `run`: its rows as its checkpoint saved them, after the rows of
-// the other runs as they stand now (the checkpoint's copy of those may be older or absent).
-std::string table_after_resume(const std::string& current, const std::string& restored, const std::string& run) {
-  const std::string prefix = run + ",";
-  std::istringstream current_lines(current), restored_lines(restored);
-  std::string line, table;
-  std::getline(current_lines, line);
-  table = line + "\n";
-  while (std::getline(current_lines, line))
-    if (!line.empty() && !line.starts_with(prefix)) table += line + "\n";
-  std::getline(restored_lines, line);  // the header, already there
-  while (std::getline(restored_lines, line))
-    if (line.starts_with(prefix)) table += line + "\n";
-  return table;
-}
-
 struct StudyData {
   datasets::DatasetPtr train, test;
 };
 
 // Trains `run` from fresh weights (the same seed for every run: BatchNorm draws nothing at
-// initialization, so both models start from the same Linear weights), logging and checkpointing each epoch; with --resume it continues from the run's own
-// checkpoint, and a finished run only has its metrics restored.
+// initialization, so both models start from the same Linear weights), logging and checkpointing
+// each epoch; with --resume it continues from the run's own checkpoint, and a finished run only
+// has its metrics restored.
 void train_run(const Run& run, const StudyConfig& config, const StudyData& data, experiment::MetricsLog& metrics,
                const experiment::Program& program) {
   const experiment::Flags& flags = program.flags();
@@ -125,10 +109,9 @@ void train_run(const Run& run, const StudyConfig& config, const StudyData& data,
 
   experiment::Checkpointer checkpoint(program.out_path(fmt::format("checkpoint_{}.safetensors", run.name())), *model,
                                       optimizer, metrics);
-  const std::string table_before = metrics.text();
+  checkpoint.own_rows([name = run.name()](std::string_view row_run) { return row_run == name; });
   const std::int64_t first_epoch = checkpoint.restore_if(flags.resume);
   if (first_epoch > 0) {
-    metrics.restore(table_after_resume(table_before, metrics.text(), run.name()));
     fmt::print("[{}] resumed from {} after epoch {}\n", run.name(), checkpoint.path().string(), first_epoch);
   }
   std::int64_t steps = checkpoint.steps_done();

@@ -81,7 +81,8 @@ std::int64_t Checkpointer::restore_if(bool resume) {
     generators_[i].second->manual_seed(positions[i].first);
     generators_[i].second->set_offset(positions[i].second);
   }
-  metrics_.restore(metrics->second);
+  if (owned_rows_) metrics_.restore_rows(metrics->second, owned_rows_);
+  else metrics_.restore(metrics->second);
   steps_done_ = steps_done;
   return epochs_done;
 }

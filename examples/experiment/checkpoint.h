@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,9 @@ class Checkpointer {
 
   // Also saves and restores `generator` (e.g. an augmentation's own), under `name`.
   void track(std::string name, tapegrad::Generator& generator);
+  // When several runs share the metrics table, each with its own checkpoint: restoring replaces
+  // only the rows whose first cell `owned` accepts, and keeps the other runs' rows as they are.
+  void own_rows(std::function<bool(std::string_view)> owned) { owned_rows_ = std::move(owned); }
 
   // With `resume` and a checkpoint on disk: restores everything and returns the epochs already
   // done (the next epoch to run). Otherwise 0, and nothing changes. A damaged or mismatched
@@ -42,6 +46,7 @@ class Checkpointer {
   tapegrad::optim::Optimizer& optimizer_;
   MetricsLog& metrics_;
   std::vector<std::pair<std::string, tapegrad::Generator*>> generators_;
+  std::function<bool(std::string_view)> owned_rows_;
   std::int64_t steps_done_ = 0;
 };
 

@@ -51,19 +51,35 @@ std::string MetricsLog::text() const {
   return text;
 }
 
-void MetricsLog::restore(const std::string& text) {
+std::vector<std::vector<std::string>> MetricsLog::parse_rows(const std::string& text) const {
   std::istringstream lines(text);
   std::string line;
   std::getline(lines, line);
   if (line != fmt::format("{}", fmt::join(columns_, ",")))
     throw std::runtime_error(fmt::format("the checkpoint's metrics have columns '{}' but {} has '{}'", line,
                                          path_.string(), fmt::join(columns_, ",")));
-  rows_.clear();
+  std::vector<std::vector<std::string>> rows;
   while (std::getline(lines, line)) {
-    std::vector<std::string>& cells = rows_.emplace_back();
+    if (line.empty()) continue;
+    std::vector<std::string>& cells = rows.emplace_back();
     std::istringstream fields(line);
     for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
   }
+  return rows;
+}
+
+void MetricsLog::restore(const std::string& text) {
+  rows_ = parse_rows(text);
+  save();
+}
+
+void MetricsLog::restore_rows(const std::string& text, const std::function<bool(std::string_view)>& owned) {
+  std::vector<std::vector<std::string>> rows;
+  for (auto& row : rows_)
+    if (!owned(row.front())) rows.push_back(std::move(row));
+  for (auto& row : parse_rows(text))
+    if (owned(row.front())) rows.push_back(std::move(row));
+  rows_ = std::move(rows);
   save();
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,9 +46,15 @@ class MetricsLog {
   // rewrites the file; the text's header must match the columns.
   std::string text() const;
   void restore(const std::string& text);
+  // Like restore(), but only for the rows whose first cell `owned` accepts: those are replaced by
+  // the text's, the others stay as they are (several runs sharing one table, each with its own
+  // checkpoint).
+  void restore_rows(const std::string& text, const std::function<bool(std::string_view)>& owned);
 
  private:
   std::size_t column_index(std::string_view column) const;
+  // The rows of `text`, after checking its header against the columns.
+  std::vector<std::vector<std::string>> parse_rows(const std::string& text) const;
 
   std::filesystem::path path_;
   std::vector<std::string> columns_;
