@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include <experiment/checkpoint.h>
 #include <experiment/metrics.h>
 #include <experiment/plot.h>
 #include <experiment/program.h>
@@ -132,7 +133,8 @@ struct BatchSizeResult {
 };
 
 // Trains from the initial weights at half the divergent lr for config.passes passes, measuring the
-// whole training subsample and the test set after each pass.
+// whole training subsample and the test set after each pass, and checkpointing after each; with
+// --resume it continues from this batch size's checkpoint.
 BatchSizeResult train_batch_size(std::int64_t batch_size, double lr_divergent, const StudyConfig& config,
                                  const StudyData& data, experiment::MetricsLog& metrics,
                                  const experiment::Program& program) {
@@ -140,8 +142,26 @@ BatchSizeResult train_batch_size(std::int64_t batch_size, double lr_divergent, c
   auto model = initial_model(program);
   optim::SGD optimizer(model->parameters(), {.lr = result.lr});
   datasets::DataLoader loader(data.train, pass_order(batch_size, program.flags().seed));
-  std::int64_t updates = 0;
-  for (int pass = 0; pass < config.passes; ++pass) {
+  experiment::Checkpointer checkpoint(program.out_path(fmt::format("checkpoint_B{}.safetensors", batch_size)), *model,
+                                     optimizer, metrics);
+  checkpoint.own_rows([key = std::to_string(batch_size)](std::string_view row_batch) { return row_batch == key; });
+  const std::int64_t first_pass = checkpoint.restore_if(program.flags().resume);
+  std::int64_t updates = checkpoint.steps_done();
+  const auto record = [&](std::int64_t pass, double train_accuracy, double test_accuracy, std::int64_t updates_so_far) {
+    if (train_accuracy >= 1 && !result.updates_to_interpolation) {
+      result.passes_to_interpolation = pass;
+      result.updates_to_interpolation = updates_so_far;
+    }
+    result.final_test_accuracy = test_accuracy;
+  };
+  for (std::size_t row = 0; row < metrics.rows(); ++row)  // the passes done before resuming
+    if (metrics.number(row, "batch_size") == static_cast<double>(batch_size))
+      record(static_cast<std::int64_t>(metrics.number(row, "pass")), metrics.number(row, "train_accuracy"),
+             metrics.number(row, "test_accuracy"), static_cast<std::int64_t>(metrics.number(row, "updates")));
+  if (first_pass > 0)
+    fmt::print("[B={}] resumed from {} after pass {}\n", batch_size, checkpoint.path().string(), first_pass);
+
+  for (std::int64_t pass = first_pass; pass < config.passes; ++pass) {
     const experiment::EpochLabel label{.epoch = pass, .epochs = config.passes,
                                        .run = fmt::format("B={} lr={}", batch_size, result.lr)};
     loader.set_epoch(pass);
@@ -156,11 +176,8 @@ BatchSizeResult train_batch_size(std::int64_t batch_size, double lr_divergent, c
     experiment::print_epoch_line(label, fit, test);
     metrics.append({batch_size, result.lr, pass + 1, updates, fit.loss, fit.accuracy, test.loss, test.accuracy,
                     trained.seconds});
-    if (fit.accuracy >= 1 && !result.updates_to_interpolation) {
-      result.passes_to_interpolation = pass + 1;
-      result.updates_to_interpolation = updates;
-    }
-    result.final_test_accuracy = test.accuracy;
+    checkpoint.save(pass + 1, updates);
+    record(pass + 1, fit.accuracy, test.accuracy, updates);
   }
   return result;
 }
@@ -244,7 +261,7 @@ int main(int argc, char** argv) {
                               "FashionMNIST, 10% of the training set: Linear(784,64)-ReLU-Linear(64,10) trained with "
                               "plain SGD at several batch sizes, each at half its divergent learning rate, counting "
                               "the updates until 100% training accuracy (experiment B2)",
-                              {}, experiment::kDataFlags);
+                              {}, experiment::kDataFlags | experiment::kResumeFlag);
   StudyConfig config;
   CLI::App& app = program.app();
   app.add_option("--train-fraction", config.train_fraction, "Fraction of the training set drawn without replacement")

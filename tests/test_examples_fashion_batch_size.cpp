@@ -22,6 +22,25 @@ std::string small_run(const std::filesystem::path& out) {
          out.string();
 }
 
+TEST(FashionBatchSizeExample, InterruptedThenResumedStudyMatchesAStraightRun) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const std::string study = " --batch-sizes 8,16";
+  const auto straight = fresh_output_dir("fashion_batch_size_straight");
+  ASSERT_EQ(run_example("fashion_batch_size", small_run(straight) + study + " --passes 3").exit_code, 0);
+  const auto resumed = fresh_output_dir("fashion_batch_size_resumed");
+  ASSERT_EQ(run_example("fashion_batch_size", small_run(resumed) + study + " --passes 1").exit_code, 0);
+  const ProgramRun resume = run_example("fashion_batch_size", small_run(resumed) + study + " --passes 3 --resume");
+  ASSERT_EQ(resume.exit_code, 0) << resume.output;
+  EXPECT_NE(resume.output.find("[B=16] resumed from"), std::string::npos) << resume.output;
+
+  const CsvTable a = read_csv(straight / "metrics.csv"), b = read_csv(resumed / "metrics.csv");
+  ASSERT_EQ(a.rows.size(), 6u);
+  for (const char* column : {"batch_size", "pass", "updates", "train_loss", "test_accuracy"})
+    EXPECT_EQ(a.numbers(column), b.numbers(column)) << column;
+  EXPECT_EQ(read_csv(straight / "interpolation.csv").rows, read_csv(resumed / "interpolation.csv").rows);
+}
+
 TEST(FashionBatchSizeExample, SearchStopsWhereTheLossRisesAndLargerBatchesFitInFewerUpdates) {
   REQUIRE_EXAMPLES();
   REQUIRE_DATA_FILE(kTrainImages);
