@@ -177,7 +177,7 @@ void Module::load_state_dict(const NamedTensors& saved, const std::string& sourc
   if (!stored.empty()) {
     std::vector<std::string> extra;
     for (const auto& entry : stored) extra.push_back(entry.first);
-    fail("load({}): there are tensors the {} module does not have: {}; was it saved from a different model?",
+    fail("load({}): it has tensors the {} module does not: {}; was it saved from a different model?",
          source, this->name(), fmt::join(extra, ", "));
   }
 
