@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <string>
 
+#include <tapegrad/kernels/caching_allocator.h>
 #include <tapegrad/kernels/device.h>
 #include <tapegrad/kernels/dtype.h>
 #include <tapegrad/kernels/elementwise_ops.h>
+#include <tapegrad/kernels/kernel_params.h>
 #include <tapegrad/kernels/philox.h>
 #include <tapegrad/kernels/shape.h>
 
@@ -50,25 +52,6 @@ struct GemmProblem {
   double alpha = 1, beta = 0;
 };
 
-// A 2-D sliding window over images [N, C, H, W] (convolution or pooling): window size, step,
-// implicit border on each side, spacing of the window's taps, and the resulting output size.
-struct Window2d {
-  std::int64_t batch = 0, channels = 0, height = 0, width = 0;
-  std::int64_t kernel_h = 1, kernel_w = 1;
-  std::int64_t stride_h = 1, stride_w = 1;
-  std::int64_t pad_h = 0, pad_w = 0;
-  std::int64_t dilation_h = 1, dilation_w = 1;
-  std::int64_t out_h = 0, out_w = 0;
-};
-
-// The scalars of one Adam / AdamW step (torch.optim.Adam's single-tensor arithmetic).
-struct AdamStep {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  bool decoupled_weight_decay = false;  // AdamW: param *= 1 - lr * weight_decay first
-  bool amsgrad = false;                 // divide by the running maximum of exp_avg_sq
-  double bias_correction1 = 1, bias_correction2 = 1;  // 1 - beta^step
-};
-
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -81,6 +64,12 @@ class Backend {
   // Host memory <-> this device; contiguous bytes.
   virtual void copy_from_host(void* device_dst, const void* host_src, std::size_t nbytes) = 0;
   virtual void copy_to_host(void* host_dst, const void* device_src, std::size_t nbytes) = 0;
+  // Device memory held by this backend (the CPU backend, which hands memory straight back,
+  // reports none); releasing cached blocks; waiting for queued asynchronous work.
+  virtual MemoryStats memory_stats() const { return {}; }
+  virtual void reset_peak_memory_stats() {}
+  virtual void empty_cache() {}
+  virtual void synchronize() {}
 
   // dst = src elementwise over the shape both share, converting dtype when they differ.
   virtual void copy(const TensorDesc& src, const TensorDesc& dst) = 0;
@@ -145,6 +134,9 @@ class Backend {
 Backend& backend_for(Device device);
 // Whether CUDA devices can be used: false in builds without CUDA and on machines without a GPU.
 bool cuda_is_available();
+// The usable CUDA devices (0 in builds without CUDA), and the backend of one of them.
+int cuda_device_count();
+Backend& cuda_backend(int index);
 
 // Threads used by CPU kernels and BLAS (default: the cores this process may run on).
 int num_threads();

@@ -44,7 +44,7 @@ void Program::apply_flags() {
   if (flags_.threads > 0) kernels::set_num_threads(flags_.threads);
   manual_seed(flags_.seed);
   if (flags_.device == "cuda") {
-    if (!kernels::cuda_is_available())
+    if (!cuda::is_available())
       throw DeviceError("--device cuda: no CUDA device is usable (this build has no CUDA support or the machine has "
                         "no GPU); run with --device cpu");
     device_ = Device::cuda();

@@ -16,8 +16,6 @@
 
 namespace tapegrad::kernels {
 
-Backend& cuda_backend(int index);  // kernels/cuda: the real backend, or the stub that refuses
-
 namespace {
 
 constexpr std::align_val_t kCpuAlignment{64};

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include <tapegrad/kernels/convert.h>
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/strided_loop.h>
 
@@ -15,19 +16,6 @@ bool is_single_element(const TensorDesc& out) {
   for (auto d : out.shape)
     if (d != 1) return false;
   return true;
-}
-
-// Element conversion for copies and fills. A floating value outside [0, 255] has no uint8 (the
-// plain cast would be undefined behaviour), so it saturates, and NaN becomes 0; in range it
-// truncates toward zero as torch's .to(torch.uint8) does.
-template <class D, class S>
-D convert_element(S value) {
-  if constexpr (std::is_same_v<D, std::uint8_t> && std::is_floating_point_v<S>) {
-    if (!(value > S(0))) return 0;
-    return value < S(255) ? static_cast<D>(value) : D(255);
-  } else {
-    return static_cast<D>(value);
-  }
 }
 }  // namespace
 

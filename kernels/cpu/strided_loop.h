@@ -8,47 +8,15 @@
 #include <cstdint>
 
 #include <tapegrad/kernels/backend.h>
+#include <tapegrad/kernels/coalesce.h>
 #include <tapegrad/kernels/cpu/parallel.h>
 
 namespace tapegrad::kernels::cpu {
 
-template <int N>
-struct CoalescedLayout {
-  int ndim = 0;
-  std::int64_t sizes[kMaxDims];
-  std::int64_t strides[N][kMaxDims];
-};
-
-template <int N>
-CoalescedLayout<N> coalesce(const Shape& shape, const std::array<const Strides*, N>& strides) {
-  CoalescedLayout<N> layout;
-  for (int d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    const int last = layout.ndim - 1;
-    bool mergeable = last >= 0;
-    for (int k = 0; k < N && mergeable; ++k)
-      mergeable = layout.strides[k][last] == (*strides[k])[d] * shape[d];
-    if (mergeable) {
-      layout.sizes[last] *= shape[d];
-      for (int k = 0; k < N; ++k) layout.strides[k][last] = (*strides[k])[d];
-      continue;
-    }
-    layout.sizes[layout.ndim] = shape[d];
-    for (int k = 0; k < N; ++k) layout.strides[k][layout.ndim] = (*strides[k])[d];
-    ++layout.ndim;
-  }
-  if (layout.ndim == 0) {  // a single element
-    layout.ndim = 1;
-    layout.sizes[0] = 1;
-    for (int k = 0; k < N; ++k) layout.strides[k][0] = 0;
-  }
-  return layout;
-}
-
 // Calls body(count, offsets, inner_strides) for runs of the innermost dim, covering outer
 // indices [outer_begin, outer_end) of the layout's outer dims.
 template <int N, class Body>
-void walk_outer_range(const CoalescedLayout<N>& layout, std::int64_t outer_begin, std::int64_t outer_end,
+void walk_outer_range(const StridedLayout<N>& layout, std::int64_t outer_begin, std::int64_t outer_end,
                       Body& body) {
   const int inner = layout.ndim - 1;
   std::int64_t coords[kMaxDims] = {};
@@ -74,19 +42,6 @@ void walk_outer_range(const CoalescedLayout<N>& layout, std::int64_t outer_begin
 
 // Walks every element of `shape` for N strided operands. `may_split` says whether disjoint
 // parts of the walk may run on different threads (false when outputs alias, as in reductions).
-// True when every operand is laid out row-major without gaps: the whole walk is one flat run.
-template <int N>
-bool all_contiguous(const Shape& shape, const std::array<const Strides*, N>& strides) {
-  std::int64_t expected = 1;
-  for (int d = shape.size() - 1; d >= 0; --d) {
-    if (shape[d] == 1) continue;
-    for (int k = 0; k < N; ++k)
-      if ((*strides[k])[d] != expected) return false;
-    expected *= shape[d];
-  }
-  return true;
-}
-
 template <int N, class Body>
 void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, bool may_split,
                       Body&& body) {
@@ -98,7 +53,7 @@ void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& s
     body(total, offsets, unit_strides);
     return;
   }
-  const CoalescedLayout<N> layout = coalesce<N>(shape, strides);
+  const StridedLayout<N> layout = coalesce<N>(shape, strides);
   const std::int64_t inner_size = layout.sizes[layout.ndim - 1];
   const std::int64_t outer_count = total / inner_size;
   if (!may_split || !worth_parallel(total)) {

@@ -11,6 +11,6 @@ Backend& cuda_backend(int index) {
       index));
 }
 
-bool cuda_is_available() { return false; }
+int cuda_device_count() { return 0; }
 
 }  // namespace tapegrad::kernels

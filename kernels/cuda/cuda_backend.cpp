@@ -1,0 +1,460 @@
+// The CUDA backend's host side: the device registry, memory and copies, and the translation of
+// strided tensor descriptions into the layouts the kernels take.
+#include <tapegrad/kernels/cuda/cuda_backend.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <tapegrad/kernels/coalesce.h>
+#include <tapegrad/kernels/convert.h>
+#include <tapegrad/kernels/cuda/cuda_check.h>
+
+namespace tapegrad::kernels {
+namespace {
+
+struct DeviceCount {
+  int count = 0;
+  std::string why_none;  // the runtime's explanation when there is no usable device
+};
+
+const DeviceCount& probe_devices() {
+  static const DeviceCount probe = [] {
+    DeviceCount result;
+    const cudaError_t status = cudaGetDeviceCount(&result.count);
+    if (status != cudaSuccess) {
+      result.count = 0;
+      result.why_none = fmt::format("{}: {}", cudaGetErrorName(status), cudaGetErrorString(status));
+      cudaGetLastError();  // not sticky; clear it so later calls start clean
+    } else if (result.count == 0) {
+      result.why_none = "the CUDA runtime reports no devices";
+    }
+    return result;
+  }();
+  return probe;
+}
+
+}  // namespace
+
+int cuda_device_count() { return probe_devices().count; }
+
+Backend& cuda_backend(int index) {
+  // One backend per device, created on first use. They are never destroyed: tensors freed
+  // during static destruction at exit still return their memory to them.
+  static std::array<std::atomic<cuda::CudaBackend*>, 64> backends{};
+  static std::mutex creation;
+  if (index >= 0 && index < static_cast<int>(backends.size())) {
+    if (cuda::CudaBackend* existing = backends[index].load(std::memory_order_acquire)) return *existing;
+  }
+  const DeviceCount& devices = probe_devices();
+  if (devices.count == 0)
+    throw DeviceError(fmt::format("device cuda:{} was requested, but no CUDA device is usable on this machine ({}); "
+                                  "use Device::cpu(), or check tapegrad::cuda::is_available() first",
+                                  index, devices.why_none));
+  if (index < 0 || index >= devices.count || index >= static_cast<int>(backends.size()))
+    throw DeviceError(fmt::format("device cuda:{} was requested, but this machine has {} CUDA device(s), "
+                                  "cuda:0 to cuda:{}",
+                                  index, devices.count, devices.count - 1));
+  std::lock_guard lock(creation);
+  if (backends[index].load(std::memory_order_acquire) == nullptr)
+    backends[index].store(new cuda::CudaBackend(index), std::memory_order_release);
+  return *backends[index].load(std::memory_order_acquire);
+}
+
+namespace cuda {
+
+void check_launch(const char* kernel) {
+  const cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess)
+    throw DeviceError(fmt::format("CUDA kernel {} failed to launch: {} ({})", kernel, cudaGetErrorName(status),
+                                  cudaGetErrorString(status)));
+}
+
+namespace {
+
+thread_local int current_device = -1;
+
+RawMemory device_memory(int index) {
+  RawMemory raw;
+  raw.device_name = fmt::format("cuda:{}", index);
+  raw.allocate = [](std::size_t nbytes) -> void* {
+    void* data = nullptr;
+    const cudaError_t status = cudaMalloc(&data, nbytes);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // out of memory is not sticky: clear it and let the allocator retry
+      return nullptr;
+    }
+    TAPEGRAD_CUDA_CHECK(status);
+    return data;
+  };
+  raw.release = [](void* data) { TAPEGRAD_CUDA_CHECK(cudaFree(data)); };
+  raw.free_bytes = [] {
+    std::size_t free = 0, total = 0;
+    return cudaMemGetInfo(&free, &total) == cudaSuccess ? free : std::size_t{0};
+  };
+  return raw;
+}
+
+template <int N>
+StridedLayout<N> layout_of(const Shape& shape, const std::array<const Strides*, N>& strides) {
+  return coalesce<N>(shape, strides);
+}
+
+bool is_contiguous(const TensorDesc& t) { return all_contiguous<1>(t.shape, {&t.strides}); }
+
+// `shape` with `dim` collapsed to 1: the shape a per-slice kernel walks.
+Shape without_dim(Shape shape, int dim) {
+  shape[dim] = 1;
+  return shape;
+}
+
+Strides zero_at(Strides strides, int dim) {
+  strides[dim] = 0;
+  return strides;
+}
+
+std::array<std::int64_t, 4> strides4(const TensorDesc& t) {
+  return {t.strides[0], t.strides[1], t.strides[2], t.strides[3]};
+}
+
+void check_float(DType dtype, const char* op) {
+  TAPEGRAD_CHECK(is_floating(dtype), "{}: expected float32 or float64 data, got {}", op, dtype);
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int index) : index_(index), allocator_(device_memory(index)) {
+  activate();
+  TAPEGRAD_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  TAPEGRAD_CUBLAS_CHECK(cublasCreate(&cublas_));
+  TAPEGRAD_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  TAPEGRAD_CUDA_CHECK(cudaMalloc(&status_slots_, 3 * sizeof(std::int64_t)));
+  TAPEGRAD_CUDA_CHECK(cudaMemsetAsync(status_slots_, 0, 3 * sizeof(std::int64_t), stream_));
+  for (int i = 0; i < 2; ++i) {
+    TAPEGRAD_CUDA_CHECK(cudaMallocHost(&staging_[i], kStagingBytes));
+    TAPEGRAD_CUDA_CHECK(cudaEventCreateWithFlags(&staging_free_[i], cudaEventDisableTiming));
+  }
+}
+
+void CudaBackend::activate() const {
+  if (current_device == index_) return;
+  TAPEGRAD_CUDA_CHECK(cudaSetDevice(index_));
+  current_device = index_;
+}
+
+// ---- memory and copies ----
+
+void* CudaBackend::allocate(std::size_t nbytes) {
+  activate();
+  return allocator_.allocate(nbytes);
+}
+
+void CudaBackend::deallocate(void* data, std::size_t) { allocator_.deallocate(data); }
+
+void CudaBackend::empty_cache() {
+  activate();
+  synchronize();  // cached blocks may still be read by queued kernels
+  allocator_.empty_cache();
+}
+
+void CudaBackend::synchronize() {
+  activate();
+  TAPEGRAD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::copy_from_host(void* device_dst, const void* host_src, std::size_t nbytes) {
+  activate();
+  std::lock_guard lock(staging_mutex_);
+  for (std::size_t done = 0; done < nbytes;) {
+    const std::size_t chunk = std::min(nbytes - done, kStagingBytes);
+    const int buffer = next_staging_;
+    next_staging_ = 1 - next_staging_;
+    TAPEGRAD_CUDA_CHECK(cudaEventSynchronize(staging_free_[buffer]));  // its previous transfer is done
+    std::memcpy(staging_[buffer], static_cast<const char*>(host_src) + done, chunk);
+    TAPEGRAD_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(device_dst) + done, staging_[buffer], chunk,
+                                        cudaMemcpyHostToDevice, stream_));
+    TAPEGRAD_CUDA_CHECK(cudaEventRecord(staging_free_[buffer], stream_));
+    done += chunk;
+  }
+}
+
+void CudaBackend::copy_to_host(void* host_dst, const void* device_src, std::size_t nbytes) {
+  activate();
+  TAPEGRAD_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, nbytes, cudaMemcpyDeviceToHost, stream_));
+  TAPEGRAD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the caller reads host_dst next
+}
+
+void CudaBackend::copy(const TensorDesc& src, const TensorDesc& dst) {
+  activate();
+  if (src.dtype == dst.dtype && is_contiguous(src) && is_contiguous(dst)) {
+    TAPEGRAD_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, dst.numel() * dtype_size(dst.dtype),
+                                        cudaMemcpyDeviceToDevice, stream_));
+    return;
+  }
+  const auto layout = layout_of<2>(dst.shape, {&src.strides, &dst.strides});
+  dispatch_storage_dtype(src.dtype, [&](auto szero) {
+    using S = decltype(szero);
+    dispatch_storage_dtype(dst.dtype, [&](auto dzero) {
+      using D = decltype(dzero);
+      cuda::copy<S, D>(layout, dst.numel(), src.ptr<S>(), dst.ptr<D>(), stream_);
+    });
+  });
+}
+
+void CudaBackend::fill(const TensorDesc& dst, double value) {
+  activate();
+  if (value == 0.0 && !std::signbit(value) && is_contiguous(dst)) {  // all-zero bytes in every dtype
+    TAPEGRAD_CUDA_CHECK(cudaMemsetAsync(dst.data, 0, dst.numel() * dtype_size(dst.dtype), stream_));
+    return;
+  }
+  const auto layout = layout_of<1>(dst.shape, {&dst.strides});
+  dispatch_storage_dtype(dst.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::fill<T>(layout, dst.numel(), dst.ptr<T>(), convert_element<T>(value), stream_);
+  });
+}
+
+void CudaBackend::fill_random(const TensorDesc& dst, Distribution dist, double a, double b, std::uint64_t seed,
+                              std::uint64_t offset) {
+  TAPEGRAD_CHECK(is_floating(dst.dtype), "random fill needs a floating dtype, got {}", dst.dtype);
+  activate();
+  // Coalescing keeps the row-major order of elements, so counters match the CPU's.
+  const auto layout = layout_of<1>(dst.shape, {&dst.strides});
+  if (dst.dtype == DType::Float32)
+    cuda::fill_random<float>(layout, dst.numel(), dst.ptr<float>(), dist, a, b, seed, offset, stream_);
+  else
+    cuda::fill_random<double>(layout, dst.numel(), dst.ptr<double>(), dist, a, b, seed, offset, stream_);
+}
+
+void CudaBackend::fill_range(const TensorDesc& dst, double start, double step) {
+  activate();
+  dispatch_dtype(dst.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::fill_range<T>(dst.ptr<T>(), dst.shape.empty() ? 0 : dst.strides[0], dst.numel(), start, step, stream_);
+  });
+}
+
+// ---- elementwise ----
+
+void CudaBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) {
+  activate();
+  const auto layout = layout_of<2>(out.shape, {&in.strides, &out.strides});
+  dispatch_dtype(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::unary<T>(op, layout, out.numel(), in.ptr<T>(), out.ptr<T>(), p0, p1, stream_);
+  });
+}
+
+void CudaBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) {
+  activate();
+  const auto layout = layout_of<3>(out.shape, {&a.strides, &b.strides, &out.strides});
+  dispatch_dtype(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::binary<T>(op, layout, out.numel(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), p0, stream_);
+  });
+}
+
+void CudaBackend::where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
+                        const TensorDesc& out) {
+  activate();
+  const auto layout = layout_of<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides});
+  dispatch_dtype(condition.dtype, [&](auto czero) {
+    using C = decltype(czero);
+    dispatch_dtype(out.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      cuda::where<C, T>(layout, out.numel(), condition.ptr<C>(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), stream_);
+    });
+  });
+}
+
+void CudaBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) {
+  activate();
+  const auto layout = layout_of<3>(out.shape, {&a.strides, &b.strides, &out.strides});
+  dispatch_dtype(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::addcmul<T>(layout, out.numel(), a.ptr<T>(), b.ptr<T>(), static_cast<T>(value), divide, out.ptr<T>(),
+                     stream_);
+  });
+}
+
+// ---- reductions ----
+
+void CudaBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
+  activate();
+  // Split in's dims into those out keeps (stride != 0) and those it sums over.
+  Shape kept_shape = in.shape, reduced_shape = in.shape;
+  for (int d = 0; d < in.shape.size(); ++d) {
+    if (out.strides[d] == 0)
+      kept_shape[d] = 1;
+    else
+      reduced_shape[d] = 1;
+  }
+  const auto kept = layout_of<2>(kept_shape, {&in.strides, &out.strides});
+  const auto reduced = layout_of<1>(reduced_shape, {&in.strides});
+  const std::int64_t outputs = numel_of(kept_shape), reduction = numel_of(reduced_shape);
+  if (reduction == 0) {  // sums over nothing are zero
+    fill(out, 0.0);
+    return;
+  }
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::reduce_sum<T>(kept, outputs, reduced, reduction, in.ptr<T>(), out.ptr<T>(), stream_);
+  });
+}
+
+void CudaBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
+                             const TensorDesc& indices) {
+  activate();
+  const Shape slices = without_dim(in.shape, dim);
+  const auto layout = layout_of<3>(slices, {&in.strides, &values.strides, &indices.strides});
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::reduce_max<T>(layout, numel_of(slices), in.shape[dim], in.strides[dim], take_min, in.ptr<T>(),
+                        values.ptr<T>(), indices.ptr<std::int64_t>(), stream_);
+  });
+}
+
+void CudaBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) {
+  check_float(in.dtype, log ? "log_softmax" : "softmax");
+  activate();
+  const Shape slices = without_dim(in.shape, dim);
+  const auto layout = layout_of<2>(slices, {&in.strides, &out.strides});
+  const std::int64_t count = in.shape[dim] == 0 ? 0 : numel_of(slices);
+  if (in.dtype == DType::Float32)
+    cuda::softmax<float>(layout, count, in.shape[dim], in.strides[dim], out.strides[dim], log, in.ptr<float>(),
+                         out.ptr<float>(), stream_);
+  else
+    cuda::softmax<double>(layout, count, in.shape[dim], in.strides[dim], out.strides[dim], log, in.ptr<double>(),
+                          out.ptr<double>(), stream_);
+}
+
+// ---- convolution and pooling ----
+
+void CudaBackend::im2col(const TensorDesc& image, const Window2d& window, const TensorDesc& columns) {
+  check_float(image.dtype, "im2col");
+  activate();
+  const auto s = strides4(image);
+  const std::int64_t strides[4] = {s[0], s[1], s[2], s[3]};
+  if (image.dtype == DType::Float32)
+    cuda::im2col<float>(image.ptr<float>(), strides, window, columns.ptr<float>(), stream_);
+  else
+    cuda::im2col<double>(image.ptr<double>(), strides, window, columns.ptr<double>(), stream_);
+}
+
+void CudaBackend::col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) {
+  check_float(columns.dtype, "col2im");
+  activate();
+  if (columns.dtype == DType::Float32)
+    cuda::col2im<float>(columns.ptr<float>(), window, image.ptr<float>(), stream_);
+  else
+    cuda::col2im<double>(columns.ptr<double>(), window, image.ptr<double>(), stream_);
+}
+
+void CudaBackend::max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
+                             const TensorDesc& indices) {
+  check_float(input.dtype, "max_pool2d");
+  activate();
+  const auto s = strides4(input);
+  const std::int64_t strides[4] = {s[0], s[1], s[2], s[3]};
+  if (input.dtype == DType::Float32)
+    cuda::max_pool2d<float>(input.ptr<float>(), strides, window, values.ptr<float>(), indices.ptr<std::int64_t>(),
+                            stream_);
+  else
+    cuda::max_pool2d<double>(input.ptr<double>(), strides, window, values.ptr<double>(),
+                             indices.ptr<std::int64_t>(), stream_);
+}
+
+// ---- optimizer updates ----
+
+void CudaBackend::adam_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& exp_avg,
+                            const TensorDesc& exp_avg_sq, const TensorDesc& max_exp_avg_sq, const AdamStep& step) {
+  check_float(param.dtype, "adam_step");
+  activate();
+  const auto run = [&](auto zero) {
+    using T = decltype(zero);
+    cuda::adam_step<T>(param.ptr<T>(), grad.ptr<T>(), exp_avg.ptr<T>(), exp_avg_sq.ptr<T>(),
+                       step.amsgrad ? max_exp_avg_sq.ptr<T>() : nullptr, param.numel(), step, stream_);
+  };
+  if (param.dtype == DType::Float32)
+    run(float{});
+  else
+    run(double{});
+}
+
+// ---- indexing ----
+
+void CudaBackend::check_indices(const char* op, int dim) {
+  std::int64_t status[3];
+  TAPEGRAD_CUDA_CHECK(cudaMemcpyAsync(status, status_slots_, sizeof(status), cudaMemcpyDeviceToHost, stream_));
+  TAPEGRAD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (status[0] == 0) return;
+  TAPEGRAD_CUDA_CHECK(cudaMemsetAsync(status_slots_, 0, sizeof(status), stream_));
+  fail("{}: index {} is out of bounds for dim {} of size {}", op, status[1], dim, status[2]);
+}
+
+void CudaBackend::gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) {
+  activate();
+  const Strides in_strides = zero_at(in.strides, dim);
+  const auto layout = layout_of<3>(index.shape, {&index.strides, &out.strides, &in_strides});
+  dispatch_storage_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::gather<T>(layout, index.numel(), index.ptr<std::int64_t>(), in.shape[dim], in.strides[dim], in.ptr<T>(),
+                    out.ptr<T>(), index_status(), stream_);
+  });
+  check_indices("gather", dim);
+}
+
+void CudaBackend::index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) {
+  activate();
+  // A gather whose index varies only along dim.
+  Strides index_strides = Dims::filled(out.shape.size(), 0);
+  index_strides[dim] = index.shape.empty() ? 0 : index.strides[0];
+  const Strides in_strides = zero_at(in.strides, dim);
+  const auto layout = layout_of<3>(out.shape, {&index_strides, &out.strides, &in_strides});
+  dispatch_storage_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::gather<T>(layout, out.numel(), index.ptr<std::int64_t>(), in.shape[dim], in.strides[dim], in.ptr<T>(),
+                    out.ptr<T>(), index_status(), stream_);
+  });
+  check_indices("index_select", dim);
+}
+
+void CudaBackend::scatter_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) {
+  activate();
+  const Shape slices = without_dim(index.shape, dim);
+  const Strides out_strides = zero_at(out.strides, dim);
+  const auto layout = layout_of<3>(slices, {&index.strides, &src.strides, &out_strides});
+  const std::int64_t count = index.shape[dim] == 0 ? 0 : numel_of(slices);
+  dispatch_dtype(src.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::scatter_add<T>(layout, count, index.shape[dim], index.strides[dim], src.strides[dim],
+                         index.ptr<std::int64_t>(), src.ptr<T>(), out.shape[dim], out.strides[dim], out.ptr<T>(),
+                         index_status(), stream_);
+  });
+  check_indices("scatter_add", dim);
+}
+
+void CudaBackend::index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) {
+  activate();
+  // A scatter_add whose index varies only along dim.
+  const Shape slices = without_dim(src.shape, dim);
+  const Strides index_strides = Dims::filled(src.shape.size(), 0);
+  const Strides out_strides = zero_at(out.strides, dim);
+  const auto layout = layout_of<3>(slices, {&index_strides, &src.strides, &out_strides});
+  const std::int64_t count = src.shape[dim] == 0 ? 0 : numel_of(slices);
+  dispatch_dtype(src.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::scatter_add<T>(layout, count, src.shape[dim], index.shape.empty() ? 0 : index.strides[0], src.strides[dim],
+                         index.ptr<std::int64_t>(), src.ptr<T>(), out.shape[dim], out.strides[dim], out.ptr<T>(),
+                         index_status(), stream_);
+  });
+  check_indices("index_add", dim);
+}
+
+}  // namespace cuda
+}  // namespace tapegrad::kernels

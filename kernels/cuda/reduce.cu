@@ -1,0 +1,142 @@
+// CUDA reductions: sums over any set of dims, max/min with argmax along one dim, softmax and
+// log-softmax. Every output is computed by one thread or one block in a fixed order — never by
+// atomics — so results are the same run after run. Kernels first, then their launchers.
+#include <cfloat>
+
+#include <tapegrad/kernels/cuda/device_loops.cuh>
+
+namespace tapegrad::kernels::cuda {
+
+// ---- kernels ----
+
+// One thread per output: short reductions (the classes of a batch of logits).
+template <class T>
+__global__ void reduce_sum_thread_kernel(StridedLayout<2> kept, std::int64_t outputs, StridedLayout<1> reduced,
+                                         std::int64_t reduction, const T* in, T* out) {
+  TAPEGRAD_GRID_STRIDE_LOOP(m, outputs) {
+    std::int64_t off[2];
+    kept.offsets(m, off);
+    Accumulator<T> total = 0;
+    for (std::int64_t k = 0; k < reduction; ++k) total += in[off[0] + reduced.offset(0, k)];
+    out[off[1]] = static_cast<T>(total);
+  }
+}
+
+// One block per output: each thread sums a fixed stride of the reduction, then a fixed tree
+// combines the threads' partial sums.
+template <class T>
+__global__ void reduce_sum_block_kernel(StridedLayout<2> kept, std::int64_t outputs, StridedLayout<1> reduced,
+                                        std::int64_t reduction, const T* in, T* out) {
+  __shared__ Accumulator<T> partial[kThreadsPerBlock];
+  for (std::int64_t m = blockIdx.x; m < outputs; m += gridDim.x) {
+    std::int64_t off[2];
+    kept.offsets(m, off);
+    Accumulator<T> total = 0;
+    for (std::int64_t k = threadIdx.x; k < reduction; k += blockDim.x) total += in[off[0] + reduced.offset(0, k)];
+    partial[threadIdx.x] = total;
+    __syncthreads();
+    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+      if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) out[off[1]] = static_cast<T>(partial[0]);
+    __syncthreads();  // partial[0] is read before the next output overwrites it
+  }
+}
+
+template <class T>
+__global__ void reduce_max_kernel(StridedLayout<3> slices, std::int64_t count, std::int64_t extent, std::int64_t step,
+                                  bool take_min, const T* in, T* values, std::int64_t* indices) {
+  TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
+    std::int64_t off[3];
+    slices.offsets(s, off);
+    const T* xs = in + off[0];
+    T best = xs[0];
+    std::int64_t best_index = 0;
+    // The first NaN wins and ends the search; otherwise ties keep the first index.
+    for (std::int64_t j = 1; j < extent && best == best; ++j) {
+      const T candidate = xs[j * step];
+      const bool better = take_min ? candidate < best : candidate > best;
+      if (better || candidate != candidate) {
+        best = candidate;
+        best_index = j;
+      }
+    }
+    values[off[1]] = best;
+    indices[off[2]] = best_index;
+  }
+}
+
+template <class T>
+__global__ void softmax_kernel(StridedLayout<2> slices, std::int64_t count, std::int64_t extent,
+                               std::int64_t in_step, std::int64_t out_step, bool log, const T* in, T* out) {
+  using Acc = Accumulator<T>;
+  TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
+    std::int64_t off[2];
+    slices.offsets(s, off);
+    const T* xs = in + off[0];
+    T* ys = out + off[1];
+    T max_value = -INFINITY;
+    for (std::int64_t j = 0; j < extent; ++j) max_value = fmax(max_value, xs[j * in_step]);
+    if (!isfinite(max_value)) max_value = 0;  // all -inf (or inf/NaN): let them propagate
+    Acc total = 0;
+    for (std::int64_t j = 0; j < extent; ++j) total += exp(Acc(xs[j * in_step] - max_value));
+    if (log) {
+      // (x - max) - log(total), as on the CPU: the sum max + log(total) would round to max's precision.
+      const T log_total = static_cast<T>(::log(total));
+      for (std::int64_t j = 0; j < extent; ++j) ys[j * out_step] = (xs[j * in_step] - max_value) - log_total;
+    } else {
+      const Acc inverse = Acc(1) / total;
+      for (std::int64_t j = 0; j < extent; ++j)
+        ys[j * out_step] = static_cast<T>(exp(Acc(xs[j * in_step] - max_value)) * inverse);
+    }
+  }
+}
+
+// ---- launchers ----
+
+template <class T>
+void reduce_sum(const StridedLayout<2>& kept, std::int64_t outputs, const StridedLayout<1>& reduced,
+                std::int64_t reduction, const T* in, T* out, Stream stream) {
+  if (outputs <= 0) return;
+  if (reduction < kThreadsPerBlock / 2) {
+    launch_elementwise("reduce_sum", outputs, stream, reduce_sum_thread_kernel<T>, kept, outputs, reduced, reduction,
+                       in, out);
+    return;
+  }
+  const std::int64_t blocks = outputs < kMaxBlocks ? outputs : kMaxBlocks;
+  reduce_sum_block_kernel<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream>>>(kept, outputs, reduced,
+                                                                                              reduction, in, out);
+  check_launch("reduce_sum");
+}
+
+template <class T>
+void reduce_max(const StridedLayout<3>& slices, std::int64_t count, std::int64_t extent, std::int64_t step,
+                bool take_min, const T* in, T* values, std::int64_t* indices, Stream stream) {
+  launch_elementwise("reduce_max", count, stream, reduce_max_kernel<T>, slices, count, extent, step, take_min, in,
+                     values, indices);
+}
+
+template <class T>
+void softmax(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
+             std::int64_t out_step, bool log, const T* in, T* out, Stream stream) {
+  launch_elementwise("softmax", count, stream, softmax_kernel<T>, slices, count, extent, in_step, out_step, log, in,
+                     out);
+}
+
+#define TAPEGRAD_REDUCTIONS(T)                                                                                     \
+  template void reduce_sum<T>(const StridedLayout<2>&, std::int64_t, const StridedLayout<1>&, std::int64_t,       \
+                              const T*, T*, Stream);                                                               \
+  template void reduce_max<T>(const StridedLayout<3>&, std::int64_t, std::int64_t, std::int64_t, bool, const T*,  \
+                              T*, std::int64_t*, Stream);
+TAPEGRAD_REDUCTIONS(float)
+TAPEGRAD_REDUCTIONS(double)
+TAPEGRAD_REDUCTIONS(std::int64_t)
+#undef TAPEGRAD_REDUCTIONS
+
+template void softmax<float>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool,
+                             const float*, float*, Stream);
+template void softmax<double>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool,
+                              const double*, double*, Stream);
+
+}  // namespace tapegrad::kernels::cuda

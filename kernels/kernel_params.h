@@ -1,0 +1,28 @@
+// Plain parameter structs the backend interface passes to kernels: free of library headers, so
+// the CUDA kernels take them as they are.
+#pragma once
+
+#include <cstdint>
+
+namespace tapegrad::kernels {
+
+// A 2-D sliding window over images [N, C, H, W] (convolution or pooling): window size, step,
+// implicit border on each side, spacing of the window's taps, and the resulting output size.
+struct Window2d {
+  std::int64_t batch = 0, channels = 0, height = 0, width = 0;
+  std::int64_t kernel_h = 1, kernel_w = 1;
+  std::int64_t stride_h = 1, stride_w = 1;
+  std::int64_t pad_h = 0, pad_w = 0;
+  std::int64_t dilation_h = 1, dilation_w = 1;
+  std::int64_t out_h = 0, out_w = 0;
+};
+
+// The scalars of one Adam / AdamW step (torch.optim.Adam's single-tensor arithmetic).
+struct AdamStep {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled_weight_decay = false;  // AdamW: param *= 1 - lr * weight_decay first
+  bool amsgrad = false;                 // divide by the running maximum of exp_avg_sq
+  double bias_correction1 = 1, bias_correction2 = 1;  // 1 - beta^step
+};
+
+}  // namespace tapegrad::kernels
