@@ -70,6 +70,7 @@ DataLoader::DataLoader(DatasetPtr dataset, DataLoaderOptions options)
                  "DataLoader: num_samples must be -1 (the dataset's size) or non-negative, got {}", options_.num_samples);
   TAPEGRAD_CHECK(!options_.with_replacement || dataset_->size() > 0 || samples_per_epoch() == 0,
                  "DataLoader: cannot sample with replacement from an empty dataset");
+  kernels::backend_for(options_.device);  // an unusable device fails here, not at the first batch
 }
 
 DataLoader::~DataLoader() = default;
@@ -115,7 +116,9 @@ Example DataLoader::collate(const std::vector<std::int64_t>& order, std::int64_t
   const std::size_t end = std::min(order.size(), start + static_cast<std::size_t>(options_.batch_size));
   const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start),
                                           order.begin() + static_cast<std::ptrdiff_t>(end));
-  return dataset_->get_batch(from_vector(indices));
+  Example example = dataset_->get_batch(from_vector(indices));
+  if (options_.device.is_cpu()) return example;
+  return {example.input.to(options_.device), example.target.to(options_.device)};
 }
 
 DataLoader::Iterator DataLoader::begin() {

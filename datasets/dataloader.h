@@ -24,6 +24,10 @@ struct DataLoaderOptions {
   std::int64_t num_samples = -1;  // examples per epoch with replacement; -1: the dataset's size
   bool prefetch = true;           // collate the next batch on a background thread
   std::uint64_t seed = 0;
+  // Where batches are handed out. A GPU loader moves each batch there as it collates it — on the
+  // prefetch thread, through the backend's pinned staging buffers — so the copy overlaps the
+  // training step that uses the batch before.
+  Device device = Device::cpu();
 
   DataLoaderOptions& with_batch_size(std::int64_t b) { batch_size = b; return *this; }
   DataLoaderOptions& with_shuffle(bool s = true) { shuffle = s; return *this; }
@@ -35,6 +39,7 @@ struct DataLoaderOptions {
   }
   DataLoaderOptions& with_prefetch(bool p) { prefetch = p; return *this; }
   DataLoaderOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
+  DataLoaderOptions& with_device(Device d) { device = d; return *this; }
 };
 
 // Where a loader stands: the epoch under way and how many of its batches were handed out.

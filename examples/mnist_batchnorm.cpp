@@ -105,7 +105,8 @@ void train_run(const Run& run, const StudyConfig& config, const StudyData& data,
   model->to(program.device());
   optim::SGD optimizer(model->parameters(), {.lr = run.lr, .momentum = 0.9});
   datasets::DataLoader loader(data.train, datasets::DataLoaderOptions().with_batch_size(config.batch_size)
-                                              .with_shuffle().with_seed(flags.seed));
+                                              .with_shuffle().with_seed(flags.seed)
+                                              .with_device(program.device()));
 
   experiment::Checkpointer checkpoint(program.out_path(fmt::format("checkpoint_{}.safetensors", run.name())), *model,
                                       optimizer, metrics);

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
       return nll_loss(log_probabilities, target);
     };
     datasets::DataLoader loader(train, datasets::DataLoaderOptions().with_batch_size(flags.batch_size)
-                                           .with_shuffle().with_seed(flags.seed));
+                                           .with_shuffle().with_seed(flags.seed).with_device(p.device()));
 
     experiment::MetricsLog metrics(p.out_path("metrics.csv"),
                                    {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",

@@ -96,6 +96,28 @@ TEST(DataLoader, PrefetchGivesTheSameBatchesAsNoPrefetch) {
   }
 }
 
+TEST(DataLoader, ADeviceLoaderHandsOutTheSameBatchesOnTheDevice) {
+  const auto data = numbered(100);
+  const auto options = DataLoaderOptions().with_batch_size(16).with_shuffle().with_seed(5);
+  if (!cuda::is_available()) {
+    expect_error([&] { DataLoader(data, DataLoaderOptions(options).with_device(Device::cuda())); },
+                 {"cuda:0", "Device::cpu()"});
+    GTEST_SKIP() << "no usable CUDA device: only the error for requesting one was checked";
+  }
+  for (bool prefetch : {false, true}) {
+    DataLoader host(data, DataLoaderOptions(options).with_prefetch(prefetch));
+    DataLoader device(data, DataLoaderOptions(options).with_prefetch(prefetch).with_device(Device::cuda()));
+    std::vector<std::vector<double>> host_inputs, device_inputs;
+    for (auto& [x, y] : host) host_inputs.push_back(x.to_vector<double>());
+    for (auto& [x, y] : device) {
+      EXPECT_EQ(x.device(), Device::cuda());
+      EXPECT_EQ(y.device(), Device::cuda());
+      device_inputs.push_back(x.to_vector<double>());
+    }
+    EXPECT_EQ(host_inputs, device_inputs) << "prefetch " << prefetch;
+  }
+}
+
 TEST(DataLoader, SamplingWithReplacementDrawsNumSamplesUniformIndices) {
   DataLoader loader(numbered(10), DataLoaderOptions().with_batch_size(16).with_sampling_with_replacement(16000));
   EXPECT_EQ(loader.size(), 1000);
