@@ -108,8 +108,11 @@ void Module::zero_grad(bool set_to_none) {
 Module& Module::to(Device device) {
   NoGradGuard no_grad;
   for (const auto& [name, tensor] : state_dict()) {
-    if (tensor.device() != device) tensor.set_data(tensor.to(device));
-    if (Tensor grad = tensor.grad(); grad.defined() && grad.device() != device) tensor.set_grad(grad.to(device));
+    if (tensor.device() == device) continue;
+    // set_data drops a gradient that no longer fits the data, so the gradient moves after it.
+    const Tensor grad = tensor.grad();
+    tensor.set_data(tensor.to(device));
+    if (grad.defined()) tensor.set_grad(grad.to(device));
   }
   return *this;
 }

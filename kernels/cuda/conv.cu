@@ -10,40 +10,13 @@ namespace tapegrad::kernels::cuda {
 template <class T>
 __global__ void im2col_kernel(const T* image, std::int64_t sn, std::int64_t sc, std::int64_t sh, std::int64_t sw,
                               Window2d g, std::int64_t total, T* columns) {
-  const std::int64_t plane = g.out_h * g.out_w, row_length = g.batch * plane;
-  TAPEGRAD_GRID_STRIDE_LOOP(e, total) {
-    const std::int64_t row = e / row_length, column = e % row_length;
-    const std::int64_t j = row % g.kernel_w, i = (row / g.kernel_w) % g.kernel_h, c = row / (g.kernel_w * g.kernel_h);
-    const std::int64_t n = column / plane, oh = (column % plane) / g.out_w, ow = column % g.out_w;
-    const std::int64_t h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
-    const std::int64_t w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
-    const bool inside = h >= 0 && h < g.height && w >= 0 && w < g.width;
-    columns[e] = inside ? image[n * sn + c * sc + h * sh + w * sw] : T(0);
-  }
+  const std::int64_t strides[4] = {sn, sc, sh, sw};
+  TAPEGRAD_GRID_STRIDE_LOOP(e, total) { columns[e] = im2col_element(image, strides, g, e); }
 }
 
 template <class T>
 __global__ void col2im_kernel(const T* columns, Window2d g, std::int64_t total, T* image) {
-  const std::int64_t plane = g.out_h * g.out_w, row_length = g.batch * plane;
-  TAPEGRAD_GRID_STRIDE_LOOP(e, total) {
-    const std::int64_t w = e % g.width, h = (e / g.width) % g.height;
-    const std::int64_t c = (e / (g.width * g.height)) % g.channels, n = e / (g.width * g.height * g.channels);
-    T sum = 0;
-    for (std::int64_t i = 0; i < g.kernel_h; ++i) {
-      const std::int64_t h_shifted = h + g.pad_h - i * g.dilation_h;  // = oh * stride_h
-      if (h_shifted < 0 || h_shifted % g.stride_h != 0) continue;
-      const std::int64_t oh = h_shifted / g.stride_h;
-      if (oh >= g.out_h) continue;
-      for (std::int64_t j = 0; j < g.kernel_w; ++j) {
-        const std::int64_t w_shifted = w + g.pad_w - j * g.dilation_w;
-        if (w_shifted < 0 || w_shifted % g.stride_w != 0) continue;
-        const std::int64_t ow = w_shifted / g.stride_w;
-        if (ow >= g.out_w) continue;
-        sum += columns[((c * g.kernel_h + i) * g.kernel_w + j) * row_length + n * plane + oh * g.out_w + ow];
-      }
-    }
-    image[e] = sum;
-  }
+  TAPEGRAD_GRID_STRIDE_LOOP(e, total) { image[e] = col2im_element(columns, g, e); }
 }
 
 // ---- launchers ----

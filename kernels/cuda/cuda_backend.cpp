@@ -14,6 +14,7 @@
 #include <tapegrad/kernels/coalesce.h>
 #include <tapegrad/kernels/convert.h>
 #include <tapegrad/kernels/cuda/cuda_check.h>
+#include <tapegrad/kernels/cuda/launch_plans.h>
 
 namespace tapegrad::kernels {
 namespace {
@@ -106,17 +107,6 @@ StridedLayout<N> layout_of(const Shape& shape, const std::array<const Strides*, 
 }
 
 bool is_contiguous(const TensorDesc& t) { return all_contiguous<1>(t.shape, {&t.strides}); }
-
-// `shape` with `dim` collapsed to 1: the shape a per-slice kernel walks.
-Shape without_dim(Shape shape, int dim) {
-  shape[dim] = 1;
-  return shape;
-}
-
-Strides zero_at(Strides strides, int dim) {
-  strides[dim] = 0;
-  return strides;
-}
 
 std::array<std::int64_t, 4> strides4(const TensorDesc& t) {
   return {t.strides[0], t.strides[1], t.strides[2], t.strides[3]};
@@ -286,35 +276,24 @@ void CudaBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value
 
 void CudaBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
   activate();
-  // Split in's dims into those out keeps (stride != 0) and those it sums over.
-  Shape kept_shape = in.shape, reduced_shape = in.shape;
-  for (int d = 0; d < in.shape.size(); ++d) {
-    if (out.strides[d] == 0)
-      kept_shape[d] = 1;
-    else
-      reduced_shape[d] = 1;
-  }
-  const auto kept = layout_of<2>(kept_shape, {&in.strides, &out.strides});
-  const auto reduced = layout_of<1>(reduced_shape, {&in.strides});
-  const std::int64_t outputs = numel_of(kept_shape), reduction = numel_of(reduced_shape);
-  if (reduction == 0) {  // sums over nothing are zero
+  const ReducePlan plan = plan_reduce_sum(in, out);
+  if (plan.reduction == 0) {  // sums over nothing are zero
     fill(out, 0.0);
     return;
   }
   dispatch_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
-    cuda::reduce_sum<T>(kept, outputs, reduced, reduction, in.ptr<T>(), out.ptr<T>(), stream_);
+    cuda::reduce_sum<T>(plan.kept, plan.outputs, plan.reduced, plan.reduction, in.ptr<T>(), out.ptr<T>(), stream_);
   });
 }
 
 void CudaBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
                              const TensorDesc& indices) {
   activate();
-  const Shape slices = without_dim(in.shape, dim);
-  const auto layout = layout_of<3>(slices, {&in.strides, &values.strides, &indices.strides});
+  const auto plan = plan_slices<3>(in.shape, dim, {&in.strides, &values.strides, &indices.strides});
   dispatch_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
-    cuda::reduce_max<T>(layout, numel_of(slices), in.shape[dim], in.strides[dim], take_min, in.ptr<T>(),
+    cuda::reduce_max<T>(plan.slices, plan.count, plan.extent, in.strides[dim], take_min, in.ptr<T>(),
                         values.ptr<T>(), indices.ptr<std::int64_t>(), stream_);
   });
 }
@@ -322,15 +301,13 @@ void CudaBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const
 void CudaBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) {
   check_float(in.dtype, log ? "log_softmax" : "softmax");
   activate();
-  const Shape slices = without_dim(in.shape, dim);
-  const auto layout = layout_of<2>(slices, {&in.strides, &out.strides});
-  const std::int64_t count = in.shape[dim] == 0 ? 0 : numel_of(slices);
+  const auto plan = plan_slices<2>(in.shape, dim, {&in.strides, &out.strides});
   if (in.dtype == DType::Float32)
-    cuda::softmax<float>(layout, count, in.shape[dim], in.strides[dim], out.strides[dim], log, in.ptr<float>(),
-                         out.ptr<float>(), stream_);
+    cuda::softmax<float>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], log,
+                         in.ptr<float>(), out.ptr<float>(), stream_);
   else
-    cuda::softmax<double>(layout, count, in.shape[dim], in.strides[dim], out.strides[dim], log, in.ptr<double>(),
-                          out.ptr<double>(), stream_);
+    cuda::softmax<double>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], log,
+                          in.ptr<double>(), out.ptr<double>(), stream_);
 }
 
 // ---- convolution and pooling ----
@@ -398,62 +375,42 @@ void CudaBackend::check_indices(const char* op, int dim) {
 }
 
 void CudaBackend::gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) {
-  activate();
-  const Strides in_strides = zero_at(in.strides, dim);
-  const auto layout = layout_of<3>(index.shape, {&index.strides, &out.strides, &in_strides});
-  dispatch_storage_dtype(in.dtype, [&](auto zero) {
-    using T = decltype(zero);
-    cuda::gather<T>(layout, index.numel(), index.ptr<std::int64_t>(), in.shape[dim], in.strides[dim], in.ptr<T>(),
-                    out.ptr<T>(), index_status(), stream_);
-  });
-  check_indices("gather", dim);
+  launch_gather("gather", plan_gather(in, dim, index, out), in, index, out, dim);
 }
 
 void CudaBackend::index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) {
-  activate();
-  // A gather whose index varies only along dim.
-  Strides index_strides = Dims::filled(out.shape.size(), 0);
-  index_strides[dim] = index.shape.empty() ? 0 : index.strides[0];
-  const Strides in_strides = zero_at(in.strides, dim);
-  const auto layout = layout_of<3>(out.shape, {&index_strides, &out.strides, &in_strides});
-  dispatch_storage_dtype(in.dtype, [&](auto zero) {
-    using T = decltype(zero);
-    cuda::gather<T>(layout, out.numel(), index.ptr<std::int64_t>(), in.shape[dim], in.strides[dim], in.ptr<T>(),
-                    out.ptr<T>(), index_status(), stream_);
-  });
-  check_indices("index_select", dim);
+  launch_gather("index_select", plan_index_select(in, dim, index, out), in, index, out, dim);
 }
 
 void CudaBackend::scatter_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) {
-  activate();
-  const Shape slices = without_dim(index.shape, dim);
-  const Strides out_strides = zero_at(out.strides, dim);
-  const auto layout = layout_of<3>(slices, {&index.strides, &src.strides, &out_strides});
-  const std::int64_t count = index.shape[dim] == 0 ? 0 : numel_of(slices);
-  dispatch_dtype(src.dtype, [&](auto zero) {
-    using T = decltype(zero);
-    cuda::scatter_add<T>(layout, count, index.shape[dim], index.strides[dim], src.strides[dim],
-                         index.ptr<std::int64_t>(), src.ptr<T>(), out.shape[dim], out.strides[dim], out.ptr<T>(),
-                         index_status(), stream_);
-  });
-  check_indices("scatter_add", dim);
+  launch_scatter_add("scatter_add", plan_scatter_add(src, dim, index, out), src, index, out, dim);
 }
 
 void CudaBackend::index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) {
+  launch_scatter_add("index_add", plan_index_add(src, dim, index, out), src, index, out, dim);
+}
+
+void CudaBackend::launch_gather(const char* op, const GatherPlan& plan, const TensorDesc& in, const TensorDesc& index,
+                                const TensorDesc& out, int dim) {
   activate();
-  // A scatter_add whose index varies only along dim.
-  const Shape slices = without_dim(src.shape, dim);
-  const Strides index_strides = Dims::filled(src.shape.size(), 0);
-  const Strides out_strides = zero_at(out.strides, dim);
-  const auto layout = layout_of<3>(slices, {&index_strides, &src.strides, &out_strides});
-  const std::int64_t count = src.shape[dim] == 0 ? 0 : numel_of(slices);
+  dispatch_storage_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::gather<T>(plan.layout, plan.n, index.ptr<std::int64_t>(), plan.extent, plan.in_step, in.ptr<T>(),
+                    out.ptr<T>(), index_status(), stream_);
+  });
+  check_indices(op, dim);
+}
+
+void CudaBackend::launch_scatter_add(const char* op, const ScatterPlan& plan, const TensorDesc& src,
+                                     const TensorDesc& index, const TensorDesc& out, int dim) {
+  activate();
   dispatch_dtype(src.dtype, [&](auto zero) {
     using T = decltype(zero);
-    cuda::scatter_add<T>(layout, count, src.shape[dim], index.shape.empty() ? 0 : index.strides[0], src.strides[dim],
-                         index.ptr<std::int64_t>(), src.ptr<T>(), out.shape[dim], out.strides[dim], out.ptr<T>(),
+    cuda::scatter_add<T>(plan.slices, plan.count, plan.length, plan.index_step, plan.src_step,
+                         index.ptr<std::int64_t>(), src.ptr<T>(), plan.extent, plan.out_step, out.ptr<T>(),
                          index_status(), stream_);
   });
-  check_indices("index_add", dim);
+  check_indices(op, dim);
 }
 
 }  // namespace cuda

@@ -11,6 +11,7 @@
 
 #include <tapegrad/kernels/backend.h>
 #include <tapegrad/kernels/caching_allocator.h>
+#include <tapegrad/kernels/cuda/launch_plans.h>
 #include <tapegrad/kernels/cuda/launchers.h>
 
 namespace tapegrad::kernels::cuda {
@@ -68,6 +69,10 @@ class CudaBackend final : public Backend {
   IndexStatus index_status() const { return {status_slots_}; }
   // Throws if an index kernel recorded an index out of range, and clears the record.
   void check_indices(const char* op, int dim);
+  void launch_gather(const char* op, const GatherPlan& plan, const TensorDesc& in, const TensorDesc& index,
+                     const TensorDesc& out, int dim);
+  void launch_scatter_add(const char* op, const ScatterPlan& plan, const TensorDesc& src,
+                          const TensorDesc& index, const TensorDesc& out, int dim);
 
   int index_;
   cudaStream_t stream_ = nullptr;

@@ -1,9 +1,10 @@
-// What every CUDA kernel file shares: the grid-stride loop over 64-bit element indices and the
-// checked launch (geometry from launch_geometry.h).
+// What every CUDA kernel file shares: the grid-stride loop over 64-bit element indices, the
+// checked launch (geometry from launch_geometry.h) and the per-thread math (element_math.h).
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <tapegrad/kernels/cuda/element_math.h>
 #include <tapegrad/kernels/cuda/launch_geometry.h>
 #include <tapegrad/kernels/cuda/launchers.h>
 
@@ -26,10 +27,5 @@ void launch_elementwise(const char* name, std::int64_t n, Stream stream, void (*
   kernel<<<static_cast<unsigned>(g.blocks), g.threads, 0, stream>>>(static_cast<Params>(args)...);
   check_launch(name);
 }
-
-// Accumulates sums of float in double, as the CPU backend does.
-template <class T> struct AccumulatorOf { using type = T; };
-template <> struct AccumulatorOf<float> { using type = double; };
-template <class T> using Accumulator = typename AccumulatorOf<T>::type;
 
 }  // namespace tapegrad::kernels::cuda

@@ -6,23 +6,20 @@
 
 namespace tapegrad::kernels::cuda {
 
-__device__ inline bool index_in_range(std::int64_t index, std::int64_t extent, IndexStatus status) {
-  if (index >= 0 && index < extent) return true;
+// Records the first index out of range for the backend to report (later ones are dropped).
+__device__ inline void report_bad_index(std::int64_t index, std::int64_t extent, IndexStatus status) {
   if (atomicCAS(reinterpret_cast<unsigned long long*>(status.slots), 0ull, 1ull) == 0ull) {
     status.slots[1] = index;
     status.slots[2] = extent;
   }
-  return false;
 }
 
 template <class T>
 __global__ void gather_kernel(StridedLayout<3> layout, std::int64_t n, const std::int64_t* index, std::int64_t extent,
                               std::int64_t in_step, const T* in, T* out, IndexStatus status) {
   TAPEGRAD_GRID_STRIDE_LOOP(i, n) {
-    std::int64_t off[3];
-    layout.offsets(i, off);
-    const std::int64_t j = index[off[0]];
-    if (index_in_range(j, extent, status)) out[off[1]] = in[off[2] + j * in_step];
+    std::int64_t bad = 0;
+    if (!gather_element(layout, i, index, extent, in_step, in, out, bad)) report_bad_index(bad, extent, status);
   }
 }
 
@@ -32,12 +29,9 @@ __global__ void scatter_add_kernel(StridedLayout<3> slices, std::int64_t count, 
                                    const T* src, std::int64_t extent, std::int64_t out_step, T* out,
                                    IndexStatus status) {
   TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
-    std::int64_t off[3];
-    slices.offsets(s, off);
-    for (std::int64_t i = 0; i < length; ++i) {
-      const std::int64_t j = index[off[0] + i * index_step];
-      if (index_in_range(j, extent, status)) out[off[2] + j * out_step] += src[off[1] + i * src_step];
-    }
+    std::int64_t bad = 0;
+    if (!scatter_add_slice(slices, s, length, index_step, src_step, index, src, extent, out_step, out, bad))
+      report_bad_index(bad, extent, status);
   }
 }
 

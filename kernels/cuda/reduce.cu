@@ -1,8 +1,6 @@
 // CUDA reductions: sums over any set of dims, max/min with argmax along one dim, softmax and
 // log-softmax. Every output is computed by one thread or one block in a fixed order — never by
 // atomics — so results are the same run after run. Kernels first, then their launchers.
-#include <cfloat>
-
 #include <tapegrad/kernels/cuda/device_loops.cuh>
 
 namespace tapegrad::kernels::cuda {
@@ -16,9 +14,7 @@ __global__ void reduce_sum_thread_kernel(StridedLayout<2> kept, std::int64_t out
   TAPEGRAD_GRID_STRIDE_LOOP(m, outputs) {
     std::int64_t off[2];
     kept.offsets(m, off);
-    Accumulator<T> total = 0;
-    for (std::int64_t k = 0; k < reduction; ++k) total += in[off[0] + reduced.offset(0, k)];
-    out[off[1]] = static_cast<T>(total);
+    out[off[1]] = static_cast<T>(sum_over(in, off[0], reduced, 0, reduction, 1));
   }
 }
 
@@ -31,9 +27,7 @@ __global__ void reduce_sum_block_kernel(StridedLayout<2> kept, std::int64_t outp
   for (std::int64_t m = blockIdx.x; m < outputs; m += gridDim.x) {
     std::int64_t off[2];
     kept.offsets(m, off);
-    Accumulator<T> total = 0;
-    for (std::int64_t k = threadIdx.x; k < reduction; k += blockDim.x) total += in[off[0] + reduced.offset(0, k)];
-    partial[threadIdx.x] = total;
+    partial[threadIdx.x] = sum_over(in, off[0], reduced, threadIdx.x, reduction, blockDim.x);
     __syncthreads();
     for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
       if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
@@ -50,46 +44,17 @@ __global__ void reduce_max_kernel(StridedLayout<3> slices, std::int64_t count, s
   TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
     std::int64_t off[3];
     slices.offsets(s, off);
-    const T* xs = in + off[0];
-    T best = xs[0];
-    std::int64_t best_index = 0;
-    // The first NaN wins and ends the search; otherwise ties keep the first index.
-    for (std::int64_t j = 1; j < extent && best == best; ++j) {
-      const T candidate = xs[j * step];
-      const bool better = take_min ? candidate < best : candidate > best;
-      if (better || candidate != candidate) {
-        best = candidate;
-        best_index = j;
-      }
-    }
-    values[off[1]] = best;
-    indices[off[2]] = best_index;
+    max_of_slice(in + off[0], extent, step, take_min, values[off[1]], indices[off[2]]);
   }
 }
 
 template <class T>
 __global__ void softmax_kernel(StridedLayout<2> slices, std::int64_t count, std::int64_t extent,
                                std::int64_t in_step, std::int64_t out_step, bool log, const T* in, T* out) {
-  using Acc = Accumulator<T>;
   TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
     std::int64_t off[2];
     slices.offsets(s, off);
-    const T* xs = in + off[0];
-    T* ys = out + off[1];
-    T max_value = -INFINITY;
-    for (std::int64_t j = 0; j < extent; ++j) max_value = fmax(max_value, xs[j * in_step]);
-    if (!isfinite(max_value)) max_value = 0;  // all -inf (or inf/NaN): let them propagate
-    Acc total = 0;
-    for (std::int64_t j = 0; j < extent; ++j) total += exp(Acc(xs[j * in_step] - max_value));
-    if (log) {
-      // (x - max) - log(total), as on the CPU: the sum max + log(total) would round to max's precision.
-      const T log_total = static_cast<T>(::log(total));
-      for (std::int64_t j = 0; j < extent; ++j) ys[j * out_step] = (xs[j * in_step] - max_value) - log_total;
-    } else {
-      const Acc inverse = Acc(1) / total;
-      for (std::int64_t j = 0; j < extent; ++j)
-        ys[j * out_step] = static_cast<T>(exp(Acc(xs[j * in_step] - max_value)) * inverse);
-    }
+    softmax_slice(in + off[0], out + off[1], extent, in_step, out_step, log);
   }
 }
 

@@ -1,0 +1,170 @@
+// What one CUDA thread computes, written as plain host/device functions: the kernels in the .cu
+// files are grid-stride loops around these, and the CPU tests run the same functions over every
+// index and compare with the CPU backend — so the GPU's index math and arithmetic are checked
+// on machines without a GPU. Free of library headers, for nvcc.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include <tapegrad/kernels/host_device.h>
+#include <tapegrad/kernels/kernel_params.h>
+#include <tapegrad/kernels/strided_layout.h>
+
+namespace tapegrad::kernels::cuda {
+
+// Sums of float are accumulated in double, as the CPU backend does.
+template <class T> struct AccumulatorOf { using type = T; };
+template <> struct AccumulatorOf<float> { using type = double; };
+template <class T> using Accumulator = typename AccumulatorOf<T>::type;
+
+// Entry e of the im2col columns [C * kh * kw, N * out_h * out_w]; image strides (n, c, h, w).
+template <class T>
+TAPEGRAD_HOST_DEVICE T im2col_element(const T* image, const std::int64_t (&s)[4], const Window2d& g, std::int64_t e) {
+  const std::int64_t plane = g.out_h * g.out_w, row_length = g.batch * plane;
+  const std::int64_t row = e / row_length, column = e % row_length;
+  const std::int64_t j = row % g.kernel_w, i = (row / g.kernel_w) % g.kernel_h, c = row / (g.kernel_w * g.kernel_h);
+  const std::int64_t n = column / plane, oh = (column % plane) / g.out_w, ow = column % g.out_w;
+  const std::int64_t h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+  const std::int64_t w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
+  const bool inside = h >= 0 && h < g.height && w >= 0 && w < g.width;
+  return inside ? image[n * s[0] + c * s[1] + h * s[2] + w * s[3]] : T(0);
+}
+
+// Pixel e of the contiguous image [N, C, H, W] that col2im folds back: the sum of the column
+// entries im2col would have read from it, in the fixed order (i, j) of the window's taps.
+template <class T>
+TAPEGRAD_HOST_DEVICE T col2im_element(const T* columns, const Window2d& g, std::int64_t e) {
+  const std::int64_t plane = g.out_h * g.out_w, row_length = g.batch * plane;
+  const std::int64_t w = e % g.width, h = (e / g.width) % g.height;
+  const std::int64_t c = (e / (g.width * g.height)) % g.channels, n = e / (g.width * g.height * g.channels);
+  T sum = 0;
+  for (std::int64_t i = 0; i < g.kernel_h; ++i) {
+    const std::int64_t h_shifted = h + g.pad_h - i * g.dilation_h;  // = oh * stride_h when a tap lands here
+    if (h_shifted < 0 || h_shifted % g.stride_h != 0 || h_shifted / g.stride_h >= g.out_h) continue;
+    const std::int64_t oh = h_shifted / g.stride_h;
+    for (std::int64_t j = 0; j < g.kernel_w; ++j) {
+      const std::int64_t w_shifted = w + g.pad_w - j * g.dilation_w;
+      if (w_shifted < 0 || w_shifted % g.stride_w != 0 || w_shifted / g.stride_w >= g.out_w) continue;
+      const std::int64_t ow = w_shifted / g.stride_w;
+      sum += columns[((c * g.kernel_h + i) * g.kernel_w + j) * row_length + n * plane + oh * g.out_w + ow];
+    }
+  }
+  return sum;
+}
+
+// Output e of max pooling [N, C, out_h, out_w]: the window's maximum and where it is (h * W + w
+// in its plane). Padding is -inf, so only the window's part inside the image is scanned, in
+// row-major order: strictly greater keeps the first of equal maxima, and the first NaN wins.
+template <class T>
+TAPEGRAD_HOST_DEVICE void max_pool_element(const T* input, const std::int64_t (&s)[4], const Window2d& g,
+                                           std::int64_t e, T& value, std::int64_t& index) {
+  const std::int64_t ow = e % g.out_w, oh = (e / g.out_w) % g.out_h;
+  const std::int64_t c = (e / (g.out_w * g.out_h)) % g.channels, n = e / (g.out_w * g.out_h * g.channels);
+  const T* plane = input + n * s[0] + c * s[1];
+  const std::int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+  const std::int64_t h_begin = h0 > 0 ? h0 : 0, h_end = h0 + g.kernel_h < g.height ? h0 + g.kernel_h : g.height;
+  const std::int64_t w_begin = w0 > 0 ? w0 : 0, w_end = w0 + g.kernel_w < g.width ? w0 + g.kernel_w : g.width;
+  T best = -INFINITY;
+  std::int64_t best_index = h_begin * g.width + w_begin;
+  for (std::int64_t h = h_begin; h < h_end; ++h)
+    for (std::int64_t w = w_begin; w < w_end; ++w) {
+      const T candidate = plane[h * s[2] + w * s[3]];
+      if (candidate > best || (candidate != candidate && best == best)) {
+        best = candidate;
+        best_index = h * g.width + w;
+      }
+    }
+  value = best;
+  index = best_index;
+}
+
+// The sum of `reduction` elements of `in` from `base`, at the offsets of the reduced dims, in
+// index order (one thread per output).
+template <class T>
+TAPEGRAD_HOST_DEVICE Accumulator<T> sum_over(const T* in, std::int64_t base, const StridedLayout<1>& reduced,
+                                             std::int64_t begin, std::int64_t end, std::int64_t step) {
+  Accumulator<T> total = 0;
+  for (std::int64_t k = begin; k < end; k += step) total += in[base + reduced.offset(0, k)];
+  return total;
+}
+
+// Max (or min) of one slice of `extent` elements `step` apart, and its first index; the first
+// NaN wins and ends the search.
+template <class T>
+TAPEGRAD_HOST_DEVICE void max_of_slice(const T* xs, std::int64_t extent, std::int64_t step, bool take_min, T& value,
+                                       std::int64_t& index) {
+  T best = xs[0];
+  std::int64_t best_index = 0;
+  for (std::int64_t j = 1; j < extent && best == best; ++j) {
+    const T candidate = xs[j * step];
+    const bool better = take_min ? candidate < best : candidate > best;
+    if (better || candidate != candidate) {
+      best = candidate;
+      best_index = j;
+    }
+  }
+  value = best;
+  index = best_index;
+}
+
+// Softmax or log-softmax of one slice, stably (the maximum subtracted first), as on the CPU.
+template <class T>
+TAPEGRAD_HOST_DEVICE void softmax_slice(const T* xs, T* ys, std::int64_t extent, std::int64_t in_step,
+                                        std::int64_t out_step, bool log) {
+  using Acc = Accumulator<T>;
+  T max_value = -INFINITY;
+  for (std::int64_t j = 0; j < extent; ++j) max_value = xs[j * in_step] > max_value ? xs[j * in_step] : max_value;
+  if (!std::isfinite(max_value)) max_value = 0;  // all -inf (or inf/NaN): let them propagate
+  Acc total = 0;
+  for (std::int64_t j = 0; j < extent; ++j) total += std::exp(Acc(xs[j * in_step] - max_value));
+  if (log) {
+    // (x - max) - log(total): the sum max + log(total) would round to max's precision.
+    const T log_total = static_cast<T>(std::log(total));
+    for (std::int64_t j = 0; j < extent; ++j) ys[j * out_step] = (xs[j * in_step] - max_value) - log_total;
+  } else {
+    const Acc inverse = Acc(1) / total;
+    for (std::int64_t j = 0; j < extent; ++j)
+      ys[j * out_step] = static_cast<T>(std::exp(Acc(xs[j * in_step] - max_value)) * inverse);
+  }
+}
+
+// The element of a gather at layout index i: out[off(out)] = in[off(in) + index * in_step].
+// Returns false, doing nothing, when the index is outside [0, extent); `bad` then holds it.
+template <class T>
+TAPEGRAD_HOST_DEVICE bool gather_element(const StridedLayout<3>& layout, std::int64_t i, const std::int64_t* index,
+                                         std::int64_t extent, std::int64_t in_step, const T* in, T* out,
+                                         std::int64_t& bad) {
+  std::int64_t off[3];
+  layout.offsets(i, off);
+  const std::int64_t j = index[off[0]];
+  if (j < 0 || j >= extent) {
+    bad = j;
+    return false;
+  }
+  out[off[1]] = in[off[2] + j * in_step];
+  return true;
+}
+
+// Slice s of a scatter_add: its `length` contributions added in index order, so repeated
+// indices sum in the same order on every run. Returns false at the first index outside
+// [0, extent), with `bad` holding it.
+template <class T>
+TAPEGRAD_HOST_DEVICE bool scatter_add_slice(const StridedLayout<3>& slices, std::int64_t s, std::int64_t length,
+                                            std::int64_t index_step, std::int64_t src_step, const std::int64_t* index,
+                                            const T* src, std::int64_t extent, std::int64_t out_step, T* out,
+                                            std::int64_t& bad) {
+  std::int64_t off[3];
+  slices.offsets(s, off);
+  for (std::int64_t i = 0; i < length; ++i) {
+    const std::int64_t j = index[off[0] + i * index_step];
+    if (j < 0 || j >= extent) {
+      bad = j;
+      return false;
+    }
+    out[off[2] + j * out_step] += src[off[1] + i * src_step];
+  }
+  return true;
+}
+
+}  // namespace tapegrad::kernels::cuda
