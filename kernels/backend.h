@@ -118,6 +118,14 @@ class Backend {
   // contiguous with the parameter's shape and dtype (max_exp_avg_sq is read only with amsgrad).
   virtual void adam_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& exp_avg,
                          const TensorDesc& exp_avg_sq, const TensorDesc& max_exp_avg_sq, const AdamStep& step) = 0;
+  // momentum_buffer is read only with momentum.
+  virtual void sgd_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& momentum_buffer,
+                        const SgdStep& step) = 0;
+  // grad_avg is read only when centered, momentum_buffer only with momentum.
+  virtual void rmsprop_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& square_avg,
+                            const TensorDesc& grad_avg, const TensorDesc& momentum_buffer, const RmspropStep& step) = 0;
+  virtual void adagrad_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& sum,
+                            const AdagradStep& step) = 0;
 
   // out has in's shape but index.size(0) along dim: out[.., i, ..] = in[.., index[i], ..].
   virtual void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) = 0;

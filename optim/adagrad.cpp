@@ -15,14 +15,13 @@ void AdagradOptions::validate() const {
 }
 
 void Adagrad::update(Tensor& param, const Tensor& grad, ParamState& state, const AdagradOptions& options) {
-  const Tensor g = detail::weight_decayed(grad, param, options.weight_decay, state);
-  const double clr = options.lr / (1 + static_cast<double>(state.step - 1) * options.lr_decay);
-  Tensor sum = state.buffer("sum", param, options.initial_accumulator_value);
-  sum.addcmul_(g, g, 1);
-  Tensor std = state.scratch_buffer("std", param);
-  detail::sqrt_into(sum, std);
-  std.add_(options.eps);
-  param.addcdiv_(g, std, -clr);
+  const kernels::AdagradStep step{.lr = options.lr / (1 + static_cast<double>(state.step - 1) * options.lr_decay),
+                                  .eps = options.eps, .weight_decay = options.weight_decay};
+  const Tensor sum = state.buffer("sum", param, options.initial_accumulator_value);
+  detail::fused_update(param, grad, {sum},
+                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
+                         backend.adagrad_step(p, g, sum.desc(), step);
+                       });
 }
 
 }  // namespace tapegrad::optim

@@ -22,9 +22,6 @@ void validate_adam(const char* optimizer, const Options& options) {
   detail::check_non_negative(optimizer, "l1 value", options.l1);
 }
 
-// One fused backend pass over the parameter, its gradient and its moments. The buffers are
-// contiguous by construction; a strided parameter or gradient (rare) goes through a
-// contiguous copy.
 void adam_step(Tensor& param, const Tensor& grad, ParamState& state, const kernels::AdamStep& scalars) {
   const Tensor exp_avg = state.buffer("exp_avg", param);  // handles: buffer() may grow the list
   const Tensor exp_avg_sq = state.buffer("exp_avg_sq", param);
@@ -33,15 +30,11 @@ void adam_step(Tensor& param, const Tensor& grad, ParamState& state, const kerne
   const double count = static_cast<double>(state.step);
   step.bias_correction1 = 1 - std::pow(step.beta1, count);
   step.bias_correction2 = 1 - std::pow(step.beta2, count);
-  const Tensor target = param.is_contiguous() ? param : param.contiguous();
-  const Tensor g = grad.is_contiguous() ? grad : grad.contiguous();
-  kernels::backend_for(param.device())
-      .adam_step(target.desc(), g.desc(), exp_avg.desc(), exp_avg_sq.desc(),
-                 max_exp_avg_sq.defined() ? max_exp_avg_sq.desc() : kernels::TensorDesc{}, step);
-  // Written behind the tensors' backs: bump the versions so a graph that saved them notices.
-  for (const Tensor& written : {target, exp_avg, exp_avg_sq, max_exp_avg_sq})
-    if (written.defined()) written.impl().storage->bump_version();
-  if (!target.is_same(param)) param.copy_(target);
+  detail::fused_update(param, grad, {exp_avg, exp_avg_sq, max_exp_avg_sq},
+                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
+                         backend.adam_step(p, g, exp_avg.desc(), exp_avg_sq.desc(),
+                                           detail::desc_or_empty(max_exp_avg_sq), step);
+                       });
 }
 
 template <class Options>

@@ -15,26 +15,17 @@ void RMSpropOptions::validate() const {
 }
 
 void RMSprop::update(Tensor& param, const Tensor& grad, ParamState& state, const RMSpropOptions& options) {
-  const Tensor g = detail::weight_decayed(grad, param, options.weight_decay, state);
-  Tensor square_avg = state.buffer("square_avg", param);
-  square_avg.mul_(options.alpha).addcmul_(g, g, 1 - options.alpha);
-  Tensor avg = state.scratch_buffer("avg", param);
-  if (options.centered) {
-    Tensor grad_avg = state.buffer("grad_avg", param);
-    grad_avg.mul_(options.alpha).add_(g, 1 - options.alpha);
-    avg.copy_(square_avg).addcmul_(grad_avg, grad_avg, -1);
-    detail::sqrt_into(avg, avg);
-  } else {
-    detail::sqrt_into(square_avg, avg);
-  }
-  avg.add_(options.eps);
-  if (options.momentum > 0) {
-    Tensor buffer = state.buffer("momentum_buffer", param);
-    buffer.mul_(options.momentum).addcdiv_(g, avg);
-    param.add_(buffer, -options.lr);
-  } else {
-    param.addcdiv_(g, avg, -options.lr);
-  }
+  const kernels::RmspropStep step{.lr = options.lr, .alpha = options.alpha, .eps = options.eps,
+                                  .weight_decay = options.weight_decay, .momentum = options.momentum,
+                                  .centered = options.centered};
+  const Tensor square_avg = state.buffer("square_avg", param);  // handles: buffer() may grow the list
+  const Tensor grad_avg = options.centered ? state.buffer("grad_avg", param) : Tensor();
+  const Tensor buffer = options.momentum > 0 ? state.buffer("momentum_buffer", param) : Tensor();
+  detail::fused_update(param, grad, {square_avg, grad_avg, buffer},
+                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
+                         backend.rmsprop_step(p, g, square_avg.desc(), detail::desc_or_empty(grad_avg),
+                                              detail::desc_or_empty(buffer), step);
+                       });
 }
 
 }  // namespace tapegrad::optim

@@ -19,24 +19,18 @@ void SGDOptions::validate() const {
 }
 
 void SGD::update(Tensor& param, const Tensor& grad, ParamState& state, const SGDOptions& options) {
-  const Tensor g = detail::weight_decayed(grad, param, options.weight_decay, state);
-  if (options.momentum == 0) {
-    param.add_(g, -options.lr);
-    return;
+  kernels::SgdStep step{.lr = options.lr, .momentum = options.momentum, .dampening = options.dampening,
+                        .weight_decay = options.weight_decay, .nesterov = options.nesterov};
+  Tensor buffer;
+  if (options.momentum != 0) {
+    buffer = state.find("momentum_buffer");
+    step.first_step = !buffer.defined();  // the buffer starts as the first (decayed) gradient
+    if (step.first_step) buffer = state.buffer("momentum_buffer", param);
   }
-  Tensor buffer = state.find("momentum_buffer");
-  if (buffer.defined()) {
-    buffer.mul_(options.momentum).add_(g, 1 - options.dampening);
-  } else {
-    buffer = state.buffer("momentum_buffer", param);
-    buffer.copy_(g);
-  }
-  if (options.nesterov) {
-    // p -= lr * (g + momentum * buf), without a temporary for the sum.
-    param.add_(g, -options.lr).add_(buffer, -options.lr * options.momentum);
-  } else {
-    param.add_(buffer, -options.lr);
-  }
+  detail::fused_update(param, grad, {buffer},
+                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
+                         backend.sgd_step(p, g, detail::desc_or_empty(buffer), step);
+                       });
 }
 
 }  // namespace tapegrad::optim

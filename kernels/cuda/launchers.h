@@ -100,5 +100,12 @@ void scatter_add(const StridedLayout<3>& slices, std::int64_t count, std::int64_
 template <class T>
 void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, std::int64_t n,
                const AdamStep& step, Stream stream);
+template <class T>
+void sgd_step(T* param, const T* grad, T* momentum_buffer, std::int64_t n, const SgdStep& step, Stream stream);
+template <class T>
+void rmsprop_step(T* param, const T* grad, T* square_avg, T* grad_avg, T* momentum_buffer, std::int64_t n,
+                  const RmspropStep& step, Stream stream);
+template <class T>
+void adagrad_step(T* param, const T* grad, T* sum, std::int64_t n, const AdagradStep& step, Stream stream);
 
 }  // namespace tapegrad::kernels::cuda
