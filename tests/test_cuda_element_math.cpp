@@ -284,5 +284,56 @@ TEST(CudaElementMath, RandomFillsDrawTheCpuBackendsNumbersInRowMajorOrder) {
   }
 }
 
+// BLAS's column-major gemm by its definition: C = alpha op(first) op(second) + beta C, each
+// matrix stored column by column, batch after batch.
+void column_major_gemm(const ColumnMajorGemm& g, double alpha, double beta) {
+  for (std::int64_t b = 0; b < g.batch; ++b) {
+    const double* x = static_cast<const double*>(g.first) + b * g.first_stride;
+    const double* y = static_cast<const double*>(g.second) + b * g.second_stride;
+    double* out = static_cast<double*>(g.out) + b * g.out_stride;
+    for (std::int64_t i = 0; i < g.rows; ++i)
+      for (std::int64_t j = 0; j < g.cols; ++j) {
+        double total = 0;
+        for (std::int64_t l = 0; l < g.inner; ++l) {
+          const double xv = g.transpose_first ? x[l + i * g.first_ld] : x[i + l * g.first_ld];
+          const double yv = g.transpose_second ? y[j + l * g.second_ld] : y[l + j * g.second_ld];
+          total += xv * yv;
+        }
+        out[i + j * g.out_ld] = alpha * total + beta * out[i + j * g.out_ld];
+      }
+  }
+}
+
+TEST(CudaElementMath, TheColumnMajorGemmCublasIsAskedForIsTheRowMajorProduct) {
+  const std::int64_t m = 3, n = 4, k = 5, batch = 2, pad = 2;  // leading dims `pad` wider than the matrices
+  for (bool a_transposed : {false, true})
+    for (bool b_transposed : {false, true}) {
+      const std::int64_t a_rows = a_transposed ? k : m, a_cols = a_transposed ? m : k;
+      const std::int64_t b_rows = b_transposed ? n : k, b_cols = b_transposed ? k : n;
+      const Tensor a = random_input({batch, a_rows, a_cols + pad}, 11);
+      const Tensor b = random_input({1, b_rows, b_cols + pad}, 12);  // shared by the batch: stride 0
+      const Tensor c_start = random_input({batch, m, n + pad}, 13);
+      const Tensor expected = c_start.clone(), actual = c_start.clone();
+      GemmProblem problem;
+      problem.dtype = kFloat64;
+      problem.batch = batch;
+      problem.m = m;
+      problem.n = n;
+      problem.k = k;
+      problem.a = {a.desc().data, a_cols + pad, a_rows * (a_cols + pad), a_transposed};
+      problem.b = {b.desc().data, b_cols + pad, 0, b_transposed};
+      problem.alpha = 0.5;
+      problem.beta = -2;
+      problem.c = {expected.desc().data, n + pad, m * (n + pad)};
+      cpu().gemm(problem);
+      problem.c = {actual.desc().data, n + pad, m * (n + pad)};
+      column_major_gemm(to_column_major(problem), problem.alpha, problem.beta);
+      const std::vector<double> want = expected.to_vector<double>(), got = actual.to_vector<double>();
+      for (std::size_t i = 0; i < want.size(); ++i)
+        EXPECT_NEAR(got[i], want[i], 1e-12) << "a transposed " << a_transposed << ", b transposed " << b_transposed
+                                            << ", element " << i;
+    }
+}
+
 }  // namespace
 }  // namespace tapegrad

@@ -101,4 +101,26 @@ inline ScatterPlan plan_index_add(const TensorDesc& src, int dim, const TensorDe
           out.shape[dim], out.strides[dim]};
 }
 
+// A (batched) gemm as cuBLAS, column-major, is asked for it. A row-major matrix read column-major
+// is its transpose, so the row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T:
+// the operands swap places, and m with n. This is the only place that translation is written.
+struct ColumnMajorGemm {
+  bool transpose_first = false, transpose_second = false;
+  std::int64_t rows = 0, cols = 0, inner = 0;  // of the column-major product: n, m, k
+  const void* first = nullptr;                 // B
+  std::int64_t first_ld = 0, first_stride = 0;
+  const void* second = nullptr;  // A
+  std::int64_t second_ld = 0, second_stride = 0;
+  void* out = nullptr;
+  std::int64_t out_ld = 0, out_stride = 0;
+  std::int64_t batch = 1;
+};
+
+inline ColumnMajorGemm to_column_major(const GemmProblem& p) {
+  // A leading dimension must be at least 1 even for empty operands.
+  const auto ld = [](std::int64_t v) { return v > 1 ? v : std::int64_t{1}; };
+  return {p.b.transposed, p.a.transposed, p.n, p.m, p.k, p.b.data, ld(p.b.leading_dim), p.b.batch_stride,
+          p.a.data, ld(p.a.leading_dim), p.a.batch_stride, p.c.data, ld(p.c.leading_dim), p.c.batch_stride, p.batch};
+}
+
 }  // namespace tapegrad::kernels::cuda
