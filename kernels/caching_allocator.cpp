@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -25,6 +26,9 @@ std::string bytes_str(std::size_t bytes) {
 }  // namespace
 
 std::size_t CachingAllocator::size_class(std::size_t nbytes) {
+  // Rounding up must not wrap around to a tiny block.
+  TAPEGRAD_CHECK(nbytes <= std::numeric_limits<std::size_t>::max() - kLargeGranule + 1,
+                 "out of memory: allocating {} bytes is more than any device can hold; use smaller tensors", nbytes);
   if (nbytes <= kSmallLimit) return round_up(std::max<std::size_t>(nbytes, 1), kSmallGranule);
   return round_up(nbytes, kLargeGranule);
 }
