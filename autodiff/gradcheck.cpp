@@ -6,6 +6,7 @@
 #include <tapegrad/autodiff/engine.h>
 #include <tapegrad/autodiff/grad_mode.h>
 #include <tapegrad/autodiff/ops.h>
+#include <tapegrad/kernels/backend.h>
 
 namespace tapegrad {
 namespace {
@@ -16,28 +17,40 @@ std::vector<double> evaluate(const GradcheckFunction& fn, const std::vector<Tens
   return fn(inputs).to_vector<double>();
 }
 
-// The element at row-major position `flat` of a (possibly strided) CPU float64 view.
-double& element(const Tensor& t, std::int64_t flat) {
+// Where the element at row-major position `flat` of a (possibly strided) float64 view lives.
+double* element_address(const Tensor& t, std::int64_t flat) {
   std::int64_t offset = 0;
   for (int d = t.dim() - 1; d >= 0; --d) {
     offset += (flat % t.shape()[d]) * t.strides()[d];
     flat /= t.shape()[d];
   }
-  return t.data_ptr<double>()[offset];
+  return static_cast<double*>(t.desc().data) + offset;
 }
 
-// numeric[j][i] = d out_i / d x_j by central differences, perturbing the input's own memory.
+// One element read or written through its device's host copies, behind autodiff's back: a
+// perturbation must not bump the version of an input the checked graph saved.
+double read_element(const Tensor& t, std::int64_t flat) {
+  double value = 0;
+  kernels::backend_for(t.device()).copy_to_host(&value, element_address(t, flat), sizeof value);
+  return value;
+}
+
+void write_element(const Tensor& t, std::int64_t flat, double value) {
+  kernels::backend_for(t.device()).copy_from_host(element_address(t, flat), &value, sizeof value);
+}
+
+// numeric[j][i] = d out_i / d x_j by central differences, perturbing the input's own memory (on
+// whatever device it lives).
 std::vector<std::vector<double>> numerical_jacobian(const GradcheckFunction& fn, const std::vector<Tensor>& inputs,
                                                     const Tensor& x, double eps) {
   std::vector<std::vector<double>> columns(static_cast<std::size_t>(x.numel()));
   for (std::int64_t j = 0; j < x.numel(); ++j) {
-    double& value = element(x, j);
-    const double original = value;
-    value = original + eps;
+    const double original = read_element(x, j);
+    write_element(x, j, original + eps);
     const std::vector<double> plus = evaluate(fn, inputs);
-    value = original - eps;
+    write_element(x, j, original - eps);
     const std::vector<double> minus = evaluate(fn, inputs);
-    value = original;
+    write_element(x, j, original);
     auto& column = columns[static_cast<std::size_t>(j)];
     column.resize(plus.size());
     for (std::size_t i = 0; i < plus.size(); ++i) column[i] = (plus[i] - minus[i]) / (2 * eps);
@@ -52,9 +65,8 @@ void check_inputs(const std::vector<Tensor>& inputs, const char* api) {
     TAPEGRAD_CHECK(x.defined(), "{}: input {} is undefined", api, i);
     if (!x.requires_grad()) continue;
     any = true;
-    TAPEGRAD_CHECK(x.dtype() == kFloat64 && x.device().is_cpu(),
-                   "{}: input {} is {} on {}; finite differences need float64 CPU inputs (use .to(kFloat64))", api, i,
-                   x.dtype(), x.device());
+    TAPEGRAD_CHECK(x.dtype() == kFloat64, "{}: input {} is {}; finite differences need float64 inputs (use "
+                   ".to(kFloat64))", api, i, x.dtype());
     TAPEGRAD_CHECK(x.is_leaf(), "{}: input {} must be a leaf tensor (create it, then requires_grad_())", api, i);
   }
   TAPEGRAD_CHECK(any, "{}: no input requires grad; call requires_grad_() on the inputs to check", api);
@@ -93,8 +105,8 @@ std::vector<std::vector<std::vector<double>>> analytical_jacobians(const Tensor&
                                                                   const std::vector<Tensor>& checked) {
   std::vector<std::vector<std::vector<double>>> analytic(checked.size());
   for (std::int64_t i = 0; i < output.numel(); ++i) {
-    Tensor seed = zeros(output.shape(), kFloat64);
-    element(seed, i) = 1.0;
+    Tensor seed = zeros(output.shape(), TensorOptions(kFloat64).with_device(output.device()));
+    write_element(seed, i, 1.0);
     std::vector<Tensor> grads;
     if (output.requires_grad()) grads = grad({output}, checked, {seed}, true, false, true);
     for (std::size_t k = 0; k < checked.size(); ++k) {
@@ -145,10 +157,11 @@ GradcheckReport gradcheck(const GradcheckFunction& fn, const std::vector<Tensor>
 GradcheckReport gradgradcheck(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, GradcheckOptions options) {
   const Tensor output = recorded_output(fn, inputs, "gradgradcheck");
   Generator generator(20240601);
-  const Tensor v = randn(output.shape(), generator, kFloat64).requires_grad_();
+  const TensorOptions on_device = TensorOptions(kFloat64).with_device(output.device());
+  const Tensor v = randn(output.shape(), generator, on_device).requires_grad_();
   const std::size_t count = inputs.size();
   // g(inputs, v) = concatenated d<fn(inputs), v>/d inputs, recorded so it can be differentiated.
-  GradcheckFunction first_derivative = [fn, count](const std::vector<Tensor>& args) {
+  GradcheckFunction first_derivative = [fn, count, on_device](const std::vector<Tensor>& args) {
     GradModeGuard grad_mode(true);  // the finite differences evaluate this too: it must record
     std::vector<Tensor> xs(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(count));
     const Tensor& direction = args.back();
@@ -157,10 +170,10 @@ GradcheckReport gradgradcheck(const GradcheckFunction& fn, const std::vector<Ten
       if (x.requires_grad()) differentiable.push_back(x);
     const Tensor out = fn(xs);
     std::vector<Tensor> pieces;
-    if (!out.requires_grad()) return zeros({1}, kFloat64);
+    if (!out.requires_grad()) return zeros({1}, on_device);
     const std::vector<Tensor> grads = grad({out}, differentiable, {direction}, true, true, true);
     for (std::size_t k = 0; k < grads.size(); ++k)
-      pieces.push_back(grads[k].defined() ? reshape(grads[k], {-1}) : zeros({differentiable[k].numel()}, kFloat64));
+      pieces.push_back(grads[k].defined() ? reshape(grads[k], {-1}) : zeros({differentiable[k].numel()}, on_device));
     return cat(pieces, 0);
   };
   std::vector<Tensor> args = inputs;

@@ -34,7 +34,8 @@ struct GradcheckReport {
 
 using GradcheckFunction = std::function<Tensor(const std::vector<Tensor>&)>;
 
-// Checks d fn(inputs) / d inputs[i] for every float64 input that requires grad. fn may return a
+// Checks d fn(inputs) / d inputs[i] for every float64 input that requires grad, on whatever
+// device the inputs live (the finite differences perturb them in place there). fn may return a
 // tensor of any shape; every element of it is checked.
 GradcheckReport gradcheck(const GradcheckFunction& fn, const std::vector<Tensor>& inputs, GradcheckOptions options = {});
 

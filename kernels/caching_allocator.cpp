@@ -53,15 +53,17 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
 
 void* CachingAllocator::allocate_from_device(std::size_t block_size) {
   void* block = raw_.allocate(block_size);
+  const std::size_t reserved_before_release = stats_.reserved;
   if (block == nullptr) {  // the cache may hold enough memory, just in the wrong size classes
     release_cached_locked();
     block = raw_.allocate(block_size);
   }
   if (block == nullptr)
     throw Error(fmt::format(
-        "out of memory on {}: allocating {} failed; tapegrad has {} allocated in tensors and {} reserved, and the "
-        "device reports {} free. Use smaller batches or models, or free tensors that are no longer needed",
-        raw_.device_name, bytes_str(block_size), bytes_str(stats_.allocated), bytes_str(stats_.reserved),
+        "out of memory on {}: allocating {} failed; tapegrad has {} allocated in tensors and had {} reserved "
+        "(tensors and cached blocks, the cache now released), and the device reports {} free. Use smaller batches or "
+        "models, or free tensors that are no longer needed",
+        raw_.device_name, bytes_str(block_size), bytes_str(stats_.allocated), bytes_str(reserved_before_release),
         bytes_str(raw_.free_bytes())));
   stats_.reserved += block_size;
   ++stats_.device_allocations;

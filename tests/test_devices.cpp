@@ -148,52 +148,17 @@ class DeviceTest : public ::testing::TestWithParam<Device> {
     }
   }
 
-  // gradcheck needs CPU inputs; this is its counterpart on the device: the gradient that reverse
-  // mode computes there, of a random-weighted sum of fn's output, against central differences of
-  // that sum, each evaluated on the device from a perturbed float64 copy of the input.
+  // gradcheck on the device: float64 copies of the inputs live there, and the finite differences
+  // perturb their device memory.
   void expect_finite_differences(const GradcheckFunction& fn, const std::vector<Tensor>& inputs) const {
-    constexpr double kEps = 1e-6;
-    std::vector<Tensor> host, moved, differentiable;
-    std::vector<std::size_t> positions;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const Tensor& x = inputs[i];
-      host.push_back((x.is_floating_point() ? x.detach().to(kFloat64) : x.detach()).contiguous().clone());
-      Tensor d = fresh_copy(host.back());
-      if (x.requires_grad()) {
-        differentiable.push_back(d.requires_grad_());
-        positions.push_back(i);
-      }
+    std::vector<Tensor> moved;
+    for (const Tensor& x : inputs) {
+      Tensor d = fresh_copy(x.is_floating_point() ? x.detach().to(kFloat64) : x.detach());
+      if (x.requires_grad()) d.requires_grad_();
       moved.push_back(d);
     }
-    const Tensor out = fn(moved);
-    if (!out.requires_grad()) return;  // comparisons, indices: nothing to differentiate
-    Generator generator(7);
-    const Tensor weights = uniform(out.shape(), 0.5, 1.5, generator, options(kFloat64));
-    const std::vector<Tensor> analytic = grad({out}, differentiable, {weights});
-    const auto weighted_sum = [&](const std::vector<Tensor>& args) {
-      NoGradGuard no_grad;
-      return sum(mul(fn(args), weights)).item();
-    };
-    for (std::size_t k = 0; k < differentiable.size(); ++k) {
-      ASSERT_EQ(analytic[k].device(), device());
-      const std::vector<double> gradient = analytic[k].to_vector<double>();
-      const std::size_t position = positions[k];
-      double* values = host[position].data_ptr<double>();
-      std::vector<Tensor> args = moved;
-      const auto at = [&](std::int64_t j, double value) {
-        values[j] = value;
-        args[position] = host[position].to(device());
-        return weighted_sum(args);
-      };
-      for (std::int64_t j = 0; j < host[position].numel(); ++j) {
-        const double original = values[j];
-        const double numeric = (at(j, original + kEps) - at(j, original - kEps)) / (2 * kEps);
-        values[j] = original;
-        EXPECT_LE(std::abs(gradient[static_cast<std::size_t>(j)] - numeric), 1e-6 + 1e-5 * std::abs(numeric))
-            << "input " << position << ", element " << j << ": reverse mode "
-            << gradient[static_cast<std::size_t>(j)] << ", finite differences " << numeric;
-      }
-    }
+    if (!fn(moved).requires_grad()) return;  // comparisons, indices: nothing to differentiate
+    expect_gradcheck(fn, moved);
   }
 
   void check_op(const GradcheckFunction& fn, const std::vector<Tensor>& inputs,
@@ -231,6 +196,19 @@ GradcheckFunction on_first_two(BinaryFunction op) {
 }
 
 // ---- elementwise ----
+
+TEST_P(DeviceTest, GradcheckAndGradgradcheckRunOnTheDevice) {
+  const Tensor x = fresh_copy(input({2, 3}, 41)).requires_grad_();
+  const Tensor w = fresh_copy(input({3, 2}, 42)).requires_grad_();
+  const GradcheckFunction fn = [](const std::vector<Tensor>& args) {
+    return tanh(matmul(args[0], args[1])) * sigmoid(sum(args[0], {1}, true));
+  };
+  const GradcheckReport first = gradcheck(fn, {x, w});
+  EXPECT_TRUE(first.ok()) << first.str();
+  const GradcheckReport second = gradgradcheck(fn, {x, w});
+  EXPECT_TRUE(second.ok()) << second.str();
+  EXPECT_EQ(x.device(), device()) << "the check leaves its inputs where they were";
+}
 
 TEST_P(DeviceTest, UnaryOps) {
   struct Case {
