@@ -212,6 +212,40 @@ std::int64_t run_scatter(const ScatterPlan& plan, const Tensor& src, const Tenso
   return bad;
 }
 
+// The same plan run with one thread per output element, the kernel chosen when slices are few.
+std::int64_t run_scatter_owned(const ScatterPlan& plan, const Tensor& src, const Tensor& index, const Tensor& out) {
+  std::int64_t bad = -1;
+  for (std::int64_t e = 0; e < plan.count * plan.extent; ++e) {
+    std::int64_t this_bad = 0;
+    if (!scatter_add_owned(plan.slices, e / plan.extent, e % plan.extent, plan.length, plan.index_step,
+                           plan.src_step, index.desc().ptr<std::int64_t>(), src.desc().ptr<double>(), plan.extent,
+                           plan.out_step, out.desc().ptr<double>(), this_bad) && bad == -1)
+      bad = this_bad;
+  }
+  return bad;
+}
+
+TEST(CudaElementMath, BothScatterKernelsGiveTheSameBitsAsTheCpuBackend) {
+  // Max-pool backward's shape: [N, C, H * W] planes receiving [N, C, out_plane] window maxima,
+  // many landing on the same pixel, in an order that changes the rounding of their sum.
+  const Tensor src = random_input({2, 3, 40}, 14) * 1e3;
+  Generator generator(15);
+  const Tensor index = randint(0, 6, {2, 3, 40}, generator, TensorOptions(kInt64));
+  ASSERT_TRUE(scatter_by_owner(6, 6, 40));
+  const Tensor start = random_input({2, 3, 6}, 16);
+  const Tensor expected = start.clone(), by_slice = start.clone(), by_owner = start.clone();
+  cpu().scatter_add(src.desc(), 2, index.desc(), expected.desc());
+  const ScatterPlan plan = plan_scatter_add(src.desc(), 2, index.desc(), by_slice.desc());
+  EXPECT_EQ(run_scatter(plan, src, index, by_slice), -1);
+  EXPECT_EQ(run_scatter_owned(plan, src, index, by_owner), -1);
+  EXPECT_EQ(by_slice.to_vector<double>(), expected.to_vector<double>());
+  EXPECT_EQ(by_owner.to_vector<double>(), expected.to_vector<double>());
+
+  const Tensor bad = from_vector(std::vector<std::int64_t>(2 * 3 * 40, 6), Shape{2, 3, 40});
+  const Tensor untouched = start.clone();
+  EXPECT_EQ(run_scatter_owned(plan_scatter_add(src.desc(), 2, bad.desc(), untouched.desc()), src, bad, untouched), 6);
+}
+
 TEST(CudaElementMath, IndexPlansMatchTheCpuBackendIncludingRepeatedIndices) {
   const Tensor in = strided_copy(random_input({4, 5, 3}, 7));
   for (int dim = 0; dim < 3; ++dim) {

@@ -167,4 +167,36 @@ TAPEGRAD_HOST_DEVICE bool scatter_add_slice(const StridedLayout<3>& slices, std:
   return true;
 }
 
+// Output position j of slice s of a scatter_add, computed by the thread that owns it: the
+// slice's contributions whose index is j, added in index order onto the current value — the same
+// additions in the same order scatter_add_slice makes, so both give identical bits. More threads
+// (one per output element, not per slice) for more reads (each scans the slice's indices).
+template <class T>
+TAPEGRAD_HOST_DEVICE bool scatter_add_owned(const StridedLayout<3>& slices, std::int64_t s, std::int64_t j,
+                                            std::int64_t length, std::int64_t index_step, std::int64_t src_step,
+                                            const std::int64_t* index, const T* src, std::int64_t extent,
+                                            std::int64_t out_step, T* out, std::int64_t& bad) {
+  std::int64_t off[3];
+  slices.offsets(s, off);
+  T total = out[off[2] + j * out_step];
+  for (std::int64_t i = 0; i < length; ++i) {
+    const std::int64_t k = index[off[0] + i * index_step];
+    if (k < 0 || k >= extent) {
+      bad = k;
+      return false;
+    }
+    if (k == j) total += src[off[1] + i * src_step];
+  }
+  out[off[2] + j * out_step] = total;
+  return true;
+}
+
+// Whether a scatter_add runs one thread per output element (scatter_add_owned) rather than one
+// per slice: when slices are too few to fill a GPU and scanning a slice's indices once per
+// output element stays cheap (max-pool backward: a few hundred planes, each scattering its
+// window maxima over the plane).
+TAPEGRAD_HOST_DEVICE constexpr bool scatter_by_owner(std::int64_t slices, std::int64_t extent, std::int64_t length) {
+  return slices < 4096 && extent * length <= (std::int64_t{1} << 20);
+}
+
 }  // namespace tapegrad::kernels::cuda

@@ -1,6 +1,7 @@
 // CUDA indexing: gather (index_select is a gather whose index is broadcast) and scatter_add
-// (index_add likewise). A scatter never uses atomics: one thread owns a slice of the output and
-// adds its contributions in index order, so repeated indices sum the same way on every run.
+// (index_add likewise). A scatter never uses atomics: one thread owns a slice of the output (or,
+// when slices are few, one output element) and adds its contributions in index order, so
+// repeated indices sum the same way on every run, whichever kernel runs.
 // An index out of range is recorded in the status slots and reported by the backend.
 #include <tapegrad/kernels/cuda/device_loops.cuh>
 
@@ -36,6 +37,19 @@ __global__ void scatter_add_kernel(StridedLayout<3> slices, std::int64_t count, 
 }
 
 template <class T>
+__global__ void scatter_add_owned_kernel(StridedLayout<3> slices, std::int64_t count, std::int64_t length,
+                                         std::int64_t index_step, std::int64_t src_step, const std::int64_t* index,
+                                         const T* src, std::int64_t extent, std::int64_t out_step, T* out,
+                                         IndexStatus status) {
+  TAPEGRAD_GRID_STRIDE_LOOP(e, count * extent) {
+    std::int64_t bad = 0;
+    if (!scatter_add_owned(slices, e / extent, e % extent, length, index_step, src_step, index, src, extent, out_step,
+                           out, bad))
+      report_bad_index(bad, extent, status);
+  }
+}
+
+template <class T>
 void gather(const StridedLayout<3>& layout, std::int64_t n, const std::int64_t* index, std::int64_t extent,
             std::int64_t in_step, const T* in, T* out, IndexStatus status, Stream stream) {
   launch_elementwise("gather", n, stream, gather_kernel<T>, layout, n, index, extent, in_step, in, out, status);
@@ -45,8 +59,12 @@ template <class T>
 void scatter_add(const StridedLayout<3>& slices, std::int64_t count, std::int64_t length, std::int64_t index_step,
                  std::int64_t src_step, const std::int64_t* index, const T* src, std::int64_t extent,
                  std::int64_t out_step, T* out, IndexStatus status, Stream stream) {
-  launch_elementwise("scatter_add", count, stream, scatter_add_kernel<T>, slices, count, length, index_step, src_step,
-                     index, src, extent, out_step, out, status);
+  if (scatter_by_owner(count, extent, length))
+    launch_elementwise("scatter_add", count * extent, stream, scatter_add_owned_kernel<T>, slices, count, length,
+                       index_step, src_step, index, src, extent, out_step, out, status);
+  else
+    launch_elementwise("scatter_add", count, stream, scatter_add_kernel<T>, slices, count, length, index_step,
+                       src_step, index, src, extent, out_step, out, status);
 }
 
 #define TAPEGRAD_GATHER(T)                                                                                       \
