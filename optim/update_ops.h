@@ -18,8 +18,15 @@ void check_non_negative(const char* optimizer, const char* what, double value);
 // call(backend, param_desc, grad_desc). The buffers are contiguous by construction; a strided
 // parameter or gradient (rare) goes through a contiguous copy. Everything is written behind the
 // tensors' backs, so the versions are bumped for a graph that saved them to notice.
+// A state buffer that no longer matches its parameter (the model moved to another device or
+// dtype after the optimizer's first step) is an error: the kernel would read it as the
+// parameter's memory.
+void check_state_matches(const Tensor& param, const Tensor& buffer);
+
 template <class Call>
 void fused_update(Tensor& param, const Tensor& grad, std::initializer_list<Tensor> buffers, Call&& call) {
+  for (const Tensor& buffer : buffers)
+    if (buffer.defined()) check_state_matches(param, buffer);
   const Tensor target = param.is_contiguous() ? param : param.contiguous();
   const Tensor g = grad.is_contiguous() ? grad : grad.contiguous();
   call(kernels::backend_for(param.device()), target.desc(), g.desc());

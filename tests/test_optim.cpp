@@ -293,6 +293,18 @@ TEST(Optimizer, ZeroGradDropsGradientsByDefaultOrZeroesThemInPlace) {
   EXPECT_FALSE(p.grad().defined());
 }
 
+TEST(Optimizer, StateLeftBehindByAConvertedModelIsAnErrorNotGarbage) {
+  nn::Linear model(3, 2);
+  Adam adam(model.parameters(), {.lr = 0.1});
+  model(ones({4, 3})).sum().backward();
+  adam.step();  // creates float32 moments
+  model.to(kFloat64);
+  adam.zero_grad();
+  model(ones({4, 3}, kFloat64)).sum().backward();
+  testing::expect_error([&] { adam.step(); },
+                        {"optimizer state is float32", "float64", "Create the optimizer after moving the model"});
+}
+
 TEST(Optimizer, GroupsKeepTheirOwnLearningRatesUntilSetLrSetsThemAll) {
   Tensor w = zeros({2}, kFloat64).requires_grad_(), b = zeros({1}, kFloat64).requires_grad_();
   SGD sgd({{{w}, std::nullopt}, {{b}, SGDOptions{.lr = 0.01}}}, {.lr = 0.1});
