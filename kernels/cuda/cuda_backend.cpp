@@ -101,16 +101,13 @@ RawMemory device_memory(int index) {
   return raw;
 }
 
-template <int N>
-StridedLayout<N> layout_of(const Shape& shape, const std::array<const Strides*, N>& strides) {
-  return coalesce<N>(shape, strides);
-}
-
 bool is_contiguous(const TensorDesc& t) { return all_contiguous<1>(t.shape, {&t.strides}); }
 
-std::array<std::int64_t, 4> strides4(const TensorDesc& t) {
-  return {t.strides[0], t.strides[1], t.strides[2], t.strides[3]};
-}
+// The (n, c, h, w) strides of an image, as the convolution and pooling kernels take them.
+struct ImageStrides {
+  std::int64_t values[4];
+  explicit ImageStrides(const TensorDesc& t) : values{t.strides[0], t.strides[1], t.strides[2], t.strides[3]} {}
+};
 
 void check_float(DType dtype, const char* op) {
   TAPEGRAD_CHECK(is_floating(dtype), "{}: expected float32 or float64 data, got {}", op, dtype);
@@ -186,7 +183,7 @@ void CudaBackend::copy(const TensorDesc& src, const TensorDesc& dst) {
                                         cudaMemcpyDeviceToDevice, stream_));
     return;
   }
-  const auto layout = layout_of<2>(dst.shape, {&src.strides, &dst.strides});
+  const auto layout = coalesce<2>(dst.shape, {&src.strides, &dst.strides});
   dispatch_storage_dtype(src.dtype, [&](auto szero) {
     using S = decltype(szero);
     dispatch_storage_dtype(dst.dtype, [&](auto dzero) {
@@ -202,7 +199,7 @@ void CudaBackend::fill(const TensorDesc& dst, double value) {
     TAPEGRAD_CUDA_CHECK(cudaMemsetAsync(dst.data, 0, dst.numel() * dtype_size(dst.dtype), stream_));
     return;
   }
-  const auto layout = layout_of<1>(dst.shape, {&dst.strides});
+  const auto layout = coalesce<1>(dst.shape, {&dst.strides});
   dispatch_storage_dtype(dst.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::fill<T>(layout, dst.numel(), dst.ptr<T>(), convert_element<T>(value), stream_);
@@ -214,7 +211,7 @@ void CudaBackend::fill_random(const TensorDesc& dst, Distribution dist, double a
   TAPEGRAD_CHECK(is_floating(dst.dtype), "random fill needs a floating dtype, got {}", dst.dtype);
   activate();
   // Coalescing keeps the row-major order of elements, so counters match the CPU's.
-  const auto layout = layout_of<1>(dst.shape, {&dst.strides});
+  const auto layout = coalesce<1>(dst.shape, {&dst.strides});
   if (dst.dtype == DType::Float32)
     cuda::fill_random<float>(layout, dst.numel(), dst.ptr<float>(), dist, a, b, seed, offset, stream_);
   else
@@ -233,7 +230,7 @@ void CudaBackend::fill_range(const TensorDesc& dst, double start, double step) {
 
 void CudaBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) {
   activate();
-  const auto layout = layout_of<2>(out.shape, {&in.strides, &out.strides});
+  const auto layout = coalesce<2>(out.shape, {&in.strides, &out.strides});
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::unary<T>(op, layout, out.numel(), in.ptr<T>(), out.ptr<T>(), p0, p1, stream_);
@@ -242,7 +239,7 @@ void CudaBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out,
 
 void CudaBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) {
   activate();
-  const auto layout = layout_of<3>(out.shape, {&a.strides, &b.strides, &out.strides});
+  const auto layout = coalesce<3>(out.shape, {&a.strides, &b.strides, &out.strides});
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::binary<T>(op, layout, out.numel(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), p0, stream_);
@@ -252,7 +249,7 @@ void CudaBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, 
 void CudaBackend::where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
                         const TensorDesc& out) {
   activate();
-  const auto layout = layout_of<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides});
+  const auto layout = coalesce<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides});
   dispatch_dtype(condition.dtype, [&](auto czero) {
     using C = decltype(czero);
     dispatch_dtype(out.dtype, [&](auto zero) {
@@ -264,7 +261,7 @@ void CudaBackend::where(const TensorDesc& condition, const TensorDesc& a, const 
 
 void CudaBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) {
   activate();
-  const auto layout = layout_of<3>(out.shape, {&a.strides, &b.strides, &out.strides});
+  const auto layout = coalesce<3>(out.shape, {&a.strides, &b.strides, &out.strides});
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::addcmul<T>(layout, out.numel(), a.ptr<T>(), b.ptr<T>(), static_cast<T>(value), divide, out.ptr<T>(),
@@ -315,12 +312,11 @@ void CudaBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorD
 void CudaBackend::im2col(const TensorDesc& image, const Window2d& window, const TensorDesc& columns) {
   check_float(image.dtype, "im2col");
   activate();
-  const auto s = strides4(image);
-  const std::int64_t strides[4] = {s[0], s[1], s[2], s[3]};
+  const ImageStrides strides(image);
   if (image.dtype == DType::Float32)
-    cuda::im2col<float>(image.ptr<float>(), strides, window, columns.ptr<float>(), stream_);
+    cuda::im2col<float>(image.ptr<float>(), strides.values, window, columns.ptr<float>(), stream_);
   else
-    cuda::im2col<double>(image.ptr<double>(), strides, window, columns.ptr<double>(), stream_);
+    cuda::im2col<double>(image.ptr<double>(), strides.values, window, columns.ptr<double>(), stream_);
 }
 
 void CudaBackend::col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) {
@@ -336,13 +332,12 @@ void CudaBackend::max_pool2d(const TensorDesc& input, const Window2d& window, co
                              const TensorDesc& indices) {
   check_float(input.dtype, "max_pool2d");
   activate();
-  const auto s = strides4(input);
-  const std::int64_t strides[4] = {s[0], s[1], s[2], s[3]};
+  const ImageStrides strides(input);
   if (input.dtype == DType::Float32)
-    cuda::max_pool2d<float>(input.ptr<float>(), strides, window, values.ptr<float>(), indices.ptr<std::int64_t>(),
-                            stream_);
+    cuda::max_pool2d<float>(input.ptr<float>(), strides.values, window, values.ptr<float>(),
+                            indices.ptr<std::int64_t>(), stream_);
   else
-    cuda::max_pool2d<double>(input.ptr<double>(), strides, window, values.ptr<double>(),
+    cuda::max_pool2d<double>(input.ptr<double>(), strides.values, window, values.ptr<double>(),
                              indices.ptr<std::int64_t>(), stream_);
 }
 
