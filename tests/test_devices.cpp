@@ -585,6 +585,53 @@ TEST_P(DeviceTest, NonContiguousViewsFedToOps) {
   }
 }
 
+// ---- in-place updates ----
+
+TEST_P(DeviceTest, InPlaceUpdatesMatchTheCpu) {
+  struct Case {
+    const char* name;
+    std::function<void(Tensor&, const Tensor&, const Tensor&)> update;  // target, a, b
+  };
+  const std::vector<Case> cases = {
+      {"zero_", [](Tensor& t, const Tensor&, const Tensor&) { t.zero_(); }},
+      {"fill_", [](Tensor& t, const Tensor&, const Tensor&) { t.fill_(-2.5); }},
+      {"copy_", [](Tensor& t, const Tensor& a, const Tensor&) { t.copy_(a); }},
+      {"add_ scaled", [](Tensor& t, const Tensor& a, const Tensor&) { t.add_(a, -0.75); }},
+      {"add_ scalar", [](Tensor& t, const Tensor&, const Tensor&) { t.add_(1.25); }},
+      {"sub_ scaled", [](Tensor& t, const Tensor& a, const Tensor&) { t.sub_(a, 2.0); }},
+      {"mul_", [](Tensor& t, const Tensor& a, const Tensor&) { t.mul_(a); }},
+      {"mul_ scalar", [](Tensor& t, const Tensor&, const Tensor&) { t.mul_(-3.0); }},
+      {"div_", [](Tensor& t, const Tensor&, const Tensor& b) { t.div_(b); }},
+      {"div_ scalar", [](Tensor& t, const Tensor&, const Tensor&) { t.div_(4.0); }},
+      {"addcmul_", [](Tensor& t, const Tensor& a, const Tensor& b) { t.addcmul_(a, b, 0.5); }},
+      {"addcdiv_", [](Tensor& t, const Tensor& a, const Tensor& b) { t.addcdiv_(a, b, -0.5); }},
+      {"clamp_", [](Tensor& t, const Tensor&, const Tensor&) { t.clamp_(-0.3, 0.4); }},
+  };
+  // Targets contiguous and strided: the strided one is a transposed view, so the update must
+  // write through it into its base. Operand a broadcasts along the first dim.
+  for (const bool strided_target : {false, true}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(fmt::format("{}{}", c.name, strided_target ? " into a transposed view" : ""));
+      for (const DType dtype : {kFloat32, kFloat64}) {
+        const Tensor base = input({4, 3}, 170, -1, 1).detach().to(dtype);
+        const Tensor a = input({1, 3}, 171, -1, 1).detach().to(dtype);
+        const Tensor b = input({4, 3}, 172, 0.5, 2).detach().to(dtype);
+        Tensor expected = base.clone();
+        const Tensor storage_owner = fresh_copy(strided_target ? base.t() : base);
+        Tensor actual = strided_target ? storage_owner.t() : storage_owner;
+        ASSERT_EQ(actual.is_contiguous(), !strided_target);
+        c.update(expected, a, b);
+        c.update(actual, a.to(device()), b.to(device()));
+        ASSERT_EQ(actual.device(), device());
+        const Tolerance tolerance = dtype == kFloat32 ? kFloat32Tolerance : kFloat64Tolerance;
+        expect_matches(actual.cpu(), expected, tolerance, fmt::format("{} target", dtype));
+        expect_matches(storage_owner.cpu(), strided_target ? expected.t() : expected, tolerance,
+                       fmt::format("{} storage under the target", dtype));
+      }
+    }
+  }
+}
+
 TEST_P(DeviceTest, FloatToUint8AndBack) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   // uint8 saturates outside [0, 255], truncates inside and takes NaN to 0, on every device.
