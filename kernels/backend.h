@@ -29,6 +29,16 @@ struct TensorDesc {
   template <class T> T* ptr() const { return static_cast<T*>(data); }
 };
 
+// reduce_sum's output as a tensor of its own: `out` comes with the input's shape and stride 0
+// over the summed dims; this is the same memory with those dims of extent 1. It differs from
+// `out` in what it holds when a summed dim has extent 0: the input is empty, the sums are not.
+inline TensorDesc summed_output(const TensorDesc& out) {
+  TensorDesc target = out;
+  for (int d = 0; d < target.shape.size(); ++d)
+    if (target.strides[d] == 0) target.shape[d] = 1;
+  return target;
+}
+
 // One operand of a (batched) matrix product: a row-major matrix, possibly read transposed.
 struct GemmOperand {
   const void* data = nullptr;

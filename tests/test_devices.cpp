@@ -307,6 +307,11 @@ TEST_P(DeviceTest, SumAndMeanOverDims) {
     }
   SCOPED_TRACE("sum_to");
   check_op(on_first([](const Tensor& t) { return sum_to(t, {3, 1}); }), {x});
+  SCOPED_TRACE("over an empty dim");
+  { const Tensor stale = full({1, 3}, 7.0, options()); }  // leaves non-zero memory in the cache
+  const Tensor empty = zeros({0, 3}, options());
+  EXPECT_EQ(sum(empty, {0}).cpu().to_vector<float>(), std::vector<float>(3, 0.0f));
+  EXPECT_EQ(sum(empty).item(), 0.0);
 }
 
 TEST_P(DeviceTest, MaxMinAndArgmaxAlongADim) {

@@ -62,6 +62,17 @@ TEST(Reduce, SumOfZeroDimTensorOverDimZeroIsItself) {
   EXPECT_DOUBLE_EQ(mean(scalar).item(), 2.5);
 }
 
+TEST(Reduce, SumsOverAnEmptyDimAreZeroAndMeansNan) {
+  // The output memory comes from the allocator's cache; fill it with something else first.
+  { const Tensor stale = full({1, 3}, 7.0); }
+  const Tensor empty = zeros({0, 3});
+  expect_values(sum(empty, {0}), {0, 0, 0});
+  expect_values(sum(empty, {0}, true), {0, 0, 0});
+  EXPECT_EQ(sum(empty).item(), 0.0);
+  EXPECT_EQ(shape_of(sum(empty, {1})), "[0]");
+  for (const double m : mean(empty, {0}).to_vector<double>()) EXPECT_TRUE(std::isnan(m));
+}
+
 TEST(Reduce, SumOfInt64StaysInt64) {
   const Tensor total = sum(from_vector<std::int64_t>({1, 2, 3}));
   EXPECT_EQ(total.dtype(), kInt64);

@@ -56,7 +56,7 @@ void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
       *y = static_cast<T>(total);
       return;
     }
-    fill(out, 0.0);
+    fill(summed_output(out), 0.0);
     for_each_strided<2>(in.shape, {&in.strides, &out.strides}, false,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           const T* xs = x + off[0];

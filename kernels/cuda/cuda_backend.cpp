@@ -275,7 +275,7 @@ void CudaBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
   activate();
   const ReducePlan plan = plan_reduce_sum(in, out);
   if (plan.reduction == 0) {  // sums over nothing are zero
-    fill(out, 0.0);
+    fill(summed_output(out), 0.0);
     return;
   }
   dispatch_dtype(in.dtype, [&](auto zero) {
