@@ -232,6 +232,7 @@ TEST(CudaElementMath, BothScatterKernelsGiveTheSameBitsAsTheCpuBackend) {
   Generator generator(15);
   const Tensor index = randint(0, 6, {2, 3, 40}, generator, TensorOptions(kInt64));
   ASSERT_TRUE(scatter_by_owner(6, 6, 40));
+  EXPECT_FALSE(scatter_by_owner(6, 0, 40)) << "an empty output has no owners to report bad indices";
   const Tensor start = random_input({2, 3, 6}, 16);
   const Tensor expected = start.clone(), by_slice = start.clone(), by_owner = start.clone();
   cpu().scatter_add(src.desc(), 2, index.desc(), expected.desc());

@@ -194,9 +194,10 @@ TAPEGRAD_HOST_DEVICE bool scatter_add_owned(const StridedLayout<3>& slices, std:
 // Whether a scatter_add runs one thread per output element (scatter_add_owned) rather than one
 // per slice: when slices are too few to fill a GPU and scanning a slice's indices once per
 // output element stays cheap (max-pool backward: a few hundred planes, each scattering its
-// window maxima over the plane).
+// window maxima over the plane). Never for an output of extent 0: it has no owners to read the
+// indices, and every index must still be reported as out of bounds.
 TAPEGRAD_HOST_DEVICE constexpr bool scatter_by_owner(std::int64_t slices, std::int64_t extent, std::int64_t length) {
-  return slices < 4096 && extent * length <= (std::int64_t{1} << 20);
+  return extent > 0 && slices < 4096 && extent * length <= (std::int64_t{1} << 20);
 }
 
 }  // namespace tapegrad::kernels::cuda
