@@ -432,6 +432,7 @@ void CudaBackend::index_add(const TensorDesc& src, int dim, const TensorDesc& in
 void CudaBackend::launch_gather(const char* op, const GatherPlan& plan, const TensorDesc& in, const TensorDesc& index,
                                 const TensorDesc& out, int dim) {
   activate();
+  std::lock_guard lock(index_mutex_);
   dispatch_storage_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::gather<T>(plan.layout, plan.n, index.ptr<std::int64_t>(), plan.extent, plan.in_step, in.ptr<T>(),
@@ -443,6 +444,7 @@ void CudaBackend::launch_gather(const char* op, const GatherPlan& plan, const Te
 void CudaBackend::launch_scatter_add(const char* op, const ScatterPlan& plan, const TensorDesc& src,
                                      const TensorDesc& index, const TensorDesc& out, int dim) {
   activate();
+  std::lock_guard lock(index_mutex_);
   dispatch_dtype(src.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::scatter_add<T>(plan.slices, plan.count, plan.length, plan.index_step, plan.src_step,

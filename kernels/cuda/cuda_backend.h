@@ -85,6 +85,9 @@ class CudaBackend final : public Backend {
   cublasHandle_t cublas_ = nullptr;
   CachingAllocator allocator_;
   std::int64_t* status_slots_ = nullptr;  // device int64[3], see IndexStatus
+  // Held from an index kernel's launch until its status is read and cleared, so that threads
+  // sharing the device (a DataLoader's prefetch thread, say) never read each other's errors.
+  std::mutex index_mutex_;
 
   // Host -> device copies go through two pinned buffers in turn: the copy into one overlaps
   // the transfer out of the other, and the call returns before the last transfer finishes.
