@@ -305,8 +305,10 @@ TEST_P(DeviceTest, SumAndMeanOverDims) {
       check_op(on_first([dims, keepdim](const Tensor& t) { return sum(t, dims, keepdim); }), {x});
       check_op(on_first([dims, keepdim](const Tensor& t) { return mean(t, dims, keepdim); }), {x});
     }
-  SCOPED_TRACE("sum_to");
-  check_op(on_first([](const Tensor& t) { return sum_to(t, {3, 1}); }), {x});
+  {
+    SCOPED_TRACE("sum_to");
+    check_op(on_first([](const Tensor& t) { return sum_to(t, {3, 1}); }), {x});
+  }
   SCOPED_TRACE("over an empty dim");
   { const Tensor stale = full({1, 3}, 7.0, options()); }  // leaves non-zero memory in the cache
   const Tensor empty = zeros({0, 3}, options());
