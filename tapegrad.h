@@ -13,6 +13,7 @@
 #include <tapegrad/autodiff/tensor.h>
 #include <tapegrad/datasets/datasets.h>
 #include <tapegrad/kernels/backend.h>
+#include <tapegrad/kernels/cpu_memory.h>
 #include <tapegrad/kernels/cuda/cuda.h>
 #include <tapegrad/nn/nn.h>
 #include <tapegrad/optim/optim.h>

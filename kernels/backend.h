@@ -74,8 +74,8 @@ class Backend {
   // Host memory <-> this device; contiguous bytes.
   virtual void copy_from_host(void* device_dst, const void* host_src, std::size_t nbytes) = 0;
   virtual void copy_to_host(void* host_dst, const void* device_src, std::size_t nbytes) = 0;
-  // Device memory held by this backend (the CPU backend, which hands memory straight back,
-  // reports none); releasing cached blocks; waiting for queued asynchronous work.
+  // Memory held by this backend's caching allocator; releasing its cached blocks; waiting for
+  // queued asynchronous work.
   virtual MemoryStats memory_stats() const { return {}; }
   virtual void reset_peak_memory_stats() {}
   virtual void empty_cache() {}
@@ -118,6 +118,19 @@ class Backend {
   // The adjoint: overwrites the contiguous `image` with the sum of every column entry that
   // im2col would have read from each pixel.
   virtual void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) = 0;
+  // The convolution and its two gradients; weights [C_out, C, kH, kW], results and
+  // grad_output contiguous, `input` strided [N, C, H, W]. The base class computes them with
+  // im2col, gemm and col2im over chunks of the batch (kernels/conv_by_columns.cpp): the
+  // reference that a backend's own kernels are tested against.
+  // out [N, C_out, out_h, out_w] = input * weight, plus bias [C_out] when `bias.data` is set.
+  virtual void conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias,
+                      const Window2d& window, const TensorDesc& out);
+  // grad_input [N, C, H, W] from grad_output [N, C_out, out_h, out_w].
+  virtual void conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
+                                 const TensorDesc& grad_input);
+  // grad_weight [C_out, C, kH, kW] from the input and grad_output.
+  virtual void conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
+                                  const TensorDesc& grad_weight);
   // Max over each window of `input` (strided [N, C, H, W], implicit -inf padding) into the
   // contiguous `values` and int64 `indices` [N, C, out_h, out_w]; an index is h * W + w in
   // its input plane. Ties go to the first maximum in row-major window order; the first NaN wins.
@@ -156,9 +169,13 @@ bool cuda_is_available();
 int cuda_device_count();
 Backend& cuda_backend(int index);
 
-// Threads used by CPU kernels and BLAS (default: the cores this process may run on).
+// Threads used by CPU kernels and BLAS (default: the cores this process may run on). More
+// threads than usable cores only queue behind each other, so a larger request is capped at the
+// usable cores, with a notice on stderr.
 int num_threads();
 void set_num_threads(int threads);
+// The cores this process may run on (its CPU affinity).
+int usable_cores();
 
 // While alive, CPU kernels called from this thread run on it alone. For background threads
 // (the data loader's prefetch) whose small batches would otherwise start a second thread team

@@ -1,5 +1,6 @@
-// Storage allocation: on the CPU one block holds header and data (from the small-block pool
-// when it fits, 64-byte aligned otherwise); other devices get backend memory.
+// Storage allocation: on the CPU a small storage is one block from the small-block pool holding
+// header and data; larger data, and every other device's, comes from the backend's caching
+// allocator, with the header from the pool.
 #include <tapegrad/kernels/storage.h>
 
 #include <new>
@@ -14,40 +15,38 @@ namespace {
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kHeaderSize = (sizeof(Storage) + kAlignment - 1) / kAlignment * kAlignment;
 
-bool fits_small_block(std::size_t nbytes) { return kHeaderSize + nbytes <= kSmallBlockLimit; }
+bool fits_small_block(std::size_t nbytes, Device device) {
+  return device.is_cpu() && kHeaderSize + nbytes <= kSmallBlockLimit;
+}
 
 }  // namespace
 
 Storage* Storage::create(std::size_t nbytes, Device device) {
-  if (device.is_cpu()) {
-    void* block = nullptr;
-    try {
-      block = fits_small_block(nbytes) ? small_alloc(kHeaderSize + nbytes)
-                                       : ::operator new(kHeaderSize + nbytes, std::align_val_t{kAlignment});
-    } catch (const std::bad_alloc&) {
-      throw Error(fmt::format("out of memory: allocating {} bytes for a tensor on the CPU failed; use smaller "
-                              "batches or tensors",
-                              nbytes));
-    }
+  if (fits_small_block(nbytes, device)) {
+    void* block = small_alloc(kHeaderSize + nbytes);
     return new (block) Storage(static_cast<char*>(block) + kHeaderSize, nbytes, device);
   }
-  void* data = backend_for(device).allocate(nbytes);
-  return new Storage(data, nbytes, device);
+  Backend& backend = backend_for(device);
+  void* data = backend.allocate(nbytes);
+  try {
+    return new (small_alloc(sizeof(Storage))) Storage(data, nbytes, device);
+  } catch (...) {
+    backend.deallocate(data, nbytes);
+    throw;
+  }
 }
 
 void Storage::destroy() {
-  if (device_.is_cpu()) {
-    const std::size_t nbytes = nbytes_;
-    this->~Storage();
-    if (fits_small_block(nbytes)) {
-      small_free(this, kHeaderSize + nbytes);
-    } else {
-      ::operator delete(static_cast<void*>(this), std::align_val_t{kAlignment});
-    }
+  const std::size_t nbytes = nbytes_;
+  const Device device = device_;
+  void* data = data_;
+  this->~Storage();
+  if (fits_small_block(nbytes, device)) {
+    small_free(this, kHeaderSize + nbytes);
     return;
   }
-  backend_for(device_).deallocate(data_, nbytes_);
-  delete this;
+  small_free(this, sizeof(Storage));
+  backend_for(device).deallocate(data, nbytes);
 }
 
 }  // namespace tapegrad::kernels

@@ -16,9 +16,10 @@ for arg in "$@"; do
   esac
 done
 
-# libopenblas-openmp-dev: the OpenMP flavour shares tapegrad's thread pool (see kernels/cpu/blas.h).
+# libopenblas-pthread-dev: the flavour that tapegrad's own threads may call concurrently (see
+# kernels/cpu/blas.h).
 # libcli11-dev parses the examples' flags; gnuplot-nox draws their plots.
-packages=(cmake g++ make pkg-config libopenblas-openmp-dev libfmt-dev libgtest-dev libgmock-dev
+packages=(cmake g++ make pkg-config libopenblas-pthread-dev libfmt-dev libgtest-dev libgmock-dev
           libbenchmark-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev gnuplot-nox)
 
 missing=()

@@ -1,4 +1,4 @@
-// Layer functions: conv2d (im2col + one gemm per chunk of samples) with its two gradients as
+// Layer functions: conv2d (the backend's convolution kernels) with its two gradients as
 // ops of their own, max pooling with argmax routing, batch normalization and
 // dropout. The conv trio {conv2d, conv2d_input_grad, conv2d_weight_grad} is closed under
 // differentiation, so conv layers have exact second derivatives.
@@ -55,7 +55,6 @@ kernels::Window2d conv_window(const char* op, const Shape& input, const Shape& w
   return w;
 }
 
-std::int64_t column_rows(const kernels::Window2d& w) { return w.channels * w.kernel_h * w.kernel_w; }
 std::int64_t output_plane(const kernels::Window2d& w) { return w.out_h * w.out_w; }
 
 Tensor contiguous_data(const Tensor& t) {
@@ -70,155 +69,39 @@ void check_output_shape(const char* op, const Tensor& grad_output, const kernels
                  expected);
 }
 
-// The batch is unfolded a few samples at a time into one reused buffer of about this many
-// elements: a whole-batch buffer (40 MB for 16 -> 32 channels, k5, 14x14 at batch 128) would
-// be fresh memory, page-faulted in, on every call.
-constexpr std::int64_t kColumnBudget = std::int64_t{1} << 20;
-
-// Samples [begin, begin + count) of a batch, as the kernels see them.
-struct Chunk {
-  std::int64_t begin, count;
-  kernels::Window2d window;  // the window over these samples only
-};
-
-std::int64_t samples_per_chunk(const kernels::Window2d& w) {
-  const std::int64_t per_sample = std::max<std::int64_t>(column_rows(w) * output_plane(w), 1);
-  return std::clamp<std::int64_t>(kColumnBudget / per_sample, 1, std::max<std::int64_t>(w.batch, 1));
-}
-
-template <class F>
-void for_each_chunk(const kernels::Window2d& w, F&& f) {
-  const std::int64_t samples = samples_per_chunk(w);
-  for (std::int64_t begin = 0; begin < w.batch; begin += samples) {
-    Chunk chunk{begin, std::min(samples, w.batch - begin), w};
-    chunk.window.batch = chunk.count;
-    f(chunk);
-  }
-}
-
-// Samples [begin, begin + count) of an [N, ...] tensor's kernel view.
-kernels::TensorDesc samples_of(const Tensor& t, const Chunk& chunk) {
-  kernels::TensorDesc d = t.desc();
-  d.data = static_cast<char*>(d.data) + chunk.begin * d.strides[0] * static_cast<std::int64_t>(dtype_size(d.dtype));
-  d.shape[0] = chunk.count;
-  return d;
-}
-
-// [rows, samples * plane] for the largest chunk: the columns buffer every chunk reuses.
-Tensor column_buffer(const kernels::Window2d& w, const Tensor& like) {
-  return empty({samples_per_chunk(w) * column_rows(w) * output_plane(w)}, options_of(like));
-}
-
-// grad_output [N, C_out, plane] as a contiguous [C_out, N * plane]: every product of the
-// backward pass then contracts or produces whole chunks of samples in one gemm.
-Tensor channels_first(const Tensor& grad_output) {
-  const Shape& shape = grad_output.shape();
-  Tensor out = empty({shape[1], shape[0], shape[2], shape[3]}, options_of(grad_output));
-  kernels::TensorDesc by_channel = grad_output.desc();
-  const Strides& s = grad_output.strides();
-  by_channel.shape = out.shape();
-  by_channel.strides = {s[1], s[0], s[2], s[3]};
-  backend_of(grad_output).copy(by_channel, out.desc());
-  return out;
-}
-
-kernels::GemmOperand operand(const void* data, std::int64_t leading_dim, bool transposed = false) {
-  return {data, leading_dim, 0, transposed};
-}
-
-// Byte address of element `offset` of a contiguous tensor.
-void* at(const Tensor& t, std::int64_t offset) {
-  return static_cast<char*>(t.desc().data) + offset * static_cast<std::int64_t>(dtype_size(t.dtype()));
+// The data of a tensor for a kernel that reads it as a plain array, detached from the tape.
+kernels::TensorDesc contiguous_desc(const Tensor& t, Tensor& holder) {
+  holder = contiguous_data(t);
+  return holder.desc();
 }
 
 Tensor conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
   const kernels::Window2d w = conv_window("conv2d", input.shape(), weight.shape(), params);
-  const std::int64_t out_channels = weight.shape()[0], plane = output_plane(w), rows = column_rows(w);
-  Tensor out = empty({w.batch, out_channels, w.out_h, w.out_w}, options_of(input));
+  Tensor out = empty({w.batch, weight.shape()[0], w.out_h, w.out_w}, options_of(input));
   if (out.numel() == 0) return out;
-  kernels::Backend& backend = backend_of(input);
-  const Tensor kernel = contiguous_data(weight);
-  const Tensor columns = column_buffer(w, input);
-  Tensor product = empty({out_channels * samples_per_chunk(w) * plane}, options_of(input));
-  for_each_chunk(w, [&](const Chunk& chunk) {
-    backend.im2col(samples_of(input, chunk), chunk.window, columns.desc());
-    // product: [C_out, count * plane] = weight [C_out, rows] x columns [rows, count * plane]
-    const std::int64_t width = chunk.count * plane;
-    kernels::GemmProblem problem;
-    problem.dtype = input.dtype();
-    problem.m = out_channels;
-    problem.n = width;
-    problem.k = rows;
-    problem.a = operand(kernel.desc().data, rows);
-    problem.b = operand(columns.desc().data, width);
-    problem.c = {product.desc().data, width, 0};
-    backend.gemm(problem);
-    // out[begin + n, c] = product[c, n] (+ bias[c]): the permutation to NCHW and the bias in one pass.
-    kernels::TensorDesc permuted = product.desc();
-    permuted.shape = {chunk.count, out_channels, plane};
-    permuted.strides = {plane, width, 1};
-    kernels::TensorDesc destination = samples_of(out, chunk);
-    destination.shape = permuted.shape;
-    destination.strides = {out_channels * plane, plane, 1};
-    if (bias.defined()) {
-      kernels::TensorDesc broadcast = bias.desc();
-      broadcast.shape = permuted.shape;
-      broadcast.strides = {0, bias.strides()[0], 0};
-      backend.binary(kernels::BinaryOp::Add, permuted, broadcast, destination, 1);
-    } else {
-      backend.copy(permuted, destination);
-    }
-  });
+  Tensor kernel;
+  backend_of(input).conv2d(input.desc(), contiguous_desc(weight, kernel), bias.defined() ? bias.desc() : kernels::TensorDesc{},
+                           w, out.desc());
   return out;
 }
 
 Tensor conv2d_input_grad_forward(const Tensor& grad_output, const Tensor& weight, const kernels::Window2d& w) {
-  const std::int64_t out_channels = weight.shape()[0], plane = output_plane(w), rows = column_rows(w);
   Tensor grad_input = empty({w.batch, w.channels, w.height, w.width}, options_of(grad_output));
   if (grad_input.numel() == 0) return grad_input;
-  if (plane == 0 || out_channels == 0) return grad_input.detach().zero_();
-  kernels::Backend& backend = backend_of(grad_output);
-  const Tensor kernel = contiguous_data(weight), gy = channels_first(grad_output);
-  const Tensor columns = column_buffer(w, grad_output);
-  for_each_chunk(w, [&](const Chunk& chunk) {
-    // columns: [rows, count * plane] = weight^T [rows, C_out] x gy[:, chunk] [C_out, count * plane]
-    kernels::GemmProblem problem;
-    problem.dtype = grad_output.dtype();
-    problem.m = rows;
-    problem.n = chunk.count * plane;
-    problem.k = out_channels;
-    problem.a = operand(kernel.desc().data, rows, true);
-    problem.b = operand(at(gy, chunk.begin * plane), w.batch * plane);
-    problem.c = {columns.desc().data, chunk.count * plane, 0};
-    backend.gemm(problem);
-    backend.col2im(columns.desc(), chunk.window, samples_of(grad_input, chunk));
-  });
+  if (output_plane(w) == 0 || weight.shape()[0] == 0) return grad_input.detach().zero_();
+  Tensor kernel, gy;
+  backend_of(grad_output).conv2d_input_grad(contiguous_desc(grad_output, gy), contiguous_desc(weight, kernel), w,
+                                            grad_input.desc());
   return grad_input;
 }
 
 Tensor conv2d_weight_grad_forward(const Tensor& input, const Tensor& grad_output, const Shape& weight_shape,
                                   const kernels::Window2d& w) {
-  const std::int64_t out_channels = weight_shape[0], plane = output_plane(w), rows = column_rows(w);
   Tensor grad_weight = empty(weight_shape, options_of(input));
   if (grad_weight.numel() == 0) return grad_weight;
-  if (w.batch * plane == 0) return grad_weight.detach().zero_();
-  kernels::Backend& backend = backend_of(input);
-  const Tensor gy = channels_first(grad_output);
-  const Tensor columns = column_buffer(w, input);
-  for_each_chunk(w, [&](const Chunk& chunk) {
-    backend.im2col(samples_of(input, chunk), chunk.window, columns.desc());
-    // grad_weight (+)= gy[:, chunk] [C_out, count * plane] x columns^T [count * plane, rows]
-    kernels::GemmProblem problem;
-    problem.dtype = input.dtype();
-    problem.m = out_channels;
-    problem.n = rows;
-    problem.k = chunk.count * plane;
-    problem.a = operand(at(gy, chunk.begin * plane), w.batch * plane);
-    problem.b = operand(columns.desc().data, chunk.count * plane, true);
-    problem.c = {grad_weight.desc().data, rows, 0};
-    problem.beta = chunk.begin == 0 ? 0 : 1;
-    backend.gemm(problem);
-  });
+  if (w.batch * output_plane(w) == 0) return grad_weight.detach().zero_();
+  Tensor gy;
+  backend_of(input).conv2d_weight_grad(input.desc(), contiguous_desc(grad_output, gy), w, grad_weight.desc());
   return grad_weight;
 }
 

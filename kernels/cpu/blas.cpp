@@ -32,7 +32,7 @@ void choose_core_type() {
 template <class F>
 void resolve(void* handle, const char* symbol, F& target, const std::string& library) {
   target = reinterpret_cast<F>(dlsym(handle, symbol));
-  TAPEGRAD_CHECK(target != nullptr, "OpenBLAS library {} lacks the symbol {}; install libopenblas0-openmp",
+  TAPEGRAD_CHECK(target != nullptr, "OpenBLAS library {} lacks the symbol {}; install libopenblas0-pthread",
                  library, symbol);
 }
 
@@ -49,14 +49,16 @@ OpenBlas load() {
   }
   TAPEGRAD_CHECK(handle != nullptr,
                  "cannot load OpenBLAS (tried {} and libopenblas.so.0): {}. Run scripts/setup.sh, or install "
-                 "the Debian package libopenblas0-openmp",
+                 "the Debian package libopenblas0-pthread",
                  TAPEGRAD_OPENBLAS_LIBRARY, dlerror());
   resolve(handle, "cblas_sgemm", blas.sgemm, blas.library);
   resolve(handle, "cblas_dgemm", blas.dgemm, blas.library);
   resolve(handle, "openblas_set_num_threads", blas.set_num_threads, blas.library);
   resolve(handle, "openblas_get_num_threads", blas.get_num_threads, blas.library);
   resolve(handle, "openblas_get_corename", blas.get_corename, blas.library);
-  blas.set_num_threads(num_threads());
+  // tapegrad splits large products over its own threads (kernels/cpu/gemm.cpp); OpenBLAS's
+  // threads would only wait beside them.
+  blas.set_num_threads(1);
   return blas;
 }
 
@@ -73,8 +75,6 @@ BlasInfo info() {
   const OpenBlas& blas = openblas();
   return {blas.library, blas.get_corename(), blas.get_num_threads()};
 }
-
-void set_num_threads(int threads) { openblas().set_num_threads(threads); }
 
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
            int ldb, float beta, float* c, int ldc) {

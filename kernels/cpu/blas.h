@@ -2,7 +2,9 @@
 // from the OPENBLAS_CORETYPE environment variable or its CPU table, and Debian's 0.3.21 does
 // not know recent AVX-512 Xeons and silently falls back to half-speed AVX2 kernels. Loading it
 // ourselves lets tapegrad set the core type first, so users get the fast kernels without
-// knowing any of this. One thread pool (OpenMP) serves both OpenBLAS and tapegrad's loops.
+// knowing any of this. OpenBLAS runs single-threaded, called concurrently from tapegrad's own
+// pool (the pthreads flavour of OpenBLAS is safe for that; the OpenMP flavour assumes its callers
+// are OpenMP threads).
 #pragma once
 
 #include <string>
@@ -14,11 +16,10 @@ namespace tapegrad::kernels::cpu::blas {
 struct BlasInfo {
   std::string library;  // the shared object that was loaded
   std::string core;     // the kernel family OpenBLAS chose, e.g. "SkylakeX"
-  int threads = 1;
+  int threads = 1;  // OpenBLAS's own threads: always 1
 };
 
 BlasInfo info();
-void set_num_threads(int threads);
 
 // Row-major C = alpha * op(A) @ op(B) + beta * C.
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,

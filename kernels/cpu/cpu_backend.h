@@ -1,5 +1,5 @@
 // The CPU backend: OpenBLAS for matrix products, vectorizable strided loops for the rest,
-// OpenMP for large work.
+// tapegrad's own thread pool for large work.
 #pragma once
 
 #include <tapegrad/kernels/backend.h>
@@ -8,11 +8,16 @@ namespace tapegrad::kernels::cpu {
 
 class CpuBackend final : public Backend {
  public:
+  CpuBackend();
+
   Device device() const override { return Device::cpu(); }
   std::string name() const override { return "cpu"; }
 
   void* allocate(std::size_t nbytes) override;
   void deallocate(void* data, std::size_t nbytes) override;
+  MemoryStats memory_stats() const override { return allocator_.stats(); }
+  void reset_peak_memory_stats() override { allocator_.reset_peak(); }
+  void empty_cache() override { allocator_.empty_cache(); }
   void copy_from_host(void* device_dst, const void* host_src, std::size_t nbytes) override;
   void copy_to_host(void* host_dst, const void* device_src, std::size_t nbytes) override;
 
@@ -34,6 +39,12 @@ class CpuBackend final : public Backend {
 
   void gemm(const GemmProblem& problem) override;
 
+  void conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias, const Window2d& window,
+              const TensorDesc& out) override;
+  void conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
+                         const TensorDesc& grad_input) override;
+  void conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
+                          const TensorDesc& grad_weight) override;
   void im2col(const TensorDesc& image, const Window2d& window, const TensorDesc& columns) override;
   void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) override;
   void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
@@ -52,6 +63,9 @@ class CpuBackend final : public Backend {
   void index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) override;
   void gather(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;
   void scatter_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) override;
+
+ private:
+  CachingAllocator allocator_;
 };
 
 }  // namespace tapegrad::kernels::cpu

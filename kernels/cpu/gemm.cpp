@@ -1,27 +1,81 @@
-// CPU matrix products: every (batched) gemm goes to OpenBLAS; int64 has no BLAS and is refused
-// by the op layer before it gets here.
+// CPU matrix products: every (batched) gemm goes to OpenBLAS, which runs single-threaded; large
+// products are split across tapegrad's own threads (kernels/cpu/thread_pool.h) by rows or
+// columns of the result, so one pool serves every kernel and nothing spins between them. int64
+// has no BLAS and is refused by the op layer before it gets here.
 #include <tapegrad/kernels/cpu/blas.h>
 #include <tapegrad/kernels/cpu/cpu_backend.h>
+#include <tapegrad/kernels/cpu/parallel.h>
 
 namespace tapegrad::kernels::cpu {
+namespace {
+
+// A product's multiply-adds, in units of one elementwise op per element: a multiply-add in a
+// BLAS kernel is about 30 times cheaper than an element of a memory-bound loop.
+constexpr std::int64_t kMultiplyAddsPerWorkUnit = 32;
+// Splitting a product re-packs the shared operand once per part, so parts stay large.
+constexpr std::int64_t kMinPartExtent = 32;
+
+template <class T>
+void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+               std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const auto i = [](std::int64_t v) { return static_cast<int>(v); };
+  if constexpr (std::is_same_v<T, float>)
+    blas::sgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+  else
+    blas::dgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+}
+
+// One matrix of the batch, split into parts along the longer side of the result.
+template <class T>
+void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, bool split) {
+  const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
+  const std::int64_t lda = p.a.leading_dim, ldb = p.b.leading_dim, ldc = p.c.leading_dim;
+  const bool by_rows = p.m >= p.n;
+  const std::int64_t extent = by_rows ? p.m : p.n;
+  const std::int64_t parts = split ? std::min<std::int64_t>(2 * num_threads(), extent / kMinPartExtent) : 1;
+  if (parts <= 1) {
+    blas_gemm(p.a.transposed, p.b.transposed, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  run_parallel(extent, parts, num_threads(), [&](std::int64_t begin, std::int64_t end) {
+    if (by_rows) {  // rows [begin, end) of op(A) and of C
+      const T* a_rows = p.a.transposed ? a + begin : a + begin * lda;
+      blas_gemm(p.a.transposed, p.b.transposed, end - begin, p.n, p.k, alpha, a_rows, lda, b, ldb, beta,
+                c + begin * ldc, ldc);
+    } else {  // columns [begin, end) of op(B) and of C
+      const T* b_columns = p.b.transposed ? b + begin * ldb : b + begin;
+      blas_gemm(p.a.transposed, p.b.transposed, p.m, end - begin, p.k, alpha, a, lda, b_columns, ldb, beta,
+                c + begin, ldc);
+    }
+  });
+}
+
+template <class T>
+void gemm_batch(const GemmProblem& p) {
+  const auto a = static_cast<const T*>(p.a.data);
+  const auto b = static_cast<const T*>(p.b.data);
+  const auto c = static_cast<T*>(p.c.data);
+  const std::int64_t work = p.m * p.n * p.k / kMultiplyAddsPerWorkUnit;
+  const auto matrices = [&](std::int64_t begin, std::int64_t end, bool split) {
+    for (std::int64_t i = begin; i < end; ++i)
+      gemm_one(p, a + i * p.a.batch_stride, b + i * p.b.batch_stride, c + i * p.c.batch_stride, split);
+  };
+  // Matrices with results of their own run on different threads; one result summed over the
+  // batch (stride 0) keeps its order.
+  if (p.c.batch_stride != 0 && p.batch >= 2 * num_threads() && worth_parallel(work * p.batch))
+    parallel_for(p.batch, [&](std::int64_t begin, std::int64_t end) { matrices(begin, end, false); });
+  else
+    matrices(0, p.batch, worth_parallel(work));
+}
+
+}  // namespace
 
 void CpuBackend::gemm(const GemmProblem& p) {
   TAPEGRAD_CHECK(p.dtype != DType::Int64, "matmul: int64 has no BLAS path; convert with .to(kFloat64)");
-  const auto as_int = [](std::int64_t v) { return static_cast<int>(v); };
-  for (std::int64_t batch = 0; batch < p.batch; ++batch) {
-    if (p.dtype == DType::Float32) {
-      blas::sgemm(p.a.transposed, p.b.transposed, as_int(p.m), as_int(p.n), as_int(p.k), static_cast<float>(p.alpha),
-                  static_cast<const float*>(p.a.data) + batch * p.a.batch_stride, as_int(p.a.leading_dim),
-                  static_cast<const float*>(p.b.data) + batch * p.b.batch_stride, as_int(p.b.leading_dim),
-                  static_cast<float>(p.beta), static_cast<float*>(p.c.data) + batch * p.c.batch_stride,
-                  as_int(p.c.leading_dim));
-    } else {
-      blas::dgemm(p.a.transposed, p.b.transposed, as_int(p.m), as_int(p.n), as_int(p.k), p.alpha,
-                  static_cast<const double*>(p.a.data) + batch * p.a.batch_stride, as_int(p.a.leading_dim),
-                  static_cast<const double*>(p.b.data) + batch * p.b.batch_stride, as_int(p.b.leading_dim), p.beta,
-                  static_cast<double*>(p.c.data) + batch * p.c.batch_stride, as_int(p.c.leading_dim));
-    }
-  }
+  if (p.dtype == DType::Float32)
+    gemm_batch<float>(p);
+  else
+    gemm_batch<double>(p);
 }
 
 }  // namespace tapegrad::kernels::cpu

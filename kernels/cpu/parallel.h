@@ -1,43 +1,34 @@
-// Splitting CPU work across threads (OpenMP), only when there is enough of it to pay for the
-// fork: small tensors — the common case in per-op overhead — stay on the calling thread.
+// Splitting CPU work across threads, only when there is enough of it to pay for waking a
+// worker: small tensors — the common case in per-op overhead — stay on the calling thread.
+// This is the one place that decides whether a kernel runs in parallel; kernels state their
+// cost in units of one element of a plain elementwise op.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
 #include <tapegrad/kernels/backend.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <tapegrad/kernels/cpu/thread_pool.h>
 
 namespace tapegrad::kernels::cpu {
 
-// Below this many elements a kernel runs serially: a parallel region costs a few microseconds.
+// Below this much work a kernel runs serially: handing chunks to a worker costs about a
+// microsecond, and a sleeping worker takes several to wake.
 inline constexpr std::int64_t kParallelThreshold = 1 << 15;
 
-inline bool worth_parallel(std::int64_t work) { return work >= kParallelThreshold && num_threads() > 1; }
+// Chunks per thread: small enough that a thread the scheduler parks delays at most a small
+// part of a region, large enough that claiming them costs nothing measurable.
+inline constexpr std::int64_t kChunksPerThread = 4;
 
-// Calls f(begin, end) on contiguous chunks of [0, n), one chunk per thread.
+inline bool worth_parallel(std::int64_t work) {
+  return work >= kParallelThreshold && num_threads() > 1 && !inside_parallel_region();
+}
+
+// Calls f(begin, end) on contiguous chunks of [0, n) that the threads claim dynamically.
 template <class F>
 void parallel_for(std::int64_t n, F&& f) {
-  const int threads = static_cast<int>(std::min<std::int64_t>(num_threads(), n));
-  if (threads <= 1) {
-    f(std::int64_t{0}, n);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    const int thread = omp_get_thread_num();
-#else
-    const int thread = 0;
-#endif
-    const std::int64_t chunk = (n + threads - 1) / threads;
-    const std::int64_t begin = std::min<std::int64_t>(n, thread * chunk);
-    const std::int64_t end = std::min<std::int64_t>(n, begin + chunk);
-    if (begin < end) f(begin, end);
-  }
+  const int threads = num_threads();
+  run_parallel(n, threads * kChunksPerThread, threads, f);
 }
 
 }  // namespace tapegrad::kernels::cpu

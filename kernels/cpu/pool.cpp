@@ -3,12 +3,24 @@
 // and split across threads.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/parallel.h>
 
 namespace tapegrad::kernels::cpu {
 namespace {
+
+// True when `value` replaces `best` as a window's maximum: strictly greater keeps the first of
+// equal maxima; a NaN wins, and a NaN maximum stays. Written so that it vectorizes.
+template <class T>
+inline bool replaces(T value, T best) {
+  return (best == best) & !(value <= best);
+}
 
 // One [H, W] plane. Everything arrives by value: the int64 index stores could otherwise alias
 // the geometry and force a reload of it on every element.
@@ -42,7 +54,7 @@ void max_pool_plane(const T* plane, std::int64_t sh, std::int64_t sw, const Wind
           const T current = best[ow];
           // Strictly greater keeps the first of equal maxima; a NaN wins, and once the
           // maximum is NaN it stays (NaN propagates, as in PyTorch).
-          const bool take = (value > current) | ((value != value) & (current == current));
+          const bool take = replaces(value, current);
           best[ow] = take ? value : current;
           best_index[ow] = take ? row_start + ow * g.stride_w : best_index[ow];
         }
@@ -50,15 +62,112 @@ void max_pool_plane(const T* plane, std::int64_t sh, std::int64_t sw, const Wind
   }
 }
 
+// The common layer, MaxPool2d(2) on rows of unit stride: windows tile the plane without padding
+// or overlap, and each output reads its own 2 x 2 block. Outputs [begin, end) of one row.
+template <class T>
+void max_pool_row_2x2(const T* top, const T* bottom, std::int64_t top_index, std::int64_t width, std::int64_t begin,
+                      std::int64_t end, T* values, std::int64_t* indices) {
+  for (std::int64_t ow = begin; ow < end; ++ow) {
+    const T a = top[2 * ow], b = top[2 * ow + 1], c = bottom[2 * ow], d = bottom[2 * ow + 1];
+    // Taps in row-major order: 0 (a), 1 (b), then the next row's 0 (c) and 1 (d).
+    const bool take_b = replaces(b, a);
+    T best = take_b ? b : a;
+    std::int64_t tap = take_b;
+    const bool take_c = replaces(c, best);
+    best = take_c ? c : best;
+    tap = take_c ? width : tap;
+    const bool take_d = replaces(d, best);
+    best = take_d ? d : best;
+    tap = take_d ? width + 1 : tap;
+    values[ow] = best;
+    indices[ow] = top_index + 2 * ow + tap;
+  }
+}
+
+#ifdef __AVX512F__
+// The same for float32, 16 outputs per step (masked at the row's end). Compilers keep the
+// NaN-aware comparisons above as branches, which mispredict on real data; here they are masks.
+void max_pool_row_2x2_avx512(const float* top, const float* bottom, std::int64_t top_index, std::int64_t width,
+                             std::int64_t outputs, float* values, std::int64_t* indices) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i right = _mm512_set1_epi32(1), below = _mm512_set1_epi32(static_cast<int>(width));
+  const __m512i below_right = _mm512_set1_epi32(static_cast<int>(width + 1));
+  const auto replaces_mask = [](__m512 value, __m512 best) {
+    return _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q) & _mm512_cmp_ps_mask(value, best, _CMP_NLE_UQ);
+  };
+  const auto lanes = [](std::int64_t count) {
+    return count >= 16 ? __mmask16(0xFFFF) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
+  };
+  for (std::int64_t ow = 0; ow < outputs; ow += 16) {
+    const std::int64_t count = std::min<std::int64_t>(16, outputs - ow);
+    const __mmask16 first_half = lanes(2 * count), second_half = lanes(2 * count - 16);
+    const __m512 t0 = _mm512_maskz_loadu_ps(first_half, top + 2 * ow);
+    const __m512 t1 = _mm512_maskz_loadu_ps(second_half, top + 2 * ow + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(first_half, bottom + 2 * ow);
+    const __m512 b1 = _mm512_maskz_loadu_ps(second_half, bottom + 2 * ow + 16);
+    const __m512 a = _mm512_permutex2var_ps(t0, even, t1), b = _mm512_permutex2var_ps(t0, odd, t1);
+    const __m512 c = _mm512_permutex2var_ps(b0, even, b1), d = _mm512_permutex2var_ps(b0, odd, b1);
+    const __mmask16 take_b = replaces_mask(b, a);
+    __m512 best = _mm512_mask_blend_ps(take_b, a, b);
+    __m512i tap = _mm512_maskz_mov_epi32(take_b, right);
+    const __mmask16 take_c = replaces_mask(c, best);
+    best = _mm512_mask_blend_ps(take_c, best, c);
+    tap = _mm512_mask_blend_epi32(take_c, tap, below);
+    const __mmask16 take_d = replaces_mask(d, best);
+    best = _mm512_mask_blend_ps(take_d, best, d);
+    tap = _mm512_mask_blend_epi32(take_d, tap, below_right);
+    _mm512_mask_storeu_ps(values + ow, lanes(count), best);
+    // Indices relative to this step's first window fit in int32; widen and add the base. (The
+    // zero-masked forms: the unmasked ones trip GCC 12's -Wmaybe-uninitialized.)
+    const __m512i relative = _mm512_add_epi32(tap, even);  // lane l's window starts 2 l to the right
+    const __m512i base = _mm512_set1_epi64(top_index + 2 * ow);
+    const __m512i low = _mm512_add_epi64(base, _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, relative, 0)));
+    const __m512i high = _mm512_add_epi64(base, _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, relative, 1)));
+    _mm512_mask_storeu_epi64(indices + ow, static_cast<__mmask8>(lanes(count)), low);
+    _mm512_mask_storeu_epi64(indices + ow + 8, static_cast<__mmask8>(lanes(count - 8)), high);
+  }
+}
+#endif
+
+template <class T>
+void max_pool_plane_2x2(const T* plane, std::int64_t sh, const Window2d g, T* v, std::int64_t* idx) {
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+    const T* top = plane + 2 * oh * sh;
+    const T* bottom = top + sh;
+    T* values = v + oh * g.out_w;
+    std::int64_t* indices = idx + oh * g.out_w;
+    const std::int64_t top_index = 2 * oh * g.width;
+#ifdef __AVX512F__
+    if constexpr (std::is_same_v<T, float>) {
+      max_pool_row_2x2_avx512(top, bottom, top_index, g.width, g.out_w, values, indices);
+      continue;
+    }
+#endif
+    max_pool_row_2x2(top, bottom, top_index, g.width, 0, g.out_w, values, indices);
+  }
+}
+
+bool is_tiled(const Window2d& g, std::int64_t sw) {
+  return sw == 1 && g.stride_h == g.kernel_h && g.stride_w == g.kernel_w && g.pad_h == 0 && g.pad_w == 0;
+}
+
 template <class T>
 void max_pool_planes(const TensorDesc& input, const Window2d& g, T* values, std::int64_t* indices) {
   const T* x = input.ptr<T>();
   const std::int64_t sn = input.strides[0], sc = input.strides[1], sh = input.strides[2], sw = input.strides[3];
   const std::int64_t out_plane = g.out_h * g.out_w;
+  const bool two_by_two = is_tiled(g, sw) && g.kernel_h == 2 && g.kernel_w == 2;
   const auto pool = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t unit = begin; unit < end; ++unit)
-      max_pool_plane(x + (unit / g.channels) * sn + (unit % g.channels) * sc, sh, sw, g, values + unit * out_plane,
-                     indices + unit * out_plane);
+    for (std::int64_t unit = begin; unit < end; ++unit) {
+      const T* plane = x + (unit / g.channels) * sn + (unit % g.channels) * sc;
+      T* v = values + unit * out_plane;
+      std::int64_t* idx = indices + unit * out_plane;
+      if (two_by_two)
+        max_pool_plane_2x2(plane, sh, g, v, idx);
+      else
+        max_pool_plane(plane, sh, sw, g, v, idx);
+    }
   };
   const std::int64_t planes = g.batch * g.channels;
   if (worth_parallel(planes * out_plane * g.kernel_h * g.kernel_w))

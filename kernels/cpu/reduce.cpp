@@ -26,6 +26,48 @@ Shape without_dim(const Shape& shape, int dim) {
   return s;
 }
 
+// Elements per partial sum of a whole-tensor sum. Partials depend only on the size, and are added
+// in order, so the total is the same whatever the thread count.
+constexpr std::int64_t kSumChunk = 1 << 14;
+
+template <class Acc, class T>
+Acc sum_run(const T* x, std::int64_t n, std::int64_t stride) {
+  Acc acc = 0;
+  if (stride == 1) {
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t i = 0; i < n; ++i) acc += x[i];
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) acc += x[i * stride];
+  }
+  return acc;
+}
+
+template <class Acc, class T>
+Acc sum_all(const TensorDesc& in, const T* x) {
+  const std::int64_t total = in.numel();
+  if (!all_contiguous<1>(in.shape, {&in.strides})) {
+    Acc acc = 0;
+    for_each_strided<1>(in.shape, {&in.strides}, false, [&](std::int64_t n, const auto& off, const auto& st) {
+      acc += sum_run<Acc>(x + off[0], n, st[0]);
+    });
+    return acc;
+  }
+  const std::int64_t chunks = (total + kSumChunk - 1) / kSumChunk;
+  if (chunks <= 1) return sum_run<Acc>(x, total, 1);
+  std::vector<Acc> partials(chunks);
+  const auto sum_chunks = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t c = begin; c < end; ++c)
+      partials[c] = sum_run<Acc>(x + c * kSumChunk, std::min(kSumChunk, total - c * kSumChunk), 1);
+  };
+  if (worth_parallel(total))
+    parallel_for(chunks, sum_chunks);
+  else
+    sum_chunks(0, chunks);
+  Acc acc = 0;
+  for (Acc p : partials) acc += p;
+  return acc;
+}
+
 }  // namespace
 
 void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
@@ -35,25 +77,7 @@ void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();
     if (reduces_to_single_element(out)) {
-      std::vector<Acc> partials(num_threads(), Acc(0));
-      for_each_strided<1>(in.shape, {&in.strides}, true, [&](std::int64_t n, const auto& off, const auto& st) {
-        Acc acc = 0;
-        const T* xs = x + off[0];
-        if (st[0] == 1) {
-#pragma omp simd reduction(+ : acc)
-          for (std::int64_t i = 0; i < n; ++i) acc += xs[i];
-        } else {
-          for (std::int64_t i = 0; i < n; ++i) acc += xs[i * st[0]];
-        }
-#ifdef _OPENMP
-        partials[omp_get_thread_num()] += acc;
-#else
-        partials[0] += acc;
-#endif
-      });
-      Acc total = 0;
-      for (Acc p : partials) total += p;
-      *y = static_cast<T>(total);
+      *y = static_cast<T>(sum_all<Acc>(in, x));
       return;
     }
     fill(summed_output(out), 0.0);

@@ -1,0 +1,173 @@
+// Convolution as matrix products, for any backend: the batch is unfolded (im2col) a few samples
+// at a time into one reused buffer, one gemm per chunk produces or contracts the whole chunk,
+// and the input gradient is folded back (col2im). Backends with faster kernels of their own
+// override these entries; this stays their reference.
+#include <algorithm>
+
+#include <tapegrad/kernels/backend.h>
+
+namespace tapegrad::kernels {
+namespace {
+
+// The batch is unfolded into one reused buffer of about this many elements: a whole-batch
+// buffer (40 MB for 16 -> 32 channels, k5, 14x14 at batch 128) would be fresh memory on every call.
+constexpr std::int64_t kColumnBudget = std::int64_t{1} << 20;
+
+std::int64_t column_rows(const Window2d& w) { return w.channels * w.kernel_h * w.kernel_w; }
+std::int64_t output_plane(const Window2d& w) { return w.out_h * w.out_w; }
+
+// Device memory for one call, given back on every path out.
+class Scratch {
+ public:
+  Scratch(Backend& backend, const Shape& shape, DType dtype) : backend_(backend) {
+    desc_.shape = shape;
+    desc_.strides = contiguous_strides(shape);
+    desc_.dtype = dtype;
+    bytes_ = static_cast<std::size_t>(std::max<std::int64_t>(numel_of(shape), 1)) * dtype_size(dtype);
+    desc_.data = backend_.allocate(bytes_);
+  }
+  ~Scratch() { backend_.deallocate(desc_.data, bytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  const TensorDesc& desc() const { return desc_; }
+  void* data() const { return desc_.data; }
+
+ private:
+  Backend& backend_;
+  TensorDesc desc_;
+  std::size_t bytes_ = 0;
+};
+
+// Samples [begin, begin + count) of the batch.
+struct Chunk {
+  std::int64_t begin, count;
+  Window2d window;  // the window over these samples only
+};
+
+std::int64_t samples_per_chunk(const Window2d& w) {
+  const std::int64_t per_sample = std::max<std::int64_t>(column_rows(w) * output_plane(w), 1);
+  return std::clamp<std::int64_t>(kColumnBudget / per_sample, 1, std::max<std::int64_t>(w.batch, 1));
+}
+
+template <class F>
+void for_each_chunk(const Window2d& w, F&& f) {
+  const std::int64_t samples = samples_per_chunk(w);
+  for (std::int64_t begin = 0; begin < w.batch; begin += samples) {
+    Chunk chunk{begin, std::min(samples, w.batch - begin), w};
+    chunk.window.batch = chunk.count;
+    f(chunk);
+  }
+}
+
+void* element(const TensorDesc& t, std::int64_t offset) {
+  return static_cast<char*>(t.data) + offset * static_cast<std::int64_t>(dtype_size(t.dtype));
+}
+
+// Samples [begin, begin + count) of an [N, ...] tensor.
+TensorDesc samples_of(const TensorDesc& t, const Chunk& chunk) {
+  TensorDesc d = t;
+  d.data = element(t, chunk.begin * t.strides[0]);
+  d.shape[0] = chunk.count;
+  return d;
+}
+
+GemmOperand operand(const void* data, std::int64_t leading_dim, bool transposed = false) {
+  return {data, leading_dim, 0, transposed};
+}
+
+// grad_output [N, C_out, plane] as a contiguous [C_out, N * plane]: every product of the
+// backward pass then contracts or produces whole chunks of samples in one gemm.
+void to_channels_first(Backend& backend, const TensorDesc& grad_output, const Scratch& out) {
+  TensorDesc by_channel = grad_output;
+  const Strides& s = grad_output.strides;
+  const Shape& shape = grad_output.shape;
+  by_channel.shape = {shape[1], shape[0], shape[2], shape[3]};
+  by_channel.strides = {s[1], s[0], s[2], s[3]};
+  TensorDesc destination = out.desc();
+  destination.shape = by_channel.shape;
+  destination.strides = contiguous_strides(by_channel.shape);
+  backend.copy(by_channel, destination);
+}
+
+}  // namespace
+
+void Backend::conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias, const Window2d& w,
+                     const TensorDesc& out) {
+  const std::int64_t out_channels = weight.shape[0], plane = output_plane(w), rows = column_rows(w);
+  const Scratch columns(*this, {samples_per_chunk(w) * rows * plane}, input.dtype);
+  const Scratch product(*this, {out_channels * samples_per_chunk(w) * plane}, input.dtype);
+  for_each_chunk(w, [&](const Chunk& chunk) {
+    im2col(samples_of(input, chunk), chunk.window, columns.desc());
+    // product: [C_out, count * plane] = weight [C_out, rows] x columns [rows, count * plane]
+    const std::int64_t width = chunk.count * plane;
+    GemmProblem problem;
+    problem.dtype = input.dtype;
+    problem.m = out_channels;
+    problem.n = width;
+    problem.k = rows;
+    problem.a = operand(weight.data, rows);
+    problem.b = operand(columns.data(), width);
+    problem.c = {product.data(), width, 0};
+    gemm(problem);
+    // out[begin + n, c] = product[c, n] (+ bias[c]): the permutation to NCHW and the bias in one pass.
+    TensorDesc permuted = product.desc();
+    permuted.shape = {chunk.count, out_channels, plane};
+    permuted.strides = {plane, width, 1};
+    TensorDesc destination = samples_of(out, chunk);
+    destination.shape = permuted.shape;
+    destination.strides = {out_channels * plane, plane, 1};
+    if (bias.data != nullptr) {
+      TensorDesc broadcast = bias;
+      broadcast.shape = permuted.shape;
+      broadcast.strides = {0, bias.strides[0], 0};
+      binary(BinaryOp::Add, permuted, broadcast, destination, 1);
+    } else {
+      copy(permuted, destination);
+    }
+  });
+}
+
+void Backend::conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& w,
+                                const TensorDesc& grad_input) {
+  const std::int64_t out_channels = weight.shape[0], plane = output_plane(w), rows = column_rows(w);
+  const Scratch gy(*this, {out_channels, w.batch * plane}, grad_output.dtype);
+  to_channels_first(*this, grad_output, gy);
+  const Scratch columns(*this, {samples_per_chunk(w) * rows * plane}, grad_output.dtype);
+  for_each_chunk(w, [&](const Chunk& chunk) {
+    // columns: [rows, count * plane] = weight^T [rows, C_out] x gy[:, chunk] [C_out, count * plane]
+    GemmProblem problem;
+    problem.dtype = grad_output.dtype;
+    problem.m = rows;
+    problem.n = chunk.count * plane;
+    problem.k = out_channels;
+    problem.a = operand(weight.data, rows, true);
+    problem.b = operand(element(gy.desc(), chunk.begin * plane), w.batch * plane);
+    problem.c = {columns.data(), chunk.count * plane, 0};
+    gemm(problem);
+    col2im(columns.desc(), chunk.window, samples_of(grad_input, chunk));
+  });
+}
+
+void Backend::conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& w,
+                                 const TensorDesc& grad_weight) {
+  const std::int64_t out_channels = grad_weight.shape[0], plane = output_plane(w), rows = column_rows(w);
+  const Scratch gy(*this, {out_channels, w.batch * plane}, input.dtype);
+  to_channels_first(*this, grad_output, gy);
+  const Scratch columns(*this, {samples_per_chunk(w) * rows * plane}, input.dtype);
+  for_each_chunk(w, [&](const Chunk& chunk) {
+    im2col(samples_of(input, chunk), chunk.window, columns.desc());
+    // grad_weight (+)= gy[:, chunk] [C_out, count * plane] x columns^T [count * plane, rows]
+    GemmProblem problem;
+    problem.dtype = input.dtype;
+    problem.m = out_channels;
+    problem.n = rows;
+    problem.k = chunk.count * plane;
+    problem.a = operand(element(gy.desc(), chunk.begin * plane), w.batch * plane);
+    problem.b = operand(columns.data(), chunk.count * plane, true);
+    problem.c = {grad_weight.data, rows, 0};
+    problem.beta = chunk.begin == 0 ? 0 : 1;
+    gemm(problem);
+  });
+}
+
+}  // namespace tapegrad::kernels

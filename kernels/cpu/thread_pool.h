@@ -1,0 +1,44 @@
+// tapegrad's own CPU thread pool. A parallel region hands its range out in chunks that threads
+// claim one at a time, and the calling thread claims too: chunks nobody has started when the
+// caller runs out of work are simply taken by the caller, so a region never waits for a worker
+// the scheduler has parked (under contention) or that is still waking up. Idle workers spin
+// for a few microseconds, then sleep on a futex: they neither burn a core another process
+// wants nor oversubscribe it. One region runs at a time; a region started while another runs
+// (another thread's, or nested inside a chunk) runs serially on its caller.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace tapegrad::kernels::cpu {
+
+// A non-owning reference to a callable `void(std::int64_t begin, std::int64_t end)`.
+class RangeFunction {
+ public:
+  // A temporary callable lives until the end of the call it is passed to, which is enough.
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, RangeFunction>)
+  RangeFunction(F&& f)  // NOLINT: implicit, so callers pass lambdas directly
+      : object_(const_cast<void*>(static_cast<const void*>(&f))), call_([](void* object, std::int64_t begin,
+                                                                          std::int64_t end) {
+          (*static_cast<std::remove_reference_t<F>*>(object))(begin, end);
+        }) {}
+  void operator()(std::int64_t begin, std::int64_t end) const { call_(object_, begin, end); }
+
+ private:
+  void* object_;
+  void (*call_)(void*, std::int64_t, std::int64_t);
+};
+
+// Runs f over [0, n) in `chunks` contiguous chunks of as equal a size as possible, on up to
+// `threads` threads (the caller included). Which thread runs a chunk varies from run to run;
+// the chunks themselves depend only on n and `chunks`, so a kernel whose chunks write disjoint
+// outputs gives bit-identical results whatever the thread count or timing. The first exception
+// a chunk throws is rethrown to the caller once every started chunk has finished.
+void run_parallel(std::int64_t n, std::int64_t chunks, int threads, RangeFunction f);
+
+// True on a pool worker, and on a caller while it runs a parallel region's chunks.
+bool inside_parallel_region();
+
+}  // namespace tapegrad::kernels::cpu

@@ -1,0 +1,281 @@
+// The CPU backend's own machinery: the thread pool (every index once, errors, nesting, callers
+// on several threads), the thread cap, the caching allocator behind CPU tensors, the per-image
+// convolution kernels against the backend's generic im2col + gemm reference, the 2x2 max-pool
+// fast path against the general kernel, and results that do not depend on the thread count.
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <tapegrad/kernels/cpu/thread_pool.h>
+
+#include "test_util.h"
+
+namespace tapegrad {
+namespace {
+
+using kernels::cpu::run_parallel;
+
+// Restores the thread setting when a test ends.
+class ThreadSetting {
+ public:
+  ThreadSetting() : previous_(kernels::num_threads()) {}
+  ~ThreadSetting() { kernels::set_num_threads(previous_); }
+  ThreadSetting(const ThreadSetting&) = delete;
+  ThreadSetting& operator=(const ThreadSetting&) = delete;
+
+ private:
+  int previous_;
+};
+
+std::vector<int> visit_counts(std::int64_t n, std::int64_t chunks, int threads) {
+  std::vector<std::atomic<int>> counts(n);
+  run_parallel(n, chunks, threads, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) counts[i].fetch_add(1);
+  });
+  std::vector<int> result;
+  for (auto& count : counts) result.push_back(count.load());
+  return result;
+}
+
+TEST(ThreadPool, EveryIndexRunsExactlyOnce) {
+  for (const std::int64_t n : {1, 2, 7, 1000, 100003})
+    for (const std::int64_t chunks : {1, 3, 8, 64})
+      for (const int threads : {1, 2, 4})
+        EXPECT_EQ(visit_counts(n, chunks, threads), std::vector<int>(n, 1))
+            << "n " << n << ", chunks " << chunks << ", threads " << threads;
+}
+
+TEST(ThreadPool, ChunksDependOnlyOnTheirCount) {
+  // Chunk c covers [c n / chunks, (c + 1) n / chunks), whichever thread runs it.
+  for (const int threads : {1, 2}) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> seen(5);
+    run_parallel(23, 5, threads, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t c = 0; c < 5; ++c)
+        if (begin == c * 23 / 5) seen[c] = {begin, end};
+    });
+    for (std::int64_t c = 0; c < 5; ++c) EXPECT_EQ(seen[c], std::make_pair(c * 23 / 5, (c + 1) * 23 / 5));
+  }
+}
+
+TEST(ThreadPool, AnExceptionReachesTheCallerAfterTheOtherChunks) {
+  std::atomic<int> finished{0};
+  EXPECT_THROW(run_parallel(64, 16, 2,
+                            [&](std::int64_t begin, std::int64_t) {
+                              if (begin == 0) throw std::runtime_error("chunk failed");
+                              finished.fetch_add(1);
+                            }),
+               std::runtime_error);
+  EXPECT_EQ(finished.load(), 15) << "every other chunk still ran";
+  EXPECT_EQ(visit_counts(100, 8, 2), std::vector<int>(100, 1)) << "the pool works after an error";
+}
+
+TEST(ThreadPool, NestedRegionsRunOnTheirCaller) {
+  std::vector<std::atomic<int>> counts(40 * 50);
+  run_parallel(40, 8, 2, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      EXPECT_TRUE(kernels::cpu::inside_parallel_region());
+      run_parallel(50, 4, 2, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t j = b; j < e; ++j) counts[i * 50 + j].fetch_add(1);
+      });
+    }
+  });
+  for (auto& count : counts) EXPECT_EQ(count.load(), 1);
+  EXPECT_FALSE(kernels::cpu::inside_parallel_region());
+}
+
+TEST(ThreadPool, CallersOnSeveralThreadsEachGetTheirWorkDone) {
+  std::vector<std::thread> callers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      for (int round = 0; round < 200; ++round)
+        if (visit_counts(257, 8, 2) != std::vector<int>(257, 1)) failures.fetch_add(1);
+    });
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(Threads, ARequestAboveTheUsableCoresIsCapped) {
+  ThreadSetting restore;
+  kernels::set_num_threads(1000);
+  EXPECT_EQ(kernels::num_threads(), kernels::usable_cores());
+  kernels::set_num_threads(1);
+  EXPECT_EQ(kernels::num_threads(), 1);
+  EXPECT_THROW(kernels::set_num_threads(0), Error);
+}
+
+TEST(CpuMemory, LargeTensorsComeFromTheCacheAndAreCounted) {
+  cpu::empty_cache();
+  const kernels::MemoryStats before = cpu::memory_stats();
+  const std::size_t bytes = std::size_t{3} << 20;  // 3 MiB: a 4 MiB block
+  {
+    Tensor big = empty({static_cast<std::int64_t>(bytes / 4)});
+    const kernels::MemoryStats during = cpu::memory_stats();
+    EXPECT_EQ(during.allocated, before.allocated + (std::size_t{4} << 20));
+    EXPECT_GE(during.peak_allocated, during.allocated);
+  }
+  const kernels::MemoryStats after_free = cpu::memory_stats();
+  EXPECT_EQ(after_free.allocated, before.allocated);
+  EXPECT_EQ(after_free.reserved, before.reserved + (std::size_t{4} << 20)) << "the freed block stays cached";
+  {
+    Tensor again = empty({static_cast<std::int64_t>(bytes / 4)});
+    EXPECT_EQ(cpu::memory_stats().cache_hits, after_free.cache_hits + 1) << "the same size reuses the block";
+    EXPECT_EQ(cpu::memory_stats().device_allocations, after_free.device_allocations);
+  }
+  cpu::empty_cache();
+  EXPECT_EQ(cpu::memory_stats().reserved, cpu::memory_stats().allocated) << "nothing cached after empty_cache";
+}
+
+TEST(CpuMemory, AnImpossibleRequestIsAClearError) {
+  try {
+    Tensor huge = empty({std::int64_t{1} << 50});
+    FAIL() << "allocating 4 PiB succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
+  }
+}
+
+// ---- convolution: the CPU kernels against the backend's generic reference ----
+
+struct ConvCase {
+  Shape input, weight;
+  Conv2dParams params;
+  bool bias;
+  bool transposed_input;  // a non-contiguous input (its H and W swapped in memory)
+};
+
+kernels::Window2d window_of(const Shape& input, const Shape& weight, const Conv2dParams& p) {
+  kernels::Window2d w;
+  w.batch = input[0];
+  w.channels = input[1];
+  w.height = input[2];
+  w.width = input[3];
+  w.kernel_h = weight[2];
+  w.kernel_w = weight[3];
+  w.stride_h = p.stride[0];
+  w.stride_w = p.stride[1];
+  w.pad_h = p.padding[0];
+  w.pad_w = p.padding[1];
+  w.dilation_h = p.dilation[0];
+  w.dilation_w = p.dilation[1];
+  w.out_h = (w.height + 2 * w.pad_h - w.dilation_h * (w.kernel_h - 1) - 1) / w.stride_h + 1;
+  w.out_w = (w.width + 2 * w.pad_w - w.dilation_w * (w.kernel_w - 1) - 1) / w.stride_w + 1;
+  return w;
+}
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      {{3, 1, 28, 28}, {16, 1, 5, 5}, {{1, 1}, {2, 2}, {1, 1}}, true, false},     // the first layer of B1
+      {{17, 16, 14, 14}, {32, 16, 5, 5}, {{1, 1}, {2, 2}, {1, 1}}, true, false},  // the second, 17 images
+      {{2, 3, 9, 11}, {4, 3, 3, 2}, {{2, 1}, {1, 0}, {1, 1}}, false, false},      // strides, uneven padding
+      {{2, 2, 10, 9}, {3, 2, 3, 3}, {{1, 2}, {2, 1}, {2, 2}}, true, true},        // dilation, strided input
+      {{1, 4, 6, 6}, {5, 4, 1, 1}, {{1, 1}, {0, 0}, {1, 1}}, true, true},         // 1x1, one image
+      {{2, 2, 40, 3}, {2, 2, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, false, false},      // lines longer than a block
+  };
+}
+
+Tensor conv_input(const ConvCase& c, Generator& g) {
+  if (!c.transposed_input) return randn(c.input, g, kFloat64);
+  const Shape& s = c.input;
+  return randn({s[0], s[1], s[3], s[2]}, g, kFloat64).transpose(2, 3);
+}
+
+TEST(CpuConvolution, AgreesWithTheIm2colReferenceOnEveryGeometry) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  Generator g(7);
+  for (const ConvCase& c : conv_cases()) {
+    SCOPED_TRACE(fmt::format("input {} weight {}", c.input, c.weight));
+    const kernels::Window2d w = window_of(c.input, c.weight, c.params);
+    const Tensor x = conv_input(c, g), weight = randn(c.weight, g, kFloat64), bias = randn({c.weight[0]}, g, kFloat64);
+    const kernels::TensorDesc bias_desc = c.bias ? bias.desc() : kernels::TensorDesc{};
+    const Shape out_shape{w.batch, c.weight[0], w.out_h, w.out_w};
+    Tensor out = empty(out_shape, kFloat64), reference = empty(out_shape, kFloat64);
+    cpu.conv2d(x.desc(), weight.desc(), bias_desc, w, out.desc());
+    cpu.kernels::Backend::conv2d(x.desc(), weight.desc(), bias_desc, w, reference.desc());
+    testing::expect_close(out, reference, 1e-12, "forward");
+
+    const Tensor gy = randn(out_shape, g, kFloat64);
+    Tensor gx = empty(c.input, kFloat64), gx_reference = empty(c.input, kFloat64);
+    cpu.conv2d_input_grad(gy.desc(), weight.desc(), w, gx.desc());
+    cpu.kernels::Backend::conv2d_input_grad(gy.desc(), weight.desc(), w, gx_reference.desc());
+    testing::expect_close(gx, gx_reference, 1e-12, "input gradient");
+
+    Tensor gw = empty(c.weight, kFloat64), gw_reference = empty(c.weight, kFloat64);
+    cpu.conv2d_weight_grad(x.desc(), gy.desc(), w, gw.desc());
+    cpu.kernels::Backend::conv2d_weight_grad(x.desc(), gy.desc(), w, gw_reference.desc());
+    testing::expect_close(gw, gw_reference, 1e-12, "weight gradient");
+  }
+}
+
+TEST(CpuConvolution, ResultsAreBitIdenticalForAnyThreadCount) {
+  ThreadSetting restore;
+  Generator g(3);
+  const Tensor x = randn({40, 16, 14, 14}, g), weight = randn({32, 16, 5, 5}, g), bias = randn({32}, g);
+  const Tensor gy = randn({40, 32, 14, 14}, g);
+  const auto run = [&](int threads) {
+    kernels::set_num_threads(threads);
+    const Conv2dParams p{{1, 1}, {2, 2}, {1, 1}};
+    return std::vector<std::vector<float>>{conv2d(x, weight, bias, p).to_vector<float>(),
+                                           conv2d_input_grad(gy, weight, x.shape(), p).to_vector<float>(),
+                                           conv2d_weight_grad(x, gy, weight.shape(), p).to_vector<float>()};
+  };
+  const auto serial = run(1);
+  EXPECT_EQ(run(2), serial);
+}
+
+// ---- max pooling: the 2x2 fast path against the general kernel ----
+
+TEST(CpuMaxPool, TheTwoByTwoPathAgreesWithTheGeneralKernelOnTiesInfinitiesAndNaN) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  Generator g(11);
+  for (const std::int64_t width : {4, 14, 29, 40, 70}) {
+    SCOPED_TRACE(fmt::format("width {}", width));
+    const std::int64_t height = 6;
+    // Few distinct values, so windows hold ties; then infinities and NaNs at random places.
+    std::vector<float> values = randint(0, 3, {2, 3, height, width}, g).to(kFloat32).to_vector<float>();
+    for (std::size_t i = 0; i < values.size(); i += 7) values[i] = -std::numeric_limits<float>::infinity();
+    for (std::size_t i = 3; i < values.size(); i += 11) values[i] = std::numeric_limits<float>::quiet_NaN();
+    for (std::size_t i = 5; i < values.size(); i += 13) values[i] = std::numeric_limits<float>::infinity();
+    const Tensor x = from_vector(values, Shape{2, 3, height, width});
+    // The same numbers read through a view with a column stride of 2, which takes the general path.
+    Tensor strided = slice(zeros({2, 3, height, 2 * width}), 3, 0, 2 * width, 2);
+    strided.copy_(x);
+
+    kernels::Window2d w;
+    w.batch = 2;
+    w.channels = 3;
+    w.height = height;
+    w.width = width;
+    w.kernel_h = w.kernel_w = w.stride_h = w.stride_w = 2;
+    w.out_h = height / 2;
+    w.out_w = width / 2;
+    const Shape out_shape{2, 3, w.out_h, w.out_w};
+    Tensor fast = empty(out_shape), fast_index = empty(out_shape, kInt64);
+    Tensor general = empty(out_shape), general_index = empty(out_shape, kInt64);
+    cpu.max_pool2d(x.desc(), w, fast.desc(), fast_index.desc());
+    cpu.max_pool2d(strided.desc(), w, general.desc(), general_index.desc());
+    EXPECT_EQ(fast_index.to_vector<std::int64_t>(), general_index.to_vector<std::int64_t>());
+    const std::vector<float> a = fast.to_vector<float>(), b = general.to_vector<float>();
+    for (std::size_t i = 0; i < a.size(); ++i)
+      EXPECT_TRUE(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))) << "output " << i;
+  }
+}
+
+TEST(CpuReductions, AWholeTensorSumDoesNotDependOnTheThreadCount) {
+  ThreadSetting restore;
+  Generator g(5);
+  const Tensor x = randn({3, 100003}, g);
+  kernels::set_num_threads(1);
+  const float serial = sum(x).item<float>();
+  kernels::set_num_threads(2);
+  EXPECT_EQ(sum(x).item<float>(), serial);
+  double reference = 0;
+  for (float v : x.to_vector<float>()) reference += v;
+  EXPECT_NEAR(serial, reference, 1e-3);
+}
+
+}  // namespace
+}  // namespace tapegrad
