@@ -12,9 +12,12 @@
 
 namespace tapegrad::kernels::cpu {
 
-// Below this much work a kernel runs serially: handing chunks to a worker costs about a
-// microsecond, and a sleeping worker takes several to wake.
-inline constexpr std::int64_t kParallelThreshold = 1 << 15;
+// Below this much work (about 100-300 us of one core) a kernel runs serially. Handing chunks to
+// a worker costs a microsecond, but a worker that slept takes tens to wake, and data one core
+// made must cross to the other: on a 2-core machine, memory-bound kernels of a few hundred
+// kilobytes (an Adam update of a 100k-weight layer, the MNIST MLP's products) ran slower on
+// two threads than on one (bench_nn: 263 us per MLP step against 227 us at 1 << 19).
+inline constexpr std::int64_t kParallelThreshold = 1 << 19;
 
 // Chunks per thread: small enough that a thread the scheduler parks delays at most a small
 // part of a region, large enough that claiming them costs nothing measurable.

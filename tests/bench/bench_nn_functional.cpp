@@ -40,7 +40,7 @@ void BM_Conv1ForwardBackward(benchmark::State& state) { conv_layer(state, 1, 16,
 BENCHMARK(BM_Conv1ForwardBackward)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
 
 void BM_Conv2ForwardBackward(benchmark::State& state) { conv_layer(state, 16, 32, 14, true); }
-BENCHMARK(BM_Conv2ForwardBackward)->Arg(16)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Conv2ForwardBackward)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
 
 void BM_Conv1Forward(benchmark::State& state) {
   const std::int64_t batch = state.range(0);
