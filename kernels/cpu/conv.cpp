@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <tapegrad/kernels/cpu/cpu_backend.h>
+#include <tapegrad/kernels/cpu/onednn_conv.h>
 #include <tapegrad/kernels/cpu/parallel.h>
 
 namespace tapegrad::kernels::cpu {
@@ -113,8 +114,6 @@ void fold(const T* columns, const Window2d& g, T* image) {
   });
 }
 
-// A multiply-add of the products weighs this fraction of an elementwise op (see gemm.cpp).
-constexpr std::int64_t kMultiplyAddsPerWorkUnit = 32;
 // The weight gradient is summed in this many partial sums at most, one per group of images.
 constexpr std::int64_t kWeightGradGroups = 16;
 
@@ -127,7 +126,7 @@ struct ConvShape {
       : rows(w.channels * w.kernel_h * w.kernel_w), plane(w.out_h * w.out_w), out_channels(out_channels_), one(w) {
     one.batch = 1;
   }
-  std::int64_t work_per_image() const { return out_channels * rows * plane / kMultiplyAddsPerWorkUnit + rows * plane; }
+  std::int64_t work_per_image() const { return out_channels * rows * plane / kConvMultiplyAddsPerUnit + rows * plane; }
 };
 
 // Memory from the CPU backend's caching allocator for the duration of a call.
@@ -314,6 +313,8 @@ void conv_weight_grad(Backend& backend, const TensorDesc& input, const TensorDes
   }
 }
 
+bool is_contiguous(const TensorDesc& t) { return t.strides == contiguous_strides(t.shape); }
+
 void check_float(DType dtype, const char* op) {
   TAPEGRAD_CHECK(is_floating(dtype), "{}: expected float32 or float64 data, got {}", op, dtype);
 }
@@ -323,7 +324,11 @@ void check_float(DType dtype, const char* op) {
 void CpuBackend::conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias,
                         const Window2d& window, const TensorDesc& out) {
   check_float(input.dtype, "conv2d");
-  if (input.dtype == DType::Float32)
+  const bool plain = is_contiguous(input) && is_contiguous(weight) && (bias.data == nullptr || bias.strides[0] == 1);
+  if (onednn::handles(window, input.dtype, plain))
+    onednn::conv2d(input.ptr<float>(), weight.ptr<float>(), bias.data != nullptr ? bias.ptr<float>() : nullptr, window,
+                   weight.shape[0], out.ptr<float>());
+  else if (input.dtype == DType::Float32)
     conv_forward<float>(*this, input, weight, bias, window, out);
   else
     conv_forward<double>(*this, input, weight, bias, window, out);
@@ -332,7 +337,10 @@ void CpuBackend::conv2d(const TensorDesc& input, const TensorDesc& weight, const
 void CpuBackend::conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
                                    const TensorDesc& grad_input) {
   check_float(grad_output.dtype, "conv2d_input_grad");
-  if (grad_output.dtype == DType::Float32)
+  if (onednn::handles(window, grad_output.dtype, is_contiguous(grad_output) && is_contiguous(weight)))
+    onednn::conv2d_input_grad(grad_output.ptr<float>(), weight.ptr<float>(), window, weight.shape[0],
+                              grad_input.ptr<float>());
+  else if (grad_output.dtype == DType::Float32)
     conv_input_grad<float>(*this, grad_output, weight, window, grad_input);
   else
     conv_input_grad<double>(*this, grad_output, weight, window, grad_input);
@@ -341,7 +349,10 @@ void CpuBackend::conv2d_input_grad(const TensorDesc& grad_output, const TensorDe
 void CpuBackend::conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
                                     const TensorDesc& grad_weight) {
   check_float(input.dtype, "conv2d_weight_grad");
-  if (input.dtype == DType::Float32)
+  if (onednn::handles(window, input.dtype, is_contiguous(input) && is_contiguous(grad_output)))
+    onednn::conv2d_weight_grad(input.ptr<float>(), grad_output.ptr<float>(), window, grad_weight.shape[0],
+                               grad_weight.ptr<float>());
+  else if (input.dtype == DType::Float32)
     conv_weight_grad<float>(*this, input, grad_output, window, grad_weight);
   else
     conv_weight_grad<double>(*this, input, grad_output, window, grad_weight);

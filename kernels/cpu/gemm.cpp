@@ -9,9 +9,6 @@
 namespace tapegrad::kernels::cpu {
 namespace {
 
-// A product's multiply-adds, in units of one elementwise op per element: a multiply-add in a
-// BLAS kernel is about 30 times cheaper than an element of a memory-bound loop.
-constexpr std::int64_t kMultiplyAddsPerWorkUnit = 32;
 // Splitting a product re-packs the shared operand once per part, so parts stay large.
 constexpr std::int64_t kMinPartExtent = 32;
 
@@ -55,7 +52,7 @@ void gemm_batch(const GemmProblem& p) {
   const auto a = static_cast<const T*>(p.a.data);
   const auto b = static_cast<const T*>(p.b.data);
   const auto c = static_cast<T*>(p.c.data);
-  const std::int64_t work = p.m * p.n * p.k / kMultiplyAddsPerWorkUnit;
+  const std::int64_t work = p.m * p.n * p.k / kGemmMultiplyAddsPerUnit;
   const auto matrices = [&](std::int64_t begin, std::int64_t end, bool split) {
     for (std::int64_t i = begin; i < end; ++i)
       gemm_one(p, a + i * p.a.batch_stride, b + i * p.b.batch_stride, c + i * p.c.batch_stride, split);

@@ -19,6 +19,14 @@ namespace tapegrad::kernels::cpu {
 // two threads than on one (bench_nn: 263 us per MLP step against 227 us at 1 << 19).
 inline constexpr std::int64_t kParallelThreshold = 1 << 19;
 
+// Weights of a multiply-add against that unit. A product split across threads re-packs its
+// shared operand once per part, and its result lands in two cores' caches: the MNIST MLP's
+// products (6.4M multiply-adds) ran slower split than whole. Convolutions split by whole images,
+// each unfolded and multiplied in one core's cache, and gain from a second thread from a batch
+// of 16 of the B1 CNN on (bench_nn_functional: conv layers 1.3-1.5x faster at 8 than at 32).
+inline constexpr std::int64_t kGemmMultiplyAddsPerUnit = 32;
+inline constexpr std::int64_t kConvMultiplyAddsPerUnit = 8;
+
 // Chunks per thread: small enough that a thread the scheduler parks delays at most a small
 // part of a region, large enough that claiming them costs nothing measurable.
 inline constexpr std::int64_t kChunksPerThread = 4;

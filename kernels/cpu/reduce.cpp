@@ -86,9 +86,7 @@ void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
                           const T* xs = x + off[0];
                           T* ys = y + off[1];
                           if (st[1] == 0) {
-                            Acc acc = 0;
-                            for (std::int64_t i = 0; i < n; ++i) acc += xs[i * st[0]];
-                            *ys += static_cast<T>(acc);
+                            *ys += static_cast<T>(sum_run<Acc>(xs, n, st[0]));
                           } else if (st[0] == 1 && st[1] == 1) {
                             for (std::int64_t i = 0; i < n; ++i) ys[i] += xs[i];
                           } else {

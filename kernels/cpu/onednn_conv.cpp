@@ -1,0 +1,314 @@
+// oneDNN convolutions, one chunk of the batch per call on tapegrad's threads. Primitives (and the
+// reorders between tapegrad's NCHW arrays and oneDNN's blocked layouts) are made once per
+// geometry and chunk size, then reused: making one compiles its kernel, which takes
+// milliseconds. Scratch memory comes from the CPU backend's caching allocator, per call, so one
+// primitive runs on several threads at once.
+#include <tapegrad/kernels/cpu/onednn_conv.h>
+
+#ifdef TAPEGRAD_WITH_ONEDNN
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include <dnnl.hpp>
+
+#include <tapegrad/kernels/cpu/parallel.h>
+
+namespace tapegrad::kernels::cpu::onednn {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+// Below this many input channels x taps the im2col kernels are faster (measured on the B1 CNN:
+// 1 -> 16 channels, 5x5, is faster on im2col; 16 -> 32 channels, 5x5, 2-3x faster on oneDNN).
+constexpr std::int64_t kMinColumnRows = 64;
+// The batch runs as at most this many chunks: few enough that each call is a real batch for
+// oneDNN, enough for threads to share them. Fixed by the batch size alone, so the weight
+// gradient's partial sums (one per chunk, added in order) do not depend on the thread count.
+constexpr std::int64_t kMaxChunks = 8;
+
+enum class Pass { Forward, InputGrad, WeightGrad };
+
+// Every thread that calls oneDNN asks its OpenMP runtime for one thread: the parallelism is
+// tapegrad's, and an OpenMP team would spin beside it.
+void use_one_openmp_thread() {
+  thread_local bool done = false;
+  if (done) return;
+  using SetThreads = void (*)(int);
+  if (auto set_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) set_threads(1);
+  done = true;
+}
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+// Memory from the CPU backend's allocator for one call.
+class Scratch {
+ public:
+  explicit Scratch(std::size_t bytes)
+      : bytes_(std::max<std::size_t>(bytes, 64)), data_(backend_for(Device::cpu()).allocate(bytes_)) {}
+  ~Scratch() { backend_for(Device::cpu()).deallocate(data_, bytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  void* get() const { return data_; }
+
+ private:
+  std::size_t bytes_;
+  void* data_;
+};
+
+// An operand in tapegrad's plain layout and in the layout the primitive wants, with the reorder
+// between them when they differ.
+struct Operand {
+  memory::desc plain, wanted;
+  dnnl::reorder to_wanted, to_plain;
+
+  Operand(const memory::desc& plain_md, const memory::desc& wanted_md, bool read, bool written)
+      : plain(plain_md), wanted(wanted_md) {
+    if (plain == wanted) return;
+    const dnnl::engine& e = cpu_engine();
+    if (read) to_wanted = dnnl::reorder(memory(plain, e, DNNL_MEMORY_NONE), memory(wanted, e, DNNL_MEMORY_NONE));
+    if (written) to_plain = dnnl::reorder(memory(wanted, e, DNNL_MEMORY_NONE), memory(plain, e, DNNL_MEMORY_NONE));
+  }
+
+  // The operand as the primitive reads or writes it: `data` itself when the layouts agree, else
+  // `buffer` (filled from `data` when the primitive reads it).
+  memory bind(void* data, Scratch& buffer, bool read) const {
+    const dnnl::engine& e = cpu_engine();
+    if (plain == wanted) return memory(wanted, e, data);
+    memory wanted_memory(wanted, e, buffer.get());
+    if (read) {
+      memory plain_memory(plain, e, data);
+      to_wanted.execute(thread_stream(), plain_memory, wanted_memory);
+    }
+    return wanted_memory;
+  }
+  void write_back(memory wanted_memory, void* data) const {
+    if (plain == wanted) return;
+    memory plain_memory(plain, cpu_engine(), data);
+    to_plain.execute(thread_stream(), wanted_memory, plain_memory);
+  }
+  std::size_t bytes() const { return plain == wanted ? 0 : wanted.get_size(); }
+};
+
+// The primitives of one convolution geometry, for a chunk of `batch` images.
+struct Convolution {
+  memory::dims strides, dilates, padding_l, padding_r;
+  memory::desc src, weights, bias, dst;
+  dnnl::primitive_attr attr;
+  dnnl::convolution_forward::primitive_desc forward_pd;
+
+  Convolution(const Window2d& w, std::int64_t out_channels)
+      : strides{w.stride_h, w.stride_w}, dilates{w.dilation_h - 1, w.dilation_w - 1}, padding_l{w.pad_h, w.pad_w},
+        padding_r{padding_after(w.height, w.out_h, w.stride_h, w.kernel_h, w.dilation_h, w.pad_h),
+                  padding_after(w.width, w.out_w, w.stride_w, w.kernel_w, w.dilation_w, w.pad_w)},
+        src({w.batch, w.channels, w.height, w.width}, memory::data_type::f32, Tag::nchw),
+        weights({out_channels, w.channels, w.kernel_h, w.kernel_w}, memory::data_type::f32, Tag::oihw),
+        bias({out_channels}, memory::data_type::f32, Tag::x),
+        dst({w.batch, out_channels, w.out_h, w.out_w}, memory::data_type::f32, Tag::nchw) {
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    forward_pd = dnnl::convolution_forward::primitive_desc(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                        any(src), any(weights), bias, any(dst), strides, dilates, padding_l, padding_r),
+        attr, cpu_engine());
+  }
+
+  // The padding past the last tap that oneDNN wants stated: what the last output window reads
+  // beyond the image (possibly less than pad, when the stride skips the end).
+  static std::int64_t padding_after(std::int64_t size, std::int64_t out, std::int64_t stride, std::int64_t kernel,
+                                    std::int64_t dilation, std::int64_t pad) {
+    return (out - 1) * stride + (kernel - 1) * dilation + 1 - size - pad;
+  }
+  static memory::desc any(const memory::desc& md) { return memory::desc(md.dims(), md.data_type(), Tag::any); }
+};
+
+struct ForwardPlan {
+  Convolution conv;
+  dnnl::convolution_forward primitive;
+  Operand src, weights, dst;
+  explicit ForwardPlan(const Window2d& w, std::int64_t out_channels)
+      : conv(w, out_channels), primitive(conv.forward_pd), src(conv.src, conv.forward_pd.src_desc(), true, false),
+        weights(conv.weights, conv.forward_pd.weights_desc(), true, false),
+        dst(conv.dst, conv.forward_pd.dst_desc(), false, true) {}
+};
+
+struct InputGradPlan {
+  Convolution conv;
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data primitive;
+  Operand diff_dst, weights, diff_src;
+  explicit InputGradPlan(const Window2d& w, std::int64_t out_channels)
+      : conv(w, out_channels),
+        pd(dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, Convolution::any(conv.src),
+                                                 Convolution::any(conv.weights), Convolution::any(conv.dst),
+                                                 conv.strides, conv.dilates, conv.padding_l, conv.padding_r),
+           conv.attr, cpu_engine(), conv.forward_pd),
+        primitive(pd), diff_dst(conv.dst, pd.diff_dst_desc(), true, false),
+        weights(conv.weights, pd.weights_desc(), true, false), diff_src(conv.src, pd.diff_src_desc(), false, true) {}
+};
+
+struct WeightGradPlan {
+  Convolution conv;
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights primitive;
+  Operand src, diff_dst, diff_weights;
+  explicit WeightGradPlan(const Window2d& w, std::int64_t out_channels)
+      : conv(w, out_channels),
+        pd(dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, Convolution::any(conv.src),
+                                                    Convolution::any(conv.weights), Convolution::any(conv.dst),
+                                                    conv.strides, conv.dilates, conv.padding_l, conv.padding_r),
+           conv.attr, cpu_engine(), conv.forward_pd),
+        primitive(pd), src(conv.src, pd.src_desc(), true, false), diff_dst(conv.dst, pd.diff_dst_desc(), true, false),
+        diff_weights(conv.weights, pd.diff_weights_desc(), false, true) {}
+};
+
+using PlanKey = std::array<std::int64_t, 14>;
+
+PlanKey key_of(const Window2d& w, std::int64_t out_channels) {
+  return {w.batch,  w.channels, w.height,   w.width,    w.kernel_h,   w.kernel_w,   w.stride_h,
+          w.stride_w, w.pad_h,  w.pad_w,    w.dilation_h, w.dilation_w, out_channels, 0};
+}
+
+// One cache per pass; plans live as long as the process.
+template <class Plan>
+const Plan& plan_for(const Window2d& w, std::int64_t out_channels) {
+  static std::mutex mutex;
+  static std::map<PlanKey, std::unique_ptr<Plan>> plans;
+  std::lock_guard lock(mutex);
+  std::unique_ptr<Plan>& plan = plans[key_of(w, out_channels)];
+  if (!plan) plan = std::make_unique<Plan>(w, out_channels);
+  return *plan;
+}
+
+std::int64_t chunk_count(std::int64_t batch) { return std::min(batch, kMaxChunks); }
+
+// Runs per_chunk(first_image, window over the chunk's images) for the batch's chunks, on the
+// pool's threads when the work is worth it.
+template <class F>
+void for_each_chunk(const Window2d& w, std::int64_t out_channels, F&& per_chunk) {
+  const std::int64_t chunks = chunk_count(w.batch);
+  const std::int64_t work = w.batch * out_channels * w.channels * w.kernel_h * w.kernel_w * w.out_h * w.out_w /
+                             kConvMultiplyAddsPerUnit;
+  const auto run = [&](std::int64_t begin, std::int64_t end) {
+    use_one_openmp_thread();
+    for (std::int64_t c = begin; c < end; ++c) {
+      Window2d chunk = w;
+      const std::int64_t first = c * w.batch / chunks;
+      chunk.batch = (c + 1) * w.batch / chunks - first;
+      per_chunk(c, first, chunk);
+    }
+  };
+  if (worth_parallel(work))
+    run_parallel(chunks, chunks, num_threads(), run);
+  else
+    run(0, chunks);
+}
+
+void execute(const dnnl::primitive& primitive, const dnnl::primitive_desc_base& pd,
+             std::unordered_map<int, memory> args) {
+  Scratch scratchpad(pd.scratchpad_desc().get_size());
+  args.insert({DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), cpu_engine(), scratchpad.get())});
+  primitive.execute(thread_stream(), args);
+}
+
+void* mutable_ptr(const float* p) { return const_cast<float*>(p); }
+
+}  // namespace
+
+bool handles(const Window2d& w, DType dtype, bool contiguous_operands) {
+  return dtype == DType::Float32 && contiguous_operands && w.channels * w.kernel_h * w.kernel_w >= kMinColumnRows;
+}
+
+void conv2d(const float* input, const float* weight, const float* bias, const Window2d& w, std::int64_t out_channels,
+            float* out) {
+  const std::int64_t image_in = w.channels * w.height * w.width, image_out = out_channels * w.out_h * w.out_w;
+  for_each_chunk(w, out_channels, [&](std::int64_t, std::int64_t first, const Window2d& chunk) {
+    const ForwardPlan& plan = plan_for<ForwardPlan>(chunk, out_channels);
+    Scratch src_buffer(plan.src.bytes()), weights_buffer(plan.weights.bytes()), dst_buffer(plan.dst.bytes());
+    const memory src = plan.src.bind(mutable_ptr(input + first * image_in), src_buffer, true);
+    const memory weights = plan.weights.bind(mutable_ptr(weight), weights_buffer, true);
+    const memory dst = plan.dst.bind(out + first * image_out, dst_buffer, false);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+    // Without a bias the primitive still has a bias operand (it was made with one): zeros.
+    Scratch zeros(bias == nullptr ? out_channels * sizeof(float) : 0);
+    if (bias == nullptr) std::fill_n(static_cast<float*>(zeros.get()), out_channels, 0.0f);
+    args.insert({DNNL_ARG_BIAS, memory(plan.conv.bias, cpu_engine(), bias != nullptr ? mutable_ptr(bias) : zeros.get())});
+    execute(plan.primitive, plan.conv.forward_pd, std::move(args));
+    plan.dst.write_back(dst, out + first * image_out);
+  });
+}
+
+void conv2d_input_grad(const float* grad_output, const float* weight, const Window2d& w, std::int64_t out_channels,
+                       float* grad_input) {
+  const std::int64_t image_in = w.channels * w.height * w.width, image_out = out_channels * w.out_h * w.out_w;
+  for_each_chunk(w, out_channels, [&](std::int64_t, std::int64_t first, const Window2d& chunk) {
+    const InputGradPlan& plan = plan_for<InputGradPlan>(chunk, out_channels);
+    Scratch dy_buffer(plan.diff_dst.bytes()), weights_buffer(plan.weights.bytes()), dx_buffer(plan.diff_src.bytes());
+    const memory dy = plan.diff_dst.bind(mutable_ptr(grad_output + first * image_out), dy_buffer, true);
+    const memory weights = plan.weights.bind(mutable_ptr(weight), weights_buffer, true);
+    const memory dx = plan.diff_src.bind(grad_input + first * image_in, dx_buffer, false);
+    execute(plan.primitive, plan.pd, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, dx}});
+    plan.diff_src.write_back(dx, grad_input + first * image_in);
+  });
+}
+
+void conv2d_weight_grad(const float* input, const float* grad_output, const Window2d& w, std::int64_t out_channels,
+                        float* grad_weight) {
+  const std::int64_t image_in = w.channels * w.height * w.width, image_out = out_channels * w.out_h * w.out_w;
+  const std::int64_t size = out_channels * w.channels * w.kernel_h * w.kernel_w;
+  const std::int64_t chunks = chunk_count(w.batch);
+  // Chunk 0 writes grad_weight itself, the others partial sums added to it in order.
+  Scratch partials((chunks - 1) * size * sizeof(float));
+  for_each_chunk(w, out_channels, [&](std::int64_t c, std::int64_t first, const Window2d& chunk) {
+    const WeightGradPlan& plan = plan_for<WeightGradPlan>(chunk, out_channels);
+    float* target = c == 0 ? grad_weight : static_cast<float*>(partials.get()) + (c - 1) * size;
+    Scratch x_buffer(plan.src.bytes()), dy_buffer(plan.diff_dst.bytes()), dw_buffer(plan.diff_weights.bytes());
+    const memory x = plan.src.bind(mutable_ptr(input + first * image_in), x_buffer, true);
+    const memory dy = plan.diff_dst.bind(mutable_ptr(grad_output + first * image_out), dy_buffer, true);
+    const memory dw = plan.diff_weights.bind(target, dw_buffer, false);
+    execute(plan.primitive, plan.pd, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+    plan.diff_weights.write_back(dw, target);
+  });
+  for (std::int64_t c = 1; c < chunks; ++c) {
+    const float* part = static_cast<const float*>(partials.get()) + (c - 1) * size;
+    for (std::int64_t i = 0; i < size; ++i) grad_weight[i] += part[i];
+  }
+}
+
+}  // namespace tapegrad::kernels::cpu::onednn
+
+#else  // no oneDNN in this build: im2col + gemm take every convolution
+
+#include <tapegrad/kernels/error.h>
+
+namespace tapegrad::kernels::cpu::onednn {
+
+bool handles(const Window2d&, DType, bool) { return false; }
+
+void conv2d(const float*, const float*, const float*, const Window2d&, std::int64_t, float*) {
+  throw Error("conv2d: this build of tapegrad has no oneDNN");
+}
+void conv2d_input_grad(const float*, const float*, const Window2d&, std::int64_t, float*) {
+  throw Error("conv2d_input_grad: this build of tapegrad has no oneDNN");
+}
+void conv2d_weight_grad(const float*, const float*, const Window2d&, std::int64_t, float*) {
+  throw Error("conv2d_weight_grad: this build of tapegrad has no oneDNN");
+}
+
+}  // namespace tapegrad::kernels::cpu::onednn
+
+#endif
