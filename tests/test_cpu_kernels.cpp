@@ -174,6 +174,7 @@ std::vector<ConvCase> conv_cases() {
       {{2, 2, 10, 9}, {3, 2, 3, 3}, {{1, 2}, {2, 1}, {2, 2}}, true, true},        // dilation, strided input
       {{1, 4, 6, 6}, {5, 4, 1, 1}, {{1, 1}, {0, 0}, {1, 1}}, true, true},         // 1x1, one image
       {{2, 2, 40, 3}, {2, 2, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, false, false},      // lines longer than a block
+      {{2, 3, 12, 10}, {4, 3, 3, 3}, {{2, 2}, {2, 1}, {2, 1}}, true, false},      // everything at once
   };
 }
 
@@ -207,6 +208,37 @@ TEST(CpuConvolution, AgreesWithTheIm2colReferenceOnEveryGeometry) {
     cpu.conv2d_weight_grad(x.desc(), gy.desc(), w, gw.desc());
     cpu.kernels::Backend::conv2d_weight_grad(x.desc(), gy.desc(), w, gw_reference.desc());
     testing::expect_close(gw, gw_reference, 1e-12, "weight gradient");
+  }
+}
+
+// float32 convolutions with enough input channels run on oneDNN where the build has it; the
+// cases above with more than 64 column rows are among them.
+TEST(CpuConvolution, Float32AgreesWithTheIm2colReference) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  Generator g(17);
+  for (ConvCase c : conv_cases()) {
+    c.input[1] *= 8;  // more channels, so that oneDNN takes most of them
+    c.weight[1] *= 8;
+    SCOPED_TRACE(fmt::format("input {} weight {}", c.input, c.weight));
+    const kernels::Window2d w = window_of(c.input, c.weight, c.params);
+    const Tensor x = conv_input(c, g).to(kFloat32), weight = randn(c.weight, g), bias = randn({c.weight[0]}, g);
+    const kernels::TensorDesc bias_desc = c.bias ? bias.desc() : kernels::TensorDesc{};
+    const Shape out_shape{w.batch, c.weight[0], w.out_h, w.out_w};
+    Tensor out = empty(out_shape), reference = empty(out_shape);
+    cpu.conv2d(x.desc(), weight.desc(), bias_desc, w, out.desc());
+    cpu.kernels::Backend::conv2d(x.desc(), weight.desc(), bias_desc, w, reference.desc());
+    testing::expect_close(out, reference, 1e-4, "forward");
+
+    const Tensor gy = randn(out_shape, g);
+    Tensor gx = empty(c.input), gx_reference = empty(c.input);
+    cpu.conv2d_input_grad(gy.desc(), weight.desc(), w, gx.desc());
+    cpu.kernels::Backend::conv2d_input_grad(gy.desc(), weight.desc(), w, gx_reference.desc());
+    testing::expect_close(gx, gx_reference, 1e-4, "input gradient");
+
+    Tensor gw = empty(c.weight), gw_reference = empty(c.weight);
+    cpu.conv2d_weight_grad(x.desc(), gy.desc(), w, gw.desc());
+    cpu.kernels::Backend::conv2d_weight_grad(x.desc(), gy.desc(), w, gw_reference.desc());
+    testing::expect_close(gw, gw_reference, 1e-4, "weight gradient");
   }
 }
 
