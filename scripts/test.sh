@@ -16,10 +16,5 @@ done
 
 scripts/setup.sh "$@"
 
-# ctest runs two test programs at once on a 2-core machine, so thread teams are oversubscribed;
-# libgomp's default spin-wait (300,000 spins before sleeping) then stalls every parallel region
-# behind a descheduled thread: programs ran 5-50x slower. A short spin keeps the idle case fast.
-export GOMP_SPINCOUNT="${GOMP_SPINCOUNT:-10000}"
-
 # A per-test limit, so that a hung test fails the run instead of stalling it.
 exec ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 1500

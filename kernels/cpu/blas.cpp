@@ -36,12 +36,25 @@ void resolve(void* handle, const char* symbol, F& target, const std::string& lib
                  library, symbol);
 }
 
+// OpenBLAS starts its own threads when it loads, unless OPENBLAS_NUM_THREADS says 1. tapegrad
+// never uses them, and a process that has a second thread pays for atomic reference counts on
+// every tensor handle from then on (glibc's single-thread fast path ends): a chain of small
+// recorded ops ran 15% slower. The variable is set only while OpenBLAS loads, and only when the
+// user has not set it.
+void* open_without_threads(const char* library) {
+  const bool set_here = std::getenv("OPENBLAS_NUM_THREADS") == nullptr;
+  if (set_here) setenv("OPENBLAS_NUM_THREADS", "1", 0);
+  void* handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+  if (set_here) unsetenv("OPENBLAS_NUM_THREADS");
+  return handle;
+}
+
 OpenBlas load() {
   choose_core_type();
   OpenBlas blas;
   void* handle = nullptr;
   for (const char* candidate : {TAPEGRAD_OPENBLAS_LIBRARY, "libopenblas.so.0", "libopenblas.so"}) {
-    handle = dlopen(candidate, RTLD_NOW | RTLD_LOCAL);
+    handle = open_without_threads(candidate);
     if (handle != nullptr) {
       blas.library = candidate;
       break;
