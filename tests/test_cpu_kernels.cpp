@@ -296,6 +296,27 @@ TEST(CpuMaxPool, TheTwoByTwoPathAgreesWithTheGeneralKernelOnTiesInfinitiesAndNaN
   }
 }
 
+// Large enough to run on several threads, with indices repeating along the scattered dim.
+TEST(CpuScatterAdd, SplitsOnlyBetweenSlicesAndMatchesAPlainLoop) {
+  ThreadSetting restore;
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  Generator g(21);
+  const std::int64_t a = 64, b = 50, c = 200;  // scatter along dim 1 of [a, b, c] into [a, 7, c]
+  const Tensor src = randn({a, b, c}, g, kFloat64), index = randint(0, 7, {a, b, c}, g);
+  const std::vector<double> x = src.to_vector<double>();
+  const std::vector<std::int64_t> idx = index.to_vector<std::int64_t>();
+  std::vector<double> expected(a * 7 * c, 0.0);
+  for (std::int64_t i = 0; i < a; ++i)
+    for (std::int64_t j = 0; j < b; ++j)
+      for (std::int64_t k = 0; k < c; ++k) expected[(i * 7 + idx[(i * b + j) * c + k]) * c + k] += x[(i * b + j) * c + k];
+  for (const int threads : {1, 2}) {
+    kernels::set_num_threads(threads);
+    Tensor out = zeros({a, 7, c}, kFloat64);
+    cpu.scatter_add(src.desc(), 1, index.desc(), out.desc());
+    EXPECT_EQ(out.to_vector<double>(), expected) << threads << " threads";
+  }
+}
+
 TEST(CpuReductions, AWholeTensorSumDoesNotDependOnTheThreadCount) {
   ThreadSetting restore;
   Generator g(5);

@@ -29,7 +29,7 @@ void CpuBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, 
         *y = f(*x);
         return;
       }
-      for_each_strided<2>(out.shape, {&in.strides, &out.strides}, true,
+      for_each_strided<2>(out.shape, {&in.strides, &out.strides}, Split::Anywhere,
                           [&](std::int64_t n, const auto& off, const auto& st) {
                             const T* xs = x + off[0];
                             T* ys = y + off[1];
@@ -54,7 +54,7 @@ void CpuBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, c
         *pc = f(*pa, *pb);
         return;
       }
-      for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, true,
+      for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, Split::Anywhere,
                           [&](std::int64_t n, const auto& off, const auto& st) {
                             const T* as = pa + off[0];
                             const T* bs = pb + off[1];
@@ -86,7 +86,7 @@ void CpuBackend::where(const TensorDesc& condition, const TensorDesc& a, const T
       const T* pa = a.ptr<T>();
       const T* pb = b.ptr<T>();
       T* po = out.ptr<T>();
-      for_each_strided<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides}, true,
+      for_each_strided<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides}, Split::Anywhere,
                           [&](std::int64_t n, const auto& off, const auto& st) {
                             for (std::int64_t i = 0; i < n; ++i)
                               po[off[3] + i * st[3]] = pc[off[0] + i * st[0]] != C(0) ? pa[off[1] + i * st[1]]
@@ -103,7 +103,7 @@ void CpuBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value,
     const T* pb = b.ptr<T>();
     T* po = out.ptr<T>();
     const T scale = static_cast<T>(value);
-    for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, true,
+    for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, Split::Anywhere,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           const T* as = pa + off[0];
                           const T* bs = pb + off[1];
@@ -124,7 +124,7 @@ void CpuBackend::copy(const TensorDesc& src, const TensorDesc& dst) {
       using D = decltype(dzero);
       const S* ps = src.ptr<S>();
       D* pd = dst.ptr<D>();
-      for_each_strided<2>(dst.shape, {&src.strides, &dst.strides}, true,
+      for_each_strided<2>(dst.shape, {&src.strides, &dst.strides}, Split::Anywhere,
                           [&](std::int64_t n, const auto& off, const auto& st) {
                             if constexpr (std::is_same_v<S, D>) {
                               if (st[0] == 1 && st[1] == 1) {
@@ -144,7 +144,7 @@ void CpuBackend::fill(const TensorDesc& dst, double value) {
     using T = decltype(zero);
     const T v = convert_element<T>(value);
     T* p = dst.ptr<T>();
-    for_each_strided<1>(dst.shape, {&dst.strides}, true, [&](std::int64_t n, const auto& off, const auto& st) {
+    for_each_strided<1>(dst.shape, {&dst.strides}, Split::Anywhere, [&](std::int64_t n, const auto& off, const auto& st) {
       for (std::int64_t i = 0; i < n; ++i) p[off[0] + i * st[0]] = v;
     });
   });
@@ -158,7 +158,7 @@ void CpuBackend::fill_random(const TensorDesc& dst, Distribution dist, double a,
   dispatch_dtype(dst.dtype, [&](auto zero) {
     using T = decltype(zero);
     T* p = dst.ptr<T>();
-    for_each_strided<2>(dst.shape, {&row_major, &dst.strides}, true,
+    for_each_strided<2>(dst.shape, {&row_major, &dst.strides}, Split::Anywhere,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           for (std::int64_t i = 0; i < n; ++i)
                             p[off[1] + i * st[1]] =

@@ -56,7 +56,7 @@ void CpuBackend::gather(const TensorDesc& in, int dim, const TensorDesc& index, 
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();
     const std::int64_t* idx = index.ptr<std::int64_t>();
-    for_each_strided<3>(index.shape, {&index.strides, &out.strides, &in_strides}, false,
+    for_each_strided<3>(index.shape, {&index.strides, &out.strides, &in_strides}, Split::Anywhere,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           for (std::int64_t i = 0; i < n; ++i) {
                             const std::int64_t j = checked_index(idx[off[0] + i * st[0]], extent, dim, "gather");
@@ -66,15 +66,32 @@ void CpuBackend::gather(const TensorDesc& in, int dim, const TensorDesc& index, 
   });
 }
 
+namespace {
+
+// `dims` with entry `dim` moved to the end.
+template <class D>
+D with_dim_last(D dims, int dim) {
+  D moved = dims;
+  for (int d = dim; d + 1 < dims.size(); ++d) moved[d] = dims[d + 1];
+  moved[dims.size() - 1] = dims[dim];
+  return moved;
+}
+
+}  // namespace
+
+// Writes into one slice along `dim` come only from the same slice of src, so with `dim` walked
+// innermost, threads may take whole slices: the max-pool backward scatters a plane per slice.
 void CpuBackend::scatter_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) {
-  const Strides out_strides = without_stride(out.strides, dim);
+  const Strides out_strides = with_dim_last(without_stride(out.strides, dim), dim);
+  const Strides index_strides = with_dim_last(index.strides, dim), src_strides = with_dim_last(src.strides, dim);
+  const Shape shape = with_dim_last(index.shape, dim);
   const std::int64_t extent = out.shape[dim], step = out.strides[dim];
   dispatch_dtype(src.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* x = src.ptr<T>();
     T* y = out.ptr<T>();
     const std::int64_t* idx = index.ptr<std::int64_t>();
-    for_each_strided<3>(index.shape, {&index.strides, &src.strides, &out_strides}, false,
+    for_each_strided<3>(shape, {&index_strides, &src_strides, &out_strides}, Split::OuterOnly,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           for (std::int64_t i = 0; i < n; ++i) {
                             const std::int64_t j = checked_index(idx[off[0] + i * st[0]], extent, dim, "scatter_add");

@@ -47,7 +47,7 @@ Acc sum_all(const TensorDesc& in, const T* x) {
   const std::int64_t total = in.numel();
   if (!all_contiguous<1>(in.shape, {&in.strides})) {
     Acc acc = 0;
-    for_each_strided<1>(in.shape, {&in.strides}, false, [&](std::int64_t n, const auto& off, const auto& st) {
+    for_each_strided<1>(in.shape, {&in.strides}, Split::None, [&](std::int64_t n, const auto& off, const auto& st) {
       acc += sum_run<Acc>(x + off[0], n, st[0]);
     });
     return acc;
@@ -81,7 +81,7 @@ void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
       return;
     }
     fill(summed_output(out), 0.0);
-    for_each_strided<2>(in.shape, {&in.strides, &out.strides}, false,
+    for_each_strided<2>(in.shape, {&in.strides, &out.strides}, Split::None,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           const T* xs = x + off[0];
                           T* ys = y + off[1];
@@ -105,7 +105,7 @@ void CpuBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const 
     T* v = values.ptr<T>();
     std::int64_t* idx = indices.ptr<std::int64_t>();
     const Shape slices = without_dim(in.shape, dim);
-    for_each_strided<3>(slices, {&in.strides, &values.strides, &indices.strides}, true,
+    for_each_strided<3>(slices, {&in.strides, &values.strides, &indices.strides}, Split::Anywhere,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           for (std::int64_t i = 0; i < n; ++i) {
                             const T* xs = x + off[0] + i * st[0];
@@ -134,7 +134,7 @@ void CpuBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorDe
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();
     const Shape slices = without_dim(in.shape, dim);
-    for_each_strided<2>(slices, {&in.strides, &out.strides}, true,
+    for_each_strided<2>(slices, {&in.strides, &out.strides}, Split::Anywhere,
                         [&](std::int64_t n, const auto& off, const auto& st) {
                           for (std::int64_t i = 0; i < n; ++i) {
                             const T* xs = x + off[0] + i * st[0];

@@ -40,14 +40,19 @@ void walk_outer_range(const StridedLayout<N>& layout, std::int64_t outer_begin, 
   }
 }
 
-// Walks every element of `shape` for N strided operands. `may_split` says whether disjoint
-// parts of the walk may run on different threads (false when outputs alias, as in reductions).
+// How a walk may be split across threads.
+enum class Split {
+  None,       // outputs alias (reductions): one thread walks everything
+  Anywhere,   // every element is independent
+  OuterOnly,  // runs of the innermost dim alias (a scatter along it): each stays on one thread
+};
+
+// Walks every element of `shape` for N strided operands, split across threads as `split` allows.
 template <int N, class Body>
-void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, bool may_split,
-                      Body&& body) {
+void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, Split split, Body&& body) {
   const std::int64_t total = numel_of(shape);
   if (total == 0) return;
-  if (!worth_parallel(total) && all_contiguous<N>(shape, strides)) {  // the common small case: skip coalescing
+  if ((split != Split::Anywhere || !worth_parallel(total)) && all_contiguous<N>(shape, strides)) {  // the common small case: skip coalescing
     std::array<std::int64_t, N> offsets{}, unit_strides;
     unit_strides.fill(1);
     body(total, offsets, unit_strides);
@@ -56,7 +61,7 @@ void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& s
   const StridedLayout<N> layout = coalesce<N>(shape, strides);
   const std::int64_t inner_size = layout.sizes[layout.ndim - 1];
   const std::int64_t outer_count = total / inner_size;
-  if (!may_split || !worth_parallel(total)) {
+  if (split == Split::None || !worth_parallel(total) || (split == Split::OuterOnly && outer_count == 1)) {
     walk_outer_range(layout, 0, outer_count, body);
     return;
   }
