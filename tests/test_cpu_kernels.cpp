@@ -317,6 +317,23 @@ TEST(CpuScatterAdd, SplitsOnlyBetweenSlicesAndMatchesAPlainLoop) {
   }
 }
 
+TEST(CpuReductions, APerChannelSumDoesNotDependOnTheThreadCount) {
+  ThreadSetting restore;
+  Generator g(6);
+  const Tensor x = randn({64, 8, 30, 30}, g);  // summed to [8], as a convolution's bias gradient
+  kernels::set_num_threads(1);
+  const std::vector<float> serial = sum(x, {0, 2, 3}).to_vector<float>();
+  kernels::set_num_threads(2);
+  EXPECT_EQ(sum(x, {0, 2, 3}).to_vector<float>(), serial);
+  const std::vector<float> values = x.to_vector<float>();
+  for (std::int64_t c = 0; c < 8; ++c) {
+    double reference = 0;
+    for (std::int64_t n = 0; n < 64; ++n)
+      for (std::int64_t i = 0; i < 900; ++i) reference += values[(n * 8 + c) * 900 + i];
+    EXPECT_NEAR(serial[c], reference, 1e-2) << "channel " << c;
+  }
+}
+
 TEST(CpuReductions, AWholeTensorSumDoesNotDependOnTheThreadCount) {
   ThreadSetting restore;
   Generator g(5);

@@ -68,6 +68,50 @@ Acc sum_all(const TensorDesc& in, const T* x) {
   return acc;
 }
 
+// A sum that keeps some dims and reduces long stretches of the others (the bias gradient of a
+// convolution: [N, C, H, W] summed to [C]) runs as one independent sum per kept position, each
+// walking its reduced elements in order, so threads take whole positions and the result does
+// not depend on the thread count. Returns false, doing nothing, for the other sums.
+constexpr std::int64_t kMinReducedPerPosition = 1 << 12;
+
+template <class Acc, class T>
+bool sum_by_kept_positions(const TensorDesc& in, const TensorDesc& out, const T* x, T* y) {
+  Shape kept, reduced;
+  Strides kept_in, kept_out, reduced_in;
+  for (int d = 0; d < in.shape.size(); ++d) {
+    if (out.strides[d] != 0) {
+      kept.push_back(in.shape[d]);
+      kept_in.push_back(in.strides[d]);
+      kept_out.push_back(out.strides[d]);
+    } else {
+      reduced.push_back(in.shape[d]);
+      reduced_in.push_back(in.strides[d]);
+    }
+  }
+  const std::int64_t positions = numel_of(kept), per_position = numel_of(reduced);
+  if (positions < 2 || per_position < kMinReducedPerPosition) return false;
+  const auto sum_positions = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t p = begin; p < end; ++p) {
+      std::int64_t rest = p, in_offset = 0, out_offset = 0;
+      for (int d = kept.size() - 1; d >= 0; --d) {
+        in_offset += (rest % kept[d]) * kept_in[d];
+        out_offset += (rest % kept[d]) * kept_out[d];
+        rest /= kept[d];
+      }
+      T total = 0;
+      for_each_strided<1>(reduced, {&reduced_in}, Split::None, [&](std::int64_t n, const auto& off, const auto& st) {
+        total += static_cast<T>(sum_run<Acc>(x + in_offset + off[0], n, st[0]));
+      });
+      y[out_offset] = total;
+    }
+  };
+  if (worth_parallel(positions * per_position))
+    parallel_for(positions, sum_positions);
+  else
+    sum_positions(0, positions);
+  return true;
+}
+
 }  // namespace
 
 void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
@@ -80,6 +124,7 @@ void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
       *y = static_cast<T>(sum_all<Acc>(in, x));
       return;
     }
+    if (sum_by_kept_positions<Acc>(in, out, x, y)) return;
     fill(summed_output(out), 0.0);
     for_each_strided<2>(in.shape, {&in.strides, &out.strides}, Split::None,
                         [&](std::int64_t n, const auto& off, const auto& st) {
