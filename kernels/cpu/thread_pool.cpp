@@ -70,28 +70,30 @@ class BlockList {
 
   static void* take() {
     {
-      std::lock_guard lock(mutex());
-      if (!blocks().empty()) {
-        void* block = blocks().back();
-        blocks().pop_back();
+      std::lock_guard lock(free_list().mutex);
+      if (!free_list().blocks.empty()) {
+        void* block = free_list().blocks.back();
+        free_list().blocks.pop_back();
         return block;
       }
     }
     return ::operator new(kBlockSize);
   }
   static void give_back(void* block) {
-    std::lock_guard lock(mutex());
-    blocks().push_back(block);
+    std::lock_guard lock(free_list().mutex);
+    free_list().blocks.push_back(block);
   }
 
  private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::vector<void*>& blocks() {
-    static std::vector<void*> list;  // a few blocks at most: one per region in flight
-    return list;
+  struct FreeBlocks {
+    std::mutex mutex;
+    std::vector<void*> blocks;  // a few at most: one per region in flight
+  };
+  // Never destroyed: the pool's workers and its last job may give blocks back while static
+  // objects are being destroyed at exit, and the blocks stay reachable for leak checkers.
+  static FreeBlocks& free_list() {
+    static auto* list = new FreeBlocks;
+    return *list;
   }
 };
 
