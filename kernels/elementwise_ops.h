@@ -39,6 +39,7 @@ namespace tapegrad::kernels {
   X(GeScalar, T(x >= T(p0)))
 
 // Binary ops on two broadcast operands; Add/Sub scale their second operand by p0 (axpy).
+// ReluGrad passes the gradient a where the input b is positive, as PyTorch's threshold_backward.
 #define TAPEGRAD_BINARY_OPS(X)            \
   X(Add, a + T(p0) * b)                   \
   X(Sub, a - T(p0) * b)                   \
@@ -52,7 +53,8 @@ namespace tapegrad::kernels {
   X(Lt, T(a < b))                         \
   X(Le, T(a <= b))                        \
   X(Gt, T(a > b))                         \
-  X(Ge, T(a >= b))
+  X(Ge, T(a >= b))                        \
+  X(ReluGrad, b > T(0) ? a : T(0))
 
 #define TAPEGRAD_ENUM_ENTRY(name, expr) name,
 enum class UnaryOp : std::uint8_t { TAPEGRAD_UNARY_OPS(TAPEGRAD_ENUM_ENTRY) };

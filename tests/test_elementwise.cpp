@@ -314,6 +314,16 @@ TEST(Elementwise, AbsAndReluUseZeroGradientAtTheKink) {
   expect_values(gradient(relu(x), x), {0, 0, 1});
 }
 
+TEST(Elementwise, ReluPassesNoGradientWhereTheInputIsNotPositive) {
+  // As PyTorch's threshold_backward: a NaN gradient reaches only the positive inputs.
+  const Tensor x = leaf({-1, 0, 2});
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor g = grad({relu(x)}, {x}, {f64({nan, nan, nan})})[0];
+  EXPECT_EQ(g[0].item(), 0);
+  EXPECT_EQ(g[1].item(), 0);
+  EXPECT_TRUE(std::isnan(g[2].item()));
+}
+
 // The smooth unary ops and the interval each is sampled from: log and sqrt stay in [0.5, 2), away
 // from their singularity at 0; the others are smooth everywhere and are sampled on both signs.
 struct SmoothUnaryOp {

@@ -269,12 +269,25 @@ Tensor sigmoid(const Tensor& a) {
   return out;
 }
 
+namespace {
+// The gradient where the input is positive, else 0 (0 at the kink, as PyTorch), in one pass. It
+// is linear in the gradient, so its own backward is itself; the input gets no gradient.
+Tensor relu_backward(const Tensor& grad, const Tensor& input) {
+  Tensor out = binary_forward(BinaryOp::ReluGrad, "relu_backward", grad, input);
+  if (should_record(grad))
+    record("relu_backward", out, {grad}, [si = SavedTensor::input(input)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, relu_backward(ctx.grad(), ctx.unpack(si)));
+    });
+  return out;
+}
+}  // namespace
+
 Tensor relu(const Tensor& a) {
   check_defined("relu", a);
   Tensor out = unary_forward(UnaryOp::Relu, a);
   if (should_record(a))
     record("relu", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
-      ctx.set_input_grad(0, mul(ctx.grad(), gt(ctx.unpack(sa), 0.0)));  // 0 at the kink, as PyTorch
+      ctx.set_input_grad(0, relu_backward(ctx.grad(), ctx.unpack(sa)));
     });
   return out;
 }

@@ -97,7 +97,8 @@ void CpuBackend::scatter_add(const TensorDesc& src, int dim, const TensorDesc& i
                             const std::int64_t j = checked_index(idx[off[0] + i * st[0]], extent, dim, "scatter_add");
                             y[off[2] + i * st[2] + j * step] += x[off[1] + i * st[1]];
                           }
-                        });
+                        },
+                        kScatterUnitsPerElement);
   });
 }
 

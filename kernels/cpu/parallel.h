@@ -27,6 +27,9 @@ inline constexpr std::int64_t kParallelThreshold = 1 << 19;
 inline constexpr std::int64_t kGemmMultiplyAddsPerUnit = 32;
 inline constexpr std::int64_t kConvMultiplyAddsPerUnit = 8;
 
+// An element of a scatter reads an index and writes where it points, a read-modify-write that
+// costs about twice a plain elementwise op, so the max-pool backward of a batch of 128 is split.
+inline constexpr std::int64_t kScatterUnitsPerElement = 2;
 // Chunks per thread: small enough that a thread the scheduler parks delays at most a small
 // part of a region, large enough that claiming them costs nothing measurable.
 inline constexpr std::int64_t kChunksPerThread = 4;

@@ -48,11 +48,15 @@ enum class Split {
 };
 
 // Walks every element of `shape` for N strided operands, split across threads as `split` allows.
+// `units_per_element` is an element's cost in parallel.h's units, for bodies heavier than a plain
+// elementwise op.
 template <int N, class Body>
-void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, Split split, Body&& body) {
+void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, Split split, Body&& body,
+                      std::int64_t units_per_element = 1) {
   const std::int64_t total = numel_of(shape);
   if (total == 0) return;
-  if ((split != Split::Anywhere || !worth_parallel(total)) && all_contiguous<N>(shape, strides)) {  // the common small case: skip coalescing
+  const bool parallel = worth_parallel(total * units_per_element);
+  if ((split != Split::Anywhere || !parallel) && all_contiguous<N>(shape, strides)) {  // the common small case: skip coalescing
     std::array<std::int64_t, N> offsets{}, unit_strides;
     unit_strides.fill(1);
     body(total, offsets, unit_strides);
@@ -61,7 +65,7 @@ void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& s
   const StridedLayout<N> layout = coalesce<N>(shape, strides);
   const std::int64_t inner_size = layout.sizes[layout.ndim - 1];
   const std::int64_t outer_count = total / inner_size;
-  if (split == Split::None || !worth_parallel(total) || (split == Split::OuterOnly && outer_count == 1)) {
+  if (split == Split::None || !parallel || (split == Split::OuterOnly && outer_count == 1)) {
     walk_outer_range(layout, 0, outer_count, body);
     return;
   }
