@@ -14,6 +14,7 @@
 #include <tapegrad/datasets/datasets.h>
 #include <tapegrad/kernels/backend.h>
 #include <tapegrad/kernels/cpu_memory.h>
+#include <tapegrad/kernels/threads.h>
 #include <tapegrad/kernels/cuda/cuda.h>
 #include <tapegrad/nn/nn.h>
 #include <tapegrad/optim/optim.h>

@@ -37,7 +37,7 @@ class ImageTransform : public Transform {
   // Up to four numbers per image (a box, an angle, a coin flip).
   using Params = std::array<double, 4>;
   // Refuses inputs the transform cannot handle, before any work starts.
-  virtual void check_input(std::int64_t channels, std::int64_t height, std::int64_t width) const {}
+  virtual void check_input(std::int64_t /*channels*/, std::int64_t /*height*/, std::int64_t /*width*/) const {}
   virtual Params draw(std::int64_t height, std::int64_t width, Generator& generator) const = 0;
   virtual std::array<std::int64_t, 2> output_size(std::int64_t height, std::int64_t width) const {
     return {height, width};

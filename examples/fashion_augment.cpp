@@ -393,7 +393,7 @@ int main(int argc, char** argv) {
   return program.run(argc, argv, [&](experiment::Program& p) {
     const StudyData data = load_data(p, train_fraction);
     fmt::print("{}\n{} training images, {} test images, {} threads\n", *make_model(), data.train->size(),
-               data.test->size(), kernels::num_threads());
+               data.test->size(), num_threads());
 
     experiment::MetricsLog metrics(p.out_path("metrics.csv"), kColumns);
     const std::vector<Training> trainings = trainings_for(settings);

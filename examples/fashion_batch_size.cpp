@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
     sort_unique(config.lr_grid);
     const StudyData data = load_data(p, config.train_fraction);
     fmt::print("{}\n{} training images, {} test images, {} threads\n", *make_model(), data.train->size(),
-               data.test->size(), kernels::num_threads());
+               data.test->size(), num_threads());
 
     experiment::MetricsLog metrics(p.out_path("metrics.csv"),
                                    {"batch_size", "lr", "pass", "updates", "train_loss", "train_accuracy", "test_loss",

@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
         .test = mlp_inputs(experiment::limit_dataset(
             std::make_shared<datasets::MNIST>(data_dir, datasets::Split::Test), p.flags().limit_test))};
     fmt::print("{}\n{} training images, {} test images, {} threads\n", *make_model(true), data.train->size(),
-               data.test->size(), kernels::num_threads());
+               data.test->size(), num_threads());
 
     experiment::MetricsLog metrics(p.out_path("metrics.csv"), kColumns);
     for (const Run& run : runs) train_run(run, config, data, metrics, p);

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     const std::int64_t first_epoch = checkpoint.restore_if(flags.resume);
     if (first_epoch > 0) fmt::print("resumed from {} after epoch {}\n", checkpoint.path().string(), first_epoch);
     fmt::print("{}\n{} training images, {} test images, {} parameters, {} threads\n", *model, train->size(),
-               test->size(), model->parameter_count(), kernels::num_threads());
+               test->size(), model->parameter_count(), num_threads());
 
     std::int64_t steps = checkpoint.steps_done();
     experiment::PassResult evaluation;

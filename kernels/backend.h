@@ -15,6 +15,7 @@
 #include <tapegrad/kernels/kernel_params.h>
 #include <tapegrad/kernels/philox.h>
 #include <tapegrad/kernels/shape.h>
+#include <tapegrad/kernels/threads.h>
 
 namespace tapegrad::kernels {
 
@@ -168,14 +169,6 @@ bool cuda_is_available();
 // The usable CUDA devices (0 in builds without CUDA), and the backend of one of them.
 int cuda_device_count();
 Backend& cuda_backend(int index);
-
-// Threads used by CPU kernels and BLAS (default: the cores this process may run on). More
-// threads than usable cores only queue behind each other, so a larger request is capped at the
-// usable cores, with a notice on stderr.
-int num_threads();
-void set_num_threads(int threads);
-// The cores this process may run on (its CPU affinity).
-int usable_cores();
 
 // While alive, CPU kernels called from this thread run on it alone. For background threads
 // (the data loader's prefetch) whose small batches would otherwise start a second thread team

@@ -195,7 +195,7 @@ class OptimizerWith : public Optimizer {
  protected:
   // The update of one parameter with its gradient, run under NoGradGuard; state.step already
   // counts this step. Optimizers that work on all parameters at once override run_step instead.
-  virtual void update(Tensor& param, const Tensor& grad, ParamState& state, const Options& options) {
+  virtual void update(Tensor& /*param*/, const Tensor& /*grad*/, ParamState& /*state*/, const Options& /*options*/) {
     fail("{}: the optimizer defines neither update() nor run_step()", name());
   }
 

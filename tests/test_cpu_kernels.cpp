@@ -21,8 +21,8 @@ using kernels::cpu::run_parallel;
 // Restores the thread setting when a test ends.
 class ThreadSetting {
  public:
-  ThreadSetting() : previous_(kernels::num_threads()) {}
-  ~ThreadSetting() { kernels::set_num_threads(previous_); }
+  ThreadSetting() : previous_(num_threads()) {}
+  ~ThreadSetting() { set_num_threads(previous_); }
   ThreadSetting(const ThreadSetting&) = delete;
   ThreadSetting& operator=(const ThreadSetting&) = delete;
 
@@ -100,11 +100,11 @@ TEST(ThreadPool, CallersOnSeveralThreadsEachGetTheirWorkDone) {
 
 TEST(Threads, ARequestAboveTheUsableCoresIsCapped) {
   ThreadSetting restore;
-  kernels::set_num_threads(1000);
-  EXPECT_EQ(kernels::num_threads(), kernels::usable_cores());
-  kernels::set_num_threads(1);
-  EXPECT_EQ(kernels::num_threads(), 1);
-  EXPECT_THROW(kernels::set_num_threads(0), Error);
+  set_num_threads(1000);
+  EXPECT_EQ(num_threads(), usable_cores());
+  set_num_threads(1);
+  EXPECT_EQ(num_threads(), 1);
+  EXPECT_THROW(set_num_threads(0), Error);
 }
 
 TEST(CpuMemory, LargeTensorsComeFromTheCacheAndAreCounted) {
@@ -248,7 +248,7 @@ TEST(CpuConvolution, ResultsAreBitIdenticalForAnyThreadCount) {
   const Tensor x = randn({40, 16, 14, 14}, g), weight = randn({32, 16, 5, 5}, g), bias = randn({32}, g);
   const Tensor gy = randn({40, 32, 14, 14}, g);
   const auto run = [&](int threads) {
-    kernels::set_num_threads(threads);
+    set_num_threads(threads);
     const Conv2dParams p{{1, 1}, {2, 2}, {1, 1}};
     return std::vector<std::vector<float>>{conv2d(x, weight, bias, p).to_vector<float>(),
                                            conv2d_input_grad(gy, weight, x.shape(), p).to_vector<float>(),
@@ -310,7 +310,7 @@ TEST(CpuScatterAdd, SplitsOnlyBetweenSlicesAndMatchesAPlainLoop) {
     for (std::int64_t j = 0; j < b; ++j)
       for (std::int64_t k = 0; k < c; ++k) expected[(i * 7 + idx[(i * b + j) * c + k]) * c + k] += x[(i * b + j) * c + k];
   for (const int threads : {1, 2}) {
-    kernels::set_num_threads(threads);
+    set_num_threads(threads);
     Tensor out = zeros({a, 7, c}, kFloat64);
     cpu.scatter_add(src.desc(), 1, index.desc(), out.desc());
     EXPECT_EQ(out.to_vector<double>(), expected) << threads << " threads";
@@ -321,9 +321,9 @@ TEST(CpuReductions, APerChannelSumDoesNotDependOnTheThreadCount) {
   ThreadSetting restore;
   Generator g(6);
   const Tensor x = randn({64, 8, 30, 30}, g);  // summed to [8], as a convolution's bias gradient
-  kernels::set_num_threads(1);
+  set_num_threads(1);
   const std::vector<float> serial = sum(x, {0, 2, 3}).to_vector<float>();
-  kernels::set_num_threads(2);
+  set_num_threads(2);
   EXPECT_EQ(sum(x, {0, 2, 3}).to_vector<float>(), serial);
   const std::vector<float> values = x.to_vector<float>();
   for (std::int64_t c = 0; c < 8; ++c) {
@@ -338,9 +338,9 @@ TEST(CpuReductions, AWholeTensorSumDoesNotDependOnTheThreadCount) {
   ThreadSetting restore;
   Generator g(5);
   const Tensor x = randn({3, 100003}, g);
-  kernels::set_num_threads(1);
+  set_num_threads(1);
   const float serial = sum(x).item<float>();
-  kernels::set_num_threads(2);
+  set_num_threads(2);
   EXPECT_EQ(sum(x).item<float>(), serial);
   double reference = 0;
   for (float v : x.to_vector<float>()) reference += v;

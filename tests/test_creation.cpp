@@ -225,20 +225,20 @@ TEST(Random, DifferentSeedsAndSuccessiveDrawsDiffer) {
 }
 
 TEST(Random, DrawsDoNotDependOnTheThreadCount) {
-  const int previous = kernels::num_threads();
+  const int previous = num_threads();
   // Large enough to be split across threads when more than one is allowed.
   const Shape shape{1 << 18};
-  kernels::set_num_threads(1);
+  set_num_threads(1);
   Generator g1(99);
   const std::vector<double> serial_normal = randn(shape, g1, kFloat64).to_vector<double>();
   const std::vector<float> serial_uniform = rand(shape, g1).to_vector<float>();
   const std::vector<std::int64_t> serial_ints = randint(0, 1 << 20, shape, g1).to_vector<std::int64_t>();
-  kernels::set_num_threads(2);
+  set_num_threads(2);
   Generator g2(99);
   const std::vector<double> parallel_normal = randn(shape, g2, kFloat64).to_vector<double>();
   const std::vector<float> parallel_uniform = rand(shape, g2).to_vector<float>();
   const std::vector<std::int64_t> parallel_ints = randint(0, 1 << 20, shape, g2).to_vector<std::int64_t>();
-  kernels::set_num_threads(previous);
+  set_num_threads(previous);
   EXPECT_EQ(serial_normal, parallel_normal);
   EXPECT_EQ(serial_uniform, parallel_uniform);
   EXPECT_EQ(serial_ints, parallel_ints);

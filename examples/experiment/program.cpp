@@ -41,7 +41,7 @@ std::string Program::data_dir() const {
 }
 
 void Program::apply_flags() {
-  if (flags_.threads > 0) kernels::set_num_threads(flags_.threads);
+  if (flags_.threads > 0) set_num_threads(flags_.threads);
   manual_seed(flags_.seed);
   if (flags_.device == "cuda") {
     if (!cuda::is_available())

@@ -12,11 +12,9 @@
 
 #include <fmt/format.h>
 
-namespace tapegrad::kernels {
+namespace tapegrad {
 
 namespace {
-
-constexpr std::size_t kCpuAlignment = 64;  // a cache line, and an AVX-512 vector
 
 // Caps a request at the usable cores; `source` names where it came from, for the notice.
 int capped_threads(int requested, const char* source) {
@@ -52,13 +50,23 @@ int usable_cores() {
 
 int num_threads() { return serial_thread ? 1 : thread_setting().load(std::memory_order_relaxed); }
 
-SerialKernelsGuard::SerialKernelsGuard() : previous_(serial_thread) { serial_thread = true; }
-SerialKernelsGuard::~SerialKernelsGuard() { serial_thread = previous_; }
-
 void set_num_threads(int threads) {
   TAPEGRAD_CHECK(threads >= 1, "set_num_threads: expected at least 1 thread, got {}", threads);
   thread_setting().store(capped_threads(threads, "set_num_threads"), std::memory_order_relaxed);
 }
+
+}  // namespace tapegrad
+
+namespace tapegrad::kernels {
+
+namespace {
+
+constexpr std::size_t kCpuAlignment = 64;  // a cache line, and an AVX-512 vector
+
+}  // namespace
+
+SerialKernelsGuard::SerialKernelsGuard() : previous_(serial_thread) { serial_thread = true; }
+SerialKernelsGuard::~SerialKernelsGuard() { serial_thread = previous_; }
 
 Backend& backend_for(Device device) {
   static cpu::CpuBackend cpu_backend;

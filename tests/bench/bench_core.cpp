@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("blas_library", blas.library);
   benchmark::AddCustomContext("blas_core", blas.core);
   benchmark::AddCustomContext("blas_threads", std::to_string(blas.threads));
-  benchmark::AddCustomContext("tapegrad_threads", std::to_string(kernels::num_threads()));
+  benchmark::AddCustomContext("tapegrad_threads", std::to_string(num_threads()));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
