@@ -31,3 +31,15 @@ endif()
 execute_process(COMMAND "${CMAKE_COMMAND}" ${configure_args} COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND "${CMAKE_COMMAND}" --build "${CONSUMER_BUILD_DIR}" --parallel 2 COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND "${CONSUMER_BUILD_DIR}/consumer" COMMAND_ERROR_IS_FATAL ANY)
+
+# The package works without its CUDA module too (a CPU-only deployment): CUDA is then merely
+# unavailable, with the reason.
+file(GLOB_RECURSE cuda_modules "${PREFIX}/*libtapegrad_cuda*")
+if(cuda_modules)
+  file(REMOVE ${cuda_modules})
+  execute_process(COMMAND "${CONSUMER_BUILD_DIR}/consumer" OUTPUT_VARIABLE output COMMAND_ERROR_IS_FATAL ANY)
+  if(NOT output MATCHES "CUDA not available: .*module .* is missing")
+    message(FATAL_ERROR "without its CUDA module the consumer printed:\n${output}")
+  endif()
+  message(STATUS "without the CUDA module: ${output}")
+endif()

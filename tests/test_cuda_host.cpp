@@ -571,6 +571,11 @@ class WithoutGpu : public ::testing::Test {
 
 TEST_F(WithoutGpu, NoDevicesAreCounted) { EXPECT_EQ(cuda::device_count(), 0); }
 
+TEST_F(WithoutGpu, TheReasonSaysWhatToUse) {
+  const std::string reason = cuda::unavailable_reason();
+  EXPECT_NE(reason.find("Device::cpu()"), std::string::npos) << reason;
+}
+
 TEST_F(WithoutGpu, CudaTensorsFailWithAnErrorSayingWhatToUse) {
   const auto expect_device_error = [](auto&& body, const std::string& device) {
     try {

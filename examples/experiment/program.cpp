@@ -45,8 +45,7 @@ void Program::apply_flags() {
   manual_seed(flags_.seed);
   if (flags_.device == "cuda") {
     if (!cuda::is_available())
-      throw DeviceError("--device cuda: no CUDA device is usable (this build has no CUDA support or the machine has "
-                        "no GPU); run with --device cpu");
+      throw DeviceError(fmt::format("--device cuda: {}; run with --device cpu", cuda::unavailable_reason()));
     device_ = Device::cuda();
   }
   out_dir_ = flags_.out.empty() ? std::filesystem::path("runs") / name_ : std::filesystem::path(flags_.out);

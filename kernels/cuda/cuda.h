@@ -4,6 +4,8 @@
 // throw a tapegrad::DeviceError saying so.
 #pragma once
 
+#include <string>
+
 #include <tapegrad/kernels/caching_allocator.h>
 
 namespace tapegrad::cuda {
@@ -12,6 +14,9 @@ namespace tapegrad::cuda {
 bool is_available();
 // The number of usable CUDA devices (0 without CUDA or without a GPU).
 int device_count();
+// When is_available() is false, why: what is missing (the CUDA backend, its libraries, a GPU)
+// and what to do. Empty when a device is usable.
+std::string unavailable_reason();
 
 // Memory of device `index` held by tapegrad: allocated in tensors, reserved (allocated plus
 // cached free blocks) and the peak of allocated.

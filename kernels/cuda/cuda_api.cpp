@@ -21,6 +21,16 @@ std::atomic<bool> tf32_allowed{false};
 bool is_available() { return kernels::cuda_is_available(); }
 int device_count() { return kernels::cuda_device_count(); }
 
+std::string unavailable_reason() {
+  if (is_available()) return {};
+  try {
+    kernels::cuda_backend(0);  // without a device, its error is the explanation
+  } catch (const DeviceError& error) {
+    return error.what();
+  }
+  return {};
+}
+
 kernels::MemoryStats memory_stats(int index) { return kernels::cuda_backend(index).memory_stats(); }
 void reset_peak_memory_stats(int index) { kernels::cuda_backend(index).reset_peak_memory_stats(); }
 void empty_cache(int index) {

@@ -15,6 +15,7 @@
 #include <tapegrad/kernels/convert.h>
 #include <tapegrad/kernels/cuda/cuda_check.h>
 #include <tapegrad/kernels/cuda/launch_plans.h>
+#include <tapegrad/kernels/cuda/module.h>
 
 namespace tapegrad::kernels {
 namespace {
@@ -40,11 +41,9 @@ const DeviceCount& probe_devices() {
   return probe;
 }
 
-}  // namespace
+int device_count() { return probe_devices().count; }
 
-int cuda_device_count() { return probe_devices().count; }
-
-Backend& cuda_backend(int index) {
+Backend& backend_of_device(int index) {
   // One backend per device, created on first use. They are never destroyed: tensors freed
   // during static destruction at exit still return their memory to them.
   static std::array<std::atomic<cuda::CudaBackend*>, 64> backends{};
@@ -66,6 +65,8 @@ Backend& cuda_backend(int index) {
     backends[index].store(new cuda::CudaBackend(index), std::memory_order_release);
   return *backends[index].load(std::memory_order_acquire);
 }
+
+}  // namespace
 
 namespace cuda {
 
@@ -456,3 +457,10 @@ void CudaBackend::launch_scatter_add(const char* op, const ScatterPlan& plan, co
 
 }  // namespace cuda
 }  // namespace tapegrad::kernels
+
+extern "C" const tapegrad::kernels::CudaModuleEntry* tapegrad_cuda_module_entry() {
+  static const tapegrad::kernels::CudaModuleEntry entry{tapegrad::kernels::CudaModuleEntry::kVersion,
+                                                       tapegrad::kernels::device_count,
+                                                       tapegrad::kernels::backend_of_device};
+  return &entry;
+}

@@ -27,5 +27,12 @@ int main() {
   auto f = [](const std::vector<Tensor>& in) { return tanh(matmul(in[0], in[0].t())); };
   GradcheckReport report = gradcheck(f, {a});
   fmt::print("d tanh(a a^T) / da: {}\n", report);
-  return report.ok() ? 0 : 1;
+  if (!report.ok()) return 1;
+
+  // CUDA where the installed package has its module, a runtime and a GPU; otherwise the reason.
+  if (cuda::is_available())
+    fmt::print("CUDA: {} device(s)\n", cuda::device_count());
+  else
+    fmt::print("CUDA not available: {}\n", cuda::unavailable_reason());
+  return 0;
 }
