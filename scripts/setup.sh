@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a Debian/Ubuntu machine for tapegrad and builds it: installs the packages the build
-# needs (only those missing, so a second run touches nothing), then configures and builds.
+# needs (only those missing, so a second run touches nothing), then configures and builds the
+# library and the example programs (scripts/test.sh builds the tests and benchmarks).
 #   scripts/setup.sh              Release build in build/
 #   scripts/setup.sh --sanitize   AddressSanitizer + UBSan build in build-asan/
 set -euo pipefail
@@ -46,4 +47,4 @@ else
 fi
 
 cmake -S . -B "$build_dir" "${options[@]}"
-cmake --build "$build_dir" -j"$(nproc)"
+cmake --build "$build_dir" -j"$(nproc)" --target tapegrad_examples

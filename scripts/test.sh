@@ -15,6 +15,7 @@ for arg in "$@"; do
 done
 
 scripts/setup.sh "$@"
+cmake --build "$build_dir" -j"$(nproc)"  # the tests and benchmarks too
 
 # A per-test limit, so that a hung test fails the run instead of stalling it.
 exec ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 1500
