@@ -98,17 +98,18 @@ class Backend {
                       double p0) = 0;
   virtual void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
                      const TensorDesc& out) = 0;
-  // out += value * a * b, or out += value * a / b when `divide` (the fused update of optimizers).
-  virtual void addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) = 0;
+  // out += value * a * b, or value * a / b (the fused update of optimizers).
+  virtual void addcmul(const TensorDesc& a, const TensorDesc& b, double value, AddedTerm term,
+                       const TensorDesc& out) = 0;
 
   // out = sum of `in` over the dims where out (given with in's shape) has stride 0.
   virtual void reduce_sum(const TensorDesc& in, const TensorDesc& out) = 0;
-  // values/indices (in's shape with `dim` of size 1) = max (or min) of in along dim; NaN wins;
+  // values/indices (in's shape with `dim` of size 1) = the max or min of in along dim; NaN wins;
   // ties go to the first index.
-  virtual void reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
-                          const TensorDesc& indices) = 0;
+  virtual void reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, const TensorDesc& values,
+                              const TensorDesc& indices) = 0;
   // out = softmax or log-softmax of in along dim, computed stably (max subtracted first).
-  virtual void softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) = 0;
+  virtual void softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) = 0;
 
   virtual void gemm(const GemmProblem& problem) = 0;
 

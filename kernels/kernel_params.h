@@ -6,6 +6,13 @@
 
 namespace tapegrad::kernels {
 
+// What addcmul adds to its output: value * a * b, or value * a / b.
+enum class AddedTerm : std::uint8_t { Product, Quotient };
+// Which extreme reduce_extreme takes along its dim.
+enum class Extreme : std::uint8_t { Max, Min };
+// What softmax writes: the probabilities, or their logarithms (computed stably, not log(softmax)).
+enum class SoftmaxOutput : std::uint8_t { Probabilities, LogProbabilities };
+
 // A 2-D sliding window over images [N, C, H, W] (convolution or pooling): window size, step,
 // implicit border on each side, spacing of the window's taps, and the resulting output size.
 struct Window2d {

@@ -477,28 +477,30 @@ Tensor& Tensor::div_(double value) {
 }
 namespace {
 
-void inplace_addcmul(const char* name, const Tensor& self, const Tensor& a, const Tensor& b, double value, bool divide) {
+void inplace_addcmul(const char* name, const Tensor& self, const Tensor& a, const Tensor& b, double value,
+                     kernels::AddedTerm term) {
   check_inplace(name, self, {&a, &b});
   check_compatible(name, self, a);
   check_compatible(name, self, b);
-  if (divide) check_floating(name, self);
+  if (term == kernels::AddedTerm::Quotient) check_floating(name, self);
   const bool same_shapes = a.shape() == self.shape() && b.shape() == self.shape();
   TAPEGRAD_CHECK(same_shapes ||
                      broadcast_shapes(self.shape(), broadcast_shapes(a.shape(), b.shape(), name), name) == self.shape(),
                  "{}: operands of shapes {} and {} cannot be broadcast to the updated tensor's shape {}", name, a.shape(),
                  b.shape(), self.shape());
-  backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, divide, self.desc());
+  backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, term,
+                           self.desc());
   self.impl().storage->bump_version();
 }
 
 }  // namespace
 
 Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
-  inplace_addcmul("addcmul_", *this, a, b, value, false);
+  inplace_addcmul("addcmul_", *this, a, b, value, kernels::AddedTerm::Product);
   return *this;
 }
 Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
-  inplace_addcmul("addcdiv_", *this, a, b, value, true);
+  inplace_addcmul("addcdiv_", *this, a, b, value, kernels::AddedTerm::Quotient);
   return *this;
 }
 Tensor& Tensor::clamp_(double low, double high) {

@@ -103,7 +103,8 @@ ValuesIndices max_or_min(const Tensor& a, std::int64_t dim_arg, bool keepdim, bo
   keep[dim] = 1;
   Tensor values = empty(keep, options_of(a));
   Tensor indices = empty(keep, TensorOptions(kInt64).with_device(a.device()));
-  backend_of(a).reduce_max(input.desc(), dim, take_min, values.desc(), indices.desc());
+  backend_of(a).reduce_extreme(input.desc(), dim, take_min ? kernels::Extreme::Min : kernels::Extreme::Max,
+                               values.desc(), indices.desc());
   if (!keepdim || a.dim() == 0) {
     Shape dropped = input.shape();
     dropped.erase(dim);
@@ -169,7 +170,9 @@ Tensor softmax_forward(const Tensor& a, std::int64_t dim_arg, bool log_softmax_o
   const Tensor input = at_least_1d(a);
   const int dim = wrap_dim(dim_arg, a.dim(), name);
   Tensor out = empty(input.shape(), options_of(a));
-  if (out.numel() > 0) backend_of(a).softmax(input.desc(), dim, log_softmax_output, out.desc());
+  const kernels::SoftmaxOutput output =
+      log_softmax_output ? kernels::SoftmaxOutput::LogProbabilities : kernels::SoftmaxOutput::Probabilities;
+  if (out.numel() > 0) backend_of(a).softmax(input.desc(), dim, output, out.desc());
   if (a.dim() == 0) out = reshape(out, {});
   return out;
 }

@@ -96,7 +96,9 @@ void CpuBackend::where(const TensorDesc& condition, const TensorDesc& a, const T
   });
 }
 
-void CpuBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) {
+void CpuBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, AddedTerm term,
+                         const TensorDesc& out) {
+  const bool divide = term == AddedTerm::Quotient;
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* pa = a.ptr<T>();

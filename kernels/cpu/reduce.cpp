@@ -141,8 +141,9 @@ void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
   });
 }
 
-void CpuBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
-                            const TensorDesc& indices) {
+void CpuBackend::reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, const TensorDesc& values,
+                                const TensorDesc& indices) {
+  const bool take_min = extreme == Extreme::Min;
   const std::int64_t extent = in.shape[dim], step = in.strides[dim];
   dispatch_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -171,7 +172,8 @@ void CpuBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const 
   });
 }
 
-void CpuBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) {
+void CpuBackend::softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) {
+  const bool log = output == SoftmaxOutput::LogProbabilities;
   const std::int64_t extent = in.shape[dim], in_step = in.strides[dim], out_step = out.strides[dim];
   dispatch_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);

@@ -260,7 +260,9 @@ void CudaBackend::where(const TensorDesc& condition, const TensorDesc& a, const 
   });
 }
 
-void CudaBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) {
+void CudaBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, AddedTerm term,
+                          const TensorDesc& out) {
+  const bool divide = term == AddedTerm::Quotient;
   activate();
   const auto layout = coalesce<3>(out.shape, {&a.strides, &b.strides, &out.strides});
   dispatch_dtype(out.dtype, [&](auto zero) {
@@ -285,8 +287,9 @@ void CudaBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
   });
 }
 
-void CudaBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
-                             const TensorDesc& indices) {
+void CudaBackend::reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, const TensorDesc& values,
+                                 const TensorDesc& indices) {
+  const bool take_min = extreme == Extreme::Min;
   activate();
   const auto plan = plan_slices<3>(in.shape, dim, {&in.strides, &values.strides, &indices.strides});
   dispatch_dtype(in.dtype, [&](auto zero) {
@@ -296,7 +299,8 @@ void CudaBackend::reduce_max(const TensorDesc& in, int dim, bool take_min, const
   });
 }
 
-void CudaBackend::softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) {
+void CudaBackend::softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) {
+  const bool log = output == SoftmaxOutput::LogProbabilities;
   check_float(in.dtype, log ? "log_softmax" : "softmax");
   activate();
   const auto plan = plan_slices<2>(in.shape, dim, {&in.strides, &out.strides});

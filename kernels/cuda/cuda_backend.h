@@ -41,12 +41,12 @@ class CudaBackend final : public Backend {
   void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) override;
   void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) override;
   void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out) override;
-  void addcmul(const TensorDesc& a, const TensorDesc& b, double value, bool divide, const TensorDesc& out) override;
+  void addcmul(const TensorDesc& a, const TensorDesc& b, double value, AddedTerm term, const TensorDesc& out) override;
 
   void reduce_sum(const TensorDesc& in, const TensorDesc& out) override;
-  void reduce_max(const TensorDesc& in, int dim, bool take_min, const TensorDesc& values,
-                  const TensorDesc& indices) override;
-  void softmax(const TensorDesc& in, int dim, bool log, const TensorDesc& out) override;
+  void reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, const TensorDesc& values,
+                      const TensorDesc& indices) override;
+  void softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) override;
 
   void gemm(const GemmProblem& problem) override;
 
