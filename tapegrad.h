@@ -8,6 +8,7 @@
 #include <tapegrad/autodiff/grad_mode.h>
 #include <tapegrad/autodiff/gradcheck.h>
 #include <tapegrad/autodiff/node.h>
+#include <tapegrad/autodiff/op_table.h>
 #include <tapegrad/autodiff/ops.h>
 #include <tapegrad/autodiff/serialize.h>
 #include <tapegrad/autodiff/tensor.h>

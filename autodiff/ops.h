@@ -78,6 +78,10 @@ Tensor sin(const Tensor& a);
 Tensor cos(const Tensor& a);
 Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
+Tensor log1p(const Tensor& a);  // log(1 + a), accurate for small a
+Tensor erf(const Tensor& a);
+// log(1 + exp(beta * a)) / beta, and a itself where beta * a > threshold, as torch's softplus.
+Tensor softplus(const Tensor& a, double beta = 1, double threshold = 20);
 Tensor relu(const Tensor& a);
 // Bounds are optional, as in torch.clamp; the gradient passes where low <= a <= high.
 Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> high);

@@ -10,7 +10,8 @@
 
 namespace tapegrad::kernels {
 
-// Unary ops; p0/p1 are scalar parameters (the scalar of `x + s`, the bounds of clamp).
+// Unary ops; p0/p1 are scalar parameters (the scalar of `x + s`, the bounds of clamp, softplus's
+// beta and threshold).
 #define TAPEGRAD_UNARY_OPS(X)                                                          \
   X(Neg, -x)                                                                           \
   X(Exp, std::exp(x))                                                                  \
@@ -21,6 +22,9 @@ namespace tapegrad::kernels {
   X(Cos, std::cos(x))                                                                  \
   X(Tanh, std::tanh(x))                                                                \
   X(Sigmoid, sigmoid(x))                                                               \
+  X(Log1p, T(std::log1p(x)))                                                           \
+  X(Erf, T(std::erf(x)))                                                               \
+  X(Softplus, softplus(x, p0, p1))                                                     \
   X(Relu, x > T(0) || is_nan(x) ? x : T(0))                                            \
   X(Sign, T((x > T(0)) - (x < T(0))))                                                  \
   X(Floor, T(std::floor(x)))                                                           \
@@ -69,6 +73,14 @@ TAPEGRAD_HOST_DEVICE inline T sigmoid(T x) {
   if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
   const T e = std::exp(x);
   return e / (T(1) + e);
+}
+
+// log(1 + exp(beta x)) / beta, and x itself where beta x > threshold, as torch's softplus: the
+// two agree there to rounding, and exp(beta x) could overflow.
+template <class T>
+TAPEGRAD_HOST_DEVICE inline T softplus(T x, double beta, double threshold) {
+  const T scaled = x * T(beta);
+  return static_cast<double>(scaled) > threshold ? x : T(std::log1p(std::exp(scaled)) / T(beta));
 }
 
 template <class T>

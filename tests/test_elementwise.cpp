@@ -1,6 +1,6 @@
-// Specification of the elementwise ops: forward values on hand-computed cases, first and second
-// derivatives against finite differences (with broadcasting, 0-dim, size-1 and strided operands),
-// float32 against float64, and the errors bad operands raise. In-place updates: test_inplace.cpp.
+// What the op table (tests/test_op_table.cpp) cannot say about the elementwise ops: hand-computed
+// values, saturation at extremes, the gradient at kinks and ties, NaN propagation, integer
+// arithmetic, comparisons and operators. In-place updates: test_inplace.cpp.
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -17,83 +17,6 @@ namespace tapegrad {
 namespace {
 
 using namespace testing;  // the shared test vocabulary of test_util.h
-
-using UnaryFn = std::function<Tensor(const Tensor&)>;
-using BinaryFn = std::function<Tensor(const Tensor&, const Tensor&)>;
-
-// Operand pairs for binary ops: equal shapes, broadcasting both ways, a 0-dim operand, size-1
-// dims, and transposed (non-contiguous) operands. a is drawn from [a_low, a_high), b from [b_low, b_high).
-std::vector<std::vector<Tensor>> binary_cases(double a_low, double a_high, double b_low, double b_high) {
-  return {
-      {input({2, 3}, 1, a_low, a_high), input({2, 3}, 2, b_low, b_high)},
-      {input({3, 1}, 3, a_low, a_high), input({1, 4}, 4, b_low, b_high)},
-      {input({2, 3}, 5, a_low, a_high), input({3}, 6, b_low, b_high)},
-      {input({}, 7, a_low, a_high), input({2, 3}, 8, b_low, b_high)},
-      {input({2, 3}, 9, a_low, a_high), input({}, 10, b_low, b_high)},
-      {input({2, 1, 3}, 11, a_low, a_high), input({4, 1}, 12, b_low, b_high)},
-      {transposed_input({3, 4}, 13, a_low, a_high), input({3, 4}, 14, b_low, b_high)},
-      {input({3, 2}, 15, a_low, a_high), transposed_input({3, 2}, 16, b_low, b_high)},
-  };
-}
-
-void expect_binary_derivatives(const BinaryFn& op, double a_low, double a_high, double b_low, double b_high) {
-  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0], x[1]); };
-  for (const auto& operands : binary_cases(a_low, a_high, b_low, b_high)) {
-    SCOPED_TRACE(shape_of(operands[0]) + " with " + shape_of(operands[1]));
-    expect_gradcheck(fn, operands);
-    expect_gradgradcheck(fn, operands);
-  }
-}
-
-void expect_binary_float32_matches(const BinaryFn& op, double a_low, double a_high, double b_low, double b_high) {
-  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0], x[1]); };
-  for (const auto& operands : binary_cases(a_low, a_high, b_low, b_high)) {
-    SCOPED_TRACE(shape_of(operands[0]) + " with " + shape_of(operands[1]));
-    expect_float32_matches_float64(fn, operands);
-  }
-}
-
-// Inputs for unary ops: a matrix, a 0-dim scalar, size-1 dims, and a transposed view.
-std::vector<Tensor> unary_cases(double low, double high) {
-  return {input({2, 3}, 21, low, high), input({}, 22, low, high), input({1, 4}, 23, low, high),
-          input({2, 1, 3}, 24, low, high), transposed_input({3, 2}, 25, low, high)};
-}
-
-void expect_unary_derivatives(const UnaryFn& op, double low, double high) {
-  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0]); };
-  for (const Tensor& x : unary_cases(low, high)) {
-    SCOPED_TRACE(shape_of(x));
-    expect_gradcheck(fn, {x});
-    expect_gradgradcheck(fn, {x});
-  }
-}
-
-void expect_unary_float32_matches(const UnaryFn& op, double low, double high) {
-  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0]); };
-  for (const Tensor& x : unary_cases(low, high)) {
-    SCOPED_TRACE(shape_of(x));
-    expect_float32_matches_float64(fn, {x});
-  }
-}
-
-// Inputs for kinked ops (abs, relu, clamp at +-0.5): every value is at least 0.1 away from 0
-// and from +-0.5, so finite differences never straddle a kink.
-std::vector<Tensor> kink_free_cases() {
-  Tensor strided = f64({-0.9, 0.2, -0.3, 0.7, 0.35, -0.65}, Shape{3, 2}).transpose(0, 1);
-  strided.requires_grad_();
-  return {leaf({-0.9, -0.3, 0.2, 0.7, -0.65, 0.35}, Shape{2, 3}), leaf({0.7}, Shape{}),
-          leaf({-0.2, 0.8}, Shape{1, 2}), strided};
-}
-
-void expect_kinked_derivatives(const UnaryFn& op) {
-  const auto fn = [op](const std::vector<Tensor>& x) { return op(x[0]); };
-  for (const Tensor& x : kink_free_cases()) {
-    SCOPED_TRACE(shape_of(x));
-    expect_gradcheck(fn, {x});
-    expect_gradgradcheck(fn, {x});
-    expect_float32_matches_float64(fn, {x});
-  }
-}
 
 // ---- binary arithmetic ----
 
@@ -169,19 +92,6 @@ TEST(Elementwise, BinaryGradientsReduceOverBroadcastDims) {
   expect_values(gradient(sub(a, b, 2.5), b), {-7.5, -7.5, -7.5, -7.5});
 }
 
-TEST(Elementwise, AddAndSubDerivativesMatchFiniteDifferences) {
-  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return add(a, b); }, -1, 1, -1, 1);
-  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return add(a, b, 2.5); }, -1, 1, -1, 1);
-  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return sub(a, b); }, -1, 1, -1, 1);
-  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return sub(a, b, -0.5); }, -1, 1, -1, 1);
-}
-
-TEST(Elementwise, MulAndDivDerivativesMatchFiniteDifferences) {
-  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return mul(a, b); }, -1, 1, -1, 1);
-  // The divisor stays in [0.5, 2): away from the pole at 0.
-  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return div(a, b); }, -1, 1, 0.5, 2);
-}
-
 TEST(Elementwise, SquareOfAnIntermediateHasDerivativeTwiceTheProduct) {
   // t * t with t computed (not a leaf) takes mul's single-product path: d(t^2)/dt = 2 t.
   const Tensor x = input({2, 3}, 41);
@@ -195,26 +105,6 @@ TEST(Elementwise, SquareOfAnIntermediateHasDerivativeTwiceTheProduct) {
   };
   expect_gradcheck(square_of_intermediate, {x});
   expect_gradgradcheck(square_of_intermediate, {x});
-}
-
-TEST(Elementwise, ScalarFormDerivativesMatchFiniteDifferences) {
-  expect_unary_derivatives([](const Tensor& a) { return add(a, 1.5); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return sub(a, 1.5); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return rsub(a, 1.5); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return mul(a, -3.0); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return div(a, 4.0); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return rdiv(a, 2.0); }, 0.5, 2);
-  expect_unary_derivatives([](const Tensor& a) { return neg(a); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return 2.0 / (1.0 - a * 3.0) + (a - 0.5) / 2.0; }, -1, 0);
-}
-
-TEST(Elementwise, ArithmeticInFloat32MatchesFloat64) {
-  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return add(a, b, 2.5); }, -1, 1, -1, 1);
-  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return sub(a, b, 0.5); }, -1, 1, -1, 1);
-  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return mul(a, b); }, -1, 1, -1, 1);
-  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return div(a, b); }, -1, 1, 0.5, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return 2.0 / a - 1.5 * a + (a - 3.0) / 4.0; }, 0.5, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return rsub(neg(a), 1.5); }, -1, 1);
 }
 
 // ---- powers ----
@@ -260,28 +150,6 @@ TEST(Elementwise, PowOfZeroBaseHasZeroExponentGradient) {
   expect_values(gradient(y, exponent), {0, 0});
 }
 
-TEST(Elementwise, PowDerivativesMatchFiniteDifferences) {
-  expect_unary_derivatives([](const Tensor& a) { return pow(a, 2.0); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return pow(a, 3.0); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& a) { return pow(a, 0.5); }, 0.5, 2);
-  expect_unary_derivatives([](const Tensor& a) { return pow(a, -1.0); }, 0.5, 2);
-  expect_unary_derivatives([](const Tensor& a) { return pow(a, 0.0); }, 0.5, 2);
-  expect_unary_derivatives([](const Tensor& a) { return pow(a, 1.7); }, 0.5, 2);
-  // Tensor exponent: positive base (log(a) appears in the exponent's gradient).
-  expect_binary_derivatives([](const Tensor& a, const Tensor& b) { return pow(a, b); }, 0.5, 2, -1, 1.5);
-  expect_unary_derivatives([](const Tensor& b) { return pow(2.5, b); }, -1, 1);
-  expect_unary_derivatives([](const Tensor& b) { return pow(0.5, b); }, -1, 1);
-}
-
-TEST(Elementwise, PowInFloat32MatchesFloat64) {
-  expect_unary_float32_matches([](const Tensor& a) { return pow(a, 2.0); }, -1, 1);
-  expect_unary_float32_matches([](const Tensor& a) { return pow(a, 3.0); }, -1, 1);
-  expect_unary_float32_matches([](const Tensor& a) { return pow(a, 0.5); }, 0.5, 2);
-  expect_unary_float32_matches([](const Tensor& a) { return pow(a, -1.0); }, 0.5, 2);
-  expect_binary_float32_matches([](const Tensor& a, const Tensor& b) { return pow(a, b); }, 0.5, 2, -1, 1.5);
-  expect_unary_float32_matches([](const Tensor& b) { return pow(2.5, b); }, -1, 1);
-}
-
 // ---- transcendental functions and activations ----
 
 TEST(Elementwise, TranscendentalFunctionsMatchHandValues) {
@@ -324,47 +192,6 @@ TEST(Elementwise, ReluPassesNoGradientWhereTheInputIsNotPositive) {
   EXPECT_TRUE(std::isnan(g[2].item()));
 }
 
-// The smooth unary ops and the interval each is sampled from: log and sqrt stay in [0.5, 2), away
-// from their singularity at 0; the others are smooth everywhere and are sampled on both signs.
-struct SmoothUnaryOp {
-  const char* name;
-  UnaryFn op;
-  double low, high;
-};
-
-std::vector<SmoothUnaryOp> smooth_unary_ops() {
-  return {
-      {"exp", [](const Tensor& a) { return exp(a); }, -1, 1},
-      {"log", [](const Tensor& a) { return log(a); }, 0.5, 2},
-      {"sqrt", [](const Tensor& a) { return sqrt(a); }, 0.5, 2},
-      {"sin", [](const Tensor& a) { return sin(a); }, -2, 2},
-      {"cos", [](const Tensor& a) { return cos(a); }, -2, 2},
-      {"tanh", [](const Tensor& a) { return tanh(a); }, -2, 2},
-      {"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3, 3},
-  };
-}
-
-TEST(Elementwise, SmoothUnaryDerivativesMatchFiniteDifferences) {
-  for (const SmoothUnaryOp& unary : smooth_unary_ops()) {
-    SCOPED_TRACE(unary.name);
-    expect_unary_derivatives(unary.op, unary.low, unary.high);
-  }
-}
-
-TEST(Elementwise, TranscendentalsInFloat32MatchFloat64) {
-  for (const SmoothUnaryOp& unary : smooth_unary_ops()) {
-    SCOPED_TRACE(unary.name);
-    expect_unary_float32_matches(unary.op, unary.low, unary.high);
-  }
-}
-
-TEST(Elementwise, AbsAndReluDerivativesMatchFiniteDifferencesAwayFromZero) {
-  expect_kinked_derivatives([](const Tensor& a) { return abs(a); });
-  expect_kinked_derivatives([](const Tensor& a) { return relu(a); });
-  // Composed with a smooth op, so the second derivative is not trivially zero.
-  expect_kinked_derivatives([](const Tensor& a) { return mul(relu(a), abs(a)); });
-}
-
 // ---- clamp, minimum, maximum, where ----
 
 TEST(Elementwise, ClampLimitsToEitherOrBothBounds) {
@@ -394,12 +221,6 @@ TEST(Elementwise, ClampWithLowAboveHighGivesHigh) {
   expect_values(z, {0, 0, 0});
 }
 
-TEST(Elementwise, ClampDerivativesMatchFiniteDifferencesAwayFromTheBounds) {
-  expect_kinked_derivatives([](const Tensor& a) { return clamp(a, -0.5, 0.5); });
-  expect_kinked_derivatives([](const Tensor& a) { return clamp(a, -0.5, std::nullopt); });
-  expect_kinked_derivatives([](const Tensor& a) { return mul(clamp(a, std::nullopt, 0.5), a); });
-}
-
 TEST(Elementwise, MinimumAndMaximumPickElementwiseAndBroadcast) {
   const Tensor a = f64({1, 5, 3, 7}, Shape{2, 2}), b = f64({4, 4});
   expect_values(minimum(a, b), {1, 4, 3, 4});
@@ -424,15 +245,6 @@ TEST(Elementwise, MinimumAndMaximumPropagateNaNFromEitherOperand) {
     for (const double value : result.to_vector<double>()) EXPECT_TRUE(std::isnan(value));
 }
 
-TEST(Elementwise, MinimumAndMaximumDerivativesMatchFiniteDifferences) {
-  // Independent random operands: no ties (finite differences would straddle one).
-  for (const BinaryFn op : {BinaryFn([](const Tensor& a, const Tensor& b) { return minimum(a, b); }),
-                            BinaryFn([](const Tensor& a, const Tensor& b) { return maximum(a, b); })}) {
-    expect_binary_derivatives(op, -1, 1, -1, 1);
-    expect_binary_float32_matches(op, -1, 1, -1, 1);
-  }
-}
-
 TEST(Elementwise, WhereTakesFirstValueWhereConditionIsNonZero) {
   const Tensor condition = f64({1, 0, 2, 0}, Shape{2, 2});
   expect_values(where(condition, f64({1, 2, 3, 4}, Shape{2, 2}), f64({-1, -2, -3, -4}, Shape{2, 2})), {1, -2, 3, -4});
@@ -451,27 +263,6 @@ TEST(Elementwise, WhereRoutesGradientByTheCondition) {
   expect_values(grads[0], {1, 0, 1});
   EXPECT_EQ(grads[1].dim(), 0);  // b was broadcast to the one position the condition rejects
   expect_values(grads[1], {1});
-}
-
-TEST(Elementwise, WhereDerivativesMatchFiniteDifferencesInBothValueInputs) {
-  const Tensor mask = f64({1, 0, 0, 1, 1, 0}, Shape{2, 3});
-  const auto fn = [mask](const std::vector<Tensor>& x) { return where(mask, mul(x[0], x[0]), x[1]); };
-  const std::vector<std::vector<Tensor>> cases = {
-      {input({2, 3}, 41), input({2, 3}, 42)},
-      {input({2, 1}, 43), input({3}, 44)},
-      {input({}, 45), input({2, 3}, 46)},
-      {transposed_input({2, 3}, 47), input({1, 3}, 48)},
-  };
-  for (const auto& operands : cases) {
-    SCOPED_TRACE(shape_of(operands[0]) + " with " + shape_of(operands[1]));
-    expect_gradcheck(fn, operands);
-    expect_gradgradcheck(fn, operands);
-    expect_float32_matches_float64(fn, operands);
-  }
-  const auto strided = [](const std::vector<Tensor>& x) { return where(gt(x[0], 0.0), x[0], x[1]); };
-  const std::vector<Tensor> operands = {kink_free_cases()[3], transposed_input({2, 3}, 31)};
-  expect_gradcheck(strided, operands);
-  expect_gradgradcheck(strided, operands);
 }
 
 // ---- comparisons and sign: values only ----
@@ -532,45 +323,12 @@ TEST(Elementwise, ComparisonsAndSignAreNotDifferentiable) {
 
 // ---- bad operands ----
 
-TEST(Elementwise, ShapesThatCannotBroadcastNameBothShapes) {
+TEST(Elementwise, ComparisonsRefuseBadOperandsNamingBoth) {
   const Tensor a = zeros({2, 3}, kFloat64), b = zeros({4}, kFloat64);
-  expect_error([&] { add(a, b); }, {"add", "[2, 3]", "[4]"});
-  expect_error([&] { sub(a, b); }, {"sub", "[2, 3]", "[4]"});
-  expect_error([&] { mul(a, b); }, {"mul", "[2, 3]", "[4]"});
-  expect_error([&] { div(a, b); }, {"div", "[2, 3]", "[4]"});
-  expect_error([&] { pow(a, b); }, {"pow", "[2, 3]", "[4]"});
-  expect_error([&] { minimum(a, b); }, {"minimum", "[2, 3]", "[4]"});
-  expect_error([&] { maximum(a, b); }, {"maximum", "[2, 3]", "[4]"});
-  expect_error([&] { where(ones({2, 3}, kFloat64), a, b); }, {"where", "[2, 3]", "[4]"});
-  expect_error([&] { where(ones({4}, kFloat64), a, a); }, {"where", "[2, 3]", "[4]"});
   expect_error([&] { eq(a, b); }, {"eq", "[2, 3]", "[4]"});
   expect_error([&] { (void)(a < b); }, {"lt", "[2, 3]", "[4]"});
   expect_error([&] { (void)(a + b); }, {"add", "[2, 3]", "[4]"});
-}
-
-TEST(Elementwise, MixedDtypesAreRefusedNamingBoth) {
-  const Tensor single = ones({2}, kFloat32), double_precision = ones({2}, kFloat64);
-  expect_error([&] { add(single, double_precision); }, {"add", "float32", "float64"});
-  expect_error([&] { mul(double_precision, single); }, {"mul", "float64", "float32"});
-  expect_error([&] { div(single, double_precision); }, {"div", "float32", "float64"});
-  expect_error([&] { pow(single, double_precision); }, {"pow", "float32", "float64"});
-  expect_error([&] { maximum(single, double_precision); }, {"maximum", "float32", "float64"});
-  expect_error([&] { where(ones({2}, kFloat64), single, double_precision); }, {"where", "float32", "float64"});
-  expect_error([&] { gt(single, double_precision); }, {"gt", "float32", "float64"});
-}
-
-TEST(Elementwise, FloatOnlyOpsRefuseInt64) {
-  const Tensor ints = from_vector<std::int64_t>({1, 2, 3});
-  expect_error([&] { exp(ints); }, {"exp", "int64"});
-  expect_error([&] { log(ints); }, {"log", "int64"});
-  expect_error([&] { sqrt(ints); }, {"sqrt", "int64"});
-  expect_error([&] { sin(ints); }, {"sin", "int64"});
-  expect_error([&] { cos(ints); }, {"cos", "int64"});
-  expect_error([&] { tanh(ints); }, {"tanh", "int64"});
-  expect_error([&] { sigmoid(ints); }, {"sigmoid", "int64"});
-  expect_error([&] { pow(ints, 2.0); }, {"pow", "int64"});
-  expect_error([&] { div(ints, ints); }, {"div", "int64"});
-  expect_error([&] { rdiv(ints, 1.0); }, {"rdiv", "int64"});
+  expect_error([&] { gt(ones({2}, kFloat32), ones({2}, kFloat64)); }, {"gt", "float32", "float64"});
 }
 
 TEST(Elementwise, IntegerArithmeticStaysExact) {
@@ -583,25 +341,10 @@ TEST(Elementwise, IntegerArithmeticStaysExact) {
   EXPECT_EQ(add(a, 1.0).dtype(), kInt64);
 }
 
-TEST(Elementwise, UndefinedTensorsAreRefused) {
-  const Tensor undefined, x = ones({2}, kFloat64);
-  expect_error([&] { add(undefined, x); }, {"add", "undefined"});
-  expect_error([&] { mul(x, undefined); }, {"mul", "undefined"});
-  expect_error([&] { add(undefined, 1.0); }, {"add", "undefined"});
-  expect_error([&] { neg(undefined); }, {"neg", "undefined"});
-  expect_error([&] { exp(undefined); }, {"exp", "undefined"});
-  expect_error([&] { pow(undefined, 2.0); }, {"pow", "undefined"});
-  expect_error([&] { abs(undefined); }, {"abs", "undefined"});
-  expect_error([&] { relu(undefined); }, {"relu", "undefined"});
-  expect_error([&] { clamp(undefined, 0.0, 1.0); }, {"clamp", "undefined"});
-  expect_error([&] { where(undefined, x, x); }, {"where", "undefined"});
-  expect_error([&] { where(x, x, undefined); }, {"where", "undefined"});
+TEST(Elementwise, ComparisonsRefuseUndefinedTensors) {
+  const Tensor undefined;
   expect_error([&] { gt(undefined, 0.0); }, {"gt", "undefined"});
   expect_error([&] { sign(undefined); }, {"sign", "undefined"});
-}
-
-TEST(Elementwise, ClampWithoutBoundsIsRefused) {
-  expect_error([] { clamp(ones({2}, kFloat64), std::nullopt, std::nullopt); }, {"clamp", "at least one"});
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Specification of matmul (every 1-D/2-D/3-D combination torch.matmul allows here, shared and
-// strided operands) against a textbook triple loop, and of dot, outer, cat and stack: values,
-// gradients, second derivatives, float32 against float64, and the errors for bad operands.
+// strided operands, operands BLAS cannot read directly) against a textbook triple loop, and of
+// dot, outer, cat and stack: hand values, where gradients go, and the errors for bad operands.
+// Gradients against finite differences are the op table's (tests/test_op_table.cpp).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -133,16 +134,6 @@ TEST(Linalg, MatmulGradientsAreProductsWithTheOtherOperandTransposed) {
   expect_values(gradient(matmul(batch, b), b), {12, 12, 18, 18});
 }
 
-TEST(Linalg, MatmulDerivativesMatchFiniteDifferences) {
-  for (const MatmulCase& c : matmul_cases()) expect_op_checks(matmul_of, {c.a, c.b});
-  // Operands only reachable through a copy (column stride 2).
-  expect_op_checks([](const std::vector<Tensor>& x) { return matmul(x[0].slice(1, 0, 6, 2), x[1]); },
-                   {input({2, 6}, 45), input({3, 2}, 46)});
-  // The same matrix on both sides: its gradient is the sum of two contributions.
-  expect_op_checks([](const std::vector<Tensor>& x) { return matmul(x[0], x[0].transpose(0, 1)); },
-                   {input({2, 3}, 47)});
-}
-
 TEST(Linalg, MatmulRefusesIncompatibleShapesNamingBoth) {
   const auto m = [](Shape shape) { return zeros(shape, kFloat64); };
   expect_error([&] { matmul(m({2, 3}), m({4, 5})); }, {"matmul", "[2, 3]", "[4, 5]"});
@@ -178,20 +169,6 @@ TEST(Linalg, DotGradientIsTheOtherVector) {
   const auto grads = grad({dot(a, b)}, {a, b});
   expect_values(grads[0], {4, 5, 6});
   expect_values(grads[1], {1, 2, 3});
-}
-
-TEST(Linalg, DotAndOuterDerivativesMatchFiniteDifferences) {
-  const auto dot_of = [](const std::vector<Tensor>& x) { return dot(x[0], x[1]); };
-  const auto outer_of = [](const std::vector<Tensor>& x) { return outer(x[0], x[1]); };
-  expect_op_checks(dot_of, {input({4}, 51), input({4}, 52)});
-  expect_op_checks(dot_of, {input({1}, 53), input({1}, 54)});
-  expect_op_checks(outer_of, {input({3}, 55), input({4}, 56)});
-  expect_op_checks(outer_of, {input({1}, 57), input({2}, 58)});
-  // A column of a matrix: a strided 1-D operand.
-  expect_op_checks([](const std::vector<Tensor>& x) { return dot(x[0].select(1, 1), x[1]); },
-                   {input({3, 2}, 59), input({3}, 60)});
-  expect_op_checks([](const std::vector<Tensor>& x) { return outer(x[0].select(1, 0), x[1]); },
-                   {input({3, 2}, 61), input({2}, 62)});
 }
 
 TEST(Linalg, DotAndOuterRefuseBadOperands) {
@@ -246,21 +223,6 @@ TEST(Linalg, CatGradientIsTheMatchingSliceOfTheOutputGradient) {
   expect_values(gradient(mixed, b), {1, 1, 1, 1});
 }
 
-TEST(Linalg, CatDerivativesMatchFiniteDifferences) {
-  const auto cat_along = [](std::int64_t dim) {
-    return [dim](const std::vector<Tensor>& x) { return cat(x, dim); };
-  };
-  expect_op_checks(cat_along(1), {input({2, 1}, 71), input({2, 3}, 72), input({2, 2}, 73)});
-  expect_op_checks(cat_along(0), {input({1, 3}, 74), input({2, 3}, 75)});
-  expect_op_checks(cat_along(-1), {input({2, 2, 1}, 76), input({2, 2, 3}, 77)});
-  expect_op_checks(cat_along(1), {input({2, 1, 2}, 78), transposed_input({2, 3, 2}, 79)});
-  expect_op_checks(cat_along(0), {input({3}, 80), input({1}, 81), input({2}, 82)});
-  expect_op_checks(cat_along(0), {transposed_input({2, 3}, 83), transposed_input({1, 3}, 84)});
-  // A piece used twice gets both slices' gradients.
-  expect_op_checks([](const std::vector<Tensor>& x) { return mul(cat({x[0], x[1], x[0]}, 0), 2.0); },
-                   {input({2}, 85), input({3}, 86)});
-}
-
 TEST(Linalg, CatRefusesMismatchedPiecesNamingTheirShapes) {
   const auto m = [](Shape shape) { return zeros(shape, kFloat64); };
   expect_error([&] { cat({m({2, 3}), m({3, 4})}, 0); }, {"cat", "tensor 1", "[3, 4]", "[2, 3]"});
@@ -298,16 +260,6 @@ TEST(Linalg, StackGradientIsTheMatchingSliceOfTheOutputGradient) {
   expect_values(grads[1], {20, 40});
 }
 
-TEST(Linalg, StackDerivativesMatchFiniteDifferences) {
-  const auto stack_along = [](std::int64_t dim) {
-    return [dim](const std::vector<Tensor>& x) { return stack(x, dim); };
-  };
-  for (const std::int64_t dim : {0, 1, 2, -1})
-    expect_op_checks(stack_along(dim), {input({2, 3}, 91), input({2, 3}, 92), input({2, 3}, 93)});
-  expect_op_checks(stack_along(1), {transposed_input({2, 3}, 94), input({2, 3}, 95)});
-  expect_op_checks(stack_along(0), {input({}, 96), input({}, 97)});
-}
-
 TEST(Linalg, StackRefusesMismatchedShapesAndBadDims) {
   expect_error([] { stack({ones({2}, kFloat64), ones({3}, kFloat64)}, 0); }, {"stack", "tensor 1", "[3]", "[2]"});
   expect_error([] { stack({ones({2}, kFloat64), ones({2}, kFloat64)}, 2); }, {"stack", "dim 2", "out of range"});
@@ -328,16 +280,6 @@ TEST(Linear, EqualsMatmulWithTheTransposedWeightPlusBias) {
   expect_values(linear(batched, w, b), add(matmul(batched.reshape({-1, 3}), w.t()), b).to_vector<double>(), 1e-12);
   EXPECT_EQ(shape_of(linear(input({3}, 65), w, b)), "[4]");
   expect_values(linear(zeros({2, 0}, kFloat64), zeros({3, 0}, kFloat64), f64({1, 2, 3})), {1, 2, 3, 1, 2, 3}, 0);
-}
-
-TEST(Linear, GradientsMatchFiniteDifferencesToSecondOrder) {
-  const auto fn = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
-  for (const Tensor& x : {input({5, 3}, 66), transposed_input({5, 3}, 67), input({2, 2, 3}, 68)}) {
-    SCOPED_TRACE(shape_of(x));
-    expect_gradcheck(fn, {x, input({4, 3}, 69), input({4}, 70)});
-    expect_gradgradcheck(fn, {x, input({4, 3}, 69), input({4}, 70)});
-  }
-  expect_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }, {input({5, 3}, 71), transposed_input({4, 3}, 72)});
 }
 
 TEST(Linear, WeightGradientIsContiguous) {

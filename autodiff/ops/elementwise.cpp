@@ -2,6 +2,7 @@
 // can be differentiated again), comparisons, and the in-place updates optimizers use.
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 #include <tapegrad/autodiff/ops/common.h>
 
@@ -28,9 +29,9 @@ Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tens
 }
 
 // A float-only unary op.
-Tensor floating_unary(UnaryOp op, const char* name, const Tensor& a, double p0 = 0) {
+Tensor floating_unary(UnaryOp op, const char* name, const Tensor& a, double p0 = 0, double p1 = 0) {
   check_floating(name, a);
-  return unary_forward(op, a, p0);
+  return unary_forward(op, a, p0, p1);
 }
 
 // Gradient of a binary op for one operand: reduce over the dims broadcasting expanded.
@@ -265,6 +266,38 @@ Tensor sigmoid(const Tensor& a) {
     record("sigmoid", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       const Tensor y = ctx.unpack(so);  // s (1 - s)
       ctx.set_input_grad(0, mul(ctx.grad(), mul(y, rsub(y, 1.0))));
+    });
+  return out;
+}
+
+Tensor log1p(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Log1p, "log1p", a);
+  if (should_record(a))
+    record("log1p", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, div(ctx.grad(), add(ctx.unpack(sa), 1.0)));
+    });
+  return out;
+}
+
+Tensor erf(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Erf, "erf", a);
+  if (should_record(a))
+    record("erf", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
+      const Tensor x = ctx.unpack(sa);  // 2 / sqrt(pi) exp(-x^2)
+      ctx.set_input_grad(0, mul(ctx.grad(), mul(exp(neg(mul(x, x))), 2 / std::sqrt(std::numbers::pi))));
+    });
+  return out;
+}
+
+Tensor softplus(const Tensor& a, double beta, double threshold) {
+  TAPEGRAD_CHECK(beta != 0, "softplus: beta must be non-zero, got 0");
+  Tensor out = floating_unary(UnaryOp::Softplus, "softplus", a, beta, threshold);
+  if (should_record(a))
+    // sigmoid(beta x), and 1 in the linear region.
+    record("softplus", out, {a}, [sa = SavedTensor::input(a), beta, threshold](BackwardContext& ctx) {
+      const Tensor scaled = mul(ctx.unpack(sa), beta);
+      const Tensor slope = where(gt(scaled, threshold), ones_like(scaled), sigmoid(scaled));
+      ctx.set_input_grad(0, mul(ctx.grad(), slope));
     });
   return out;
 }

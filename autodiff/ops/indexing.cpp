@@ -25,15 +25,15 @@ Tensor index_select(const Tensor& a, std::int64_t dim_arg, const Tensor& index) 
 }
 
 Tensor index_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim_arg, const Tensor& index) {
-  check_defined("index_add", source);
-  check_index("index_add", index, source);
-  const int dim = wrap_dim(dim_arg, shape.size(), "index_add");
+  check_defined("index_add_into_zeros", source);
+  check_index("index_add_into_zeros", index, source);
+  const int dim = wrap_dim(dim_arg, shape.size(), "index_add_into_zeros");
   Tensor out = zeros(shape, options_of(source));
   const Tensor target = at_least_1d(out);
   const Tensor src = at_least_1d(source);
   TAPEGRAD_CHECK(src.dim() == target.dim() && src.shape()[dim] == index.numel(),
-                 "index_add: source of shape {} does not match {} indices along dim {} of shape {}", source.shape(),
-                 index.numel(), dim, shape);
+                 "index_add_into_zeros: source of shape {} does not match {} indices along dim {} of shape {}",
+                 source.shape(), index.numel(), dim, shape);
   backend_of(source).index_add(src.desc(), dim, reshape(index, {-1}).desc(), target.desc());
   if (should_record(source))
     record("index_add", out, {source}, [index, dim](BackwardContext& ctx) {
@@ -65,21 +65,23 @@ Tensor gather(const Tensor& a, std::int64_t dim_arg, const Tensor& index) {
 }
 
 Tensor scatter_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim_arg, const Tensor& index) {
-  check_defined("scatter_add", source);
-  check_index("scatter_add", index, source);
-  const int dim = wrap_dim(dim_arg, shape.size(), "scatter_add");
+  check_defined("scatter_add_into_zeros", source);
+  check_index("scatter_add_into_zeros", index, source);
+  const int dim = wrap_dim(dim_arg, shape.size(), "scatter_add_into_zeros");
   if (shape.empty()) {  // kernels index strides by dim: give a scalar one
     TAPEGRAD_CHECK(source.dim() == 0 && index.dim() == 0,
-                   "scatter_add: source of shape {} and index of shape {} must be 0-dim for a 0-dim output",
+                   "scatter_add_into_zeros: source of shape {} and index of shape {} must be 0-dim for a 0-dim "
+                   "output",
                    source.shape(), index.shape());
     return reshape(scatter_add_into_zeros(reshape(source, {1}), {1}, 0, reshape(index, {1})), {});
   }
   TAPEGRAD_CHECK(index.shape() == source.shape() && index.dim() == shape.size(),
-                 "scatter_add: index of shape {} must match the source's shape {} and have the {} dims of {}",
-                 index.shape(), source.shape(), shape.size(), shape);
+                 "scatter_add_into_zeros: index of shape {} must match the source's shape {} and have the {} dims "
+                 "of {}", index.shape(), source.shape(), shape.size(), shape);
   for (int d = 0; d < shape.size(); ++d)
     TAPEGRAD_CHECK(d == dim || index.shape()[d] <= shape[d],
-                   "scatter_add: index shape {} exceeds the output shape {} at dim {}", index.shape(), shape, d);
+                   "scatter_add_into_zeros: index shape {} exceeds the output shape {} at dim {}", index.shape(), shape,
+                   d);
   Tensor out = zeros(shape, options_of(source));
   backend_of(source).scatter_add(source.desc(), dim, index.desc(), out.desc());
   if (should_record(source))

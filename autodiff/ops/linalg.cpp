@@ -25,8 +25,10 @@ std::optional<kernels::GemmOperand> as_gemm_operand(const kernels::TensorDesc& m
 // Batched product of [B|1, m, k] and [B|1, k, n] tensors (a batch of 1 is shared).
 Tensor batched_product(const Tensor& a_in, const Tensor& b_in) {
   Tensor a = a_in, b = b_in;
-  const std::int64_t batch = std::max(a.shape()[0], b.shape()[0]);
+  // The batches are equal or one is 1 (checked by matmul); a batch of 0 against 1 gives 0.
+  const std::int64_t batch = a.shape()[0] == 1 ? b.shape()[0] : a.shape()[0];
   const std::int64_t m = a.shape()[1], k = a.shape()[2], n = b.shape()[2];
+  if (batch == 0 || m == 0 || n == 0) return empty({batch, m, n}, options_of(a));
   auto operand = [&](Tensor& t) {
     const std::int64_t batch_stride = t.shape()[0] == 1 ? 0 : t.strides()[0];
     std::optional<kernels::GemmOperand> op = as_gemm_operand(t.desc(), 1, batch_stride);
@@ -46,7 +48,6 @@ Tensor batched_product(const Tensor& a_in, const Tensor& b_in) {
   problem.b = operand(b);
   Tensor out = empty({batch, m, n}, options_of(a));
   problem.c = {out.desc().data, n, m * n};
-  if (m == 0 || n == 0) return out;
   if (k == 0) {
     out.detach().zero_();
     return out;
@@ -226,7 +227,7 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim_arg) {
   std::vector<Tensor> expanded;
   expanded.reserve(tensors.size());
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    check_defined("stack", tensors[i]);
+    check_compatible("stack", tensors[0], tensors[i]);
     TAPEGRAD_CHECK(tensors[i].shape() == tensors[0].shape(), "stack: tensor {} has shape {}, but tensor 0 has shape {}",
                    i, tensors[i].shape(), tensors[0].shape());
     expanded.push_back(unsqueeze(tensors[i], dim));

@@ -113,6 +113,8 @@ bool is_unbatched(const Tensor& t) { return t.defined() && t.dim() == 3; }
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
   check_floating("conv2d", input);
   check_compatible("conv2d", input, weight);
+  TAPEGRAD_CHECK(input.dim() == 3 || input.dim() == 4,
+                 "conv2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}", input.shape());
   if (bias.defined()) {
     check_compatible("conv2d", input, bias);
     TAPEGRAD_CHECK(weight.dim() == 4 && bias.dim() == 1 && bias.shape()[0] == weight.shape()[0],
@@ -173,13 +175,16 @@ Tensor conv2d_weight_grad(const Tensor& input, const Tensor& grad_output, const 
 
 // ---- max pooling ----
 
-ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& params) {
-  check_floating("max_pool2d", input);
+namespace {
+
+// Both pooling entry points; `op` names the one the user called, in the messages.
+ValuesIndices max_pool2d_impl(const char* op, const Tensor& input, const Pool2dParams& params) {
+  check_floating(op, input);
   if (is_unbatched(input)) {
-    const ValuesIndices batched = max_pool2d_with_indices(unsqueeze(input, 0), params);
+    const ValuesIndices batched = max_pool2d_impl(op, unsqueeze(input, 0), params);
     return {squeeze(batched.values, 0), squeeze(batched.indices, 0)};
   }
-  TAPEGRAD_CHECK(input.dim() == 4, "max_pool2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}",
+  TAPEGRAD_CHECK(input.dim() == 4, "{}: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}", op,
                  input.shape());
   const auto& [kernel, stride_arg, padding] = params;
   kernels::Window2d w;
@@ -193,19 +198,19 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& p
   w.stride_w = stride_arg[1] == 0 ? kernel[1] : stride_arg[1];
   w.pad_h = padding[0];
   w.pad_w = padding[1];
-  TAPEGRAD_CHECK(w.kernel_h > 0 && w.kernel_w > 0, "max_pool2d: kernel size must be positive, got ({}, {})",
+  TAPEGRAD_CHECK(w.kernel_h > 0 && w.kernel_w > 0, "{}: kernel size must be positive, got ({}, {})", op,
                  kernel[0], kernel[1]);
   TAPEGRAD_CHECK(w.stride_h > 0 && w.stride_w > 0,
-                 "max_pool2d: stride must be positive (or 0 for the kernel size), got ({}, {})", stride_arg[0],
+                 "{}: stride must be positive (or 0 for the kernel size), got ({}, {})", op, stride_arg[0],
                  stride_arg[1]);
   // As in PyTorch: a wider border would allow windows that see only padding.
   TAPEGRAD_CHECK(w.pad_h >= 0 && w.pad_w >= 0 && w.pad_h <= w.kernel_h / 2 && w.pad_w <= w.kernel_w / 2,
-                 "max_pool2d: padding must be between 0 and half the kernel size, got padding ({}, {}) for kernel "
-                 "({}, {})", padding[0], padding[1], kernel[0], kernel[1]);
+                 "{}: padding must be between 0 and half the kernel size, got padding ({}, {}) for kernel "
+                 "({}, {})", op, padding[0], padding[1], kernel[0], kernel[1]);
   const std::int64_t padded_h = w.height + 2 * w.pad_h, padded_w = w.width + 2 * w.pad_w;
   TAPEGRAD_CHECK(w.kernel_h <= padded_h && w.kernel_w <= padded_w,
-                 "max_pool2d: the kernel ({}x{}) is larger than the padded input ({}x{} from input shape {}); use a "
-                 "smaller kernel or more padding", w.kernel_h, w.kernel_w, padded_h, padded_w, input.shape());
+                 "{}: the kernel ({}x{}) is larger than the padded input ({}x{} from input shape {}); use a "
+                 "smaller kernel or more padding", op, w.kernel_h, w.kernel_w, padded_h, padded_w, input.shape());
   w.out_h = (padded_h - w.kernel_h) / w.stride_h + 1;
   w.out_w = (padded_w - w.kernel_w) / w.stride_w + 1;
   const Shape out_shape{w.batch, w.channels, w.out_h, w.out_w};
@@ -217,15 +222,21 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& p
       // Each output's gradient goes to its argmax: a scatter-add over the flattened planes,
       // whose own gradient (a gather) makes the second derivative.
       const Shape planes{input_shape[0], input_shape[1], input_shape[2] * input_shape[3]};
-      const Shape flat{planes[0], planes[1], -1};
+      const Shape flat{planes[0], planes[1], ctx.grad().size(2) * ctx.grad().size(3)};
       const Tensor routed = scatter_add_into_zeros(reshape(ctx.grad(), flat), planes, 2, reshape(indices, flat));
       ctx.set_input_grad(0, reshape(routed, input_shape));
     });
   return {values, indices};
 }
 
+}  // namespace
+
+ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& params) {
+  return max_pool2d_impl("max_pool2d_with_indices", input, params);
+}
+
 Tensor max_pool2d(const Tensor& input, const Pool2dParams& params) {
-  return max_pool2d_with_indices(input, params).values;
+  return max_pool2d_impl("max_pool2d", input, params).values;
 }
 
 // ---- batch normalization ----

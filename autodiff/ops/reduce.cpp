@@ -74,6 +74,7 @@ Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
 Tensor mean(const Tensor& a) { return mean(a, {}, false); }
 
 Tensor sum_to(const Tensor& a, const Shape& shape) {
+  check_defined("sum_to", a);
   if (a.shape() == shape) return a;
   const int leading = a.dim() - shape.size();
   TAPEGRAD_CHECK(leading >= 0, "sum_to: cannot sum shape {} to the larger shape {}", a.shape(), shape);

@@ -111,9 +111,9 @@ Tensor reshape(const Tensor& a, Shape shape) {
 
 Tensor flatten(const Tensor& a, std::int64_t start_dim, std::int64_t end_dim) {
   check_defined("flatten", a);
-  if (a.dim() == 0) return reshape(a, {1});
   const int start = wrap_dim(start_dim, a.dim(), "flatten"), end = wrap_dim(end_dim, a.dim(), "flatten");
   TAPEGRAD_CHECK(start <= end, "flatten: start_dim {} comes after end_dim {}", start_dim, end_dim);
+  if (a.dim() == 0) return reshape(a, {1});
   Shape shape;
   for (int d = 0; d < start; ++d) shape.push_back(a.shape()[d]);
   std::int64_t merged = 1;
@@ -137,8 +137,8 @@ Tensor squeeze(const Tensor& a) {
 
 Tensor squeeze(const Tensor& a, std::int64_t dim_arg) {
   check_defined("squeeze", a);
+  const int dim = wrap_dim(dim_arg, a.dim(), "squeeze");  // a 0-dim tensor takes dim 0 or -1
   if (a.dim() == 0) return a;
-  const int dim = wrap_dim(dim_arg, a.dim(), "squeeze");
   if (a.shape()[dim] != 1) return a;
   Shape shape = a.shape();
   Strides strides = a.strides();
@@ -179,10 +179,11 @@ Tensor permute(const Tensor& a, const Dims& dims) {
 
 Tensor transpose(const Tensor& a, std::int64_t dim0, std::int64_t dim1) {
   check_defined("transpose", a);
-  if (a.dim() == 0) return a;
+  const int first = wrap_dim(dim0, a.dim(), "transpose"), second = wrap_dim(dim1, a.dim(), "transpose");
+  if (a.dim() == 0) return a;  // dims 0 and -1 name its one position, as in PyTorch
   Dims order;
   for (int d = 0; d < a.dim(); ++d) order.push_back(d);
-  std::swap(order[wrap_dim(dim0, a.dim(), "transpose")], order[wrap_dim(dim1, a.dim(), "transpose")]);
+  std::swap(order[first], order[second]);
   return permute(a, order);
 }
 
@@ -213,11 +214,12 @@ Tensor narrow(const Tensor& a, std::int64_t dim_arg, std::int64_t start, std::in
   TAPEGRAD_CHECK(a.dim() > 0, "narrow: cannot be applied to a 0-dim tensor; reshape it to [1] first");
   const int dim = wrap_dim(dim_arg, a.dim(), "narrow");
   const std::int64_t extent = a.shape()[dim];
-  if (start < 0) start += extent;
-  TAPEGRAD_CHECK(start >= 0 && length >= 0 && start + length <= extent,
-                 "narrow: range [{}, {}) is out of bounds for dim {} of size {} (shape {})", start, start + length, dim,
-                 extent, a.shape());
-  return slice(a, dim, start, start + length, 1);
+  const std::int64_t first = start < 0 ? start + extent : start;
+  TAPEGRAD_CHECK(first >= 0 && length >= 0 && first + length <= extent,
+                 "narrow: start {} with length {} (range [{}, {})) is out of bounds for dim {} of size {} (shape {}); "
+                 "start must be in [{}, {}]", start, length, first, first + length, dim, extent, a.shape(), -extent,
+                 extent);
+  return slice(a, dim, first, first + length, 1);
 }
 
 Tensor select(const Tensor& a, std::int64_t dim_arg, std::int64_t index) {
@@ -274,7 +276,7 @@ Tensor contiguous(const Tensor& a) {
 }
 
 Tensor to_dtype(const Tensor& a, DType dtype) {
-  check_defined("to", a);
+  check_defined("to_dtype", a);
   if (a.dtype() == dtype) return a;
   Tensor out = empty(a.shape(), options_of(a).with_dtype(dtype));
   backend_of(a).copy(a.desc(), out.desc());

@@ -1,0 +1,387 @@
+// Rows of the layer functions: conv2d and its two gradient ops, max pooling (values and argmax
+// positions), batch normalization (training and evaluation) and dropout. The references are
+// direct loops: the seven-index sum of a convolution, a scan of each pooling window, each
+// channel's mean and variance.
+#include <array>
+#include <cmath>
+
+#include <tapegrad/autodiff/op_table/rows.h>
+#include <tapegrad/kernels/error.h>
+
+namespace tapegrad::op_rows {
+namespace {
+
+using reference::at;
+using reference::Index;
+
+constexpr auto kFloating = OpDTypes::Floating;
+
+bool inside(std::int64_t i, std::int64_t size) { return i >= 0 && i < size; }
+
+// A [C, H, W] image as a batch of one, and a batch of one back to [C, H, W].
+Tensor batched(const Tensor& x) {
+  return x.dim() == 3 ? reference::with_shape(x, {1, x.shape()[0], x.shape()[1], x.shape()[2]}) : x;
+}
+Tensor unbatched(const Tensor& y) { return reference::with_shape(y, {y.shape()[1], y.shape()[2], y.shape()[3]}); }
+
+// ---- convolution ----
+
+std::string conv_detail(const Conv2dParams& p) {
+  return fmt::format("stride {}x{} padding {}x{} dilation {}x{}", p.stride[0], p.stride[1], p.padding[0], p.padding[1],
+                     p.dilation[0], p.dilation[1]);
+}
+
+Shape conv_output_shape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
+  Shape out{x[0], weight[0], 0, 0};
+  for (int d = 0; d < 2; ++d)
+    out[2 + d] = (x[2 + d] + 2 * p.padding[d] - p.dilation[d] * (weight[2 + d] - 1) - 1) / p.stride[d] + 1;
+  return out;
+}
+
+// One term x[n, c, h, w] * weight[o, c, kh, kw] of a convolution: output position (n, o, oh, ow),
+// kernel tap (c, kh, kw) and the input position (h, w) that tap reads.
+struct Term {
+  std::int64_t n, o, oh, ow, c, kh, kw, h, w;
+};
+
+// The seven-index sum of a convolution of an [N, C, H, W] input with an [O, C, kH, kW] weight,
+// over the terms whose input position lies inside the image (h = oh * stride - padding +
+// kh * dilation, w alike). conv2d and its two gradients are its three contractions: each term
+// adds value(term) to the element into(term) of a result of `shape`.
+Tensor convolution_sum(const Shape& x, const Shape& weight, const Conv2dParams& p, const Shape& shape,
+                       const std::function<Index(const Term&)>& into, const std::function<double(const Term&)>& value) {
+  const Shape out = conv_output_shape(x, weight, p);
+  std::vector<double> result(static_cast<std::size_t>(numel_of(shape)), 0.0);
+  Term t{};
+  for (t.n = 0; t.n < x[0]; ++t.n)
+    for (t.o = 0; t.o < weight[0]; ++t.o)
+      for (t.oh = 0; t.oh < out[2]; ++t.oh)
+        for (t.ow = 0; t.ow < out[3]; ++t.ow)
+          for (t.c = 0; t.c < x[1]; ++t.c)
+            for (t.kh = 0; t.kh < weight[2]; ++t.kh)
+              for (t.kw = 0; t.kw < weight[3]; ++t.kw) {
+                t.h = t.oh * p.stride[0] - p.padding[0] + t.kh * p.dilation[0];
+                t.w = t.ow * p.stride[1] - p.padding[1] + t.kw * p.dilation[1];
+                if (!inside(t.h, x[2]) || !inside(t.w, x[3])) continue;
+                const Index i = into(t);
+                std::int64_t flat = 0;
+                for (int d = 0; d < shape.size(); ++d) flat = flat * shape[d] + i[static_cast<std::size_t>(d)];
+                result[static_cast<std::size_t>(flat)] += value(t);
+              }
+  return from_vector(result, shape);
+}
+
+Tensor conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
+  const Tensor x = batched(input);
+  const Shape out = conv_output_shape(x.shape(), weight.shape(), p);
+  const Tensor sum = convolution_sum(
+      x.shape(), weight.shape(), p, out, [](const Term& t) { return Index{t.n, t.o, t.oh, t.ow}; },
+      [&](const Term& t) { return at(x, {t.n, t.c, t.h, t.w}) * at(weight, {t.o, t.c, t.kh, t.kw}); });
+  const Tensor y =
+      reference::generate(out, [&](const Index& i) { return at(sum, i) + (bias.defined() ? at(bias, {i[1]}) : 0); });
+  return input.dim() == 3 ? unbatched(y) : y;
+}
+
+Tensor conv2d_input_grad_reference(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                                   const Conv2dParams& p) {
+  return convolution_sum(
+      input_shape, weight.shape(), p, input_shape, [](const Term& t) { return Index{t.n, t.c, t.h, t.w}; },
+      [&](const Term& t) { return at(grad_output, {t.n, t.o, t.oh, t.ow}) * at(weight, {t.o, t.c, t.kh, t.kw}); });
+}
+
+Tensor conv2d_weight_grad_reference(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape,
+                                    const Conv2dParams& p) {
+  return convolution_sum(
+      x.shape(), weight_shape, p, weight_shape, [](const Term& t) { return Index{t.o, t.c, t.kh, t.kw}; },
+      [&](const Term& t) { return at(x, {t.n, t.c, t.h, t.w}) * at(grad_output, {t.n, t.o, t.oh, t.ow}); });
+}
+
+OpInfo conv2d_row(SampleInputs& in) {
+  RowBuilder row("conv2d", 3, kFloating, {0, 1, 2}, in);
+  const auto conv = [&](Tensor x, Tensor w, Tensor b, Conv2dParams p, const std::string& note = "") {
+    const bool bias = b.defined();
+    Inputs inputs{std::move(x), std::move(w)};
+    if (bias) inputs.push_back(std::move(b));
+    row.sample(conv_detail(p) + (bias ? "" : ", no bias") + note, std::move(inputs),
+               [p](const Inputs& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); },
+               [p](const Inputs& v) { return conv2d_reference(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); });
+  };
+  conv(row.x({2, 2, 5, 5}), row.x({3, 2, 3, 3}), row.x({3}), {});
+  conv(row.x({2, 2, 5, 5}), row.x({3, 2, 3, 3}), {}, {.padding = {1, 1}});
+  conv(row.x({1, 2, 7, 6}), row.x({2, 2, 3, 2}), row.x({2}), {.stride = {2, 2}, .padding = {2, 2}}, ", 3x2 kernel");
+  conv(row.x({1, 1, 7, 7}), row.x({2, 1, 3, 3}), row.x({2}), {.padding = {1, 1}, .dilation = {2, 2}});
+  conv(row.x({2, 3, 4, 4}), row.x({2, 3, 1, 1}), {}, {}, ", 1x1 kernel");
+  conv(row.x({2, 4, 4}), row.x({2, 2, 3, 3}), row.x({2}), {.padding = {1, 1}}, ", unbatched [C,H,W]");
+  conv(row.x({1, 2, 5, 6}), row.x({2, 2, 2, 3}), row.x({2}), {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
+  conv(row.xt({1, 2, 5, 5}), row.xt({3, 2, 3, 3}), row.x({3}), {.stride = {2, 2}, .padding = {1, 1}});
+  conv(row.x({0, 2, 4, 4}), row.x({3, 2, 3, 3}), row.x({3}), {}, ", empty batch");
+  const GradcheckFunction plain = [](const Inputs& v) { return conv2d(v[0], v[1]); };
+  row.error("input [1,2,5,5], weight [3,3,3,3]", {row.x({1, 2, 5, 5}), row.x({3, 3, 3, 3})}, plain,
+            {"2 channels", "expects 3"});
+  row.error("input [1,1,2,2], weight [1,1,3,3]", {row.x({1, 1, 2, 2}), row.x({1, 1, 3, 3})}, plain, {"does not fit"});
+  row.error("input [5,5]", {row.x({5, 5}), row.x({1, 1, 3, 3})}, plain, {"3-D [C, H, W] or 4-D [N, C, H, W]", "[5, 5]"});
+  row.error("bias [2] for 3 output channels", {row.x({1, 2, 5, 5}), row.x({3, 2, 3, 3}), row.x({2})},
+            [](const Inputs& v) { return conv2d(v[0], v[1], v[2]); }, {"bias must be [C_out] = [3]", "[2]"});
+  row.error("stride 0", {row.x({1, 2, 5, 5}), row.x({3, 2, 3, 3})},
+            [](const Inputs& v) { return conv2d(v[0], v[1], {}, {.stride = {0, 1}}); }, {"stride must be positive"});
+  return row.build();
+}
+
+OpInfo conv2d_input_grad_row(SampleInputs& in) {
+  RowBuilder row("conv2d_input_grad", 2, kFloating, {0, 1}, in);
+  const auto grad = [&](Tensor gy, Tensor w, Shape input_shape, Conv2dParams p) {
+    row.sample(fmt::format("input {}, {}", input_shape, conv_detail(p)), {std::move(gy), std::move(w)},
+               [input_shape, p](const Inputs& v) { return conv2d_input_grad(v[0], v[1], input_shape, p); },
+               [input_shape, p](const Inputs& v) { return conv2d_input_grad_reference(v[0], v[1], input_shape, p); });
+  };
+  grad(row.x({2, 3, 3, 3}), row.x({3, 2, 3, 3}), {2, 2, 5, 6}, {.stride = {2, 2}, .padding = {1, 1}});
+  grad(row.x({1, 2, 3, 3}), row.x({2, 3, 3, 3}), {1, 3, 5, 5}, {});
+  grad(row.x({1, 2, 5, 5}), row.x({2, 1, 3, 3}), {1, 1, 7, 7}, {.padding = {1, 1}, .dilation = {2, 2}});
+  grad(row.x({1, 2, 3, 2}), row.x({2, 2, 2, 3}), {1, 2, 5, 6}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
+  grad(row.xt({2, 3, 3, 3}), row.xt({3, 2, 3, 3}), {2, 2, 5, 6}, {.stride = {2, 2}, .padding = {1, 1}});
+  grad(row.x({0, 3, 3, 3}), row.x({3, 2, 3, 3}), {0, 2, 5, 5}, {});
+  row.error("grad_output [1,2,4,4] for input [1,3,5,5]", {row.x({1, 2, 4, 4}), row.x({2, 3, 3, 3})},
+            [](const Inputs& v) { return conv2d_input_grad(v[0], v[1], {1, 3, 5, 5}, {}); },
+            {"grad_output has shape [1, 2, 4, 4]", "[1, 2, 3, 3]"});
+  row.error("input [1,2,5,5], weight [2,3,3,3]", {row.x({1, 2, 3, 3}), row.x({2, 3, 3, 3})},
+            [](const Inputs& v) { return conv2d_input_grad(v[0], v[1], {1, 2, 5, 5}, {}); }, {"2 channels", "expects 3"});
+  return row.build();
+}
+
+OpInfo conv2d_weight_grad_row(SampleInputs& in) {
+  RowBuilder row("conv2d_weight_grad", 2, kFloating, {0, 1}, in);
+  const auto grad = [&](Tensor x, Tensor gy, Shape weight_shape, Conv2dParams p) {
+    row.sample(fmt::format("weight {}, {}", weight_shape, conv_detail(p)), {std::move(x), std::move(gy)},
+               [weight_shape, p](const Inputs& v) { return conv2d_weight_grad(v[0], v[1], weight_shape, p); },
+               [weight_shape, p](const Inputs& v) { return conv2d_weight_grad_reference(v[0], v[1], weight_shape, p); });
+  };
+  grad(row.x({2, 2, 5, 6}), row.x({2, 3, 3, 3}), {3, 2, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}});
+  grad(row.x({1, 3, 5, 5}), row.x({1, 2, 3, 3}), {2, 3, 3, 3}, {});
+  grad(row.x({1, 1, 7, 7}), row.x({1, 2, 5, 5}), {2, 1, 3, 3}, {.padding = {1, 1}, .dilation = {2, 2}});
+  grad(row.x({1, 2, 5, 6}), row.x({1, 2, 3, 2}), {2, 2, 2, 3}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
+  grad(row.xt({2, 2, 5, 6}), row.xt({2, 3, 3, 3}), {3, 2, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}});
+  grad(row.x({0, 2, 5, 5}), row.x({0, 3, 3, 3}), {3, 2, 3, 3}, {});
+  row.error("grad_output [1,2,4,4] for weight [2,3,3,3]", {row.x({1, 3, 5, 5}), row.x({1, 2, 4, 4})},
+            [](const Inputs& v) { return conv2d_weight_grad(v[0], v[1], {2, 3, 3, 3}, {}); },
+            {"grad_output has shape [1, 2, 4, 4]", "[1, 2, 3, 3]"});
+  return row.build();
+}
+
+// ---- max pooling ----
+
+std::string pool_detail(const Pool2dParams& p) {
+  return fmt::format("kernel {}x{} stride {}x{} padding {}x{}", p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
+                     p.padding[0], p.padding[1]);
+}
+
+// Max pooling by a scan of each window, in which padding never wins; with `argmax`, the position
+// h * W + w in its input plane of each window's first maximum, as max_pool2d_with_indices gives.
+Tensor max_pool2d_reference(const Tensor& input, const Pool2dParams& p, bool argmax) {
+  const Tensor x = batched(input);
+  const Shape& s = x.shape();
+  std::array<std::int64_t, 2> stride{};
+  Shape out{s[0], s[1], 0, 0};
+  for (int d = 0; d < 2; ++d) {
+    stride[d] = p.stride[d] == 0 ? p.kernel[d] : p.stride[d];
+    out[2 + d] = (s[2 + d] + 2 * p.padding[d] - p.kernel[d]) / stride[d] + 1;
+  }
+  const Tensor y = reference::generate(out, [&](const Index& i) {
+    double best = -INFINITY;
+    std::int64_t position = -1;
+    for (std::int64_t kh = 0; kh < p.kernel[0]; ++kh)
+      for (std::int64_t kw = 0; kw < p.kernel[1]; ++kw) {
+        const std::int64_t h = i[2] * stride[0] - p.padding[0] + kh, w = i[3] * stride[1] - p.padding[1] + kw;
+        if (inside(h, s[2]) && inside(w, s[3]) && at(x, {i[0], i[1], h, w}) > best) {
+          best = at(x, {i[0], i[1], h, w});
+          position = h * s[3] + w;
+        }
+      }
+    return argmax ? static_cast<double>(position) : best;
+  });
+  return input.dim() == 3 ? unbatched(y) : y;
+}
+
+// Uniform draws are distinct, so no window has a tie for finite differences to trip on.
+OpInfo max_pool_row(const std::string& name, SampleInputs& in) {
+  const bool with_indices = name == "max_pool2d_with_indices";
+  RowBuilder row(name, 1, kFloating, {0}, in);
+  const auto call = [with_indices](Pool2dParams p) -> GradcheckFunction {
+    return [with_indices, p](const Inputs& v) {
+      return with_indices ? max_pool2d_with_indices(v[0], p).values : max_pool2d(v[0], p);
+    };
+  };
+  const auto pool = [&](Tensor x, Pool2dParams p, const std::string& note = "") {
+    row.sample(pool_detail(p) + note, {std::move(x)}, call(p),
+               [p](const Inputs& v) { return max_pool2d_reference(v[0], p, false); });
+  };
+  pool(row.x({2, 2, 4, 4}), {}, " (stride = kernel)");
+  pool(row.x({1, 2, 5, 5}), {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
+  pool(row.x({2, 3, 3}), {.kernel = {2, 2}, .stride = {1, 1}}, ", unbatched [C,H,W]");
+  pool(row.x({1, 1, 4, 5}), {.kernel = {2, 3}, .stride = {1, 2}, .padding = {1, 1}});
+  pool(row.x({1, 1, 5, 5}), {}, ", last row and column left over");
+  pool(row.xt({2, 1, 4, 4}), {.kernel = {2, 2}, .stride = {1, 1}});
+  pool(row.x({0, 2, 4, 4}), {}, ", empty batch");
+  pool(row.x({0, 4, 4}), {}, ", no channels");
+  if (with_indices) {
+    // The int64 positions, compared as float64 (they carry no gradient).
+    const auto positions = [&](Tensor x, Pool2dParams p) {
+      row.sample(pool_detail(p) + ", indices", {std::move(x)},
+                 [p](const Inputs& v) { return to_dtype(max_pool2d_with_indices(v[0], p).indices, kFloat64); },
+                 [p](const Inputs& v) { return max_pool2d_reference(v[0], p, true); });
+    };
+    positions(row.x({1, 2, 5, 5}), {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
+    positions(row.xt({2, 3, 4}), {.kernel = {2, 3}, .stride = {1, 1}, .padding = {1, 1}});
+  }
+  row.error("kernel 3x3 on a 2x2 image", {row.x({1, 1, 2, 2})}, call({.kernel = {3, 3}}),
+            {"larger than the padded input", "[1, 1, 2, 2]"});
+  row.error("padding 2 for kernel 2", {row.x({1, 1, 4, 4})}, call({.padding = {2, 2}}),
+            {"padding must be between 0 and half the kernel size"});
+  row.error("input [4,4]", {row.x({4, 4})}, call({}), {"3-D [C, H, W] or 4-D [N, C, H, W]", "[4, 4]"});
+  return row.build();
+}
+
+// ---- batch normalization ----
+
+constexpr double kBatchNormEps = 1e-5;
+
+// Normalizes each channel (dim 1) with its batch mean and biased variance when training, else
+// with running_mean and running_var; then scales by weight and shifts by bias where given.
+Tensor batch_norm_reference(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                            const Tensor& bias, bool training) {
+  const auto channels = static_cast<std::size_t>(x.shape()[1]);
+  std::vector<double> mean(channels), variance(channels), count(channels);
+  if (training) {
+    reference::for_each_index(x.shape(), [&](const Index& i) {
+      mean[static_cast<std::size_t>(i[1])] += at(x, i);
+      count[static_cast<std::size_t>(i[1])] += 1;
+    });
+    for (std::size_t c = 0; c < channels; ++c) mean[c] /= count[c];
+    reference::for_each_index(x.shape(), [&](const Index& i) {
+      const auto c = static_cast<std::size_t>(i[1]);
+      variance[c] += (at(x, i) - mean[c]) * (at(x, i) - mean[c]) / count[c];
+    });
+  } else {
+    mean = reference::values(running_mean);
+    variance = reference::values(running_var);
+  }
+  return reference::generate(x.shape(), [&](const Index& i) {
+    const auto c = static_cast<std::size_t>(i[1]);
+    const double normalized = (at(x, i) - mean[c]) / std::sqrt(variance[c] + kBatchNormEps);
+    return normalized * (weight.defined() ? at(weight, {i[1]}) : 1) + (bias.defined() ? at(bias, {i[1]}) : 0);
+  });
+}
+
+// Inputs: input, running_mean, running_var, weight, bias. The running statistics are constants
+// (never differentiated). A training call is given undefined ones instead, since given ones would
+// be updated in place on every call and its output does not depend on them; its samples still
+// hold them at 1 and 2 (gradcheck takes no undefined inputs) so that weight and bias stay at 3, 4.
+OpInfo batch_norm_row(SampleInputs& in) {
+  RowBuilder row("batch_norm", 5, kFloating, {0, 3, 4}, in);
+  const auto arg = [](const Inputs& v, std::size_t i) { return i < v.size() ? v[i] : Tensor(); };
+  const auto running = [&](std::int64_t channels) {
+    return Inputs{row.x({channels}), row.inputs().uniform({channels}, 0.5, 2.0)};  // mean, variance > 0
+  };
+  // With the running statistics at 1 and 2 (unused when training), and weight and bias if affine.
+  const auto with = [&](Tensor x, bool affine) {
+    const std::int64_t channels = x.shape()[1];
+    Inputs inputs = running(channels);
+    inputs.insert(inputs.begin(), std::move(x));
+    if (affine) {
+      inputs.push_back(row.x({channels}));
+      inputs.push_back(row.x({channels}));
+    }
+    return inputs;
+  };
+  const auto training = [&](Inputs inputs, const std::string& detail) {
+    row.sample("training" + detail, std::move(inputs),
+               [arg](const Inputs& v) { return batch_norm(v[0], {}, {}, arg(v, 3), arg(v, 4), true); },
+               [arg](const Inputs& v) { return batch_norm_reference(v[0], {}, {}, arg(v, 3), arg(v, 4), true); });
+  };
+  const auto evaluation = [&](Inputs inputs, const std::string& detail) {
+    row.sample("evaluation" + detail, std::move(inputs),
+               [arg](const Inputs& v) { return batch_norm(v[0], v[1], v[2], arg(v, 3), arg(v, 4), false); },
+               [arg](const Inputs& v) { return batch_norm_reference(v[0], v[1], v[2], arg(v, 3), arg(v, 4), false); });
+  };
+  training(with(row.x({4, 3}), true), "");
+  training(with(row.x({2, 3, 4}), true), "");
+  training(with(row.x({2, 2, 3, 3}), true), "");
+  training({row.x({2, 2, 3, 3})}, ", no weight or bias");
+  training({row.x({3, 2})}, ", no weight or bias");
+  training(with(row.xt({4, 3}), true), "");
+  training(with(row.xt({2, 3, 4}), true), "");
+  Inputs weight_only = with(row.x({3, 4}), true);
+  weight_only.pop_back();
+  training(weight_only, ", no bias");
+  // Given running statistics (copies, updated in place by the call) change nothing in training.
+  row.sample("training, running statistics given", with(row.x({4, 3}), true),
+             [](const Inputs& v) { return batch_norm(v[0], clone(v[1]), clone(v[2]), v[3], v[4], true); },
+             [](const Inputs& v) { return batch_norm_reference(v[0], {}, {}, v[3], v[4], true); });
+  evaluation(with(row.x({4, 3}), true), "");
+  evaluation(with(row.x({2, 3, 4}), false), ", no weight or bias");
+  evaluation(with(row.xt({2, 2, 3, 3}), true), "");
+  evaluation(with(row.x({1, 3}), true), ", batch of one");
+  evaluation(with(row.x({0, 3}), true), ", empty batch");
+  const GradcheckFunction train = [](const Inputs& v) { return batch_norm(v[0], {}, {}, {}, {}, true); };
+  row.error("input [3]", {row.x({3})}, train, {"at least 2 dims", "[3]"});
+  row.error("training on [1,3]", {row.x({1, 3})}, train, {"more than 1 value per channel", "[1, 3]"});
+  row.error("weight [2] for 3 channels", {row.x({4, 3}), row.x({2})},
+            [](const Inputs& v) { return batch_norm(v[0], {}, {}, v[1], {}, true); }, {"weight must have shape [3]", "[2]"});
+  row.error("evaluation without running statistics", {row.x({4, 3})},
+            [](const Inputs& v) { return batch_norm(v[0], {}, {}, {}, {}, false); }, {"evaluation mode", "running_mean"});
+  return row.build();
+}
+
+// ---- dropout ----
+
+// Every call draws from a fresh generator of this seed, so each evaluation drops the same elements.
+Tensor seeded_dropout(const Tensor& x, double p, bool training) {
+  Generator generator(20240612);
+  return dropout(x, p, training, generator);
+}
+
+Tensor dropout_reference(const Tensor& x, double p, bool training) {
+  if (!training || p == 0) return reference::unary(x, [](double e) { return e; });
+  // The mask is random, and rebuilding it would mean copying how dropout draws it; it comes instead
+  // from the same seeded call on a tensor of ones, checked to hold only 0 and 1 / (1 - p). So the
+  // sample checks that the same elements are dropped whatever the values, and the rest scaled.
+  const Tensor mask = seeded_dropout(ones(x.shape(), kFloat64), p, true);
+  for (double m : reference::values(mask))
+    TAPEGRAD_CHECK(m == 0 || std::abs(m - 1 / (1 - p)) < 1e-12, "dropout reference: mask element {} for p = {}", m, p);
+  return reference::binary(x, mask, std::multiplies<double>());
+}
+
+OpInfo dropout_row(SampleInputs& in) {
+  RowBuilder row("dropout", 1, kFloating, {0}, in);
+  const auto drop = [&](Tensor x, double p, bool training) {
+    row.sample(fmt::format("p {}{}", p, training ? ", training" : ", evaluation"), {std::move(x)},
+               [p, training](const Inputs& v) { return seeded_dropout(v[0], p, training); },
+               [p, training](const Inputs& v) { return dropout_reference(v[0], p, training); });
+  };
+  drop(row.x({2, 3}), 0.5, false);
+  drop(row.x({}), 0.5, false);
+  drop(row.xt({2, 3}), 0, true);
+  drop(row.x({3, 4}), 0.5, true);
+  drop(row.xt({4, 3}), 0.5, true);
+  drop(row.x({2, 3, 4}), 0.2, true);
+  drop(row.x({}), 0.5, true);
+  drop(row.x({0, 3}), 0.5, true);
+  drop(row.x({2, 3}), 1, true);
+  for (double p : {1.5, -0.1})
+    row.error(fmt::format("p {}", p), {row.x({2, 3})}, [p](const Inputs& v) { return seeded_dropout(v[0], p, true); },
+              {"between 0 and 1", fmt::format("got {}", p)});
+  return row.build();
+}
+
+}  // namespace
+
+std::vector<OpInfo> layer_rows(SampleInputs& in) {
+  return {conv2d_row(in),
+          conv2d_input_grad_row(in),
+          conv2d_weight_grad_row(in),
+          max_pool_row("max_pool2d", in),
+          max_pool_row("max_pool2d_with_indices", in),
+          batch_norm_row(in),
+          dropout_row(in)};
+}
+
+}  // namespace tapegrad::op_rows
