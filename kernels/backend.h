@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include <tapegrad/kernels/caching_allocator.h>
@@ -13,6 +14,7 @@
 #include <tapegrad/kernels/dtype.h>
 #include <tapegrad/kernels/elementwise_ops.h>
 #include <tapegrad/kernels/kernel_params.h>
+#include <tapegrad/kernels/optim_updates.h>
 #include <tapegrad/kernels/philox.h>
 #include <tapegrad/kernels/shape.h>
 #include <tapegrad/kernels/threads.h>
@@ -139,18 +141,12 @@ class Backend {
   virtual void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                           const TensorDesc& indices) = 0;
 
-  // One fused optimizer update of a parameter and its state, in place; every buffer is
-  // contiguous with the parameter's shape and dtype (max_exp_avg_sq is read only with amsgrad).
-  virtual void adam_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& exp_avg,
-                         const TensorDesc& exp_avg_sq, const TensorDesc& max_exp_avg_sq, const AdamStep& step) = 0;
-  // momentum_buffer is read only with momentum.
-  virtual void sgd_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& momentum_buffer,
-                        const SgdStep& step) = 0;
-  // grad_avg is read only when centered, momentum_buffer only with momentum.
-  virtual void rmsprop_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& square_avg,
-                            const TensorDesc& grad_avg, const TensorDesc& momentum_buffer, const RmspropStep& step) = 0;
-  virtual void adagrad_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& sum,
-                            const AdagradStep& step) = 0;
+  // One fused optimizer update of a parameter and its state, in place (kernels/optim_updates.h):
+  // the step's type names the rule, and `state` holds the rule's buffers in its order (an empty
+  // desc for one the step does not use). Every buffer is contiguous with the parameter's shape
+  // and dtype.
+  virtual void optimizer_step(const OptimizerStep& step, const TensorDesc& param, const TensorDesc& grad,
+                              std::span<const TensorDesc> state) = 0;
 
   // out has in's shape but index.size(0) along dim: out[.., i, ..] = in[.., index[i], ..].
   virtual void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) = 0;

@@ -24,32 +24,4 @@ struct Window2d {
   std::int64_t out_h = 0, out_w = 0;
 };
 
-// The scalars of one Adam / AdamW step (torch.optim.Adam's single-tensor arithmetic).
-struct AdamStep {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  bool decoupled_weight_decay = false;  // AdamW: param *= 1 - lr * weight_decay first
-  bool amsgrad = false;                 // divide by the running maximum of exp_avg_sq
-  double bias_correction1 = 1, bias_correction2 = 1;  // 1 - beta^step
-};
-
-// One SGD step (torch.optim.SGD): coupled weight decay, then momentum with dampening (the
-// buffer starts as the first gradient), optionally Nesterov.
-struct SgdStep {
-  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
-  bool nesterov = false;
-  bool first_step = false;  // the momentum buffer holds nothing yet
-};
-
-// One RMSprop step (torch.optim.RMSprop): square average, optionally centered by the gradient
-// average, optional momentum.
-struct RmspropStep {
-  double lr = 0, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0;
-  bool centered = false;
-};
-
-// One Adagrad step (torch.optim.Adagrad) at the already decayed learning rate.
-struct AdagradStep {
-  double lr = 0, eps = 1e-10, weight_decay = 0;
-};
-
 }  // namespace tapegrad::kernels

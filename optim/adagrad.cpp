@@ -18,10 +18,7 @@ void Adagrad::update(Tensor& param, const Tensor& grad, ParamState& state, const
   const kernels::AdagradStep step{.lr = options.lr / (1 + static_cast<double>(state.step - 1) * options.lr_decay),
                                   .eps = options.eps, .weight_decay = options.weight_decay};
   const Tensor sum = state.buffer("sum", param, options.initial_accumulator_value);
-  detail::fused_update(param, grad, {sum},
-                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
-                         backend.adagrad_step(p, g, sum.desc(), step);
-                       });
+  detail::fused_update(param, grad, step, {sum});
 }
 
 }  // namespace tapegrad::optim

@@ -30,11 +30,7 @@ void adam_step(Tensor& param, const Tensor& grad, ParamState& state, const kerne
   const double count = static_cast<double>(state.step);
   step.bias_correction1 = 1 - std::pow(step.beta1, count);
   step.bias_correction2 = 1 - std::pow(step.beta2, count);
-  detail::fused_update(param, grad, {exp_avg, exp_avg_sq, max_exp_avg_sq},
-                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
-                         backend.adam_step(p, g, exp_avg.desc(), exp_avg_sq.desc(),
-                                           detail::desc_or_empty(max_exp_avg_sq), step);
-                       });
+  detail::fused_update(param, grad, step, {exp_avg, exp_avg_sq, max_exp_avg_sq});
 }
 
 template <class Options>

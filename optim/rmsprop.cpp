@@ -21,11 +21,7 @@ void RMSprop::update(Tensor& param, const Tensor& grad, ParamState& state, const
   const Tensor square_avg = state.buffer("square_avg", param);  // handles: buffer() may grow the list
   const Tensor grad_avg = options.centered ? state.buffer("grad_avg", param) : Tensor();
   const Tensor buffer = options.momentum > 0 ? state.buffer("momentum_buffer", param) : Tensor();
-  detail::fused_update(param, grad, {square_avg, grad_avg, buffer},
-                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
-                         backend.rmsprop_step(p, g, square_avg.desc(), detail::desc_or_empty(grad_avg),
-                                              detail::desc_or_empty(buffer), step);
-                       });
+  detail::fused_update(param, grad, step, {square_avg, grad_avg, buffer});
 }
 
 }  // namespace tapegrad::optim

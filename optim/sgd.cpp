@@ -27,10 +27,7 @@ void SGD::update(Tensor& param, const Tensor& grad, ParamState& state, const SGD
     step.first_step = !buffer.defined();  // the buffer starts as the first (decayed) gradient
     if (step.first_step) buffer = state.buffer("momentum_buffer", param);
   }
-  detail::fused_update(param, grad, {buffer},
-                       [&](kernels::Backend& backend, const kernels::TensorDesc& p, const kernels::TensorDesc& g) {
-                         backend.sgd_step(p, g, detail::desc_or_empty(buffer), step);
-                       });
+  detail::fused_update(param, grad, step, {buffer});
 }
 
 }  // namespace tapegrad::optim

@@ -1,6 +1,9 @@
 // The in-place update building blocks shared by the optimizers.
 #include <tapegrad/optim/update_ops.h>
 
+#include <array>
+#include <span>
+
 #include <tapegrad/kernels/error.h>
 
 namespace tapegrad::optim::detail {
@@ -17,6 +20,25 @@ void check_state_matches(const Tensor& param, const Tensor& buffer) {
                  "moved or converted after the optimizer's first step. Create the optimizer after moving the model, "
                  "or save the optimizer's state and load it again (loading follows the parameters)",
                  param.dtype(), param.shape(), param.device(), buffer.dtype(), buffer.shape(), buffer.device());
+}
+
+void fused_update(Tensor& param, const Tensor& grad, const kernels::OptimizerStep& step,
+                  std::initializer_list<Tensor> buffers) {
+  TAPEGRAD_CHECK(buffers.size() <= kernels::kMaxOptimizerState, "optimizer step: {} state buffers, at most {} are supported",
+                 buffers.size(), kernels::kMaxOptimizerState);
+  std::array<kernels::TensorDesc, kernels::kMaxOptimizerState> state{};  // no allocation per step
+  std::size_t count = 0;
+  for (const Tensor& buffer : buffers) {
+    if (buffer.defined()) check_state_matches(param, buffer);
+    state[count++] = buffer.defined() ? buffer.desc() : kernels::TensorDesc{};
+  }
+  const Tensor target = param.is_contiguous() ? param : param.contiguous();
+  const Tensor g = grad.is_contiguous() ? grad : grad.contiguous();
+  kernels::backend_for(param.device()).optimizer_step(step, target.desc(), g.desc(), std::span(state.data(), count));
+  target.impl().storage->bump_version();
+  for (const Tensor& written : buffers)
+    if (written.defined()) written.impl().storage->bump_version();
+  if (!target.is_same(param)) param.copy_(target);
 }
 
 void check_non_negative(const char* optimizer, const char* what, double value) {

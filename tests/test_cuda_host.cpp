@@ -40,7 +40,8 @@ namespace {
 // Named one by one: `using namespace kernels` would make `cuda` ambiguous between
 // tapegrad::cuda (the user's API) and kernels::cuda (the launch arithmetic).
 using kernels::AdamStep;
-using kernels::AdamUpdate;
+using AdamUpdate = kernels::AdamStep::Update<double>;
+using kernels::StateBuffers;
 using kernels::all_contiguous;
 using kernels::Binary;
 using kernels::BinaryOp;
@@ -827,8 +828,8 @@ void expect_adam_matches_reference(AdamStep step) {
     step.bias_correction2 = 1 - std::pow(step.beta2, t);
     double grad[3] = {9, grads[t - 1], 9};
     // Without amsgrad the maximum is never touched, so the kernel may be given no buffer.
-    AdamUpdate<double>::from(step).apply(param, grad, exp_avg, exp_avg_sq, step.amsgrad ? max_exp_avg_sq : nullptr,
-                                         1);
+    const StateBuffers<double> state{{exp_avg, exp_avg_sq, step.amsgrad ? max_exp_avg_sq : nullptr}};
+    AdamUpdate::from(step).apply(param, grad, state, 1);
     reference_adam(expected, grads[t - 1], step);
     // The same operations in the same order, up to the compiler's freedom in rounding.
     EXPECT_DOUBLE_EQ(param[1], expected.param) << "step " << t;
@@ -869,7 +870,7 @@ TEST(AdamUpdate, AmsgradPropagatesNaN) {
   AdamStep step;
   step.amsgrad = true;
   double param = 1, grad = std::numeric_limits<double>::quiet_NaN(), exp_avg = 0, exp_avg_sq = 0, max_exp_avg_sq = 1;
-  AdamUpdate<double>::from(step).apply(&param, &grad, &exp_avg, &exp_avg_sq, &max_exp_avg_sq, 0);
+  AdamUpdate::from(step).apply(&param, &grad, StateBuffers<double>{{&exp_avg, &exp_avg_sq, &max_exp_avg_sq}}, 0);
   EXPECT_TRUE(std::isnan(max_exp_avg_sq));
   EXPECT_TRUE(std::isnan(param));
 }

@@ -50,14 +50,8 @@ class CpuBackend final : public Backend {
   void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                   const TensorDesc& indices) override;
 
-  void adam_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& exp_avg,
-                 const TensorDesc& exp_avg_sq, const TensorDesc& max_exp_avg_sq, const AdamStep& step) override;
-  void sgd_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& momentum_buffer,
-                const SgdStep& step) override;
-  void rmsprop_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& square_avg,
-                    const TensorDesc& grad_avg, const TensorDesc& momentum_buffer, const RmspropStep& step) override;
-  void adagrad_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& sum,
-                    const AdagradStep& step) override;
+  void optimizer_step(const OptimizerStep& step, const TensorDesc& param, const TensorDesc& grad,
+                      std::span<const TensorDesc> state) override;
 
   void index_select(const TensorDesc& in, int dim, const TensorDesc& index, const TensorDesc& out) override;
   void index_add(const TensorDesc& src, int dim, const TensorDesc& index, const TensorDesc& out) override;

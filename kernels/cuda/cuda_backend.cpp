@@ -346,67 +346,6 @@ void CudaBackend::max_pool2d(const TensorDesc& input, const Window2d& window, co
                              indices.ptr<std::int64_t>(), stream_);
 }
 
-// ---- optimizer updates ----
-
-namespace {
-
-// Calls run(T{}) for the parameter's floating dtype.
-template <class Run>
-void dispatch_update(const TensorDesc& param, const char* op, Run&& run) {
-  check_float(param.dtype, op);
-  if (param.dtype == DType::Float32)
-    run(float{});
-  else
-    run(double{});
-}
-
-template <class T>
-T* optional_ptr(const TensorDesc& t, bool used) {
-  return used ? t.ptr<T>() : nullptr;
-}
-
-}  // namespace
-
-void CudaBackend::adam_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& exp_avg,
-                            const TensorDesc& exp_avg_sq, const TensorDesc& max_exp_avg_sq, const AdamStep& step) {
-  activate();
-  dispatch_update(param, "adam_step", [&](auto zero) {
-    using T = decltype(zero);
-    cuda::adam_step<T>(param.ptr<T>(), grad.ptr<T>(), exp_avg.ptr<T>(), exp_avg_sq.ptr<T>(),
-                       optional_ptr<T>(max_exp_avg_sq, step.amsgrad), param.numel(), step, stream_);
-  });
-}
-
-void CudaBackend::sgd_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& momentum_buffer,
-                           const SgdStep& step) {
-  activate();
-  dispatch_update(param, "sgd_step", [&](auto zero) {
-    using T = decltype(zero);
-    cuda::sgd_step<T>(param.ptr<T>(), grad.ptr<T>(), optional_ptr<T>(momentum_buffer, step.momentum != 0),
-                      param.numel(), step, stream_);
-  });
-}
-
-void CudaBackend::rmsprop_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& square_avg,
-                               const TensorDesc& grad_avg, const TensorDesc& momentum_buffer,
-                               const RmspropStep& step) {
-  activate();
-  dispatch_update(param, "rmsprop_step", [&](auto zero) {
-    using T = decltype(zero);
-    cuda::rmsprop_step<T>(param.ptr<T>(), grad.ptr<T>(), square_avg.ptr<T>(), optional_ptr<T>(grad_avg, step.centered),
-                          optional_ptr<T>(momentum_buffer, step.momentum > 0), param.numel(), step, stream_);
-  });
-}
-
-void CudaBackend::adagrad_step(const TensorDesc& param, const TensorDesc& grad, const TensorDesc& sum,
-                               const AdagradStep& step) {
-  activate();
-  dispatch_update(param, "adagrad_step", [&](auto zero) {
-    using T = decltype(zero);
-    cuda::adagrad_step<T>(param.ptr<T>(), grad.ptr<T>(), sum.ptr<T>(), param.numel(), step, stream_);
-  });
-}
-
 // ---- indexing ----
 
 void CudaBackend::check_indices(const char* op, int dim) {

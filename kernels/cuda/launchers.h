@@ -7,6 +7,7 @@
 
 #include <tapegrad/kernels/elementwise_ops.h>
 #include <tapegrad/kernels/kernel_params.h>
+#include <tapegrad/kernels/optim_updates.h>
 #include <tapegrad/kernels/philox.h>
 #include <tapegrad/kernels/strided_layout.h>
 
@@ -96,16 +97,9 @@ void scatter_add(const StridedLayout<3>& slices, std::int64_t count, std::int64_
                  std::int64_t index_step, std::int64_t src_step, const std::int64_t* index, const T* src,
                  std::int64_t extent, std::int64_t out_step, T* out, IndexStatus status, Stream stream);
 
-// ---- optim.cu ----
+// ---- optim_update.cu ----
 template <class T>
-void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, std::int64_t n,
-               const AdamStep& step, Stream stream);
-template <class T>
-void sgd_step(T* param, const T* grad, T* momentum_buffer, std::int64_t n, const SgdStep& step, Stream stream);
-template <class T>
-void rmsprop_step(T* param, const T* grad, T* square_avg, T* grad_avg, T* momentum_buffer, std::int64_t n,
-                  const RmspropStep& step, Stream stream);
-template <class T>
-void adagrad_step(T* param, const T* grad, T* sum, std::int64_t n, const AdagradStep& step, Stream stream);
+void optimizer_step(const OptimizerStep& step, T* param, const T* grad, StateBuffers<T> state, std::int64_t n,
+                    Stream stream);
 
 }  // namespace tapegrad::kernels::cuda
