@@ -95,9 +95,10 @@ class Backend {
 
   // Elementwise; every operand has out's shape (broadcast operands carry stride 0). `out`
   // may alias an input exactly (in-place ops).
-  virtual void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) = 0;
+  virtual void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) = 0;
+  // alpha scales b in Add and Sub (out = a + alpha b); the other ops ignore it.
   virtual void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out,
-                      double p0) = 0;
+                      double alpha) = 0;
   virtual void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
                      const TensorDesc& out) = 0;
   // out += value * a * b, or value * a / b (the fused update of optimizers).

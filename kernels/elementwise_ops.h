@@ -10,8 +10,7 @@
 
 namespace tapegrad::kernels {
 
-// Unary ops; p0/p1 are scalar parameters (the scalar of `x + s`, the bounds of clamp, softplus's
-// beta and threshold).
+// Unary ops; `s` holds their named scalars (UnaryScalars below), each op reading its own.
 #define TAPEGRAD_UNARY_OPS(X)                                                          \
   X(Neg, -x)                                                                           \
   X(Exp, std::exp(x))                                                                  \
@@ -24,29 +23,29 @@ namespace tapegrad::kernels {
   X(Sigmoid, sigmoid(x))                                                               \
   X(Log1p, T(std::log1p(x)))                                                           \
   X(Erf, T(std::erf(x)))                                                               \
-  X(Softplus, softplus(x, p0, p1))                                                     \
+  X(Softplus, softplus(x, s.beta, s.threshold))                                        \
   X(Relu, x > T(0) || is_nan(x) ? x : T(0))                                            \
   X(Sign, T((x > T(0)) - (x < T(0))))                                                  \
   X(Floor, T(std::floor(x)))                                                           \
-  X(AddScalar, x + T(p0))                                                              \
-  X(MulScalar, x * T(p0))                                                              \
-  X(RSubScalar, T(p0) - x)                                                             \
-  X(RDivScalar, T(p0) / x)                                                             \
-  X(PowScalar, pow_scalar(x, p0))                                                      \
-  X(RPowScalar, T(std::pow(p0, x)))                                                    \
-  X(Clamp, clamp(x, p0, p1))                                                           \
-  X(EqScalar, T(x == T(p0)))                                                           \
-  X(NeScalar, T(x != T(p0)))                                                           \
-  X(LtScalar, T(x < T(p0)))                                                            \
-  X(LeScalar, T(x <= T(p0)))                                                           \
-  X(GtScalar, T(x > T(p0)))                                                            \
-  X(GeScalar, T(x >= T(p0)))
+  X(AddScalar, x + T(s.scalar))                                                        \
+  X(MulScalar, x * T(s.scalar))                                                        \
+  X(RSubScalar, T(s.scalar) - x)                                                       \
+  X(RDivScalar, T(s.scalar) / x)                                                       \
+  X(PowScalar, pow_scalar(x, s.scalar))                                                \
+  X(RPowScalar, T(std::pow(s.scalar, x)))                                              \
+  X(Clamp, clamp(x, s.low, s.high))                                                    \
+  X(EqScalar, T(x == T(s.scalar)))                                                     \
+  X(NeScalar, T(x != T(s.scalar)))                                                     \
+  X(LtScalar, T(x < T(s.scalar)))                                                      \
+  X(LeScalar, T(x <= T(s.scalar)))                                                     \
+  X(GtScalar, T(x > T(s.scalar)))                                                      \
+  X(GeScalar, T(x >= T(s.scalar)))
 
-// Binary ops on two broadcast operands; Add/Sub scale their second operand by p0 (axpy).
+// Binary ops on two broadcast operands; Add/Sub scale their second operand by alpha (axpy).
 // ReluGrad passes the gradient a where the input b is positive, as PyTorch's threshold_backward.
 #define TAPEGRAD_BINARY_OPS(X)            \
-  X(Add, a + T(p0) * b)                   \
-  X(Sub, a - T(p0) * b)                   \
+  X(Add, a + T(alpha) * b)                \
+  X(Sub, a - T(alpha) * b)                \
   X(Mul, a * b)                           \
   X(Div, a / b)                           \
   X(Pow, T(std::pow(a, b)))               \
@@ -64,6 +63,31 @@ namespace tapegrad::kernels {
 enum class UnaryOp : std::uint8_t { TAPEGRAD_UNARY_OPS(TAPEGRAD_ENUM_ENTRY) };
 enum class BinaryOp : std::uint8_t { TAPEGRAD_BINARY_OPS(TAPEGRAD_ENUM_ENTRY) };
 #undef TAPEGRAD_ENUM_ENTRY
+
+// The scalars of a unary op, by name: each op reads its own and ignores the rest.
+struct UnaryScalars {
+  double scalar = 0;                // x + s, x * s, s - x, s / x, x^s, s^x and the comparisons with s
+  double low = 0, high = 0;         // clamp's bounds (infinite where absent)
+  double beta = 1, threshold = 20;  // softplus
+
+  static UnaryScalars operand(double scalar) {
+    UnaryScalars s;
+    s.scalar = scalar;
+    return s;
+  }
+  static UnaryScalars bounds(double low, double high) {
+    UnaryScalars s;
+    s.low = low;
+    s.high = high;
+    return s;
+  }
+  static UnaryScalars softplus(double beta, double threshold) {
+    UnaryScalars s;
+    s.beta = beta;
+    s.threshold = threshold;
+    return s;
+  }
+};
 
 namespace detail {
 
@@ -116,17 +140,18 @@ TAPEGRAD_HOST_DEVICE inline T clamp(T x, double low, double high) {
 
 }  // namespace detail
 
-// One functor type per op: `Unary<UnaryOp::Exp>{p0, p1}(x)`.
+// One functor type per op: `Unary<UnaryOp::Exp>{}(x)`, `Unary<UnaryOp::AddScalar>{UnaryScalars::operand(2)}(x)`,
+// `Binary<BinaryOp::Add>{alpha}(a, b)`.
 template <UnaryOp Op> struct Unary;
 template <BinaryOp Op> struct Binary;
 
 #define TAPEGRAD_UNARY_FUNCTOR(name, expr)                          \
   template <> struct Unary<UnaryOp::name> {                         \
-    double p0 = 0, p1 = 0;                                          \
+    UnaryScalars s;                                                 \
     template <class T>                                              \
     TAPEGRAD_HOST_DEVICE T operator()(T x) const {                  \
       using namespace detail;                                       \
-      (void)p0; (void)p1;                                           \
+      (void)s;                                                      \
       return expr;                                                  \
     }                                                               \
   };
@@ -135,33 +160,33 @@ TAPEGRAD_UNARY_OPS(TAPEGRAD_UNARY_FUNCTOR)
 
 #define TAPEGRAD_BINARY_FUNCTOR(name, expr)                         \
   template <> struct Binary<BinaryOp::name> {                       \
-    double p0 = 1;                                                  \
+    double alpha = 1;                                               \
     template <class T>                                              \
     TAPEGRAD_HOST_DEVICE T operator()(T a, T b) const {             \
       using namespace detail;                                       \
-      (void)p0;                                                     \
+      (void)alpha;                                                  \
       return expr;                                                  \
     }                                                               \
   };
 TAPEGRAD_BINARY_OPS(TAPEGRAD_BINARY_FUNCTOR)
 #undef TAPEGRAD_BINARY_FUNCTOR
 
-// Calls f(Unary<op>{p0, p1}) for a runtime op: one switch per kernel launch, not per element.
+// Calls f(Unary<op>{scalars}) for a runtime op: one switch per kernel launch, not per element.
 template <class F>
-void dispatch_unary(UnaryOp op, double p0, double p1, F&& f) {
+void dispatch_unary(UnaryOp op, const UnaryScalars& scalars, F&& f) {
   switch (op) {
 #define TAPEGRAD_UNARY_CASE(name, expr) \
-  case UnaryOp::name: f(Unary<UnaryOp::name>{p0, p1}); return;
+  case UnaryOp::name: f(Unary<UnaryOp::name>{scalars}); return;
     TAPEGRAD_UNARY_OPS(TAPEGRAD_UNARY_CASE)
 #undef TAPEGRAD_UNARY_CASE
   }
 }
 
 template <class F>
-void dispatch_binary(BinaryOp op, double p0, F&& f) {
+void dispatch_binary(BinaryOp op, double alpha, F&& f) {
   switch (op) {
 #define TAPEGRAD_BINARY_CASE(name, expr) \
-  case BinaryOp::name: f(Binary<BinaryOp::name>{p0}); return;
+  case BinaryOp::name: f(Binary<BinaryOp::name>{alpha}); return;
     TAPEGRAD_BINARY_OPS(TAPEGRAD_BINARY_CASE)
 #undef TAPEGRAD_BINARY_CASE
   }

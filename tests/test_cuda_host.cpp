@@ -42,6 +42,7 @@ namespace {
 using kernels::AdamStep;
 using AdamUpdate = kernels::AdamStep::Update<double>;
 using kernels::StateBuffers;
+using kernels::UnaryScalars;
 using kernels::all_contiguous;
 using kernels::Binary;
 using kernels::BinaryOp;
@@ -640,16 +641,16 @@ TYPED_TEST(ElementMath, ReluAndClampFollowTorch) {
   EXPECT_TRUE(std::isnan(relu(nan)));
   EXPECT_EQ(relu(T(-0.5)), T(0));
   EXPECT_EQ(relu(T(2.5)), T(2.5));
-  const Unary<UnaryOp::Clamp> clamp{-1.0, 2.0};
+  const Unary<UnaryOp::Clamp> clamp{UnaryScalars::bounds(-1.0, 2.0)};
   EXPECT_EQ(clamp(T(-3)), T(-1));
   EXPECT_EQ(clamp(T(0.5)), T(0.5));
   EXPECT_EQ(clamp(T(7)), T(2));
   EXPECT_TRUE(std::isnan(clamp(nan)));
   // low > high: everything becomes high (torch.clamp's min(max(x, low), high)).
-  const Unary<UnaryOp::Clamp> crossed{2.0, 1.0};
+  const Unary<UnaryOp::Clamp> crossed{UnaryScalars::bounds(2.0, 1.0)};
   for (T x : {T(-5), T(1.5), T(5)}) EXPECT_EQ(crossed(x), T(1)) << x;
   // An absent bound is infinite.
-  const Unary<UnaryOp::Clamp> at_least_zero{0.0, std::numeric_limits<double>::infinity()};
+  const Unary<UnaryOp::Clamp> at_least_zero{UnaryScalars::bounds(0.0, std::numeric_limits<double>::infinity())};
   EXPECT_EQ(at_least_zero(T(-1)), T(0));
   EXPECT_EQ(at_least_zero(T(1e30)), T(1e30));
 }
@@ -672,16 +673,16 @@ TYPED_TEST(ElementMath, MinimumAndMaximumPropagateNaNFromEitherSide) {
 TYPED_TEST(ElementMath, ScalarAndBinaryArithmetic) {
   using T = TypeParam;
   // The square is x * x, exact to the last bit (not pow's approximation), also for negatives.
-  const Unary<UnaryOp::PowScalar> square{2.0};
+  const Unary<UnaryOp::PowScalar> square{UnaryScalars::operand(2.0)};
   for (T x : {T(1.1), T(-3.7), T(1e-3), T(12345.678)}) EXPECT_EQ(square(x), x * x) << x;
-  const Unary<UnaryOp::PowScalar> identity{1.0};
+  const Unary<UnaryOp::PowScalar> identity{UnaryScalars::operand(1.0)};
   EXPECT_EQ(identity(T(-3.7)), T(-3.7));
-  EXPECT_NEAR(Unary<UnaryOp::PowScalar>{0.5}(T(2)), std::sqrt(2.0), 1e-6);
+  EXPECT_NEAR(Unary<UnaryOp::PowScalar>{UnaryScalars::operand(0.5)}(T(2)), std::sqrt(2.0), 1e-6);
   // Add and Sub scale their second operand (axpy).
   EXPECT_EQ(Binary<BinaryOp::Add>{2.0}(T(1), T(3)), T(7));
   EXPECT_EQ(Binary<BinaryOp::Sub>{0.5}(T(1), T(3)), T(-0.5));
   EXPECT_EQ(Binary<BinaryOp::Div>{}(T(1), T(4)), T(0.25));
-  EXPECT_EQ(Unary<UnaryOp::RSubScalar>{10.0}(T(3)), T(7));
+  EXPECT_EQ(Unary<UnaryOp::RSubScalar>{UnaryScalars::operand(10.0)}(T(3)), T(7));
   EXPECT_EQ(Unary<UnaryOp::Sign>{}(T(-0.25)), T(-1));
   EXPECT_EQ(Unary<UnaryOp::Sign>{}(T(0)), T(0));
   EXPECT_EQ(Binary<BinaryOp::Lt>{}(T(1), T(2)), T(1));

@@ -10,28 +10,29 @@ namespace tapegrad {
 
 using kernels::BinaryOp;
 using kernels::UnaryOp;
+using kernels::UnaryScalars;
 using namespace detail;
 
 namespace {
 
-Tensor unary_forward(UnaryOp op, const Tensor& a, double p0 = 0, double p1 = 0) {
+Tensor unary_forward(UnaryOp op, const Tensor& a, const UnaryScalars& scalars = {}) {
   Tensor out = empty(a.shape(), options_of(a));
-  backend_of(a).unary(op, a.desc(), out.desc(), p0, p1);
+  backend_of(a).unary(op, a.desc(), out.desc(), scalars);
   return out;
 }
 
-Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b, double p0 = 1) {
+Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b, double alpha = 1) {
   check_compatible(name, a, b);
   const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = empty(shape, options_of(a));
-  backend_of(a).binary(op, broadcast_desc(a, shape), broadcast_desc(b, shape), out.desc(), p0);
+  backend_of(a).binary(op, broadcast_desc(a, shape), broadcast_desc(b, shape), out.desc(), alpha);
   return out;
 }
 
 // A float-only unary op.
-Tensor floating_unary(UnaryOp op, const char* name, const Tensor& a, double p0 = 0, double p1 = 0) {
+Tensor floating_unary(UnaryOp op, const char* name, const Tensor& a, const UnaryScalars& scalars = {}) {
   check_floating(name, a);
-  return unary_forward(op, a, p0, p1);
+  return unary_forward(op, a, scalars);
 }
 
 // Gradient of a binary op for one operand: reduce over the dims broadcasting expanded.
@@ -100,7 +101,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor add(const Tensor& a, double b) {
   check_defined("add", a);
-  Tensor out = unary_forward(UnaryOp::AddScalar, a, b);
+  Tensor out = unary_forward(UnaryOp::AddScalar, a, UnaryScalars::operand(b));
   if (should_record(a)) record("add", out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, ctx.grad()); });
   return out;
 }
@@ -109,14 +110,14 @@ Tensor sub(const Tensor& a, double b) { return add(a, -b); }
 
 Tensor rsub(const Tensor& a, double b) {
   check_defined("rsub", a);
-  Tensor out = unary_forward(UnaryOp::RSubScalar, a, b);
+  Tensor out = unary_forward(UnaryOp::RSubScalar, a, UnaryScalars::operand(b));
   if (should_record(a)) record("rsub", out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, neg(ctx.grad())); });
   return out;
 }
 
 Tensor mul(const Tensor& a, double b) {
   check_defined("mul", a);
-  Tensor out = unary_forward(UnaryOp::MulScalar, a, b);
+  Tensor out = unary_forward(UnaryOp::MulScalar, a, UnaryScalars::operand(b));
   if (should_record(a)) record("mul", out, {a}, [b](BackwardContext& ctx) { ctx.set_input_grad(0, mul(ctx.grad(), b)); });
   return out;
 }
@@ -127,7 +128,7 @@ Tensor div(const Tensor& a, double b) {
 }
 
 Tensor rdiv(const Tensor& a, double b) {
-  Tensor out = floating_unary(UnaryOp::RDivScalar, "rdiv", a, b);
+  Tensor out = floating_unary(UnaryOp::RDivScalar, "rdiv", a, UnaryScalars::operand(b));
   if (should_record(a))
     record("rdiv", out, {a}, [sa = SavedTensor::input(a), b](BackwardContext& ctx) {
       const Tensor a = ctx.unpack(sa);  // d(b/a)/da = -b / a^2
@@ -146,7 +147,7 @@ Tensor neg(const Tensor& a) {
 // ---- powers ----
 
 Tensor pow(const Tensor& base, double exponent) {
-  Tensor out = floating_unary(UnaryOp::PowScalar, "pow", base, exponent);
+  Tensor out = floating_unary(UnaryOp::PowScalar, "pow", base, UnaryScalars::operand(exponent));
   if (should_record(base))
     record("pow", out, {base}, [sa = SavedTensor::input(base), exponent](BackwardContext& ctx) {
       if (exponent == 0) {
@@ -181,7 +182,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 }
 
 Tensor pow(double base, const Tensor& exponent) {
-  Tensor out = floating_unary(UnaryOp::RPowScalar, "pow", exponent, base);
+  Tensor out = floating_unary(UnaryOp::RPowScalar, "pow", exponent, UnaryScalars::operand(base));
   if (should_record(exponent))
     record("pow", out, {exponent}, [so = SavedTensor::output(out), base](BackwardContext& ctx) {
       if (base == 0) {  // base^b log(base) is taken as 0 (its limit for b > 0), as PyTorch does
@@ -291,7 +292,7 @@ Tensor erf(const Tensor& a) {
 
 Tensor softplus(const Tensor& a, double beta, double threshold) {
   TAPEGRAD_CHECK(beta != 0, "softplus: beta must be non-zero, got 0");
-  Tensor out = floating_unary(UnaryOp::Softplus, "softplus", a, beta, threshold);
+  Tensor out = floating_unary(UnaryOp::Softplus, "softplus", a, UnaryScalars::softplus(beta, threshold));
   if (should_record(a))
     // sigmoid(beta x), and 1 in the linear region.
     record("softplus", out, {a}, [sa = SavedTensor::input(a), beta, threshold](BackwardContext& ctx) {
@@ -330,7 +331,7 @@ Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> h
   TAPEGRAD_CHECK(low || high, "clamp: at least one of low and high must be given");
   const double lo = low.value_or(-std::numeric_limits<double>::infinity());
   const double hi = high.value_or(std::numeric_limits<double>::infinity());
-  Tensor out = unary_forward(UnaryOp::Clamp, a, lo, hi);
+  Tensor out = unary_forward(UnaryOp::Clamp, a, UnaryScalars::bounds(lo, hi));
   if (should_record(a))
     record("clamp", out, {a}, [sa = SavedTensor::input(a), lo, hi](BackwardContext& ctx) {
       const Tensor x = ctx.unpack(sa);  // passes where lo <= x <= hi
@@ -388,12 +389,12 @@ Tensor lt(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Lt, "l
 Tensor le(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Le, "le", a, b); }
 Tensor gt(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Gt, "gt", a, b); }
 Tensor ge(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Ge, "ge", a, b); }
-Tensor eq(const Tensor& a, double b) { check_defined("eq", a); return unary_forward(UnaryOp::EqScalar, a, b); }
-Tensor ne(const Tensor& a, double b) { check_defined("ne", a); return unary_forward(UnaryOp::NeScalar, a, b); }
-Tensor lt(const Tensor& a, double b) { check_defined("lt", a); return unary_forward(UnaryOp::LtScalar, a, b); }
-Tensor le(const Tensor& a, double b) { check_defined("le", a); return unary_forward(UnaryOp::LeScalar, a, b); }
-Tensor gt(const Tensor& a, double b) { check_defined("gt", a); return unary_forward(UnaryOp::GtScalar, a, b); }
-Tensor ge(const Tensor& a, double b) { check_defined("ge", a); return unary_forward(UnaryOp::GeScalar, a, b); }
+Tensor eq(const Tensor& a, double b) { check_defined("eq", a); return unary_forward(UnaryOp::EqScalar, a, UnaryScalars::operand(b)); }
+Tensor ne(const Tensor& a, double b) { check_defined("ne", a); return unary_forward(UnaryOp::NeScalar, a, UnaryScalars::operand(b)); }
+Tensor lt(const Tensor& a, double b) { check_defined("lt", a); return unary_forward(UnaryOp::LtScalar, a, UnaryScalars::operand(b)); }
+Tensor le(const Tensor& a, double b) { check_defined("le", a); return unary_forward(UnaryOp::LeScalar, a, UnaryScalars::operand(b)); }
+Tensor gt(const Tensor& a, double b) { check_defined("gt", a); return unary_forward(UnaryOp::GtScalar, a, UnaryScalars::operand(b)); }
+Tensor ge(const Tensor& a, double b) { check_defined("ge", a); return unary_forward(UnaryOp::GeScalar, a, UnaryScalars::operand(b)); }
 Tensor sign(const Tensor& a) { check_defined("sign", a); return unary_forward(UnaryOp::Sign, a); }
 
 // ---- operators ----
@@ -440,19 +441,19 @@ Tensor Tensor::tanh() const { return tapegrad::tanh(*this); }
 
 namespace {
 
-void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double p0) {
+void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double alpha) {
   check_inplace(name, self, {&other});
   check_compatible(name, self, other);
   TAPEGRAD_CHECK(other.shape() == self.shape() || broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
                  "{}: the operand of shape {} cannot be broadcast to the updated tensor's shape {}", name, other.shape(),
                  self.shape());
-  backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), p0);
+  backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), alpha);
   self.impl().storage->bump_version();
 }
 
-void inplace_unary(UnaryOp op, const char* name, const Tensor& self, double p0, double p1 = 0) {
+void inplace_unary(UnaryOp op, const char* name, const Tensor& self, const UnaryScalars& scalars) {
   check_inplace(name, self, {});
-  backend_of(self).unary(op, self.desc(), self.desc(), p0, p1);
+  backend_of(self).unary(op, self.desc(), self.desc(), scalars);
   self.impl().storage->bump_version();
 }
 
@@ -483,7 +484,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   return *this;
 }
 Tensor& Tensor::add_(double value) {
-  inplace_unary(UnaryOp::AddScalar, "add_", *this, value);
+  inplace_unary(UnaryOp::AddScalar, "add_", *this, UnaryScalars::operand(value));
   return *this;
 }
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
@@ -495,7 +496,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
   return *this;
 }
 Tensor& Tensor::mul_(double value) {
-  inplace_unary(UnaryOp::MulScalar, "mul_", *this, value);
+  inplace_unary(UnaryOp::MulScalar, "mul_", *this, UnaryScalars::operand(value));
   return *this;
 }
 Tensor& Tensor::div_(const Tensor& other) {
@@ -505,7 +506,7 @@ Tensor& Tensor::div_(const Tensor& other) {
 }
 Tensor& Tensor::div_(double value) {
   check_floating("div_", *this);
-  inplace_unary(UnaryOp::MulScalar, "div_", *this, 1.0 / value);
+  inplace_unary(UnaryOp::MulScalar, "div_", *this, UnaryScalars::operand(1.0 / value));
   return *this;
 }
 namespace {
@@ -537,7 +538,7 @@ Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
   return *this;
 }
 Tensor& Tensor::clamp_(double low, double high) {
-  inplace_unary(UnaryOp::Clamp, "clamp_", *this, low, high);
+  inplace_unary(UnaryOp::Clamp, "clamp_", *this, UnaryScalars::bounds(low, high));
   return *this;
 }
 

@@ -54,10 +54,10 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generato
                        generator, TensorOptions(kFloat64).with_device(options.device), "randint");
   {
     NoGradGuard no_grad;
-    backend_of(values).unary(kernels::UnaryOp::Floor, values.desc(), values.desc(), 0, 0);
+    backend_of(values).unary(kernels::UnaryOp::Floor, values.desc(), values.desc(), {});
     // low + (high - low) * u can round up to high itself for wide ranges.
-    backend_of(values).unary(kernels::UnaryOp::Clamp, values.desc(), values.desc(), static_cast<double>(low),
-                             static_cast<double>(high - 1));
+    backend_of(values).unary(kernels::UnaryOp::Clamp, values.desc(), values.desc(),
+                             kernels::UnaryScalars::bounds(static_cast<double>(low), static_cast<double>(high - 1)));
   }
   return to_dtype(values, options.dtype);
 }

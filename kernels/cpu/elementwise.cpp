@@ -19,12 +19,12 @@ bool is_single_element(const TensorDesc& out) {
 }
 }  // namespace
 
-void CpuBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) {
+void CpuBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) {
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();
-    dispatch_unary(op, p0, p1, [&](auto f) {
+    dispatch_unary(op, scalars, [&](auto f) {
       if (is_single_element(out)) {
         *y = f(*x);
         return;
@@ -43,13 +43,13 @@ void CpuBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, 
   });
 }
 
-void CpuBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) {
+void CpuBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double alpha) {
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* pa = a.ptr<T>();
     const T* pb = b.ptr<T>();
     T* pc = out.ptr<T>();
-    dispatch_binary(op, p0, [&](auto f) {
+    dispatch_binary(op, alpha, [&](auto f) {
       if (is_single_element(out)) {
         *pc = f(*pa, *pb);
         return;

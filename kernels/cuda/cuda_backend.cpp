@@ -229,21 +229,21 @@ void CudaBackend::fill_range(const TensorDesc& dst, double start, double step) {
 
 // ---- elementwise ----
 
-void CudaBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) {
+void CudaBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) {
   activate();
   const auto layout = coalesce<2>(out.shape, {&in.strides, &out.strides});
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    cuda::unary<T>(op, layout, out.numel(), in.ptr<T>(), out.ptr<T>(), p0, p1, stream_);
+    cuda::unary<T>(op, layout, out.numel(), in.ptr<T>(), out.ptr<T>(), scalars, stream_);
   });
 }
 
-void CudaBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) {
+void CudaBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double alpha) {
   activate();
   const auto layout = coalesce<3>(out.shape, {&a.strides, &b.strides, &out.strides});
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    cuda::binary<T>(op, layout, out.numel(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), p0, stream_);
+    cuda::binary<T>(op, layout, out.numel(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), alpha, stream_);
   });
 }
 
@@ -262,12 +262,11 @@ void CudaBackend::where(const TensorDesc& condition, const TensorDesc& a, const 
 
 void CudaBackend::addcmul(const TensorDesc& a, const TensorDesc& b, double value, AddedTerm term,
                           const TensorDesc& out) {
-  const bool divide = term == AddedTerm::Quotient;
   activate();
   const auto layout = coalesce<3>(out.shape, {&a.strides, &b.strides, &out.strides});
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    cuda::addcmul<T>(layout, out.numel(), a.ptr<T>(), b.ptr<T>(), static_cast<T>(value), divide, out.ptr<T>(),
+    cuda::addcmul<T>(layout, out.numel(), a.ptr<T>(), b.ptr<T>(), static_cast<T>(value), term, out.ptr<T>(),
                      stream_);
   });
 }

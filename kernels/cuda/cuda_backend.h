@@ -38,8 +38,8 @@ class CudaBackend final : public Backend {
                    std::uint64_t offset) override;
   void fill_range(const TensorDesc& dst, double start, double step) override;
 
-  void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, double p0, double p1) override;
-  void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double p0) override;
+  void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) override;
+  void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double alpha) override;
   void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out) override;
   void addcmul(const TensorDesc& a, const TensorDesc& b, double value, AddedTerm term, const TensorDesc& out) override;
 

@@ -37,12 +37,12 @@ __global__ void where_kernel(StridedLayout<4> layout, std::int64_t n, const C* c
 }
 
 template <class T>
-__global__ void addcmul_kernel(StridedLayout<3> layout, std::int64_t n, const T* a, const T* b, T value, bool divide,
+__global__ void addcmul_kernel(StridedLayout<3> layout, std::int64_t n, const T* a, const T* b, T value, AddedTerm term,
                                T* out) {
   TAPEGRAD_GRID_STRIDE_LOOP(i, n) {
     std::int64_t off[3];
     layout.offsets(i, off);
-    out[off[2]] += divide ? value * a[off[0]] / b[off[1]] : value * a[off[0]] * b[off[1]];
+    out[off[2]] += term == AddedTerm::Quotient ? value * a[off[0]] / b[off[1]] : value * a[off[0]] * b[off[1]];
   }
 }
 
@@ -74,17 +74,17 @@ __global__ void fill_range_kernel(T* dst, std::int64_t stride, std::int64_t n, d
 // ---- launchers ----
 
 template <class T>
-void unary(UnaryOp op, const StridedLayout<2>& layout, std::int64_t n, const T* in, T* out, double p0, double p1,
+void unary(UnaryOp op, const StridedLayout<2>& layout, std::int64_t n, const T* in, T* out, const UnaryScalars& scalars,
            Stream stream) {
-  dispatch_unary(op, p0, p1, [&](auto f) {
+  dispatch_unary(op, scalars, [&](auto f) {
     launch_elementwise("unary", n, stream, unary_kernel<decltype(f), T>, layout, n, in, out, f);
   });
 }
 
 template <class T>
-void binary(BinaryOp op, const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T* out, double p0,
+void binary(BinaryOp op, const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T* out, double alpha,
             Stream stream) {
-  dispatch_binary(op, p0, [&](auto f) {
+  dispatch_binary(op, alpha, [&](auto f) {
     launch_elementwise("binary", n, stream, binary_kernel<decltype(f), T>, layout, n, a, b, out, f);
   });
 }
@@ -96,9 +96,9 @@ void where(const StridedLayout<4>& layout, std::int64_t n, const C* condition, c
 }
 
 template <class T>
-void addcmul(const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T value, bool divide, T* out,
+void addcmul(const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T value, AddedTerm term, T* out,
              Stream stream) {
-  launch_elementwise("addcmul", n, stream, addcmul_kernel<T>, layout, n, a, b, value, divide, out);
+  launch_elementwise("addcmul", n, stream, addcmul_kernel<T>, layout, n, a, b, value, term, out);
 }
 
 template <class S, class D>
@@ -125,9 +125,10 @@ void fill_range(T* dst, std::int64_t stride, std::int64_t n, double start, doubl
 // ---- instantiations: arithmetic for float32, float64 and int64; moves for every dtype ----
 
 #define TAPEGRAD_ARITHMETIC(T)                                                                                     \
-  template void unary<T>(UnaryOp, const StridedLayout<2>&, std::int64_t, const T*, T*, double, double, Stream);     \
+  template void unary<T>(UnaryOp, const StridedLayout<2>&, std::int64_t, const T*, T*, const UnaryScalars&,         \
+                         Stream);                                                                                   \
   template void binary<T>(BinaryOp, const StridedLayout<3>&, std::int64_t, const T*, const T*, T*, double, Stream); \
-  template void addcmul<T>(const StridedLayout<3>&, std::int64_t, const T*, const T*, T, bool, T*, Stream);        \
+  template void addcmul<T>(const StridedLayout<3>&, std::int64_t, const T*, const T*, T, AddedTerm, T*, Stream);     \
   template void fill_range<T>(T*, std::int64_t, std::int64_t, double, double, Stream);                              \
   template void where<float, T>(const StridedLayout<4>&, std::int64_t, const float*, const T*, const T*, T*,        \
                                 Stream);                                                                            \

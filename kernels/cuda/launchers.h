@@ -39,11 +39,11 @@ template <class T>
 void fill_range(T* dst, std::int64_t stride, std::int64_t n, double start, double step, Stream stream);
 // layout: operands (in, out)
 template <class T>
-void unary(UnaryOp op, const StridedLayout<2>& layout, std::int64_t n, const T* in, T* out, double p0, double p1,
+void unary(UnaryOp op, const StridedLayout<2>& layout, std::int64_t n, const T* in, T* out, const UnaryScalars& scalars,
            Stream stream);
 // layout: operands (a, b, out)
 template <class T>
-void binary(BinaryOp op, const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T* out, double p0,
+void binary(BinaryOp op, const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T* out, double alpha,
             Stream stream);
 // layout: operands (condition, a, b, out)
 template <class C, class T>
@@ -51,7 +51,7 @@ void where(const StridedLayout<4>& layout, std::int64_t n, const C* condition, c
            Stream stream);
 // out += value * a * b (or a / b); layout: operands (a, b, out)
 template <class T>
-void addcmul(const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T value, bool divide, T* out,
+void addcmul(const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T value, AddedTerm term, T* out,
              Stream stream);
 
 // ---- reduce.cu ----
