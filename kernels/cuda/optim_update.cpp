@@ -2,7 +2,7 @@
 #include <tapegrad/kernels/cuda/cuda_backend.h>
 #include <tapegrad/kernels/cuda/launchers.h>
 
-namespace tapegrad::kernels {
+namespace tapegrad::kernels::cuda {
 namespace {
 
 template <class T>
@@ -29,4 +29,4 @@ void CudaBackend::optimizer_step(const OptimizerStep& step, const TensorDesc& pa
                                  param.numel(), stream_);
 }
 
-}  // namespace tapegrad::kernels
+}  // namespace tapegrad::kernels::cuda
