@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tapegrad/autodiff/op_table.h>
+
 #include "example_runner.h"
 
 namespace {
