@@ -155,8 +155,8 @@ TEST(CudaElementMath, SlicePlansFindTheCpuBackendsMaximaAndSoftmax) {
   const Tensor in = strided_copy(with_ties({3, 5, 4}, 5));
   const TensorDesc in_desc = in.desc();
   for (int dim = 0; dim < 3; ++dim) {
-    for (bool take_min : {false, true}) {
-      const ValuesIndices expected = take_min ? min(in, dim, true) : max(in, dim, true);
+    for (const Extreme extreme : {Extreme::Max, Extreme::Min}) {
+      const ValuesIndices expected = extreme == Extreme::Min ? min(in, dim, true) : max(in, dim, true);
       const Tensor got_values = empty(expected.values.shape(), kFloat64);
       const Tensor got_indices = empty(expected.values.shape(), kInt64);
       const TensorDesc v = got_values.desc(), ix = got_indices.desc();
@@ -164,15 +164,16 @@ TEST(CudaElementMath, SlicePlansFindTheCpuBackendsMaximaAndSoftmax) {
       for (std::int64_t s = 0; s < plan.count; ++s) {
         std::int64_t off[3];
         plan.slices.offsets(s, off);
-        max_of_slice(in_desc.ptr<double>() + off[0], plan.extent, in.strides()[dim], take_min,
-                     v.ptr<double>()[off[1]], ix.ptr<std::int64_t>()[off[2]]);
+        extreme_of_slice(in_desc.ptr<double>() + off[0], plan.extent, in.strides()[dim], extreme,
+                         v.ptr<double>()[off[1]], ix.ptr<std::int64_t>()[off[2]]);
       }
       expect_same_values(got_values.to_vector<double>(), expected.values.to_vector<double>());
       EXPECT_EQ(got_indices.to_vector<std::int64_t>(), expected.indices.to_vector<std::int64_t>());
     }
     const Tensor finite = strided_copy(random_input({3, 5, 4}, 6) * 30.0);
-    for (bool log : {false, true}) {
-      const Tensor expected = log ? log_softmax(finite, dim) : softmax(finite, dim);
+    for (const SoftmaxOutput output : {SoftmaxOutput::Probabilities, SoftmaxOutput::LogProbabilities}) {
+      const Tensor expected =
+          output == SoftmaxOutput::LogProbabilities ? log_softmax(finite, dim) : softmax(finite, dim);
       const Tensor out = empty(finite.shape(), kFloat64);
       const TensorDesc o = out.desc();
       const TensorDesc f = finite.desc();
@@ -181,7 +182,7 @@ TEST(CudaElementMath, SlicePlansFindTheCpuBackendsMaximaAndSoftmax) {
         std::int64_t off[2];
         plan.slices.offsets(s, off);
         softmax_slice(f.ptr<double>() + off[0], o.ptr<double>() + off[1], plan.extent,
-                      finite.strides()[dim], o.strides[dim], log);
+                      finite.strides()[dim], o.strides[dim], output);
       }
       expect_same_values(out.to_vector<double>(), expected.to_vector<double>());
     }

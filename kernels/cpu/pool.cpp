@@ -11,16 +11,10 @@
 
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/parallel.h>
+#include <tapegrad/kernels/element_rules.h>
 
 namespace tapegrad::kernels::cpu {
 namespace {
-
-// True when `value` replaces `best` as a window's maximum: strictly greater keeps the first of
-// equal maxima; a NaN wins, and a NaN maximum stays. Written so that it vectorizes.
-template <class T>
-inline bool replaces(T value, T best) {
-  return (best == best) & !(value <= best);
-}
 
 // One [H, W] plane. Everything arrives by value: the int64 index stores could otherwise alias
 // the geometry and force a reload of it on every element.
@@ -30,8 +24,7 @@ void max_pool_plane(const T* plane, std::int64_t sh, std::int64_t sw, const Wind
     // The padding is -inf, so only the window's part inside the image matters; with
     // padding at most half the kernel, that part is never empty. Starting from -inf at the
     // first element inside keeps that element when the whole window is -inf.
-    const std::int64_t h0 = oh * g.stride_h - g.pad_h;
-    const std::int64_t h_begin = std::max<std::int64_t>(h0, 0), h_end = std::min(h0 + g.kernel_h, g.height);
+    const auto [h_begin, h_end] = window_span(oh * g.stride_h - g.pad_h, g.kernel_h, g.height);
     T* best = v + oh * g.out_w;
     std::int64_t* best_index = idx + oh * g.out_w;
     for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
@@ -52,9 +45,7 @@ void max_pool_plane(const T* plane, std::int64_t sh, std::int64_t sw, const Wind
         for (std::int64_t ow = ow_begin; ow < ow_end; ++ow) {
           const T value = line[(ow * g.stride_w + shift) * sw];
           const T current = best[ow];
-          // Strictly greater keeps the first of equal maxima; a NaN wins, and once the
-          // maximum is NaN it stays (NaN propagates, as in PyTorch).
-          const bool take = replaces(value, current);
+          const bool take = replaces_maximum(value, current);  // branch-free, so it vectorizes
           best[ow] = take ? value : current;
           best_index[ow] = take ? row_start + ow * g.stride_w : best_index[ow];
         }
@@ -70,13 +61,13 @@ void max_pool_row_2x2(const T* top, const T* bottom, std::int64_t top_index, std
   for (std::int64_t ow = begin; ow < end; ++ow) {
     const T a = top[2 * ow], b = top[2 * ow + 1], c = bottom[2 * ow], d = bottom[2 * ow + 1];
     // Taps in row-major order: 0 (a), 1 (b), then the next row's 0 (c) and 1 (d).
-    const bool take_b = replaces(b, a);
+    const bool take_b = replaces_maximum(b, a);
     T best = take_b ? b : a;
     std::int64_t tap = take_b;
-    const bool take_c = replaces(c, best);
+    const bool take_c = replaces_maximum(c, best);
     best = take_c ? c : best;
     tap = take_c ? width : tap;
-    const bool take_d = replaces(d, best);
+    const bool take_d = replaces_maximum(d, best);
     best = take_d ? d : best;
     tap = take_d ? width + 1 : tap;
     values[ow] = best;

@@ -6,12 +6,10 @@
 
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/strided_loop.h>
+#include <tapegrad/kernels/element_rules.h>
 
 namespace tapegrad::kernels::cpu {
 namespace {
-
-// Sums of float32 are accumulated in double: a batch loss over thousands of terms keeps its digits.
-template <class T> using Accumulator = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
 bool reduces_to_single_element(const TensorDesc& out) {
   for (int d = 0; d < out.shape.size(); ++d)
@@ -143,7 +141,6 @@ void CpuBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
 
 void CpuBackend::reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, const TensorDesc& values,
                                 const TensorDesc& indices) {
-  const bool take_min = extreme == Extreme::Min;
   const std::int64_t extent = in.shape[dim], step = in.strides[dim];
   dispatch_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -153,59 +150,32 @@ void CpuBackend::reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, 
     const Shape slices = without_dim(in.shape, dim);
     for_each_strided<3>(slices, {&in.strides, &values.strides, &indices.strides}, Split::Anywhere,
                         [&](std::int64_t n, const auto& off, const auto& st) {
-                          for (std::int64_t i = 0; i < n; ++i) {
-                            const T* xs = x + off[0] + i * st[0];
-                            T best = xs[0];
-                            std::int64_t best_index = 0;
-                            for (std::int64_t j = 1; j < extent && !detail::is_nan(best); ++j) {
-                              const T candidate = xs[j * step];
-                              const bool better = take_min ? candidate < best : candidate > best;
-                              if (better || detail::is_nan(candidate)) {
-                                best = candidate;
-                                best_index = j;
-                              }
-                            }
-                            v[off[1] + i * st[1]] = best;
-                            idx[off[2] + i * st[2]] = best_index;
-                          }
+                          for (std::int64_t i = 0; i < n; ++i)
+                            extreme_of_slice(x + off[0] + i * st[0], extent, step, extreme, v[off[1] + i * st[1]],
+                                             idx[off[2] + i * st[2]]);
                         });
   });
 }
 
 void CpuBackend::softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) {
-  const bool log = output == SoftmaxOutput::LogProbabilities;
+  TAPEGRAD_CHECK(is_floating(in.dtype), "softmax: expected float32 or float64 data, got {}", in.dtype);
   const std::int64_t extent = in.shape[dim], in_step = in.strides[dim], out_step = out.strides[dim];
-  dispatch_dtype(in.dtype, [&](auto zero) {
+  const auto run = [&](auto zero) {
     using T = decltype(zero);
-    using Acc = Accumulator<T>;
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();
     const Shape slices = without_dim(in.shape, dim);
     for_each_strided<2>(slices, {&in.strides, &out.strides}, Split::Anywhere,
                         [&](std::int64_t n, const auto& off, const auto& st) {
-                          for (std::int64_t i = 0; i < n; ++i) {
-                            const T* xs = x + off[0] + i * st[0];
-                            T* ys = y + off[1] + i * st[1];
-                            T max_value = -std::numeric_limits<T>::infinity();
-                            for (std::int64_t j = 0; j < extent; ++j) max_value = std::max(max_value, xs[j * in_step]);
-                            if (!std::isfinite(max_value)) max_value = 0;  // all -inf (or inf/NaN): let them propagate
-                            Acc total = 0;
-                            for (std::int64_t j = 0; j < extent; ++j) total += std::exp(Acc(xs[j * in_step] - max_value));
-                            if (log) {
-                              // (x - max) - log(total), never x - (max + log(total)): the sum
-                              // max + log(total) rounds to the precision of max, costing float32
-                              // inputs near 1000 five bits of every output.
-                              const T log_total = static_cast<T>(std::log(total));
-                              for (std::int64_t j = 0; j < extent; ++j)
-                                ys[j * out_step] = (xs[j * in_step] - max_value) - log_total;
-                            } else {
-                              const Acc inverse = Acc(1) / total;
-                              for (std::int64_t j = 0; j < extent; ++j)
-                                ys[j * out_step] = static_cast<T>(std::exp(Acc(xs[j * in_step] - max_value)) * inverse);
-                            }
-                          }
+                          for (std::int64_t i = 0; i < n; ++i)
+                            softmax_slice(x + off[0] + i * st[0], y + off[1] + i * st[1], extent, in_step, out_step,
+                                          output);
                         });
-  });
+  };
+  if (in.dtype == DType::Float32)
+    run(float{});
+  else
+    run(double{});
 }
 
 }  // namespace tapegrad::kernels::cpu

@@ -1,22 +1,19 @@
 // What one CUDA thread computes, written as plain host/device functions: the kernels in the .cu
-// files are grid-stride loops around these, and the CPU tests run the same functions over every
-// index and compare with the CPU backend — so the GPU's index math and arithmetic are checked
-// on machines without a GPU. Free of library headers, for nvcc.
+// files are grid-stride loops around these (and the rules both devices share, in
+// kernels/element_rules.h), and the CPU tests run the same functions over every index and
+// compare with the CPU backend, so the GPU's index math and arithmetic are checked on machines
+// without a GPU. Free of library headers, for nvcc.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include <tapegrad/kernels/element_rules.h>
 #include <tapegrad/kernels/host_device.h>
 #include <tapegrad/kernels/kernel_params.h>
 #include <tapegrad/kernels/strided_layout.h>
 
 namespace tapegrad::kernels::cuda {
-
-// Sums of float are accumulated in double, as the CPU backend does.
-template <class T> struct AccumulatorOf { using type = T; };
-template <> struct AccumulatorOf<float> { using type = double; };
-template <class T> using Accumulator = typename AccumulatorOf<T>::type;
 
 // Entry e of the im2col columns [C * kh * kw, N * out_h * out_w]; image strides (n, c, h, w).
 template <class T>
@@ -62,15 +59,14 @@ TAPEGRAD_HOST_DEVICE void max_pool_element(const T* input, const std::int64_t (&
   const std::int64_t ow = e % g.out_w, oh = (e / g.out_w) % g.out_h;
   const std::int64_t c = (e / (g.out_w * g.out_h)) % g.channels, n = e / (g.out_w * g.out_h * g.channels);
   const T* plane = input + n * s[0] + c * s[1];
-  const std::int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
-  const std::int64_t h_begin = h0 > 0 ? h0 : 0, h_end = h0 + g.kernel_h < g.height ? h0 + g.kernel_h : g.height;
-  const std::int64_t w_begin = w0 > 0 ? w0 : 0, w_end = w0 + g.kernel_w < g.width ? w0 + g.kernel_w : g.width;
+  const auto [h_begin, h_end] = window_span(oh * g.stride_h - g.pad_h, g.kernel_h, g.height);
+  const auto [w_begin, w_end] = window_span(ow * g.stride_w - g.pad_w, g.kernel_w, g.width);
   T best = -INFINITY;
   std::int64_t best_index = h_begin * g.width + w_begin;
   for (std::int64_t h = h_begin; h < h_end; ++h)
     for (std::int64_t w = w_begin; w < w_end; ++w) {
       const T candidate = plane[h * s[2] + w * s[3]];
-      if (candidate > best || (candidate != candidate && best == best)) {
+      if (replaces_maximum(candidate, best)) {
         best = candidate;
         best_index = h * g.width + w;
       }
@@ -87,46 +83,6 @@ TAPEGRAD_HOST_DEVICE Accumulator<T> sum_over(const T* in, std::int64_t base, con
   Accumulator<T> total = 0;
   for (std::int64_t k = begin; k < end; k += step) total += in[base + reduced.offset(0, k)];
   return total;
-}
-
-// Max (or min) of one slice of `extent` elements `step` apart, and its first index; the first
-// NaN wins and ends the search.
-template <class T>
-TAPEGRAD_HOST_DEVICE void max_of_slice(const T* xs, std::int64_t extent, std::int64_t step, bool take_min, T& value,
-                                       std::int64_t& index) {
-  T best = xs[0];
-  std::int64_t best_index = 0;
-  for (std::int64_t j = 1; j < extent && best == best; ++j) {
-    const T candidate = xs[j * step];
-    const bool better = take_min ? candidate < best : candidate > best;
-    if (better || candidate != candidate) {
-      best = candidate;
-      best_index = j;
-    }
-  }
-  value = best;
-  index = best_index;
-}
-
-// Softmax or log-softmax of one slice, stably (the maximum subtracted first), as on the CPU.
-template <class T>
-TAPEGRAD_HOST_DEVICE void softmax_slice(const T* xs, T* ys, std::int64_t extent, std::int64_t in_step,
-                                        std::int64_t out_step, bool log) {
-  using Acc = Accumulator<T>;
-  T max_value = -INFINITY;
-  for (std::int64_t j = 0; j < extent; ++j) max_value = xs[j * in_step] > max_value ? xs[j * in_step] : max_value;
-  if (!std::isfinite(max_value)) max_value = 0;  // all -inf (or inf/NaN): let them propagate
-  Acc total = 0;
-  for (std::int64_t j = 0; j < extent; ++j) total += std::exp(Acc(xs[j * in_step] - max_value));
-  if (log) {
-    // (x - max) - log(total): the sum max + log(total) would round to max's precision.
-    const T log_total = static_cast<T>(std::log(total));
-    for (std::int64_t j = 0; j < extent; ++j) ys[j * out_step] = (xs[j * in_step] - max_value) - log_total;
-  } else {
-    const Acc inverse = Acc(1) / total;
-    for (std::int64_t j = 0; j < extent; ++j)
-      ys[j * out_step] = static_cast<T>(std::exp(Acc(xs[j * in_step] - max_value)) * inverse);
-  }
 }
 
 // The element of a gather at layout index i: out[off(out)] = in[off(in) + index * in_step].

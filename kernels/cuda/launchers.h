@@ -63,12 +63,12 @@ void reduce_sum(const StridedLayout<2>& kept, std::int64_t outputs, const Stride
                 std::int64_t reduction, const T* in, T* out, Stream stream);
 // Per slice along a dim of `extent` elements `step` apart; slices: operands (in, values, indices).
 template <class T>
-void reduce_max(const StridedLayout<3>& slices, std::int64_t count, std::int64_t extent, std::int64_t step,
-                bool take_min, const T* in, T* values, std::int64_t* indices, Stream stream);
+void reduce_extreme(const StridedLayout<3>& slices, std::int64_t count, std::int64_t extent, std::int64_t step,
+                Extreme extreme, const T* in, T* values, std::int64_t* indices, Stream stream);
 // slices: operands (in, out)
 template <class T>
 void softmax(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
-             std::int64_t out_step, bool log, const T* in, T* out, Stream stream);
+             std::int64_t out_step, SoftmaxOutput output, const T* in, T* out, Stream stream);
 
 // ---- conv.cu ----
 // image strides are (n, c, h, w); columns and the col2im image are contiguous.

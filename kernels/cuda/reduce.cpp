@@ -20,26 +20,24 @@ void CudaBackend::reduce_sum(const TensorDesc& in, const TensorDesc& out) {
 
 void CudaBackend::reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, const TensorDesc& values,
                                  const TensorDesc& indices) {
-  const bool take_min = extreme == Extreme::Min;
   activate();
   const auto plan = plan_slices<3>(in.shape, dim, {&in.strides, &values.strides, &indices.strides});
   dispatch_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
-    cuda::reduce_max<T>(plan.slices, plan.count, plan.extent, in.strides[dim], take_min, in.ptr<T>(),
-                        values.ptr<T>(), indices.ptr<std::int64_t>(), stream_);
+    cuda::reduce_extreme<T>(plan.slices, plan.count, plan.extent, in.strides[dim], extreme, in.ptr<T>(),
+                            values.ptr<T>(), indices.ptr<std::int64_t>(), stream_);
   });
 }
 
 void CudaBackend::softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) {
-  const bool log = output == SoftmaxOutput::LogProbabilities;
-  check_float(in.dtype, log ? "log_softmax" : "softmax");
+  check_float(in.dtype, output == SoftmaxOutput::LogProbabilities ? "log_softmax" : "softmax");
   activate();
   const auto plan = plan_slices<2>(in.shape, dim, {&in.strides, &out.strides});
   if (in.dtype == DType::Float32)
-    cuda::softmax<float>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], log,
+    cuda::softmax<float>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], output,
                          in.ptr<float>(), out.ptr<float>(), stream_);
   else
-    cuda::softmax<double>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], log,
+    cuda::softmax<double>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], output,
                           in.ptr<double>(), out.ptr<double>(), stream_);
 }
 

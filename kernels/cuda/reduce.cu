@@ -39,22 +39,22 @@ __global__ void reduce_sum_block_kernel(StridedLayout<2> kept, std::int64_t outp
 }
 
 template <class T>
-__global__ void reduce_max_kernel(StridedLayout<3> slices, std::int64_t count, std::int64_t extent, std::int64_t step,
-                                  bool take_min, const T* in, T* values, std::int64_t* indices) {
+__global__ void reduce_extreme_kernel(StridedLayout<3> slices, std::int64_t count, std::int64_t extent, std::int64_t step,
+                                  Extreme extreme, const T* in, T* values, std::int64_t* indices) {
   TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
     std::int64_t off[3];
     slices.offsets(s, off);
-    max_of_slice(in + off[0], extent, step, take_min, values[off[1]], indices[off[2]]);
+    extreme_of_slice(in + off[0], extent, step, extreme, values[off[1]], indices[off[2]]);
   }
 }
 
 template <class T>
 __global__ void softmax_kernel(StridedLayout<2> slices, std::int64_t count, std::int64_t extent,
-                               std::int64_t in_step, std::int64_t out_step, bool log, const T* in, T* out) {
+                               std::int64_t in_step, std::int64_t out_step, SoftmaxOutput output, const T* in, T* out) {
   TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
     std::int64_t off[2];
     slices.offsets(s, off);
-    softmax_slice(in + off[0], out + off[1], extent, in_step, out_step, log);
+    softmax_slice(in + off[0], out + off[1], extent, in_step, out_step, output);
   }
 }
 
@@ -76,32 +76,32 @@ void reduce_sum(const StridedLayout<2>& kept, std::int64_t outputs, const Stride
 }
 
 template <class T>
-void reduce_max(const StridedLayout<3>& slices, std::int64_t count, std::int64_t extent, std::int64_t step,
-                bool take_min, const T* in, T* values, std::int64_t* indices, Stream stream) {
-  launch_elementwise("reduce_max", count, stream, reduce_max_kernel<T>, slices, count, extent, step, take_min, in,
+void reduce_extreme(const StridedLayout<3>& slices, std::int64_t count, std::int64_t extent, std::int64_t step,
+                Extreme extreme, const T* in, T* values, std::int64_t* indices, Stream stream) {
+  launch_elementwise("reduce_extreme", count, stream, reduce_extreme_kernel<T>, slices, count, extent, step, extreme, in,
                      values, indices);
 }
 
 template <class T>
 void softmax(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
-             std::int64_t out_step, bool log, const T* in, T* out, Stream stream) {
-  launch_elementwise("softmax", count, stream, softmax_kernel<T>, slices, count, extent, in_step, out_step, log, in,
-                     out);
+             std::int64_t out_step, SoftmaxOutput output, const T* in, T* out, Stream stream) {
+  launch_elementwise("softmax", count, stream, softmax_kernel<T>, slices, count, extent, in_step, out_step, output,
+                     in, out);
 }
 
 #define TAPEGRAD_REDUCTIONS(T)                                                                                     \
   template void reduce_sum<T>(const StridedLayout<2>&, std::int64_t, const StridedLayout<1>&, std::int64_t,       \
                               const T*, T*, Stream);                                                               \
-  template void reduce_max<T>(const StridedLayout<3>&, std::int64_t, std::int64_t, std::int64_t, bool, const T*,  \
-                              T*, std::int64_t*, Stream);
+  template void reduce_extreme<T>(const StridedLayout<3>&, std::int64_t, std::int64_t, std::int64_t, Extreme,         \
+                              const T*, T*, std::int64_t*, Stream);
 TAPEGRAD_REDUCTIONS(float)
 TAPEGRAD_REDUCTIONS(double)
 TAPEGRAD_REDUCTIONS(std::int64_t)
 #undef TAPEGRAD_REDUCTIONS
 
-template void softmax<float>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool,
-                             const float*, float*, Stream);
-template void softmax<double>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool,
-                              const double*, double*, Stream);
+template void softmax<float>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                             SoftmaxOutput, const float*, float*, Stream);
+template void softmax<double>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                              SoftmaxOutput, const double*, double*, Stream);
 
 }  // namespace tapegrad::kernels::cuda
