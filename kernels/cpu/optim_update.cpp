@@ -6,6 +6,7 @@
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/parallel.h>
 #include <tapegrad/kernels/optim_updates.h>
+#include <tapegrad/kernels/optimizer_step_args.h>
 
 namespace tapegrad::kernels::cpu {
 namespace {
@@ -17,13 +18,6 @@ template <class Update, class T>
 [[gnu::noinline]] void apply_range(const Update update, std::int64_t begin, std::int64_t end, T* param, const T* grad,
                                    StateBuffers<T> state) {
   for (std::int64_t i = begin; i < end; ++i) update.apply(param, grad, state, i);
-}
-
-template <class T>
-StateBuffers<T> state_buffers(std::span<const TensorDesc> state) {
-  StateBuffers<T> buffers;
-  for (std::size_t i = 0; i < state.size(); ++i) buffers.buffer[i] = state[i].ptr<T>();
-  return buffers;
 }
 
 // One step of `Step`'s rule over the parameter's elements, split across threads when large: a
@@ -47,10 +41,7 @@ void run_update(const Step& step, const TensorDesc& param, const TensorDesc& gra
 
 void CpuBackend::optimizer_step(const OptimizerStep& step, const TensorDesc& param, const TensorDesc& grad,
                                 std::span<const TensorDesc> state) {
-  TAPEGRAD_CHECK(is_floating(param.dtype), "optimizer step: expected float32 or float64 parameters, got {}",
-                 param.dtype);
-  TAPEGRAD_CHECK(state.size() <= kMaxOptimizerState, "optimizer step: {} state buffers, at most {} are supported",
-                 state.size(), kMaxOptimizerState);
+  check_optimizer_step(param, state);
   std::visit(
       [&](const auto& rule) {
         if (param.dtype == DType::Float32)
