@@ -129,6 +129,9 @@ OpInfo index_add_into_zeros_row(SampleInputs& in) {
   const auto into_4x3 = [](const Inputs& v) { return index_add_into_zeros(v[0], {4, 3}, 0, v[1]); };
   row.error("source [3,3] with 2 indices", {row.x({3, 3}), SI::indices({0, 1}, {2})}, into_4x3,
             {"does not match", "[3, 3]"});
+  row.error("source [3,2] into [4,3]", {row.x({3, 2}), SI::indices({0, 1, 2}, {3})}, into_4x3,
+            {"does not match", "[3, 2]"});
+  row.error("index [3,1]", {row.x({3, 3}), SI::indices({0, 1, 2}, {3, 1})}, into_4x3, {"1-D", "[3, 1]"});
   row.error("float64 indices", {row.x({3, 3}), row.x({3})}, into_4x3, {"must be int64", "float64"});
   row.error("dim 2 of [4,3]", {row.x({3, 3}), SI::indices({0, 1, 2}, {3})},
             [](const Inputs& v) { return index_add_into_zeros(v[0], {4, 3}, 2, v[1]); }, {"out of range"});

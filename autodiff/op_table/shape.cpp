@@ -139,7 +139,8 @@ OpInfo unsqueeze_row(SampleInputs& in) {
   one(row.x({}), 0, {1});
   one(row.x({}), -1, {1});
   one(row.x({0, 3}), 1, {0, 1, 3});
-  row.error("dim 3 of [2,3]", {row.x({2, 3})}, [](const Inputs& v) { return unsqueeze(v[0], 3); }, {"out of range"});
+  row.error("dim 3 of [2,3]", {row.x({2, 3})}, [](const Inputs& v) { return unsqueeze(v[0], 3); },
+            {"out of range", "2 dimensions", "[-3, 2]"});
   row.error("dim -4 of [2,3]", {row.x({2, 3})}, [](const Inputs& v) { return unsqueeze(v[0], -4); }, {"out of range"});
   return row.build();
 }

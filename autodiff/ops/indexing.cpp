@@ -27,13 +27,19 @@ Tensor index_select(const Tensor& a, std::int64_t dim_arg, const Tensor& index) 
 Tensor index_add_into_zeros(const Tensor& source, const Shape& shape, std::int64_t dim_arg, const Tensor& index) {
   check_defined("index_add_into_zeros", source);
   check_index("index_add_into_zeros", index, source);
+  TAPEGRAD_CHECK(index.dim() <= 1, "index_add_into_zeros: index must be 1-D, got shape {}", index.shape());
   const int dim = wrap_dim(dim_arg, shape.size(), "index_add_into_zeros");
   Tensor out = zeros(shape, options_of(source));
   const Tensor target = at_least_1d(out);
   const Tensor src = at_least_1d(source);
-  TAPEGRAD_CHECK(src.dim() == target.dim() && src.shape()[dim] == index.numel(),
-                 "index_add_into_zeros: source of shape {} does not match {} indices along dim {} of shape {}",
-                 source.shape(), index.numel(), dim, shape);
+  // As torch.index_add: the source has the output's shape except along dim, where it has one
+  // slice per index.
+  bool matches = src.dim() == target.dim() && src.shape()[dim] == index.numel();
+  for (int d = 0; matches && d < target.dim(); ++d) matches = d == dim || src.shape()[d] == target.shape()[d];
+  TAPEGRAD_CHECK(matches,
+                 "index_add_into_zeros: source of shape {} does not match {} indices along dim {} of shape {} (expected "
+                 "the output's shape with {} along dim {})", source.shape(), index.numel(), dim, shape, index.numel(),
+                 dim);
   backend_of(source).index_add(src.desc(), dim, reshape(index, {-1}).desc(), target.desc());
   if (should_record(source))
     record("index_add", out, {source}, [index, dim](BackwardContext& ctx) {

@@ -149,7 +149,12 @@ Tensor squeeze(const Tensor& a, std::int64_t dim_arg) {
 
 Tensor unsqueeze(const Tensor& a, std::int64_t dim_arg) {
   check_defined("unsqueeze", a);
-  const int dim = wrap_dim(dim_arg, a.dim() + 1, "unsqueeze");
+  // The new dim may go before any existing one or after the last: a.dim() + 1 places.
+  const std::int64_t places = a.dim() + 1;
+  TAPEGRAD_CHECK(dim_arg >= -places && dim_arg < places,
+                 "unsqueeze: dim {} is out of range for a tensor of {} dimensions (expected in [{}, {}])", dim_arg,
+                 a.dim(), -places, places - 1);
+  const int dim = static_cast<int>(dim_arg < 0 ? dim_arg + places : dim_arg);
   Shape shape = a.shape();
   Strides strides = a.strides();
   const std::int64_t stride = dim < a.dim() ? a.strides()[dim] * a.shape()[dim] : 1;
