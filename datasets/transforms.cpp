@@ -1,5 +1,5 @@
 // The transforms' parameter draws (torchvision's get_params, line for line where it matters for
-// the distribution) and their per-image pixel loops.
+// the distribution) and the sampling plans that turn the draws into pixels.
 #include <tapegrad/datasets/transforms.h>
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include <numbers>
 
 #include <tapegrad/autodiff/ops.h>
-#include <tapegrad/kernels/cpu/parallel.h>
+#include <tapegrad/datasets/resample.h>
 
 namespace tapegrad::datasets::transforms {
 namespace {
@@ -48,10 +48,9 @@ Tensor ImageTransform::operator()(const Tensor& images, Generator& generator) co
   TAPEGRAD_CHECK(images.defined() && images.dim() >= 2 && images.dim() <= 4,
                  "transform: expected an image [H, W] or [C, H, W] or a batch [N, C, H, W], got {}",
                  images.defined() ? fmt::format("shape {}", images.shape()) : "an undefined tensor");
-  TAPEGRAD_CHECK(images.dtype() == kFloat32 && images.device().is_cpu(),
-                 "transform: expected float32 CPU images, got {} on {}; convert uint8 pixels with to_unit_range",
-                 images.dtype(), images.device());
-  const Tensor source = images.contiguous();
+  TAPEGRAD_CHECK(is_floating(images.dtype()),
+                 "transform: expected float32 or float64 images, got {}; convert uint8 pixels with to_unit_range",
+                 images.dtype());
   const int rank = images.dim();
   const std::int64_t count = rank == 4 ? images.size(0) : 1, channels = rank >= 3 ? images.size(-3) : 1;
   const std::int64_t height = images.size(-2), width = images.size(-1);
@@ -61,22 +60,11 @@ Tensor ImageTransform::operator()(const Tensor& images, Generator& generator) co
   params.reserve(static_cast<std::size_t>(count));
   for (std::int64_t n = 0; n < count; ++n) params.push_back(draw(height, width, generator));
 
-  const auto [out_height, out_width] = output_size(height, width);
+  const Tensor out = apply(images.reshape({count, channels, height, width}), params);
   Shape shape = images.shape();
-  shape[rank - 2] = out_height;
-  shape[rank - 1] = out_width;
-  Tensor out = empty(shape, kFloat32);
-  const float* in = source.data_ptr<float>();
-  float* result = out.data_ptr<float>();
-  const std::int64_t in_size = channels * height * width, out_size = channels * out_height * out_width;
-  auto run = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t n = begin; n < end; ++n)
-      transform_image(in + n * in_size, channels, height, width, params[static_cast<std::size_t>(n)],
-                      result + n * out_size);
-  };
-  if (kernels::cpu::worth_parallel(count * out_size)) kernels::cpu::parallel_for(count, run);
-  else run(0, count);
-  return out;
+  shape[rank - 2] = out.size(2);
+  shape[rank - 1] = out.size(3);
+  return out.reshape(shape);
 }
 
 // ---- RandomResizedCrop ----
@@ -119,24 +107,27 @@ ImageTransform::Params RandomResizedCrop::draw(std::int64_t height, std::int64_t
           static_cast<double>(box.width)};
 }
 
-void RandomResizedCrop::transform_image(const float* in, std::int64_t channels, std::int64_t height,
-                                        std::int64_t width, const Params& params, float* out) const {
-  const auto top = static_cast<std::int64_t>(params[0]), left = static_cast<std::int64_t>(params[1]);
-  const Taps rows = bilinear_taps(static_cast<std::int64_t>(params[2]), size_[0]);
-  const Taps cols = bilinear_taps(static_cast<std::int64_t>(params[3]), size_[1]);
-  for (std::int64_t c = 0; c < channels; ++c) {
-    const float* plane = in + (c * height + top) * width + left;
-    for (std::int64_t y = 0; y < size_[0]; ++y) {
-      const float* row0 = plane + rows.first[y] * width;
-      const float* row1 = plane + rows.second[y] * width;
+// Each output pixel reads the four neighbours of its source position in the box.
+Tensor RandomResizedCrop::apply(const Tensor& images, std::span<const Params> params) const {
+  const std::int64_t width = images.size(3);
+  return resample(images, 4, size_, [params, width, size = size_](std::int64_t image, SamplingPlan plan) {
+    const Params& box = params[static_cast<std::size_t>(image)];
+    const auto top = static_cast<std::int64_t>(box[0]), left = static_cast<std::int64_t>(box[1]);
+    const Taps rows = bilinear_taps(static_cast<std::int64_t>(box[2]), size[0]);
+    const Taps cols = bilinear_taps(static_cast<std::int64_t>(box[3]), size[1]);
+    for (std::int64_t y = 0, pixel = 0; y < size[0]; ++y) {
+      const std::int64_t row0 = (top + rows.first[y]) * width + left, row1 = (top + rows.second[y]) * width + left;
       const float wy1 = rows.weight[y], wy0 = 1.0f - wy1;
-      for (std::int64_t x = 0; x < size_[1]; ++x) {
+      for (std::int64_t x = 0; x < size[1]; ++x, ++pixel) {
         const std::int64_t x0 = cols.first[x], x1 = cols.second[x];
         const float wx1 = cols.weight[x], wx0 = 1.0f - wx1;
-        *out++ = wy0 * (wx0 * row0[x0] + wx1 * row0[x1]) + wy1 * (wx0 * row1[x0] + wx1 * row1[x1]);
+        plan.set(0, pixel, row0 + x0, wy0 * wx0);
+        plan.set(1, pixel, row0 + x1, wy0 * wx1);
+        plan.set(2, pixel, row1 + x0, wy1 * wx0);
+        plan.set(3, pixel, row1 + x1, wy1 * wx1);
       }
     }
-  }
+  });
 }
 
 // ---- RandomRotation ----
@@ -153,39 +144,35 @@ ImageTransform::Params RandomRotation::draw(std::int64_t, std::int64_t, Generato
 // torchvision's rotate on tensors: each output pixel centre, relative to the image centre, is
 // mapped through the inverse rotation and sampled as grid_sample(bilinear, zeros,
 // align_corners=False); the image is then multiplied by the same sampling of an all-ones mask,
-// which is how torchvision applies fill=0.
-void RandomRotation::transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                                     const Params& params, float* out) const {
-  const double radians = params[0] * std::numbers::pi / 180.0;
-  const auto cos_a = static_cast<float>(std::cos(radians)), sin_a = static_cast<float>(std::sin(radians));
-  const float half_w = 0.5f * static_cast<float>(width), half_h = 0.5f * static_cast<float>(height);
-  const std::int64_t plane = height * width;
-  for (std::int64_t y = 0; y < height; ++y) {
-    const float yc = static_cast<float>(y) - half_h + 0.5f;
-    for (std::int64_t x = 0; x < width; ++x) {
-      const float xc = static_cast<float>(x) - half_w + 0.5f;
-      const float ix = cos_a * xc - sin_a * yc + half_w - 0.5f;
-      const float iy = sin_a * xc + cos_a * yc + half_h - 0.5f;
-      const auto x0 = static_cast<std::int64_t>(std::floor(ix)), y0 = static_cast<std::int64_t>(std::floor(iy));
-      const float fx = ix - static_cast<float>(x0), fy = iy - static_cast<float>(y0);
-      const std::array<std::int64_t, 4> xs{x0, x0 + 1, x0, x0 + 1}, ys{y0, y0, y0 + 1, y0 + 1};
-      const std::array<float, 4> weights{(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
-      float mask = 0;
-      std::array<std::int64_t, 4> offsets{};
-      std::array<bool, 4> inside{};
-      for (int k = 0; k < 4; ++k) {
-        inside[k] = xs[k] >= 0 && xs[k] < width && ys[k] >= 0 && ys[k] < height;
-        offsets[k] = ys[k] * width + xs[k];
-        if (inside[k]) mask += weights[k];
-      }
-      for (std::int64_t c = 0; c < channels; ++c) {
-        float value = 0;
+// which is how torchvision applies fill=0. The mask is folded into the taps' weights.
+Tensor RandomRotation::apply(const Tensor& images, std::span<const Params> params) const {
+  const std::int64_t height = images.size(2), width = images.size(3);
+  // Captured by value: the plan's integer stores cannot alias copies.
+  return resample(images, 4, {height, width}, [params, height, width](std::int64_t image, SamplingPlan plan) {
+    const double radians = params[static_cast<std::size_t>(image)][0] * std::numbers::pi / 180.0;
+    const auto cos_a = static_cast<float>(std::cos(radians)), sin_a = static_cast<float>(std::sin(radians));
+    const float half_w = 0.5f * static_cast<float>(width), half_h = 0.5f * static_cast<float>(height);
+    for (std::int64_t y = 0, pixel = 0; y < height; ++y) {
+      const float yc = static_cast<float>(y) - half_h + 0.5f;
+      for (std::int64_t x = 0; x < width; ++x, ++pixel) {
+        const float xc = static_cast<float>(x) - half_w + 0.5f;
+        const float ix = cos_a * xc - sin_a * yc + half_w - 0.5f;
+        const float iy = sin_a * xc + cos_a * yc + half_h - 0.5f;
+        const auto x0 = static_cast<std::int64_t>(std::floor(ix)), y0 = static_cast<std::int64_t>(std::floor(iy));
+        const float fx = ix - static_cast<float>(x0), fy = iy - static_cast<float>(y0);
+        const std::array<std::int64_t, 4> xs{x0, x0 + 1, x0, x0 + 1}, ys{y0, y0, y0 + 1, y0 + 1};
+        const std::array<float, 4> weights{(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+        std::array<bool, 4> inside{};
+        float mask = 0;
+        for (int k = 0; k < 4; ++k) {
+          inside[k] = xs[k] >= 0 && xs[k] < width && ys[k] >= 0 && ys[k] < height;
+          if (inside[k]) mask += weights[k];
+        }
         for (int k = 0; k < 4; ++k)
-          if (inside[k]) value += weights[k] * in[c * plane + offsets[k]];
-        out[c * plane + y * width + x] = value * mask;
+          plan.set(k, pixel, inside[k] ? ys[k] * width + xs[k] : 0, inside[k] ? weights[k] * mask : 0.0f);
       }
     }
-  }
+  });
 }
 
 Tensor rotate(const Tensor& images, double degrees) {
@@ -215,18 +202,21 @@ ImageTransform::Params RandomCrop::draw(std::int64_t height, std::int64_t width,
   return {static_cast<double>(top), static_cast<double>(left), 0, 0};
 }
 
-void RandomCrop::transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                                 const Params& params, float* out) const {
-  // Box coordinates are in the padded image; padding reads as zero.
-  const std::int64_t top = static_cast<std::int64_t>(params[0]) - padding_;
-  const std::int64_t left = static_cast<std::int64_t>(params[1]) - padding_;
-  for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t y = 0; y < size_[0]; ++y)
-      for (std::int64_t x = 0; x < size_[1]; ++x) {
+// One tap per output pixel; the padding reads as zero.
+Tensor RandomCrop::apply(const Tensor& images, std::span<const Params> params) const {
+  const std::int64_t height = images.size(2), width = images.size(3);
+  return resample(images, 1, size_, [params, height, width, size = size_, padding = padding_](std::int64_t image,
+                                                                                    SamplingPlan plan) {
+    // Box coordinates are in the padded image.
+    const std::int64_t top = static_cast<std::int64_t>(params[static_cast<std::size_t>(image)][0]) - padding;
+    const std::int64_t left = static_cast<std::int64_t>(params[static_cast<std::size_t>(image)][1]) - padding;
+    for (std::int64_t y = 0, pixel = 0; y < size[0]; ++y)
+      for (std::int64_t x = 0; x < size[1]; ++x, ++pixel) {
         const std::int64_t sy = top + y, sx = left + x;
         const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
-        *out++ = inside ? in[(c * height + sy) * width + sx] : 0.0f;
+        plan.set(0, pixel, inside ? sy * width + sx : 0, inside ? 1.0f : 0.0f);
       }
+  });
 }
 
 // ---- RandomHorizontalFlip ----
@@ -239,11 +229,14 @@ ImageTransform::Params RandomHorizontalFlip::draw(std::int64_t, std::int64_t, Ge
   return {generator.next_double() < p_ ? 1.0 : 0.0, 0, 0, 0};
 }
 
-void RandomHorizontalFlip::transform_image(const float* in, std::int64_t channels, std::int64_t height,
-                                           std::int64_t width, const Params& params, float* out) const {
-  const bool flip = params[0] != 0;
-  for (std::int64_t row = 0; row < channels * height; ++row, in += width, out += width)
-    for (std::int64_t x = 0; x < width; ++x) out[x] = in[flip ? width - 1 - x : x];
+// The mirrored batch where the coin said so, the batch itself elsewhere.
+Tensor RandomHorizontalFlip::apply(const Tensor& images, std::span<const Params> params) const {
+  std::vector<std::int64_t> flipped(params.size()), reversed(static_cast<std::size_t>(images.size(3)));
+  std::ranges::transform(params, flipped.begin(), [](const Params& coin) { return coin[0] != 0 ? 1 : 0; });
+  for (std::size_t x = 0; x < reversed.size(); ++x) reversed[x] = static_cast<std::int64_t>(reversed.size() - 1 - x);
+  const Device device = images.device();
+  const Tensor mirrored = images.index_select(3, from_vector(reversed).to(device));
+  return where(from_vector(flipped, Shape{images.size(0), 1, 1, 1}).to(device), mirrored, images);
 }
 
 // ---- Normalize ----
@@ -260,14 +253,11 @@ void Normalize::check_input(std::int64_t channels, std::int64_t, std::int64_t) c
                  "Normalize: {} means for images of {} channels", mean_.size(), channels);
 }
 
-void Normalize::transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                                const Params&, float* out) const {
-  const std::int64_t plane = height * width;
-  for (std::int64_t c = 0; c < channels; ++c) {
-    const std::size_t k = mean_.size() == 1 ? 0 : static_cast<std::size_t>(c);
-    const auto mean = static_cast<float>(mean_[k]), std = static_cast<float>(std_[k]);
-    for (std::int64_t i = 0; i < plane; ++i) out[c * plane + i] = (in[c * plane + i] - mean) / std;
-  }
+Tensor Normalize::apply(const Tensor& images, std::span<const Params>) const {
+  const auto per_channel = [&](const std::vector<double>& values) {
+    return from_vector(values, Shape{static_cast<std::int64_t>(values.size()), 1, 1}).to(images.dtype()).to(images.device());
+  };
+  return (images - per_channel(mean_)) / per_channel(std_);
 }
 
 // ---- Compose ----

@@ -1,13 +1,15 @@
-// Image transforms as torchvision.transforms, on float32 images [H, W] or [C, H, W] and batches
-// [N, C, H, W]. Random transforms draw their parameters from the Generator passed in, image by
-// image in batch order, so the same seed gives the same augmented batch; each image of a batch
-// gets its own draws. Resampling is bilinear with PyTorch's pixel-centre convention
-// (align_corners=False) and no antialiasing.
+// Image transforms as torchvision.transforms, on floating-point images [H, W] or [C, H, W] and
+// batches [N, C, H, W], on any device: they are computed with tensor ops, so they run where the
+// images are and gradients flow through them. Random transforms draw their parameters on the
+// host from the Generator passed in, image by image in batch order, so the same seed gives the
+// same augmented batch on every device; each image of a batch gets its own draws. Resampling is
+// bilinear with PyTorch's pixel-centre convention (align_corners=False) and no antialiasing.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include <tapegrad/autodiff/generator.h>
@@ -28,7 +30,7 @@ class Transform {
 };
 
 // The transforms that work image by image: all images' parameters are drawn first, in batch
-// order (so results do not depend on threads), then the images are computed, in parallel.
+// order, then the whole batch is transformed at once.
 class ImageTransform : public Transform {
  public:
   Tensor operator()(const Tensor& images, Generator& generator) const final;
@@ -39,12 +41,8 @@ class ImageTransform : public Transform {
   // Refuses inputs the transform cannot handle, before any work starts.
   virtual void check_input(std::int64_t /*channels*/, std::int64_t /*height*/, std::int64_t /*width*/) const {}
   virtual Params draw(std::int64_t height, std::int64_t width, Generator& generator) const = 0;
-  virtual std::array<std::int64_t, 2> output_size(std::int64_t height, std::int64_t width) const {
-    return {height, width};
-  }
-  // in: [channels, height, width] contiguous; out: [channels, output_size] contiguous.
-  virtual void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                               const Params& params, float* out) const = 0;
+  // The transformed batch: `images` is [N, C, H, W], `params` holds image n's draw at n.
+  virtual Tensor apply(const Tensor& images, std::span<const Params> params) const = 0;
 };
 
 using TransformPtr = std::shared_ptr<const Transform>;
@@ -61,9 +59,7 @@ class RandomResizedCrop : public ImageTransform {
 
  protected:
   Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
-  std::array<std::int64_t, 2> output_size(std::int64_t, std::int64_t) const override { return size_; }
-  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                       const Params& params, float* out) const override;
+  Tensor apply(const Tensor& images, std::span<const Params> params) const override;
 
  private:
   std::array<std::int64_t, 2> size_;
@@ -80,8 +76,7 @@ class RandomRotation : public ImageTransform {
 
  protected:
   Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
-  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                       const Params& params, float* out) const override;
+  Tensor apply(const Tensor& images, std::span<const Params> params) const override;
 
  private:
   double low_, high_;
@@ -98,9 +93,7 @@ class RandomCrop : public ImageTransform {
  protected:
   void check_input(std::int64_t channels, std::int64_t height, std::int64_t width) const override;
   Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
-  std::array<std::int64_t, 2> output_size(std::int64_t, std::int64_t) const override { return size_; }
-  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                       const Params& params, float* out) const override;
+  Tensor apply(const Tensor& images, std::span<const Params> params) const override;
 
  private:
   std::array<std::int64_t, 2> size_;
@@ -114,8 +107,7 @@ class RandomHorizontalFlip : public ImageTransform {
 
  protected:
   Params draw(std::int64_t height, std::int64_t width, Generator& generator) const override;
-  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                       const Params& params, float* out) const override;
+  Tensor apply(const Tensor& images, std::span<const Params> params) const override;
 
  private:
   double p_;
@@ -129,8 +121,7 @@ class Normalize : public ImageTransform {
  protected:
   void check_input(std::int64_t channels, std::int64_t height, std::int64_t width) const override;
   Params draw(std::int64_t, std::int64_t, Generator&) const override { return {}; }
-  void transform_image(const float* in, std::int64_t channels, std::int64_t height, std::int64_t width,
-                       const Params& params, float* out) const override;
+  Tensor apply(const Tensor& images, std::span<const Params> params) const override;
 
  private:
   std::vector<double> mean_, std_;

@@ -1,14 +1,18 @@
 // Transforms and test-time augmentation: rotating by 90 degrees is an exact transpose-flip away
 // from the borders; RandomResizedCrop with scale and ratio pinned to 1 is the identity; crop
 // boxes over 10,000 draws stay within (and fill) the requested scale and ratio ranges; the same
-// seed gives the same augmented batch; the TTA vote breaks ties toward the smallest class.
+// seed gives the same augmented batch; batches larger than one sampling chunk match image-by-image
+// results; float64 images, gradients through a transform and CUDA images (where a GPU is) work;
+// the TTA vote breaks ties toward the smallest class.
 #include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include <tapegrad/autodiff/gradcheck.h>
 #include <tapegrad/datasets/transforms.h>
 #include <tapegrad/datasets/tta.h>
+#include <tapegrad/kernels/cuda/cuda.h>
 
 #include "test_util.h"
 
@@ -155,11 +159,67 @@ TEST(Transforms, CropFlipAndNormalizeMoveExactPixels) {
 
 TEST(Transforms, RefuseWhatTheyCannotHandle) {
   Generator generator(12);
-  expect_error([&] { RandomRotation(5)(zeros({2, 2}, kFloat64), generator); }, {"float32", "float64"});
+  expect_error([&] { RandomRotation(5)(zeros({2, 2}, kInt64), generator); }, {"float32 or float64", "int64",
+                                                                               "to_unit_range"});
   expect_error([&] { RandomRotation(5)(zeros({4}), generator); }, {"[H, W]"});
   expect_error([&] { RandomCrop({8, 8})(zeros({4, 4}), generator); }, {"8x8 crop", "4x4"});
   expect_error([&] { Normalize({0.5, 0.5}, {1, 1})(zeros({3, 4, 4}), generator); }, {"2 means", "3 channels"});
   expect_error([] { RandomResizedCrop({4, 4}, {0.0, 1.0}); }, {"scale"});
+}
+
+// Every transform, each on its own.
+std::vector<TransformPtr> every_transform() {
+  return {std::make_shared<RandomResizedCrop>(std::array<std::int64_t, 2>{28, 28}, std::array<double, 2>{0.75, 1.0}),
+          std::make_shared<RandomRotation>(10), std::make_shared<RandomHorizontalFlip>(),
+          std::make_shared<RandomCrop>(std::array<std::int64_t, 2>{28, 28}, 2),
+          std::make_shared<Normalize>(std::vector<double>{0.5}, std::vector<double>{0.25})};
+}
+
+TEST(Transforms, ALargeBatchMatchesImageByImage) {
+  // 100 images of 28x28 with four taps a pixel: several of the resampler's chunks.
+  const Tensor batch = random_images({100, 1, 28, 28}, 14);
+  for (const TransformPtr& transform : every_transform()) {
+    Generator whole(5), single(5);
+    const Tensor together = (*transform)(batch, whole);
+    for (std::int64_t n = 0; n < batch.size(0); ++n)
+      ASSERT_EQ(together.select(0, n).to_vector<float>(), (*transform)(batch.select(0, n), single).to_vector<float>())
+          << "image " << n;
+  }
+}
+
+TEST(Transforms, Float64ImagesGiveTheFloat32Result) {
+  const Tensor batch = random_images({4, 2, 12, 12}, 15);
+  const Compose pipeline({std::make_shared<RandomResizedCrop>(std::array<std::int64_t, 2>{9, 7}),
+                          std::make_shared<RandomRotation>(30), std::make_shared<RandomCrop>(std::array<std::int64_t, 2>{8, 8}, 1),
+                          std::make_shared<Normalize>(std::vector<double>{0.1, 0.2}, std::vector<double>{2, 3})});
+  Generator a(6), b(6);
+  const Tensor single = pipeline(batch, a);
+  const Tensor dual = pipeline(batch.to(kFloat64), b);
+  EXPECT_EQ(dual.dtype(), kFloat64);
+  expect_values(dual, single.to_vector<double>(), 1e-5);
+}
+
+TEST(Transforms, GradientsFlowThroughResampling) {
+  // Rotation is linear in the pixels: its gradient is the transposed resampling.
+  const Tensor image = random_images({1, 5, 6}, 16).to(kFloat64).requires_grad_();
+  const GradcheckReport report = gradcheck([](const std::vector<Tensor>& x) { return rotate(x[0], 33.0); }, {image});
+  EXPECT_TRUE(report.ok()) << fmt::format("{}", report);
+}
+
+TEST(Transforms, AnImageWithoutPixelsCropsToPadding) {
+  Generator generator(17);
+  expect_values(RandomCrop({2, 2}, 1)(zeros({1, 0, 0}), generator), {0, 0, 0, 0});
+}
+
+TEST(Transforms, RunOnTheImagesDevice) {
+  if (!cuda::is_available()) GTEST_SKIP() << "no usable CUDA device (" << cuda::unavailable_reason() << ")";
+  const Tensor batch = random_images({8, 1, 28, 28}, 18);
+  const Compose pipeline(every_transform());
+  Generator on_cpu(7), on_cuda(7);
+  const Tensor expected = pipeline(batch, on_cpu);
+  const Tensor result = pipeline(batch.to(Device::cuda(0)), on_cuda);
+  EXPECT_TRUE(result.device().is_cuda());
+  expect_values(result.cpu(), expected.to_vector<double>(), 1e-5);
 }
 
 TEST(TestTimeAugmentation, MajorityVoteBreaksTiesTowardTheSmallestClass) {

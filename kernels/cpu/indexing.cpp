@@ -6,9 +6,15 @@
 namespace tapegrad::kernels::cpu {
 namespace {
 
+// Out of line, so that the loops that check every index stay small.
+[[noreturn, gnu::cold, gnu::noinline]] void index_out_of_bounds(std::int64_t index, std::int64_t extent, int dim,
+                                                               const char* op) {
+  fail("{}: index {} is out of bounds for dim {} of size {}", op, index, dim, extent);
+}
+
 std::int64_t checked_index(std::int64_t index, std::int64_t extent, int dim, const char* op) {
-  TAPEGRAD_CHECK(index >= 0 && index < extent, "{}: index {} is out of bounds for dim {} of size {}", op, index,
-                 dim, extent);
+  if (static_cast<std::uint64_t>(index) >= static_cast<std::uint64_t>(extent)) [[unlikely]]
+    index_out_of_bounds(index, extent, dim, op);
   return index;
 }
 
