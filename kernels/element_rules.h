@@ -74,4 +74,42 @@ TAPEGRAD_HOST_DEVICE inline WindowSpan window_span(std::int64_t start, std::int6
   return {start > 0 ? start : 0, start + kernel < size ? start + kernel : size};
 }
 
+// ---- Convolution windows (im2col / col2im): along one axis, output position o's tap t reads
+// input position o * stride - pad + t * dilation; outside [0, extent) it reads the zero padding.
+// The unfolded columns are [channels * kernel_h * kernel_w, batch * out_h * out_w], one row per
+// (channel, tap row, tap column). ----
+
+TAPEGRAD_HOST_DEVICE constexpr std::int64_t tap_source(std::int64_t output, std::int64_t stride, std::int64_t pad,
+                                                      std::int64_t tap, std::int64_t dilation) {
+  return output * stride - pad + tap * dilation;
+}
+
+// The outputs [begin, end) of [0, outputs) whose tap reads inside [0, extent): the others read padding.
+struct OutputRange {
+  std::int64_t begin, end;
+};
+TAPEGRAD_HOST_DEVICE constexpr OutputRange outputs_inside(std::int64_t outputs, std::int64_t stride, std::int64_t pad,
+                                                          std::int64_t tap, std::int64_t dilation, std::int64_t extent) {
+  const std::int64_t shift = pad - tap * dilation;  // source = o * stride - shift
+  std::int64_t begin = shift > 0 ? (shift + stride - 1) / stride : 0;
+  std::int64_t end = extent + shift > 0 ? (extent - 1 + shift) / stride + 1 : 0;
+  begin = begin < outputs ? begin : outputs;
+  end = end < begin ? begin : (end < outputs ? end : outputs);
+  return {begin, end};
+}
+
+// The inverse of tap_source: the output whose tap reads input position `source`, or -1 where none does.
+TAPEGRAD_HOST_DEVICE constexpr std::int64_t tap_output(std::int64_t source, std::int64_t stride, std::int64_t pad,
+                                                      std::int64_t tap, std::int64_t dilation, std::int64_t outputs) {
+  const std::int64_t shifted = source + pad - tap * dilation;  // = output * stride where a tap lands
+  if (shifted < 0 || shifted % stride != 0 || shifted / stride >= outputs) return -1;
+  return shifted / stride;
+}
+
+// The column row of channel c's tap (i, j).
+TAPEGRAD_HOST_DEVICE constexpr std::int64_t column_row(const Window2d& g, std::int64_t c, std::int64_t i,
+                                                      std::int64_t j) {
+  return (c * g.kernel_h + i) * g.kernel_w + j;
+}
+
 }  // namespace tapegrad::kernels

@@ -11,24 +11,10 @@
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/onednn_conv.h>
 #include <tapegrad/kernels/cpu/parallel.h>
+#include <tapegrad/kernels/element_rules.h>
 
 namespace tapegrad::kernels::cpu {
 namespace {
-
-// Outputs o in [begin, end) whose tap o * stride - pad + offset lands inside [0, extent).
-struct ValidRange {
-  std::int64_t begin, end;
-};
-
-ValidRange valid_outputs(std::int64_t outputs, std::int64_t stride, std::int64_t pad, std::int64_t offset,
-                         std::int64_t extent) {
-  const std::int64_t shift = pad - offset;  // tap = o * stride - shift
-  std::int64_t begin = shift > 0 ? (shift + stride - 1) / stride : 0;
-  std::int64_t end = extent + shift > 0 ? (extent - 1 + shift) / stride + 1 : 0;
-  begin = std::min(begin, outputs);
-  end = std::clamp(end, begin, outputs);
-  return {begin, end};
-}
 
 // Runs f(begin, end) over [0, units), on several threads when `work` elements justify it.
 template <class F>
@@ -44,7 +30,7 @@ void split_units(std::int64_t units, std::int64_t work, F&& f) {
 // masks beat a memcpy and two memset calls per line; the attribute keeps GCC from turning them
 // back into those calls.
 template <class T>
-[[gnu::always_inline]] inline void unfold_line(T* dst, const T* line, const ValidRange& cols, std::int64_t out_w,
+[[gnu::always_inline]] inline void unfold_line(T* dst, const T* line, const OutputRange& cols, std::int64_t out_w,
                                                std::int64_t w0, std::int64_t stride, std::int64_t sw) {
   for (std::int64_t ow = 0; ow < cols.begin; ++ow) dst[ow] = T(0);
   if (stride == 1 && sw == 1) {
@@ -70,13 +56,13 @@ template <class T>
       const std::int64_t c = row / taps, i = (row / g.kernel_w) % g.kernel_h, j = row % g.kernel_w;
       const T* source = x + n * sn + c * sc;
       T* dst = columns + row * row_length + n * plane;
-      const ValidRange cols = valid_outputs(g.out_w, g.stride_w, g.pad_w, j * g.dilation_w, g.width);
-      const ValidRange lines = valid_outputs(g.out_h, g.stride_h, g.pad_h, i * g.dilation_h, g.height);
-      const std::int64_t w0 = j * g.dilation_w - g.pad_w;
+      const OutputRange cols = outputs_inside(g.out_w, g.stride_w, g.pad_w, j, g.dilation_w, g.width);
+      const OutputRange lines = outputs_inside(g.out_h, g.stride_h, g.pad_h, i, g.dilation_h, g.height);
+      const std::int64_t w0 = tap_source(0, g.stride_w, g.pad_w, j, g.dilation_w);
       for (std::int64_t k = 0; k < lines.begin * g.out_w; ++k) dst[k] = T(0);
       for (std::int64_t oh = lines.begin; oh < lines.end; ++oh)
-        unfold_line(dst + oh * g.out_w, source + (oh * g.stride_h - g.pad_h + i * g.dilation_h) * sh, cols, g.out_w,
-                    w0, g.stride_w, sw);
+        unfold_line(dst + oh * g.out_w, source + tap_source(oh, g.stride_h, g.pad_h, i, g.dilation_h) * sh, cols,
+                    g.out_w, w0, g.stride_w, sw);
       for (std::int64_t k = lines.end * g.out_w; k < plane; ++k) dst[k] = T(0);
     }
   });
@@ -94,12 +80,12 @@ void fold(const T* columns, const Window2d& g, T* image) {
       std::fill(y, y + image_plane, T(0));
       for (std::int64_t i = 0; i < g.kernel_h; ++i)
         for (std::int64_t j = 0; j < g.kernel_w; ++j) {
-          const T* src = columns + ((c * g.kernel_h + i) * g.kernel_w + j) * row_length + n * plane;
-          const ValidRange cols = valid_outputs(g.out_w, g.stride_w, g.pad_w, j * g.dilation_w, g.width);
-          const ValidRange lines = valid_outputs(g.out_h, g.stride_h, g.pad_h, i * g.dilation_h, g.height);
-          const std::int64_t w0 = j * g.dilation_w - g.pad_w;
+          const T* src = columns + column_row(g, c, i, j) * row_length + n * plane;
+          const OutputRange cols = outputs_inside(g.out_w, g.stride_w, g.pad_w, j, g.dilation_w, g.width);
+          const OutputRange lines = outputs_inside(g.out_h, g.stride_h, g.pad_h, i, g.dilation_h, g.height);
+          const std::int64_t w0 = tap_source(0, g.stride_w, g.pad_w, j, g.dilation_w);
           for (std::int64_t oh = lines.begin; oh < lines.end; ++oh) {
-            T* line = y + (oh * g.stride_h - g.pad_h + i * g.dilation_h) * g.width;
+            T* line = y + tap_source(oh, g.stride_h, g.pad_h, i, g.dilation_h) * g.width;
             const T* s = src + oh * g.out_w;
             if (g.stride_w == 1) {
               T* shifted = line + cols.begin + w0;

@@ -15,15 +15,15 @@
 
 namespace tapegrad::kernels::cuda {
 
-// Entry e of the im2col columns [C * kh * kw, N * out_h * out_w]; image strides (n, c, h, w).
+// Entry e of the im2col columns; image strides (n, c, h, w).
 template <class T>
 TAPEGRAD_HOST_DEVICE T im2col_element(const T* image, const std::int64_t (&s)[4], const Window2d& g, std::int64_t e) {
   const std::int64_t plane = g.out_h * g.out_w, row_length = g.batch * plane;
   const std::int64_t row = e / row_length, column = e % row_length;
   const std::int64_t j = row % g.kernel_w, i = (row / g.kernel_w) % g.kernel_h, c = row / (g.kernel_w * g.kernel_h);
   const std::int64_t n = column / plane, oh = (column % plane) / g.out_w, ow = column % g.out_w;
-  const std::int64_t h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
-  const std::int64_t w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
+  const std::int64_t h = tap_source(oh, g.stride_h, g.pad_h, i, g.dilation_h);
+  const std::int64_t w = tap_source(ow, g.stride_w, g.pad_w, j, g.dilation_w);
   const bool inside = h >= 0 && h < g.height && w >= 0 && w < g.width;
   return inside ? image[n * s[0] + c * s[1] + h * s[2] + w * s[3]] : T(0);
 }
@@ -37,14 +37,11 @@ TAPEGRAD_HOST_DEVICE T col2im_element(const T* columns, const Window2d& g, std::
   const std::int64_t c = (e / (g.width * g.height)) % g.channels, n = e / (g.width * g.height * g.channels);
   T sum = 0;
   for (std::int64_t i = 0; i < g.kernel_h; ++i) {
-    const std::int64_t h_shifted = h + g.pad_h - i * g.dilation_h;  // = oh * stride_h when a tap lands here
-    if (h_shifted < 0 || h_shifted % g.stride_h != 0 || h_shifted / g.stride_h >= g.out_h) continue;
-    const std::int64_t oh = h_shifted / g.stride_h;
+    const std::int64_t oh = tap_output(h, g.stride_h, g.pad_h, i, g.dilation_h, g.out_h);
+    if (oh < 0) continue;
     for (std::int64_t j = 0; j < g.kernel_w; ++j) {
-      const std::int64_t w_shifted = w + g.pad_w - j * g.dilation_w;
-      if (w_shifted < 0 || w_shifted % g.stride_w != 0 || w_shifted / g.stride_w >= g.out_w) continue;
-      const std::int64_t ow = w_shifted / g.stride_w;
-      sum += columns[((c * g.kernel_h + i) * g.kernel_w + j) * row_length + n * plane + oh * g.out_w + ow];
+      const std::int64_t ow = tap_output(w, g.stride_w, g.pad_w, j, g.dilation_w, g.out_w);
+      if (ow >= 0) sum += columns[column_row(g, c, i, j) * row_length + n * plane + oh * g.out_w + ow];
     }
   }
   return sum;
