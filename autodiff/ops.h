@@ -73,6 +73,10 @@ Tensor pow(double base, const Tensor& exponent);
 Tensor exp(const Tensor& a);
 Tensor log(const Tensor& a);
 Tensor sqrt(const Tensor& a);
+Tensor rsqrt(const Tensor& a);  // 1 / sqrt(a)
+// Piecewise constant: their gradient is zero, as torch's. round takes halves to the even neighbour.
+Tensor floor(const Tensor& a);
+Tensor round(const Tensor& a);
 Tensor abs(const Tensor& a);
 Tensor sin(const Tensor& a);
 Tensor cos(const Tensor& a);
@@ -89,6 +93,13 @@ Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
 // where(condition, a, b): a where condition is non-zero, else b; differentiable in a and b.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+
+// `value` where mask is non-zero, a elsewhere; mask broadcasts to a's shape. Differentiable in a.
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
+// The lower (tril) or upper (triu) triangle of the last two dims, from `diagonal` (0: the main
+// one, positive: above it, negative: below it); zeros elsewhere.
+Tensor tril(const Tensor& a, std::int64_t diagonal = 0);
+Tensor triu(const Tensor& a, std::int64_t diagonal = 0);
 
 // Not differentiable: results are 0/1 in the inputs' dtype (there is no bool dtype).
 Tensor eq(const Tensor& a, const Tensor& b);
@@ -136,6 +147,10 @@ Tensor sum(const Tensor& a);
 Tensor sum(const Tensor& a, const Dims& dims, bool keepdim = false);
 Tensor mean(const Tensor& a);
 Tensor mean(const Tensor& a, const Dims& dims, bool keepdim = false);
+// The variance sum((a - mean)^2) / (N - correction) over dims (all if empty), and its square root;
+// correction 1 is Bessel's (torch's default), 0 the population's.
+Tensor var(const Tensor& a, const Dims& dims = {}, double correction = 1, bool keepdim = false);
+Tensor std(const Tensor& a, const Dims& dims = {}, double correction = 1, bool keepdim = false);
 // Over all elements: a 0-dim tensor; the gradient goes to the first maximal element.
 Tensor max(const Tensor& a);
 Tensor min(const Tensor& a);
@@ -177,6 +192,12 @@ Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_
 // Elements start, start+step, ... below end along dim (negative start/end count from the end).
 Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1);
 Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index);
+// Views of consecutive pieces along dim. chunk: `chunks` pieces of ceil(size / chunks), the last
+// smaller, fewer when the size runs out (as torch.chunk). split: pieces of split_size, the last
+// smaller; or pieces of the given sizes, which must add up to the dim's size.
+std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& a, const std::vector<std::int64_t>& sizes, std::int64_t dim = 0);
 Tensor expand(const Tensor& a, const Shape& shape);  // -1 keeps a dim
 Tensor contiguous(const Tensor& a);
 Tensor clone(const Tensor& a);

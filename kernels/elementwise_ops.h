@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include <tapegrad/kernels/host_device.h>
 
@@ -16,6 +17,7 @@ namespace tapegrad::kernels {
   X(Exp, std::exp(x))                                                                  \
   X(Log, std::log(x))                                                                  \
   X(Sqrt, std::sqrt(x))                                                                \
+  X(Rsqrt, T(T(1) / std::sqrt(x)))                                                     \
   X(Abs, x < T(0) ? -x : x)                                                            \
   X(Sin, std::sin(x))                                                                  \
   X(Cos, std::cos(x))                                                                  \
@@ -27,6 +29,7 @@ namespace tapegrad::kernels {
   X(Relu, x > T(0) || is_nan(x) ? x : T(0))                                            \
   X(Sign, T((x > T(0)) - (x < T(0))))                                                  \
   X(Floor, T(std::floor(x)))                                                           \
+  X(Round, round_half_even(x))                                                         \
   X(AddScalar, x + T(s.scalar))                                                        \
   X(MulScalar, x * T(s.scalar))                                                        \
   X(RSubScalar, T(s.scalar) - x)                                                       \
@@ -112,6 +115,13 @@ TAPEGRAD_HOST_DEVICE inline T pow_scalar(T x, double p) {
   if (p == 2.0) return x * x;  // the common square: exact, and fast in the float loop
   if (p == 1.0) return x;
   return T(std::pow(x, T(p)));
+}
+
+// Halves go to the even neighbour, as torch.round (nearbyint in the default rounding mode).
+template <class T>
+TAPEGRAD_HOST_DEVICE inline T round_half_even(T x) {
+  if constexpr (std::is_integral_v<T>) return x;
+  else return std::nearbyint(x);
 }
 
 template <class T>

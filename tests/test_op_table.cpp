@@ -218,7 +218,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpTableTest,
 std::set<std::string> public_ops() {
   std::ifstream header(TAPEGRAD_OPS_HEADER);
   EXPECT_TRUE(header) << "cannot read " << TAPEGRAD_OPS_HEADER;
-  const std::regex section(R"(^// ---- (\w+))"), function(R"(^(?:Tensor|ValuesIndices) (\w+)\()");
+  const std::regex section(R"(^// ---- (\w+))"), function(R"(^(?:Tensor|ValuesIndices|std::vector<Tensor>) (\w+)\()");
   std::set<std::string> names;
   std::string line, current;
   std::smatch match;

@@ -1,5 +1,6 @@
 // Rows of the elementwise ops: arithmetic with its scalar forms, pow in its three forms, the
-// unary functions, clamp, minimum/maximum and where.
+// unary functions (rsqrt, floor and round among them), clamp, minimum/maximum, where, masked_fill,
+// tril and triu.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -150,6 +151,52 @@ OpInfo where_row(SampleInputs& in) {
   return row.build();
 }
 
+// Masks are int64 0/1 here, the nearest to torch's bool masks.
+OpInfo masked_fill_row(SampleInputs& in) {
+  RowBuilder row("masked_fill", 2, kWithInt64, {0}, in);
+  const auto mask = [](const std::vector<double>& values, const Shape& shape) {
+    return SampleInputs::mask(values, shape).to(kInt64);
+  };
+  const auto filled = [](double value) {
+    return [value](const Inputs& v) { return reference::binary(v[0], v[1], [value](double a, double m) { return m != 0 ? value : a; }); };
+  };
+  row.sample("mask [2,3], 7", {row.x({2, 3}), mask({1, 0, 0, 1, 1, 0}, {2, 3})},
+             [](const Inputs& v) { return masked_fill(v[0], v[1], 7); }, filled(7));
+  row.sample("mask [3,1], -1", {row.xt({3, 4}), mask({0, 1, 1}, {3, 1})},
+             [](const Inputs& v) { return masked_fill(v[0], v[1], -1); }, filled(-1));
+  row.sample("mask [], 2", {row.x({2, 2}), mask({1}, {})}, [](const Inputs& v) { return masked_fill(v[0], v[1], 2); },
+             filled(2));
+  row.error("mask [2,3] for [3]", {row.x({3}), mask({1, 0, 0, 1, 1, 0}, {2, 3})},
+            [](const Inputs& v) { return masked_fill(v[0], v[1], 0); }, {"does not broadcast", "[3]"});
+  return row.build();
+}
+
+// tril or triu: x where column - row passes the diagonal test, zero elsewhere.
+OpInfo triangle_row(const std::string& name, SampleInputs& in) {
+  const bool lower = name == "tril";
+  RowBuilder row(name, 1, kWithInt64, {0}, in);
+  const auto triangle = [lower](std::int64_t diagonal) {
+    return [lower, diagonal](const Inputs& v) {
+      return reference::generate(v[0].shape(), [&](const reference::Index& index) {
+        const std::int64_t offset = index[index.size() - 1] - index[index.size() - 2];
+        return (lower ? offset <= diagonal : offset >= diagonal) ? reference::at(v[0], index) : 0.0;
+      });
+    };
+  };
+  const auto band = [&](Tensor x, std::int64_t diagonal) {
+    row.sample(fmt::format("diagonal {}", diagonal), {std::move(x)},
+               [lower, diagonal](const Inputs& v) { return lower ? tril(v[0], diagonal) : triu(v[0], diagonal); },
+               triangle(diagonal));
+  };
+  band(row.x({3, 4}), 0);
+  band(row.xt({4, 3}), 1);
+  band(row.x({2, 3, 3}), -1);
+  band(row.x({0, 2}), 0);
+  row.error("a vector", {row.x({3})}, [lower](const Inputs& v) { return lower ? tril(v[0]) : triu(v[0]); },
+            {"at least 2 dims", "[3]"});
+  return row.build();
+}
+
 double sigmoid_of(double x) { return 1 / (1 + std::exp(-x)); }
 double log1p_of(double x) { return std::log1p(x); }
 double erf_of(double x) { return std::erf(x); }
@@ -160,6 +207,9 @@ double maximum_of(double a, double b) { return std::max(a, b); }
 double exp_of(double x) { return std::exp(x); }
 double log_of(double x) { return std::log(x); }
 double sqrt_of(double x) { return std::sqrt(x); }
+double rsqrt_of(double x) { return 1 / std::sqrt(x); }
+double floor_of(double x) { return std::floor(x); }
+double round_of(double x) { return std::nearbyint(x); }
 double abs_of(double x) { return std::abs(x); }
 double sin_of(double x) { return std::sin(x); }
 double cos_of(double x) { return std::cos(x); }
@@ -171,12 +221,20 @@ std::vector<OpInfo> elementwise_rows(SampleInputs& in) {
   const OpDomain symmetric = OpDomain::between(-2, 2);
   const OpDomain away_from_zero = OpDomain::avoiding({0});
   std::vector<OpInfo> rows;
-  for (auto row : {add_row, sub_row, mul_row, div_row, rsub_row, rdiv_row, pow_row, clamp_row, softplus_row, where_row})
+  for (auto row : {add_row, sub_row, mul_row, div_row, rsub_row, rdiv_row, pow_row, clamp_row, softplus_row, where_row,
+                   masked_fill_row})
     rows.push_back(row(in));
+  rows.push_back(triangle_row("tril", in));
+  rows.push_back(triangle_row("triu", in));
   rows.push_back(unary_row("neg", kWithInt64, {}, neg, neg_of, in));
   rows.push_back(unary_row("exp", kFloating, {}, exp, exp_of, in));
   rows.push_back(unary_row("log", kFloating, kPositive, log, log_of, in));
   rows.push_back(unary_row("sqrt", kFloating, kPositive, sqrt, sqrt_of, in));
+  rows.push_back(unary_row("rsqrt", kFloating, kPositive, rsqrt, rsqrt_of, in));
+  rows.push_back(unary_row("floor", kWithInt64, {.low = -2.5, .high = 2.5, .kinks = {-2, -1, 0, 1, 2}}, floor,
+                           floor_of, in));
+  rows.push_back(unary_row("round", kWithInt64, {.low = -2.4, .high = 2.4, .kinks = {-1.5, -0.5, 0.5, 1.5}}, round,
+                           round_of, in));
   rows.push_back(unary_row("abs", kWithInt64, away_from_zero, abs, abs_of, in));
   rows.push_back(unary_row("sin", kFloating, symmetric, sin, sin_of, in));
   rows.push_back(unary_row("cos", kFloating, symmetric, cos, cos_of, in));

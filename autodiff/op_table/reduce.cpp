@@ -1,5 +1,6 @@
-// Rows of the reductions: sum, mean, max/min (over everything and along a dim), logsumexp,
+// Rows of the reductions: sum, mean, var and std, max/min (over everything and along a dim), logsumexp,
 // softmax, log_softmax and sum_to.
+#include <algorithm>
 #include <cmath>
 
 #include <tapegrad/autodiff/op_table/rows.h>
@@ -50,6 +51,38 @@ OpInfo mean_row(SampleInputs& in) {
   over(row.x({2, 3, 4}), {1, -1}, false, "dims {1,-1}");
   over(row.x({1, 3}), {0}, false, "dim 0 (size 1)");
   row.error("dim -3 of a matrix", {row.x({2, 3})}, [](const Inputs& v) { return mean(v[0], {-3}); }, {"out of range"});
+  return row.build();
+}
+
+// var or std (its square root), with a correction subtracted from the count.
+OpInfo spread_row(const std::string& name, SampleInputs& in) {
+  const bool is_std = name == "std";
+  RowBuilder row(name, 1, OpDTypes::Floating, {0}, in);
+  const auto spread_of = [is_std](double correction) {
+    return [is_std, correction](const std::vector<double>& v) {
+      const double mean = mean_of(v);
+      double squares = 0;
+      for (double e : v) squares += (e - mean) * (e - mean);
+      const double variance = squares / std::max(0.0, static_cast<double>(v.size()) - correction);
+      return is_std ? std::sqrt(variance) : variance;
+    };
+  };
+  const auto over = [&](Tensor x, Dimensions dims, double correction, bool keepdim) {
+    row.sample(fmt::format("dims {}, correction {}{}", fmt::join(dims, ","), correction, keepdim ? ", keepdim" : ""),
+               {std::move(x)},
+               [is_std, dims, correction, keepdim](const Inputs& v) {
+                 return is_std ? std(v[0], Dims(dims), correction, keepdim) : var(v[0], Dims(dims), correction, keepdim);
+               },
+               [dims, correction, keepdim, spread_of](const Inputs& v) {
+                 return reference::reduce(v[0], dims, keepdim, spread_of(correction));
+               });
+  };
+  over(row.x({2, 3}), {}, 1, false);
+  over(row.xt({3, 4}), {1}, 1, true);
+  over(row.x({2, 3, 4}), {0, 2}, 0, false);
+  over(row.x({4, 3}), {0}, 2, false);
+  row.error("correction -1", {row.x({3})}, [is_std](const Inputs& v) { return is_std ? std(v[0], {}, -1) : var(v[0], {}, -1); },
+            {"correction", "non-negative"});
   return row.build();
 }
 
@@ -140,8 +173,8 @@ OpInfo sum_to_row(SampleInputs& in) {
 }  // namespace
 
 std::vector<OpInfo> reduction_rows(SampleInputs& in) {
-  return {sum_row(in),         mean_row(in),      extreme_row("max", in),         extreme_row("min", in),
-          logsumexp_row(in),   softmax_row("softmax", in), softmax_row("log_softmax", in), sum_to_row(in)};
+  return {sum_row(in),       mean_row(in),       spread_row("var", in), spread_row("std", in),
+          extreme_row("max", in), extreme_row("min", in), logsumexp_row(in),   softmax_row("softmax", in), softmax_row("log_softmax", in), sum_to_row(in)};
 }
 
 }  // namespace tapegrad::op_rows

@@ -1,5 +1,5 @@
 // Rows of the shape ops: reshape and view, flatten, squeeze/unsqueeze, transpose and permute,
-// narrow, slice and select, expand, contiguous, clone and to_dtype. Each reference reads the
+// narrow, slice and select, split and chunk, expand, contiguous, clone and to_dtype. Each reference reads the
 // input element by element at the position the op's definition names; -1 sizes and negative
 // starts are resolved by hand in the samples, not by the code under test.
 #include <tapegrad/autodiff/op_table/rows.h>
@@ -36,6 +36,12 @@ Tensor stepped(const Tensor& x, int dim, std::int64_t start, std::int64_t step, 
     index[static_cast<std::size_t>(dim)] = start + step * index[static_cast<std::size_t>(dim)];
     return at(x, index);
   });
+}
+
+// Piece `index` of a split or chunk; the robustness fuzzer reshapes inputs, so it may not exist.
+Tensor piece_of(const std::vector<Tensor>& pieces, std::size_t index) {
+  TAPEGRAD_CHECK(index < pieces.size(), "the sample reads piece {}, but the input split into {}", index, pieces.size());
+  return pieces[index];
 }
 
 Tensor identity(const Inputs& v) { return reference::unary(v[0], [](double e) { return e; }); }
@@ -332,12 +338,56 @@ OpInfo to_dtype_row(SampleInputs& in) {
   return row.build();
 }
 
+// Piece `piece` of a split along dim 0 or 1, against the elements it should hold.
+OpInfo split_row(SampleInputs& in) {
+  RowBuilder row("split", 1, kWithInt64, {0}, in);
+  const auto piece = [&](Tensor x, std::int64_t split_size, std::int64_t dim, std::size_t index, std::int64_t first,
+                         std::int64_t length) {
+    row.sample(fmt::format("size {}, dim {}, piece {}", split_size, dim, index), {std::move(x)},
+               [split_size, dim, index](const Inputs& v) { return piece_of(split(v[0], split_size, dim), index); },
+               [dim, first, length](const Inputs& v) { return stepped(v[0], static_cast<int>(dim), first, 1, length); });
+  };
+  piece(row.x({5, 3}), 2, 0, 1, 2, 2);
+  piece(row.x({5, 3}), 2, 0, 2, 4, 1);  // the last piece is smaller
+  piece(row.xt({3, 4}), 3, 1, 1, 3, 1);
+  row.sample("sizes {1, 3}, dim 1, piece 1", {row.x({2, 4})},
+             [](const Inputs& v) { return piece_of(split(v[0], std::vector<std::int64_t>{1, 3}, 1), 1); },
+             [](const Inputs& v) { return stepped(v[0], 1, 1, 1, 3); });
+  row.sample("size 2 of an empty dim", {row.x({0, 3})}, [](const Inputs& v) { return piece_of(split(v[0], 2, 0), 0); },
+             [](const Inputs& v) { return stepped(v[0], 0, 0, 1, 0); });
+  row.error("sizes {1, 2} of 4", {row.x({4})},
+            [](const Inputs& v) { return piece_of(split(v[0], std::vector<std::int64_t>{1, 2}, 0), 0); },
+            {"add up to 3", "size 4"});
+  row.error("size 0", {row.x({4})}, [](const Inputs& v) { return piece_of(split(v[0], 0, 0), 0); }, {"positive"});
+  row.error("a 0-dim tensor", {row.x({})}, [](const Inputs& v) { return piece_of(split(v[0], 1, 0), 0); }, {"0-dim"});
+  return row.build();
+}
+
+OpInfo chunk_row(SampleInputs& in) {
+  RowBuilder row("chunk", 1, kWithInt64, {0}, in);
+  const auto piece = [&](Tensor x, std::int64_t chunks, std::int64_t dim, std::size_t index, std::int64_t first,
+                         std::int64_t length) {
+    // The op gets dim counted from the end (dim - 2 of a matrix); the reference gets it resolved.
+    row.sample(fmt::format("{} chunks, dim {}, piece {}", chunks, dim - 2, index), {std::move(x)},
+               [chunks, dim, index](const Inputs& v) { return piece_of(chunk(v[0], chunks, dim - 2), index); },
+               [dim, first, length](const Inputs& v) { return stepped(v[0], static_cast<int>(dim), first, 1, length); });
+  };
+  piece(row.x({5, 2}), 2, 0, 1, 3, 2);   // pieces of ceil(5 / 2) = 3: [0, 3) and [3, 5)
+  piece(row.xt({2, 6}), 3, 1, 2, 4, 2);
+  piece(row.x({2, 5}), 4, 1, 2, 4, 1);   // pieces of 2: only three of them
+  row.sample("count of 6 in 4 chunks", {row.x({6})},
+             [](const Inputs& v) { return full({}, static_cast<double>(chunk(v[0], 4).size()), kFloat64); },
+             [](const Inputs&) { return full({}, 3.0, kFloat64); });
+  row.error("0 chunks", {row.x({4})}, [](const Inputs& v) { return piece_of(chunk(v[0], 0), 0); }, {"positive"});
+  return row.build();
+}
+
 }  // namespace
 
 std::vector<OpInfo> shape_rows(SampleInputs& in) {
   std::vector<OpInfo> rows;
   for (auto row : {reshape_row, view_row, flatten_row, squeeze_row, unsqueeze_row, transpose_row, permute_row,
-                   narrow_row, slice_row, select_row, expand_row, to_dtype_row})
+                   narrow_row, slice_row, select_row, expand_row, to_dtype_row, split_row, chunk_row})
     rows.push_back(row(in));
   rows.push_back(copy_row("contiguous", contiguous, in));
   rows.push_back(copy_row("clone", clone, in));

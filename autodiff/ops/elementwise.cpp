@@ -223,6 +223,32 @@ Tensor sqrt(const Tensor& a) {
   return out;
 }
 
+Tensor rsqrt(const Tensor& a) {
+  Tensor out = floating_unary(UnaryOp::Rsqrt, "rsqrt", a);
+  if (should_record(a))
+    record("rsqrt", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
+      const Tensor r = ctx.unpack(so);  // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 r^3
+      ctx.set_input_grad(0, mul(ctx.grad(), mul(mul(r, mul(r, r)), -0.5)));
+    });
+  return out;
+}
+
+namespace {
+
+// floor and round: piecewise constant, so their gradient is zero wherever it exists (torch's too).
+Tensor step_function(UnaryOp op, const char* name, const Tensor& a) {
+  check_defined(name, a);
+  Tensor out = unary_forward(op, a);
+  if (should_record(a))
+    record(name, out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, mul(ctx.grad(), 0.0)); });
+  return out;
+}
+
+}  // namespace
+
+Tensor floor(const Tensor& a) { return step_function(UnaryOp::Floor, "floor", a); }
+Tensor round(const Tensor& a) { return step_function(UnaryOp::Round, "round", a); }
+
 Tensor abs(const Tensor& a) {
   check_defined("abs", a);
   Tensor out = unary_forward(UnaryOp::Abs, a);
@@ -389,6 +415,33 @@ Tensor lt(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Lt, "l
 Tensor le(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Le, "le", a, b); }
 Tensor gt(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Gt, "gt", a, b); }
 Tensor ge(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Ge, "ge", a, b); }
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
+  check_defined("masked_fill", a);
+  check_defined("masked_fill", mask);
+  TAPEGRAD_CHECK(broadcast_shapes(mask.shape(), a.shape(), "masked_fill") == a.shape(),
+                 "masked_fill: a mask of shape {} does not broadcast to the tensor's shape {}; give a mask whose dims "
+                 "are 1 or the tensor's", mask.shape(), a.shape());
+  return where(mask, full({}, value, options_of(a)), a);
+}
+
+namespace {
+
+// Keeps the elements of the last two dims with column - row <= diagonal (tril) or >= (triu).
+Tensor triangle(const char* name, const Tensor& a, std::int64_t diagonal, bool lower) {
+  check_defined(name, a);
+  TAPEGRAD_CHECK(a.dim() >= 2, "{}: expected a tensor of at least 2 dims, got shape {}", name, a.shape());
+  const TensorOptions index_options = TensorOptions(kInt64).with_device(a.device());
+  const Tensor rows = reshape(arange(static_cast<double>(a.size(-2)), index_options), {-1, 1});
+  const Tensor offset = sub(arange(static_cast<double>(a.size(-1)), index_options), rows);  // column - row
+  const Tensor keep = lower ? le(offset, static_cast<double>(diagonal)) : ge(offset, static_cast<double>(diagonal));
+  return where(keep, a, zeros({}, options_of(a)));
+}
+
+}  // namespace
+
+Tensor tril(const Tensor& a, std::int64_t diagonal) { return triangle("tril", a, diagonal, true); }
+Tensor triu(const Tensor& a, std::int64_t diagonal) { return triangle("triu", a, diagonal, false); }
+
 Tensor eq(const Tensor& a, double b) { check_defined("eq", a); return unary_forward(UnaryOp::EqScalar, a, UnaryScalars::operand(b)); }
 Tensor ne(const Tensor& a, double b) { check_defined("ne", a); return unary_forward(UnaryOp::NeScalar, a, UnaryScalars::operand(b)); }
 Tensor lt(const Tensor& a, double b) { check_defined("lt", a); return unary_forward(UnaryOp::LtScalar, a, UnaryScalars::operand(b)); }

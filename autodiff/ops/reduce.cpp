@@ -73,6 +73,32 @@ Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
 
 Tensor mean(const Tensor& a) { return mean(a, {}, false); }
 
+namespace {
+
+// Two passes (the mean, then the squared deviations from it), as torch does, rather than
+// E[x^2] - E[x]^2, which cancels catastrophically when the mean is large.
+Tensor variance(const char* name, const Tensor& a, const Dims& dims, double correction, bool keepdim) {
+  check_floating(name, a);
+  const Dims reduced = normalize_dims(dims, a.dim(), name);
+  TAPEGRAD_CHECK(correction >= 0, "{}: correction must be non-negative, got {}", name, correction);
+  std::int64_t count = 1;
+  for (auto d : reduced) count *= a.shape()[static_cast<int>(d)];
+  const Tensor deviation = sub(a, mean(a, reduced, true));
+  // No more samples than the correction: torch divides by zero here (inf or nan), and so do we.
+  const double divisor = std::max(0.0, static_cast<double>(count) - correction);
+  return div(sum(mul(deviation, deviation), reduced, keepdim), divisor);
+}
+
+}  // namespace
+
+Tensor var(const Tensor& a, const Dims& dims, double correction, bool keepdim) {
+  return variance("var", a, dims, correction, keepdim);
+}
+
+Tensor std(const Tensor& a, const Dims& dims, double correction, bool keepdim) {
+  return sqrt(variance("std", a, dims, correction, keepdim));
+}
+
 Tensor sum_to(const Tensor& a, const Shape& shape) {
   check_defined("sum_to", a);
   if (a.shape() == shape) return a;

@@ -227,6 +227,49 @@ Tensor narrow(const Tensor& a, std::int64_t dim_arg, std::int64_t start, std::in
   return slice(a, dim, first, first + length, 1);
 }
 
+std::vector<Tensor> split(const Tensor& a, const std::vector<std::int64_t>& sizes, std::int64_t dim_arg) {
+  check_defined("split", a);
+  TAPEGRAD_CHECK(a.dim() > 0, "split: cannot split a 0-dim tensor; reshape it to [1] first");
+  const int dim = wrap_dim(dim_arg, a.dim(), "split");
+  std::int64_t total = 0;
+  for (std::int64_t size : sizes) {
+    TAPEGRAD_CHECK(size >= 0, "split: sizes must be non-negative, got {}", fmt::join(sizes, ", "));
+    total += size;
+  }
+  TAPEGRAD_CHECK(total == a.shape()[dim], "split: sizes [{}] add up to {}, but dim {} has size {} (shape {})",
+                 fmt::join(sizes, ", "), total, dim, a.shape()[dim], a.shape());
+  std::vector<Tensor> pieces;
+  std::int64_t start = 0;
+  for (std::int64_t size : sizes) {
+    pieces.push_back(narrow(a, dim, start, size));
+    start += size;
+  }
+  return pieces;
+}
+
+std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim_arg) {
+  check_defined("split", a);
+  TAPEGRAD_CHECK(a.dim() > 0, "split: cannot split a 0-dim tensor; reshape it to [1] first");
+  const int dim = wrap_dim(dim_arg, a.dim(), "split");
+  const std::int64_t extent = a.shape()[dim];
+  TAPEGRAD_CHECK(split_size > 0 || (split_size == 0 && extent == 0),
+                 "split: split_size must be positive, got {} (dim {} has size {})", split_size, dim, extent);
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t start = 0; start < extent; start += split_size) sizes.push_back(std::min(split_size, extent - start));
+  if (sizes.empty()) sizes.push_back(0);  // torch returns the one empty piece
+  return split(a, sizes, dim);
+}
+
+std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim_arg) {
+  check_defined("chunk", a);
+  TAPEGRAD_CHECK(chunks > 0, "chunk: chunks must be positive, got {}", chunks);
+  TAPEGRAD_CHECK(a.dim() > 0, "chunk: cannot chunk a 0-dim tensor; reshape it to [1] first");
+  const int dim = wrap_dim(dim_arg, a.dim(), "chunk");
+  const std::int64_t extent = a.shape()[dim];
+  const std::int64_t piece = extent == 0 ? 0 : (extent + chunks - 1) / chunks;
+  return split(a, piece, dim);
+}
+
 Tensor select(const Tensor& a, std::int64_t dim_arg, std::int64_t index) {
   check_defined("select", a);
   TAPEGRAD_CHECK(a.dim() > 0, "select: cannot be applied to a 0-dim tensor; reshape it to [1] first");
