@@ -87,6 +87,12 @@ Tensor erf(const Tensor& a);
 // log(1 + exp(beta * a)) / beta, and a itself where beta * a > threshold, as torch's softplus.
 Tensor softplus(const Tensor& a, double beta = 1, double threshold = 20);
 Tensor relu(const Tensor& a);
+// x * Phi(x) with Phi the standard normal CDF (None), or torch's tanh approximation of it (Tanh).
+enum class GeluApproximation { None, Tanh };
+Tensor gelu(const Tensor& a, GeluApproximation approximate = GeluApproximation::None);
+Tensor silu(const Tensor& a);  // a * sigmoid(a)
+// a where a > 0, negative_slope * a elsewhere.
+Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
 // Bounds are optional, as in torch.clamp; the gradient passes where low <= a <= high.
 Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> high);
 Tensor minimum(const Tensor& a, const Tensor& b);
@@ -240,6 +246,18 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& p
 // normalizes with the running statistics. weight / bias ([C]) are optional.
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// Normalization over the last normalized_shape.size() dims, which must equal normalized_shape,
+// with the biased variance; weight and bias (optional) have normalized_shape. As torch's.
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+// Normalization of [N, C, ...] over each of num_groups groups of C / num_groups channels (and
+// every position), then weight and bias ([C], optional) per channel. As torch's.
+Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+// The rows of weight [num_embeddings, dim] at int64 indices of any shape: [*indices.shape, dim].
+// The row at padding_idx (negative counts from the end) is read but receives no gradient.
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx = std::nullopt);
 
 // Zeroes each element with probability p and scales the rest by 1/(1-p); identity unless training.
 Tensor dropout(const Tensor& input, double p, bool training, Generator& generator);

@@ -1,5 +1,5 @@
-// Parameter-free layers: activations, LogSoftmax, Flatten, Dropout and MaxPool2d, each a thin
-// module over the function of autodiff/ops with the same name.
+// Parameter-free layers: Identity, activations, LogSoftmax, Flatten, Dropout and MaxPool2d, each
+// a thin module over the function of autodiff/ops with the same name.
 #pragma once
 
 #include <array>
@@ -10,6 +10,13 @@
 #include <tapegrad/nn/module.h>
 
 namespace tapegrad::nn {
+
+// Passes its input through: a placeholder where an architecture has an optional layer.
+class Identity : public Module {
+ public:
+  Tensor forward(const Tensor& input) override { return input; }
+  std::string name() const override { return "Identity"; }
+};
 
 class ReLU : public Module {
  public:
@@ -27,6 +34,47 @@ class Tanh : public Module {
  public:
   Tensor forward(const Tensor& input) override { return tanh(input); }
   std::string name() const override { return "Tanh"; }
+};
+
+class GELU : public Module {
+ public:
+  explicit GELU(GeluApproximation approximate = GeluApproximation::None) : approximate_(approximate) {}
+  Tensor forward(const Tensor& input) override { return gelu(input, approximate_); }
+  std::string name() const override { return "GELU"; }
+  std::string extra_repr() const override {
+    return approximate_ == GeluApproximation::Tanh ? "approximate='tanh'" : "approximate='none'";
+  }
+
+ private:
+  GeluApproximation approximate_;
+};
+
+class SiLU : public Module {
+ public:
+  Tensor forward(const Tensor& input) override { return silu(input); }
+  std::string name() const override { return "SiLU"; }
+};
+
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01) : negative_slope_(negative_slope) {}
+  Tensor forward(const Tensor& input) override { return leaky_relu(input, negative_slope_); }
+  std::string name() const override { return "LeakyReLU"; }
+  std::string extra_repr() const override { return fmt::format("negative_slope={}", negative_slope_); }
+
+ private:
+  double negative_slope_;
+};
+
+class Softplus : public Module {
+ public:
+  explicit Softplus(double beta = 1, double threshold = 20) : beta_(beta), threshold_(threshold) {}
+  Tensor forward(const Tensor& input) override { return softplus(input, beta_, threshold_); }
+  std::string name() const override { return "Softplus"; }
+  std::string extra_repr() const override { return fmt::format("beta={}, threshold={}", beta_, threshold_); }
+
+ private:
+  double beta_, threshold_;
 };
 
 class LogSoftmax : public Module {

@@ -4,8 +4,10 @@
 #include <tapegrad/nn/activation.h>
 #include <tapegrad/nn/batchnorm.h>
 #include <tapegrad/nn/conv.h>
+#include <tapegrad/nn/embedding.h>
 #include <tapegrad/nn/init.h>
 #include <tapegrad/nn/linear.h>
 #include <tapegrad/nn/loss.h>
 #include <tapegrad/nn/module.h>
+#include <tapegrad/nn/normalization.h>
 #include <tapegrad/nn/sequential.h>

@@ -184,6 +184,61 @@ TEST(MaxPool2dLayer, TakesWindowMaximaWithDefaultStride) {
 
 // ---- losses as modules ----
 
+TEST(NormalizationLayers, StartAsTheIdentityAffineAndPrintAsPyTorch) {
+  nn::LayerNorm layer(Shape{4});
+  EXPECT_EQ(layer.weight.to_vector<float>(), std::vector<float>(4, 1.0f));
+  EXPECT_EQ(layer.bias.to_vector<float>(), std::vector<float>(4, 0.0f));
+  EXPECT_EQ(layer.str(), "LayerNorm((4,), eps=1e-05, elementwise_affine=True)");
+  const Tensor normalized = layer(tensor({1, 2, 3, 4}, Shape{1, 4}, kFloat32));
+  EXPECT_NEAR(normalized.mean().item(), 0.0, 1e-6);
+  EXPECT_NEAR(normalized.pow(2).mean().item(), 1.0, 1e-4) << "unit biased variance, up to eps";
+  nn::GroupNorm groups(nn::GroupNormOptions{.num_groups = 2, .num_channels = 4, .affine = false});
+  EXPECT_EQ(groups.parameters().size(), 0u);
+  EXPECT_EQ(groups.str(), "GroupNorm(2, 4, eps=1e-05, affine=False)");
+  EXPECT_EQ(nn::LayerNorm(nn::LayerNormOptions{.normalized_shape = {2, 3}}).str(),
+            "LayerNorm((2, 3), eps=1e-05, elementwise_affine=True)");
+}
+
+TEST(NormalizationLayers, RejectBadOptionsAndInputs) {
+  expect_error([] { nn::GroupNorm(3, 4); }, {"GroupNorm", "num_channels (4)", "num_groups (3)"});
+  expect_error([] { nn::LayerNorm(Shape{}); }, {"LayerNorm", "normalized_shape"});
+  nn::GroupNorm groups(2, 4);
+  expect_error([&] { groups(zeros({2, 3, 5})); }, {"GroupNorm", "[N, 4, ...]", "[2, 3, 5]"});
+  nn::LayerNorm layer(Shape{4});
+  expect_error([&] { layer(zeros({2, 3})); }, {"layer_norm", "[4]", "[2, 3]"});
+}
+
+TEST(EmbeddingLayer, DrawsStandardNormalRowsAndZeroesThePaddingRow) {
+  Generator generator(3);
+  nn::Embedding table(nn::EmbeddingOptions{.num_embeddings = 1000, .embedding_dim = 8, .padding_idx = -1}, generator);
+  EXPECT_EQ(table.options().padding_idx, 999) << "a negative padding_idx counts from the end";
+  EXPECT_EQ(table.weight.select(0, 999).to_vector<float>(), std::vector<float>(8, 0.0f));
+  EXPECT_NEAR(table.weight.mean().item(), 0.0, 0.05);
+  EXPECT_NEAR(tapegrad::std(table.weight).item(), 1.0, 0.05);
+  EXPECT_EQ(table.str(), "Embedding(1000, 8, padding_idx=999)");
+  const Tensor looked_up = table(from_vector(std::vector<std::int64_t>{3, 999, 3}, Shape{3}));
+  EXPECT_EQ(looked_up.shape(), (Shape{3, 8}));
+  EXPECT_EQ(looked_up.select(0, 0).to_vector<float>(), table.weight.select(0, 3).to_vector<float>());
+  expect_error([] { nn::Embedding(nn::EmbeddingOptions{.num_embeddings = 4, .embedding_dim = 2, .padding_idx = 4}); },
+               {"padding_idx", "[-4, 4)", "4"});
+  expect_error([&] { table(zeros({2})); }, {"embedding", "int64"});
+}
+
+TEST(ActivationLayers, ComputeTheirFunctionsAndPrintTheirOptions) {
+  const Tensor x = tensor({-2, -0.5, 0, 1.5}, std::nullopt, kFloat32);
+  EXPECT_EQ(nn::Identity()(x).to_vector<float>(), x.to_vector<float>());
+  expect_values(nn::LeakyReLU(0.2)(x), {-0.4, -0.1, 0, 1.5}, 1e-6);
+  expect_values(nn::SiLU()(x), {-2 / (1 + std::exp(2.0)), -0.5 / (1 + std::exp(0.5)), 0, 1.5 / (1 + std::exp(-1.5))},
+                1e-6);
+  expect_values(nn::GELU()(x), {-2 * 0.5 * std::erfc(2 / std::sqrt(2.0)), -0.5 * 0.5 * std::erfc(0.5 / std::sqrt(2.0)), 0,
+                                1.5 * 0.5 * std::erfc(-1.5 / std::sqrt(2.0))},
+                1e-6);
+  EXPECT_EQ(nn::GELU(GeluApproximation::Tanh).str(), "GELU(approximate='tanh')");
+  EXPECT_EQ(nn::LeakyReLU().str(), "LeakyReLU(negative_slope=0.01)");
+  EXPECT_EQ(nn::Softplus().str(), "Softplus(beta=1, threshold=20)");
+  EXPECT_EQ(nn::Identity().str(), "Identity()");
+}
+
 TEST(LossModules, EqualTheirFunctionsWithTheChosenReduction) {
   const Tensor logits = input({4, 3}, 21);
   const Tensor target = tensor({0, 2, 1, 2}, std::nullopt, kInt64);

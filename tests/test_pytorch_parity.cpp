@@ -1,7 +1,11 @@
 // tapegrad's layers compute what PyTorch's compute: models whose state PyTorch initialized and
 // saved (tests/golden/pytorch_layers.py) load into the same tapegrad Sequential, and the
 // training-mode output, loss, every gradient, the updated running statistics and the
-// evaluation-mode output all equal PyTorch's (float64).
+// evaluation-mode output all equal PyTorch's (float64). The building blocks (activations, layer
+// and group normalization, embedding; tests/golden/pytorch_blocks.py) give PyTorch's output and
+// gradients from PyTorch's parameters.
+#include <functional>
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -54,6 +58,54 @@ TEST(PyTorchParity, BatchNormMlpMatches) {
                      nn::LogSoftmax(1));
   mlp.to(kFloat64);
   expect_matches_pytorch(mlp, "mlp");
+}
+
+// One layer against tests/golden/blocks.safetensors: its parameters loaded, then the output and
+// the gradients of sum(output * upstream) compared.
+void expect_block_matches_pytorch(const std::string& name, nn::Module& layer) {
+  SCOPED_TRACE(name);
+  static const TensorFile blocks = load_tensors(golden("blocks.safetensors"));
+  layer.to(kFloat64);
+  NamedTensors state;
+  for (const auto& [parameter, tensor] : layer.named_parameters()) state.emplace_back(parameter, blocks.at(name + ".param." + parameter));
+  layer.load_state_dict(state, "blocks.safetensors");
+  Tensor input = blocks.at(name + ".input");
+  const bool floating = input.is_floating_point();
+  if (floating) input = input.clone().requires_grad_();
+  const Tensor output = layer(input);
+  expect_close(output, blocks.at(name + ".output"), "output");
+  sum(output * blocks.at(name + ".upstream")).backward();
+  if (floating) expect_close(input.grad(), blocks.at(name + ".grad_input"), "input gradient");
+  for (const auto& [parameter, tensor] : layer.named_parameters())
+    expect_close(tensor.grad(), blocks.at(name + ".grad." + parameter), "gradient of " + parameter);
+}
+
+TEST(PyTorchParity, ActivationsMatch) {
+  nn::GELU exact;
+  expect_block_matches_pytorch("gelu", exact);
+  nn::GELU tanh_approximation(GeluApproximation::Tanh);
+  expect_block_matches_pytorch("gelu_tanh", tanh_approximation);
+  nn::SiLU silu_layer;
+  expect_block_matches_pytorch("silu", silu_layer);
+  nn::LeakyReLU leaky(0.2);
+  expect_block_matches_pytorch("leaky_relu", leaky);
+  nn::Softplus soft(2, 1);
+  expect_block_matches_pytorch("softplus", soft);
+}
+
+TEST(PyTorchParity, LayerAndGroupNormMatch) {
+  nn::LayerNorm layer(Shape{3, 4});
+  expect_block_matches_pytorch("layer_norm", layer);
+  nn::GroupNorm groups(3, 6);
+  expect_block_matches_pytorch("group_norm", groups);
+}
+
+TEST(PyTorchParity, EmbeddingWithPaddingMatches) {
+  nn::Embedding table(nn::EmbeddingOptions{.num_embeddings = 5, .embedding_dim = 4, .padding_idx = 1});
+  expect_block_matches_pytorch("embedding", table);
+  // The padding row is read (its zeros appear in the output) but never trained.
+  const std::vector<double> padding_gradient = table.weight.grad().select(0, 1).to_vector<double>();
+  EXPECT_EQ(padding_gradient, std::vector<double>(4, 0.0));
 }
 
 }  // namespace

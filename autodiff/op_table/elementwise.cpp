@@ -1,6 +1,6 @@
 // Rows of the elementwise ops: arithmetic with its scalar forms, pow in its three forms, the
-// unary functions (rsqrt, floor and round among them), clamp, minimum/maximum, where, masked_fill,
-// tril and triu.
+// unary functions (rsqrt, floor and round among them), the activations gelu, silu and leaky_relu,
+// clamp, minimum/maximum, where, masked_fill, tril and triu.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -197,6 +197,32 @@ OpInfo triangle_row(const std::string& name, SampleInputs& in) {
   return row.build();
 }
 
+OpInfo gelu_row(SampleInputs& in) {
+  RowBuilder row("gelu", 1, kFloating, {0}, in);
+  row.domain(OpDomain::between(-3, 3));
+  row.unary_samples([](const Tensor& a) { return gelu(a); },
+                    [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); });
+  scalar_form(row, "tanh approximation", [](const Tensor& a) { return gelu(a, GeluApproximation::Tanh); },
+              [](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x))); });
+  return row.build();
+}
+
+OpInfo silu_row(SampleInputs& in) {
+  RowBuilder row("silu", 1, kFloating, {0}, in);
+  row.domain(OpDomain::between(-3, 3));
+  row.unary_samples(silu, [](double x) { return x / (1 + std::exp(-x)); });
+  return row.build();
+}
+
+OpInfo leaky_relu_row(SampleInputs& in) {
+  RowBuilder row("leaky_relu", 1, kFloating, {0}, in);
+  row.domain(OpDomain::avoiding({0}));
+  row.unary_samples([](const Tensor& a) { return leaky_relu(a); }, [](double x) { return x > 0 ? x : 0.01 * x; });
+  scalar_form(row, "slope 0.2", [](const Tensor& a) { return leaky_relu(a, 0.2); },
+              [](double x) { return x > 0 ? x : 0.2 * x; });
+  return row.build();
+}
+
 double sigmoid_of(double x) { return 1 / (1 + std::exp(-x)); }
 double log1p_of(double x) { return std::log1p(x); }
 double erf_of(double x) { return std::erf(x); }
@@ -222,7 +248,7 @@ std::vector<OpInfo> elementwise_rows(SampleInputs& in) {
   const OpDomain away_from_zero = OpDomain::avoiding({0});
   std::vector<OpInfo> rows;
   for (auto row : {add_row, sub_row, mul_row, div_row, rsub_row, rdiv_row, pow_row, clamp_row, softplus_row, where_row,
-                   masked_fill_row})
+                   masked_fill_row, gelu_row, silu_row, leaky_relu_row})
     rows.push_back(row(in));
   rows.push_back(triangle_row("tril", in));
   rows.push_back(triangle_row("triu", in));

@@ -1,7 +1,7 @@
 // Rows of the layer functions: conv2d and its two gradient ops, max pooling (values and argmax
-// positions), batch normalization (training and evaluation) and dropout. The references are
-// direct loops: the seven-index sum of a convolution, a scan of each pooling window, each
-// channel's mean and variance.
+// positions), batch normalization (training and evaluation), layer and group normalization,
+// embedding and dropout. The references are direct loops: the seven-index sum of a convolution,
+// a scan of each pooling window, each channel's or group's mean and variance, a row lookup.
 #include <array>
 #include <cmath>
 
@@ -372,6 +372,104 @@ OpInfo dropout_row(SampleInputs& in) {
   return row.build();
 }
 
+// ---- layer and group normalization, embedding ----
+
+// x's values in consecutive groups of `group` elements, each standardized by its own mean and
+// biased variance; then scaled and shifted by the affine value each element's `affine_index` picks.
+Tensor standardized_groups(const Tensor& x, std::int64_t group, double eps, const Tensor& weight, const Tensor& bias,
+                           const std::function<std::int64_t(std::int64_t)>& affine_index) {
+  std::vector<double> v = reference::values(x);
+  const std::vector<double> w = weight.defined() ? reference::values(weight) : std::vector<double>{};
+  const std::vector<double> b = bias.defined() ? reference::values(bias) : std::vector<double>{};
+  for (std::size_t start = 0; start < v.size(); start += static_cast<std::size_t>(group)) {
+    const auto begin = v.begin() + static_cast<std::ptrdiff_t>(start), end = begin + group;
+    double mean = 0, squares = 0;
+    for (auto it = begin; it != end; ++it) mean += *it;
+    mean /= static_cast<double>(group);
+    for (auto it = begin; it != end; ++it) squares += (*it - mean) * (*it - mean);
+    const double scale = 1 / std::sqrt(squares / static_cast<double>(group) + eps);
+    for (auto it = begin; it != end; ++it) *it = (*it - mean) * scale;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto k = static_cast<std::size_t>(affine_index(static_cast<std::int64_t>(i)));
+    if (!w.empty()) v[i] *= w[k];
+    if (!b.empty()) v[i] += b[k];
+  }
+  return reference::with_shape(from_vector(v), x.shape());
+}
+
+OpInfo layer_norm_row(SampleInputs& in) {
+  RowBuilder row("layer_norm", 3, kFloating, {0, 1, 2}, in);
+  const auto arg = [](const Inputs& v, std::size_t i) { return i < v.size() ? v[i] : Tensor(); };
+  const auto normalized = [&](Tensor x, Shape shape, bool affine) {
+    const std::int64_t inner = numel_of(shape);
+    Inputs inputs = affine ? Inputs{std::move(x), row.x(shape), row.x(shape)} : Inputs{std::move(x)};
+    row.sample(fmt::format("normalized_shape {}{}", shape, affine ? ", affine" : ""), std::move(inputs),
+               [shape, arg](const Inputs& v) { return layer_norm(v[0], shape, arg(v, 1), arg(v, 2)); },
+               [inner, arg](const Inputs& v) {
+                 return standardized_groups(v[0], inner, 1e-5, arg(v, 1), arg(v, 2),
+                                            [inner](std::int64_t i) { return i % inner; });
+               });
+  };
+  normalized(row.x({3, 4}), {4}, true);
+  normalized(row.xt({4, 3}), {3}, false);
+  normalized(row.x({2, 2, 3}), {2, 3}, true);
+  row.error("normalized_shape [3] of [2,4]", {row.x({2, 4})}, [](const Inputs& v) { return layer_norm(v[0], {3}); },
+            {"[3]", "[2, 4]", "last dims"});
+  row.error("weight [2] for [4]", {row.x({2, 4}), row.x({2})},
+            [](const Inputs& v) { return layer_norm(v[0], {4}, v[1]); }, {"weight", "[4]", "[2]"});
+  return row.build();
+}
+
+OpInfo group_norm_row(SampleInputs& in) {
+  RowBuilder row("group_norm", 3, kFloating, {0, 1, 2}, in);
+  const auto grouped = [&](Tensor x, std::int64_t groups, bool affine) {
+    const std::int64_t channels = x.shape()[1], spatial = x.numel() / (x.shape()[0] * channels);
+    const std::int64_t group = channels / groups * spatial;
+    Inputs inputs = affine ? Inputs{std::move(x), row.x({channels}), row.x({channels})} : Inputs{std::move(x)};
+    row.sample(fmt::format("{} groups{}", groups, affine ? ", affine" : ""), std::move(inputs),
+               [groups](const Inputs& v) {
+                 return group_norm(v[0], groups, v.size() > 1 ? v[1] : Tensor(), v.size() > 2 ? v[2] : Tensor());
+               },
+               [group, channels, spatial](const Inputs& v) {
+                 return standardized_groups(v[0], group, 1e-5, v.size() > 1 ? v[1] : Tensor(),
+                                            v.size() > 2 ? v[2] : Tensor(),
+                                            [=](std::int64_t i) { return i / spatial % channels; });
+               });
+  };
+  grouped(row.x({2, 4, 3}), 2, true);
+  grouped(row.x({2, 6, 2, 2}), 3, true);
+  grouped(row.x({3, 4}), 4, false);
+  row.error("4 channels in 3 groups", {row.x({2, 4, 3})}, [](const Inputs& v) { return group_norm(v[0], 3); },
+            {"4 channels", "3 groups"});
+  return row.build();
+}
+
+OpInfo embedding_row(SampleInputs& in) {
+  RowBuilder row("embedding", 2, kFloating, {1}, in);
+  using SI = SampleInputs;
+  const auto rows_at = [](const Inputs& v) {
+    const Tensor& weight = v[1];
+    Shape shape = v[0].shape();
+    shape.push_back(weight.shape()[1]);
+    return reference::generate(shape, [&](const Index& index) {
+      Index position(index.begin(), index.end() - 1);
+      return at(weight, {static_cast<std::int64_t>(at(v[0], position)), index.back()});
+    });
+  };
+  row.sample("indices [2,3]", {SI::indices({0, 4, 2, 2, 1, 4}, {2, 3}), row.x({5, 3})},
+             [](const Inputs& v) { return embedding(v[0], v[1]); }, rows_at);
+  row.sample("indices [], strided weight", {SI::indices({1}, {}), row.xt({4, 2})},
+             [](const Inputs& v) { return embedding(v[0], v[1]); }, rows_at);
+  row.sample("indices [0]", {SI::indices({}, {0}), row.x({3, 2})}, [](const Inputs& v) { return embedding(v[0], v[1]); },
+             rows_at);
+  row.error("float indices", {row.x({2}), row.x({3, 2})}, [](const Inputs& v) { return embedding(v[0], v[1]); },
+            {"int64"});
+  row.error("weight [3]", {SI::indices({0}, {1}), row.x({3})}, [](const Inputs& v) { return embedding(v[0], v[1]); },
+            {"[num_embeddings, embedding_dim]"});
+  return row.build();
+}
+
 }  // namespace
 
 std::vector<OpInfo> layer_rows(SampleInputs& in) {
@@ -381,6 +479,9 @@ std::vector<OpInfo> layer_rows(SampleInputs& in) {
           max_pool_row("max_pool2d", in),
           max_pool_row("max_pool2d_with_indices", in),
           batch_norm_row(in),
+          layer_norm_row(in),
+          group_norm_row(in),
+          embedding_row(in),
           dropout_row(in)};
 }
 

@@ -3,6 +3,8 @@
 // dropout. The conv trio {conv2d, conv2d_input_grad, conv2d_weight_grad} is closed under
 // differentiation, so conv layers have exact second derivatives.
 #include <algorithm>
+#include <cmath>
+#include <numbers>
 
 #include <tapegrad/autodiff/ops/common.h>
 
@@ -291,6 +293,103 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   const Tensor scale = weight.defined() ? mul(inv_std, reshape(weight, per_channel)) : inv_std;
   const Tensor normalized = mul(centered, scale);
   return bias.defined() ? add(normalized, reshape(bias, per_channel)) : normalized;
+}
+
+// ---- activations built from other ops (their gradients and second derivatives come with them) ----
+
+Tensor gelu(const Tensor& a, GeluApproximation approximate) {
+  check_floating("gelu", a);
+  if (approximate == GeluApproximation::Tanh) {
+    // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+    const double scale = std::sqrt(2.0 / std::numbers::pi);
+    const Tensor inner = mul(add(a, mul(pow(a, 3.0), 0.044715)), scale);
+    return mul(mul(a, 0.5), add(tanh(inner), 1.0));
+  }
+  return mul(mul(a, 0.5), add(erf(mul(a, std::numbers::sqrt2 / 2)), 1.0));  // 0.5 x (1 + erf(x / sqrt 2))
+}
+
+Tensor silu(const Tensor& a) {
+  check_floating("silu", a);
+  return mul(a, sigmoid(a));
+}
+
+Tensor leaky_relu(const Tensor& a, double negative_slope) {
+  check_floating("leaky_relu", a);
+  return where(gt(a, 0.0), a, mul(a, negative_slope));
+}
+
+// ---- layer and group normalization, embedding ----
+
+namespace {
+
+// (x - mean) / sqrt(var + eps) over `dims`, the variance biased as torch normalizes.
+Tensor standardized(const Tensor& x, const Dims& dims, double eps) {
+  const Tensor centered = sub(x, mean(x, dims, true));
+  return mul(centered, rsqrt(add(mean(mul(centered, centered), dims, true), eps)));
+}
+
+void check_affine(const char* op, const Tensor& input, const Tensor& t, const char* name, const Shape& shape) {
+  if (!t.defined()) return;
+  check_compatible(op, input, t);
+  TAPEGRAD_CHECK(t.shape() == shape, "{}: {} must have shape {}, got {}", op, name, shape, t.shape());
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+  check_floating("layer_norm", input);
+  const int count = normalized_shape.size(), leading = input.dim() - count;
+  bool trailing_match = leading >= 0 && count > 0;
+  for (int d = 0; trailing_match && d < count; ++d) trailing_match = input.shape()[leading + d] == normalized_shape[d];
+  TAPEGRAD_CHECK(trailing_match, "layer_norm: normalized_shape {} must be non-empty and equal the input's last dims, "
+                 "got input shape {}", normalized_shape, input.shape());
+  check_affine("layer_norm", input, weight, "weight", normalized_shape);
+  check_affine("layer_norm", input, bias, "bias", normalized_shape);
+  Dims dims;
+  for (int d = leading; d < input.dim(); ++d) dims.push_back(d);
+  Tensor out = standardized(input, dims, eps);
+  if (weight.defined()) out = mul(out, weight);  // both broadcast along the trailing dims
+  return bias.defined() ? add(out, bias) : out;
+}
+
+Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  check_floating("group_norm", input);
+  TAPEGRAD_CHECK(input.dim() >= 2, "group_norm: expected an input [N, C, ...] of at least 2 dims, got shape {}",
+                 input.shape());
+  const std::int64_t batch = input.shape()[0], channels = input.shape()[1];
+  TAPEGRAD_CHECK(num_groups > 0 && channels % num_groups == 0,
+                 "group_norm: {} channels (input shape {}) do not divide into {} groups; pick a divisor of {}",
+                 channels, input.shape(), num_groups, channels);
+  check_affine("group_norm", input, weight, "weight", {channels});
+  check_affine("group_norm", input, bias, "bias", {channels});
+  const std::int64_t per_group = channels == 0 ? 0 : input.numel() / (batch * num_groups);
+  const Tensor grouped = standardized(reshape(input, {batch, num_groups, per_group}), {2}, eps);
+  Tensor out = reshape(grouped, input.shape());
+  Shape per_channel = Dims::filled(input.dim(), 1);  // [1, C, 1, ...]
+  per_channel[1] = channels;
+  if (weight.defined()) out = mul(out, reshape(weight, per_channel));
+  return bias.defined() ? add(out, reshape(bias, per_channel)) : out;
+}
+
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx) {
+  check_floating("embedding", weight);
+  check_index("embedding", indices, weight);
+  TAPEGRAD_CHECK(weight.dim() == 2, "embedding: weight must be [num_embeddings, embedding_dim], got shape {}",
+                 weight.shape());
+  const std::int64_t rows = weight.shape()[0];
+  Tensor picked = index_select(weight, 0, reshape(indices, {-1}));
+  if (padding_idx) {
+    const std::int64_t padding = *padding_idx < 0 ? *padding_idx + rows : *padding_idx;
+    TAPEGRAD_CHECK(padding >= 0 && padding < rows, "embedding: padding_idx {} is out of range for {} embeddings",
+                   *padding_idx, rows);
+    // The padding row's value, detached: it is read but never trained.
+    const Tensor keeps_gradient = reshape(ne(reshape(indices, {-1}), static_cast<double>(padding)), {-1, 1});
+    picked = where(keeps_gradient, picked, picked.detach());
+  }
+  Shape shape = indices.shape();
+  shape.push_back(weight.shape()[1]);
+  return reshape(picked, shape);
 }
 
 // ---- dropout ----
