@@ -1,8 +1,10 @@
-// The nn module in one include: Module, the layers, Sequential, losses, initialization.
+// The nn module in one include: Module, the layers, Sequential, losses, initialization, gradient
+// clipping.
 #pragma once
 
 #include <tapegrad/nn/activation.h>
 #include <tapegrad/nn/batchnorm.h>
+#include <tapegrad/nn/clip_grad.h>
 #include <tapegrad/nn/conv.h>
 #include <tapegrad/nn/embedding.h>
 #include <tapegrad/nn/init.h>

@@ -239,6 +239,106 @@ TEST(ActivationLayers, ComputeTheirFunctionsAndPrintTheirOptions) {
   EXPECT_EQ(nn::Identity().str(), "Identity()");
 }
 
+// Sample mean and standard deviation of a tensor's values.
+std::pair<double, double> mean_and_std(const Tensor& t) {
+  const std::vector<double> v = t.to_vector<double>();
+  double mean = 0, squares = 0;
+  for (double e : v) mean += e;
+  mean /= static_cast<double>(v.size());
+  for (double e : v) squares += (e - mean) * (e - mean);
+  return {mean, std::sqrt(squares / static_cast<double>(v.size() - 1))};
+}
+
+TEST(InitFunctions, DrawWithTorchsScales) {
+  EXPECT_DOUBLE_EQ(nn::init::calculate_gain(nn::init::Nonlinearity::Relu), std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(nn::init::calculate_gain(nn::init::Nonlinearity::Tanh), 5.0 / 3.0);
+  EXPECT_DOUBLE_EQ(nn::init::calculate_gain(nn::init::Nonlinearity::LeakyRelu, 0.2), std::sqrt(2 / 1.04));
+  Generator generator(21);
+  const Tensor weight = empty({300, 200}, kFloat64);  // fan_in 200, fan_out 300
+
+  nn::init::xavier_uniform_(weight, 1, generator);
+  const double xavier_bound = std::sqrt(6.0 / 500);
+  const std::vector<double> xavier = weight.to_vector<double>();
+  EXPECT_LE(*std::max_element(xavier.begin(), xavier.end()), xavier_bound);
+  EXPECT_GE(*std::min_element(xavier.begin(), xavier.end()), -xavier_bound);
+  EXPECT_GT(*std::max_element(xavier.begin(), xavier.end()), 0.99 * xavier_bound) << "the whole range is used";
+
+  nn::init::xavier_normal_(weight, 2, generator);
+  EXPECT_NEAR(mean_and_std(weight).second, 2 * std::sqrt(2.0 / 500), 0.002);
+  nn::init::kaiming_normal_(weight, 0, nn::init::FanMode::FanOut, nn::init::Nonlinearity::Relu, generator);
+  EXPECT_NEAR(mean_and_std(weight).second, std::sqrt(2.0 / 300), 0.002);
+  nn::init::kaiming_uniform_(weight, 0, nn::init::FanMode::FanIn, nn::init::Nonlinearity::Relu, generator);
+  EXPECT_NEAR(mean_and_std(weight).second, std::sqrt(2.0 / 200), 0.002) << "uniform +-sqrt(6 / fan_in) has this std";
+  nn::init::normal_(weight, 3, 0.5, generator);
+  const auto [mean, std] = mean_and_std(weight);
+  EXPECT_NEAR(mean, 3, 0.005);
+  EXPECT_NEAR(std, 0.5, 0.005);
+
+  // N(0, 1) cut to [-1, 1]: every value inside, with the truncated distribution's spread.
+  nn::init::trunc_normal_(weight, 0, 1, -1, 1, generator);
+  const std::vector<double> truncated = weight.to_vector<double>();
+  EXPECT_LE(*std::max_element(truncated.begin(), truncated.end()), 1);
+  EXPECT_GE(*std::min_element(truncated.begin(), truncated.end()), -1);
+  EXPECT_NEAR(mean_and_std(weight).second, 0.53956, 0.005);
+  // Far in a tail, where redrawing would almost never succeed.
+  nn::init::trunc_normal_(weight, 0, 1, 6, 7, generator);
+  const std::vector<double> tail = weight.to_vector<double>();
+  EXPECT_GE(*std::min_element(tail.begin(), tail.end()), 6);
+  EXPECT_LE(*std::max_element(tail.begin(), tail.end()), 7);
+
+  nn::init::ones_(weight);
+  EXPECT_EQ(sum(weight).item(), 60000);
+  nn::init::constant_(weight, 0.25);
+  EXPECT_EQ(sum(weight).item(), 15000);
+  nn::init::zeros_(weight);
+  EXPECT_EQ(sum(weight).item(), 0);
+  expect_error([] { nn::init::xavier_uniform_(zeros({3})); }, {"fan_in_and_out", "at least 2 dims"});
+  expect_error([] { nn::init::normal_(zeros({3}, kInt64)); }, {"normal_", "floating-point", "int64"});
+}
+
+TEST(InitFunctions, TheSameSeedGivesTheSameWeights) {
+  const Tensor a = empty({4, 5}), b = empty({4, 5});
+  Generator first(8), second(8);
+  nn::init::trunc_normal_(a, 0, 0.02, -0.04, 0.04, first);
+  nn::init::trunc_normal_(b, 0, 0.02, -0.04, 0.04, second);
+  EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+}
+
+// Two parameters whose gradients are [3, 4] and [12]: a 2-norm of 13, a 1-norm of 19, a largest magnitude of 12.
+std::vector<Tensor> parameters_with_gradients() {
+  const Tensor a = zeros({2}, kFloat64).requires_grad_(), b = zeros({1}, kFloat64).requires_grad_();
+  const Tensor unused = zeros({3}, kFloat64).requires_grad_();  // no gradient: skipped
+  (sum(a * tensor({3, 4}, std::nullopt, kFloat64)) + sum(b * 12.0)).backward();
+  return {a, unused, b};
+}
+
+TEST(GradientClipping, ScalesAllGradientsByTheirJointNorm) {
+  std::vector<Tensor> parameters = parameters_with_gradients();
+  EXPECT_DOUBLE_EQ(nn::utils::clip_grad_norm_(parameters, 6.5), 13);
+  const double scale = 6.5 / (13 + 1e-6);
+  expect_values(parameters[0].grad(), {3 * scale, 4 * scale}, 1e-12);
+  expect_values(parameters[2].grad(), {12 * scale}, 1e-12);
+
+  parameters = parameters_with_gradients();
+  EXPECT_DOUBLE_EQ(nn::utils::clip_grad_norm_(parameters, 100), 13);
+  expect_values(parameters[2].grad(), {12}, 0);  // below max_norm: unchanged
+  EXPECT_DOUBLE_EQ(nn::utils::clip_grad_norm_(parameters_with_gradients(), 1, 1), 19);
+  EXPECT_DOUBLE_EQ(nn::utils::clip_grad_norm_(parameters_with_gradients(), 1, INFINITY), 12);
+
+  parameters = parameters_with_gradients();
+  Tensor gradient = parameters[0].grad();
+  gradient.fill_(NAN);
+  expect_error([&] { nn::utils::clip_grad_norm_(parameters, 1, 2, true); }, {"clip_grad_norm_", "nan", "error_if_nonfinite"});
+}
+
+TEST(GradientClipping, ClampsEachValue) {
+  std::vector<Tensor> parameters = parameters_with_gradients();
+  nn::utils::clip_grad_value_(parameters, 3.5);
+  expect_values(parameters[0].grad(), {3, 3.5}, 0);
+  expect_values(parameters[2].grad(), {3.5}, 0);
+  expect_error([&] { nn::utils::clip_grad_value_(parameters, -1); }, {"clip_value", "non-negative"});
+}
+
 TEST(LossModules, EqualTheirFunctionsWithTheChosenReduction) {
   const Tensor logits = input({4, 3}, 21);
   const Tensor target = tensor({0, 2, 1, 2}, std::nullopt, kInt64);
