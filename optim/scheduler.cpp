@@ -2,6 +2,7 @@
 // forms, and ReduceLROnPlateau.step) expression by expression.
 #include <tapegrad/optim/scheduler.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -50,8 +51,61 @@ std::vector<double> LRScheduler::current_lr() const {
 
 void LRScheduler::step() {
   ++last_epoch_;
-  last_lr_ = compute_lr();
+  set_lr(compute_lr());
+}
+
+void LRScheduler::set_lr(const std::vector<double>& lrs) {
+  last_lr_ = lrs;
   for (std::size_t group = 0; group < last_lr_.size(); ++group) optimizer_.set_group_lr(group, last_lr_[group]);
+}
+
+LambdaLR::LambdaLR(Optimizer& optimizer, Lambda lambda)
+    : LambdaLR(optimizer, std::vector<Lambda>(optimizer.num_param_groups(), std::move(lambda))) {}
+
+LambdaLR::LambdaLR(Optimizer& optimizer, std::vector<Lambda> lambdas) : LRScheduler(optimizer), lambdas_(std::move(lambdas)) {
+  TAPEGRAD_CHECK(lambdas_.size() == optimizer.num_param_groups(),
+                 "LambdaLR: expected 1 or {} functions (one per parameter group), got {}", optimizer.num_param_groups(),
+                 lambdas_.size());
+  for (const Lambda& lambda : lambdas_) TAPEGRAD_CHECK(lambda != nullptr, "LambdaLR: a function is empty");
+}
+
+std::vector<double> LambdaLR::compute_lr() {
+  std::vector<double> lrs = base_lrs_;
+  for (std::size_t group = 0; group < lrs.size(); ++group) lrs[group] *= lambdas_[group](last_epoch());
+  return lrs;
+}
+
+MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma)
+    : LRScheduler(optimizer), milestones_(std::move(milestones)), gamma_(gamma) {}
+
+std::vector<double> MultiStepLR::compute_lr() {
+  const auto hits = std::count(milestones_.begin(), milestones_.end(), last_epoch());
+  std::vector<double> lrs = current_lr();
+  if (hits > 0)
+    for (double& lr : lrs) lr *= std::pow(gamma_, static_cast<double>(hits));
+  return lrs;
+}
+
+LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, std::int64_t total_iters)
+    : LRScheduler(optimizer), start_factor_(start_factor), end_factor_(end_factor), total_iters_(total_iters) {
+  TAPEGRAD_CHECK(start_factor > 0 && start_factor <= 1 && end_factor >= 0 && end_factor <= 1,
+                 "LinearLR: start_factor must lie in (0, 1] and end_factor in [0, 1], got {} and {}", start_factor,
+                 end_factor);
+  TAPEGRAD_CHECK(total_iters > 0, "LinearLR: total_iters must be positive, got {}", total_iters);
+  std::vector<double> lrs = current_lr();
+  for (double& lr : lrs) lr *= start_factor_;
+  set_lr(lrs);
+}
+
+// PyTorch's recursive form: each epoch's factor relative to the previous one.
+std::vector<double> LinearLR::compute_lr() {
+  std::vector<double> lrs = current_lr();
+  if (last_epoch() > total_iters_) return lrs;
+  const double slope = end_factor_ - start_factor_;
+  const double ratio = 1. + slope / (static_cast<double>(total_iters_) * start_factor_ +
+                                     static_cast<double>(last_epoch() - 1) * slope);
+  for (double& lr : lrs) lr *= ratio;
+  return lrs;
 }
 
 std::string LRScheduler::state() const {

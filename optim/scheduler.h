@@ -1,11 +1,13 @@
-// Learning-rate schedulers, as torch.optim.lr_scheduler computes them: StepLR, ExponentialLR
-// and CosineAnnealingLR change every group's lr once per step() (an epoch), in PyTorch's
-// recursive form, so their sequences match PyTorch's to the last bit; ReduceLROnPlateau lowers
-// it when a monitored metric stops improving. Constructing one counts as epoch 0 and leaves the
-// learning rates unchanged, as in PyTorch.
+// Learning-rate schedulers, as torch.optim.lr_scheduler computes them: LambdaLR, StepLR,
+// MultiStepLR, ExponentialLR, LinearLR and CosineAnnealingLR change every group's lr once per
+// step() (an epoch), in PyTorch's form (recursive where PyTorch's is), so their sequences match
+// PyTorch's to the last bit; ReduceLROnPlateau lowers it when a monitored metric stops improving.
+// Constructing one counts as epoch 0 and leaves the learning rates unchanged, as in PyTorch,
+// except LinearLR, which starts them at start_factor times their value.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,8 @@ class LRScheduler {
   // The learning rates of epoch last_epoch() (already advanced), from the groups' current ones.
   virtual std::vector<double> compute_lr() = 0;
   std::vector<double> current_lr() const;
+  // Sets every group's learning rate and last_lr(), outside step() (a constructor's epoch 0).
+  void set_lr(const std::vector<double>& lrs);
 
   Optimizer& optimizer_;
   std::vector<double> base_lrs_;  // the groups' learning rates when the scheduler was built
@@ -42,6 +46,20 @@ class LRScheduler {
  private:
   std::int64_t last_epoch_ = 0;
   std::vector<double> last_lr_;
+};
+
+// lr = base_lr * lambda(epoch), one function for every group or one per group.
+class LambdaLR : public LRScheduler {
+ public:
+  using Lambda = std::function<double(std::int64_t epoch)>;
+  LambdaLR(Optimizer& optimizer, Lambda lambda);
+  LambdaLR(Optimizer& optimizer, std::vector<Lambda> lambdas);
+
+ protected:
+  std::vector<double> compute_lr() override;
+
+ private:
+  std::vector<Lambda> lambdas_;
 };
 
 // lr = base_lr * gamma^(epoch / step_size): decays by gamma every step_size epochs.
@@ -55,6 +73,34 @@ class StepLR : public LRScheduler {
  private:
   std::int64_t step_size_;
   double gamma_;
+};
+
+// Multiplies the learning rate by gamma at each milestone epoch (by gamma^k for a milestone
+// listed k times).
+class MultiStepLR : public LRScheduler {
+ public:
+  MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma = 0.1);
+
+ protected:
+  std::vector<double> compute_lr() override;
+
+ private:
+  std::vector<std::int64_t> milestones_;
+  double gamma_;
+};
+
+// A linear ramp of the factor on base_lr from start_factor to end_factor over total_iters
+// epochs, then constant: warm-up when start_factor < end_factor.
+class LinearLR : public LRScheduler {
+ public:
+  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0, std::int64_t total_iters = 5);
+
+ protected:
+  std::vector<double> compute_lr() override;
+
+ private:
+  double start_factor_, end_factor_;
+  std::int64_t total_iters_;
 };
 
 // lr = base_lr * gamma^epoch.

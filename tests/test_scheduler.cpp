@@ -1,6 +1,7 @@
 // Learning-rate schedulers: each one's sequence of learning rates, for two parameter groups with
 // different base rates, equals what PyTorch 1.13's scheduler sets (tests/golden/optim_reference.py
 // printed these values); state saved mid-schedule resumes the same sequence.
+#include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -43,6 +44,43 @@ TEST(StepLR, DecaysByGammaEveryStepSizeEpochsLikePyTorch) {
       {0.025, 0.025, 0.0125, 0.0125, 0.0125, 0.00625, 0.00625, 0.00625, 0.003125, 0.003125, 0.003125, 0.0015625});
   EXPECT_EQ(scheduler.last_lr(), (std::vector<double>{0.00625, 0.0015625}));
   EXPECT_EQ(scheduler.last_epoch(), 12);
+}
+
+TEST(LambdaLR, ScalesTheBaseRateByTheFunctionOfTheEpochLikePyTorch) {
+  TwoGroups groups;
+  optim::LambdaLR scheduler(groups.sgd, [](std::int64_t e) { return std::pow(0.95, e) / static_cast<double>(1 + e % 3); });
+  expect_lr_sequence(
+      groups, [&](std::size_t) { scheduler.step(); },
+      {0.0475, 0.030083333333333337, 0.0857375, 0.0407253125, 0.02579269791666666, 0.07350918906249998,
+       0.03491686480468749, 0.022114014376302074},
+      {0.011875, 0.007520833333333334, 0.021434375, 0.010181328125, 0.006448174479166665, 0.018377297265624995,
+       0.008729216201171872, 0.0055285035940755185});
+  expect_error([&] { optim::LambdaLR(groups.sgd, std::vector<optim::LambdaLR::Lambda>(3, [](std::int64_t) { return 1.0; })); },
+               {"LambdaLR", "1 or 2 functions", "got 3"});
+}
+
+TEST(MultiStepLR, DecaysAtEachMilestoneAndTwiceAtARepeatedOneLikePyTorch) {
+  TwoGroups groups;
+  optim::MultiStepLR scheduler(groups.sgd, {2, 5, 5}, 0.3);
+  expect_lr_sequence(
+      groups, [&](std::size_t) { scheduler.step(); },
+      {0.1, 0.03, 0.03, 0.03, 0.0026999999999999997, 0.0026999999999999997, 0.0026999999999999997, 0.0026999999999999997},
+      {0.025, 0.0075, 0.0075, 0.0075, 0.0006749999999999999, 0.0006749999999999999, 0.0006749999999999999,
+       0.0006749999999999999});
+}
+
+TEST(LinearLR, WarmsUpFromStartFactorFromConstructionOnLikePyTorch) {
+  TwoGroups groups;
+  optim::LinearLR scheduler(groups.sgd, 0.25, 1.0, 4);
+  EXPECT_DOUBLE_EQ(groups.sgd.group_lr(0), 0.025) << "construction applies start_factor, as PyTorch's";
+  EXPECT_EQ(scheduler.last_lr(), (std::vector<double>{0.025, 0.00625}));
+  expect_lr_sequence(
+      groups, [&](std::size_t) { scheduler.step(); },
+      {0.043750000000000004, 0.06250000000000001, 0.08125000000000002, 0.10000000000000002, 0.10000000000000002,
+       0.10000000000000002, 0.10000000000000002},
+      {0.010937500000000001, 0.015625000000000003, 0.020312500000000004, 0.025000000000000005, 0.025000000000000005,
+       0.025000000000000005, 0.025000000000000005});
+  expect_error([&] { optim::LinearLR(groups.sgd, 0.0); }, {"LinearLR", "start_factor", "(0, 1]"});
 }
 
 TEST(ExponentialLR, MultipliesByGammaEachEpochLikePyTorch) {

@@ -8,12 +8,12 @@ def cxx(values):
     return "{" + ", ".join(repr(float(v)) for v in values) + "}"
 
 
-def lrs(make_scheduler, epochs, metrics=None, lr=0.1):
+def lrs(make_scheduler, epochs, metrics=None, lr=0.1, include_initial=False):
     param = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.SGD([{"params": [param]}, {"params": [torch.zeros(1, requires_grad=True)], "lr": lr / 4}],
                                 lr=lr)
     scheduler = make_scheduler(optimizer)
-    values = []
+    values = [[g["lr"] for g in optimizer.param_groups]] if include_initial else []
     for epoch in range(epochs):
         optimizer.step()
         if metrics is None:
@@ -33,6 +33,11 @@ def print_lrs(name, values):
 S = torch.optim.lr_scheduler
 print_lrs("StepLR(step_size=3, gamma=0.5), 12 epochs", lrs(lambda o: S.StepLR(o, 3, 0.5), 12))
 print_lrs("ExponentialLR(gamma=0.9), 12 epochs", lrs(lambda o: S.ExponentialLR(o, 0.9), 12))
+print_lrs("LambdaLR(lambda e: 0.95 ** e / (1 + e % 3)), 8 epochs",
+          lrs(lambda o: S.LambdaLR(o, lambda e: 0.95 ** e / (1 + e % 3)), 8))
+print_lrs("MultiStepLR(milestones=[2, 5, 5], gamma=0.3), 8 epochs", lrs(lambda o: S.MultiStepLR(o, [2, 5, 5], 0.3), 8))
+print_lrs("LinearLR(start_factor=0.25, end_factor=1.0, total_iters=4), 7 epochs (first: after construction)",
+          lrs(lambda o: S.LinearLR(o, 0.25, 1.0, 4), 7, include_initial=True))
 print_lrs("CosineAnnealingLR(T_max=10, eta_min=0.001), 35 epochs",
           lrs(lambda o: S.CosineAnnealingLR(o, 10, 0.001), 35))
 plateau_metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
