@@ -266,8 +266,17 @@ Tensor dropout(const Tensor& input, double p, bool training);
 // ---- losses (autodiff/ops/loss.cpp) ----
 enum class Reduction { None, Mean, Sum };
 // logits [N, C] (or [N, C, d...]) and int64 class indices [N] (or [N, d...]): log-softmax and
-// NLL fused, computed stably.
+// NLL fused, computed stably. A target equal to -100 (torch's default ignore_index) is skipped.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::Mean);
+// torch's further options. Targets are class indices as above, or class probabilities shaped
+// like the logits (then ignore_index does not apply, and the mean is over rows, unweighted).
+struct CrossEntropyOptions {
+  Tensor weight = {};                // [C] per-class weights; the mean then divides by the targets' total weight
+  std::int64_t ignore_index = -100;  // class-index targets equal to it add nothing and count nothing
+  double label_smoothing = 0;        // in [0, 1]: the target mixes with the uniform distribution
+  Reduction reduction = Reduction::Mean;
+};
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options);
 // log_probs and targets shaped as for cross_entropy: the mean (or sum) of -log_probs[i, target[i]].
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::Mean);
 // Shapes must be equal: PyTorch's silent broadcast of [N] against [N, 1] is an error here.

@@ -20,11 +20,19 @@ class Loss : public Module {
   Reduction reduction_;
 };
 
+// Class weights, when given, are a buffer: they move with to(device) and save with the module.
 class CrossEntropyLoss : public Loss {
  public:
-  explicit CrossEntropyLoss(Reduction reduction = Reduction::Mean) : Loss(reduction) {}
-  Tensor forward(const Tensor& logits, const Tensor& target) override { return cross_entropy(logits, target, reduction()); }
+  explicit CrossEntropyLoss(Reduction reduction = Reduction::Mean)
+      : CrossEntropyLoss(CrossEntropyOptions{.reduction = reduction}) {}
+  explicit CrossEntropyLoss(CrossEntropyOptions options) : Loss(options.reduction), options_(std::move(options)) {
+    if (options_.weight.defined()) options_.weight = register_buffer("weight", options_.weight);
+  }
+  Tensor forward(const Tensor& logits, const Tensor& target) override { return cross_entropy(logits, target, options_); }
   std::string name() const override { return "CrossEntropyLoss"; }
+
+ private:
+  CrossEntropyOptions options_;
 };
 
 class NLLLoss : public Loss {

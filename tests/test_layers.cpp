@@ -339,6 +339,19 @@ TEST(GradientClipping, ClampsEachValue) {
   expect_error([&] { nn::utils::clip_grad_value_(parameters, -1); }, {"clip_value", "non-negative"});
 }
 
+TEST(LossModules, CrossEntropyKeepsItsClassWeightsAsABuffer) {
+  const Tensor weight = tensor({1, 2, 0.5}, std::nullopt, kFloat32);
+  nn::CrossEntropyLoss loss(CrossEntropyOptions{.weight = weight, .label_smoothing = 0.1});
+  ASSERT_EQ(loss.named_buffers().size(), 1u);
+  EXPECT_EQ(loss.named_buffers().front().first, "weight");
+  const Tensor logits = tensor({0.2, -1, 3, 1, 0, -2}, Shape{2, 3}, kFloat32);
+  const Tensor target = from_vector(std::vector<std::int64_t>{2, 0}, Shape{2});
+  const Tensor expected = cross_entropy(logits, target, {.weight = weight, .label_smoothing = 0.1});
+  EXPECT_EQ(loss(logits, target).item(), expected.item());
+  loss.to(kFloat64);
+  EXPECT_EQ(loss(logits.to(kFloat64), target).dtype(), kFloat64) << "the weights converted with the module";
+}
+
 TEST(LossModules, EqualTheirFunctionsWithTheChosenReduction) {
   const Tensor logits = input({4, 3}, 21);
   const Tensor target = tensor({0, 2, 1, 2}, std::nullopt, kInt64);

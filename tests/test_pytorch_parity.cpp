@@ -108,5 +108,27 @@ TEST(PyTorchParity, EmbeddingWithPaddingMatches) {
   EXPECT_EQ(padding_gradient, std::vector<double>(4, 0.0));
 }
 
+// One cross-entropy case of blocks.safetensors: the loss and the logits' gradient of sum(loss * upstream).
+// `weighted`: the case has class weights, stored with it.
+void expect_cross_entropy_matches_pytorch(const std::string& name, CrossEntropyOptions options, bool weighted) {
+  SCOPED_TRACE(name);
+  const TensorFile blocks = load_tensors(golden("blocks.safetensors"));
+  if (weighted) options.weight = blocks.at(name + ".weight");
+  const Tensor logits = blocks.at(name + ".input").clone().requires_grad_();
+  const Tensor loss = cross_entropy(logits, blocks.at(name + ".target"), options);
+  expect_close(loss, blocks.at(name + ".output"), "loss");
+  sum(loss * blocks.at(name + ".upstream")).backward();
+  expect_close(logits.grad(), blocks.at(name + ".grad_input"), "logits gradient");
+}
+
+TEST(PyTorchParity, CrossEntropyOptionsMatch) {
+  expect_cross_entropy_matches_pytorch("ce_weighted", {}, true);
+  expect_cross_entropy_matches_pytorch("ce_smoothed", {.label_smoothing = 0.2}, false);
+  expect_cross_entropy_matches_pytorch("ce_weighted_smoothed_sum",
+                                       {.label_smoothing = 0.1, .reduction = Reduction::Sum}, true);
+  expect_cross_entropy_matches_pytorch("ce_none_ignore_2", {.ignore_index = 2, .reduction = Reduction::None}, false);
+  expect_cross_entropy_matches_pytorch("ce_probabilities", {.label_smoothing = 0.3}, true);
+}
+
 }  // namespace
 }  // namespace tapegrad

@@ -1,7 +1,9 @@
-// Rows of the losses, each with every reduction: cross_entropy and nll_loss over int64 class
-// indices (scores [N, C], [N, C, d] and [C]), mse_loss, and binary_cross_entropy_with_logits,
-// which differentiates its probability targets too (as PyTorch does).
+// Rows of the losses, each with every reduction: cross_entropy (also with class weights, ignored
+// targets, label smoothing and probability targets) and nll_loss over int64 class indices
+// (scores [N, C], [N, C, d] and [C]), mse_loss, and binary_cross_entropy_with_logits, which
+// differentiates its probability targets too (as PyTorch does).
 #include <cmath>
+#include <functional>
 
 #include <tapegrad/autodiff/op_table/rows.h>
 
@@ -47,9 +49,11 @@ double nll_of(const std::vector<double>& log_probs, std::size_t t) { return -log
 
 using LossOp = Tensor (*)(const Tensor&, const Tensor&, Reduction);
 
-OpInfo class_loss_row(const std::string& name, LossOp op, double (*loss)(const std::vector<double>&, std::size_t),
-                      SampleInputs& in) {
-  RowBuilder row(name, 2, kFloating, {0}, in);
+// `arity` counts optional inputs too (cross_entropy's class weights).
+OpInfo class_loss_row(const std::string& name, int arity, LossOp op,
+                      double (*loss)(const std::vector<double>&, std::size_t), SampleInputs& in,
+                      const std::function<void(RowBuilder&)>& more_samples = {}) {
+  RowBuilder row(name, arity, kFloating, {0}, in);
   const auto sample = [&](Tensor scores, std::vector<std::int64_t> classes, const Shape& shape, Reduction reduction,
                           const std::string& detail) {
     row.sample(detail, {std::move(scores), SampleInputs::indices(classes, shape)},
@@ -76,7 +80,83 @@ OpInfo class_loss_row(const std::string& name, LossOp op, double (*loss)(const s
             {"targets of shape [4]", "got [3]"});
   row.error("float64 targets", {row.x({4, 5}), row.x({4})}, call, {"int64", "float64"});
   row.error("0-dim scores", {row.x({}), SI::indices({0}, {})}, call, {"0-dim"});
+  if (more_samples) more_samples(row);
   return row.build();
+}
+
+// cross_entropy's options on [M, C] logits, by torch's definition: per row, the weighted NLL of
+// the target class (0 for an ignored target) mixed with the weighted mean of -log_probs over
+// the classes; the mean divides both sums by the targets' total weight. Probability targets:
+// -sum_c w_c log_probs_c ((1 - s) p_c + s / C), the mean over rows.
+Tensor cross_entropy_with_options(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                  std::int64_t ignore_index, double smoothing, Reduction reduction) {
+  const std::int64_t rows = logits.shape()[0], classes = logits.shape()[1];
+  const auto w = [&](std::int64_t c) { return weight.defined() ? at(weight, {c}) : 1.0; };
+  std::vector<double> losses;
+  double total_weight = 0;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    std::vector<double> scores;
+    for (std::int64_t c = 0; c < classes; ++c) scores.push_back(at(logits, {i, c}));
+    const double log_normalizer = reference::logsumexp_of(scores);
+    double smooth = 0, nll = 0;
+    if (target.is_floating_point()) {
+      for (std::int64_t c = 0; c < classes; ++c)
+        nll -= w(c) * (scores[c] - log_normalizer) * ((1 - smoothing) * at(target, {i, c}) + smoothing / classes);
+      losses.push_back(nll);
+      total_weight += 1;
+      continue;
+    }
+    const auto t = static_cast<std::int64_t>(at(target, {i}));
+    if (t != ignore_index) {
+      nll = -w(t) * (scores[t] - log_normalizer);
+      for (std::int64_t c = 0; c < classes; ++c) smooth -= w(c) * (scores[c] - log_normalizer) / classes;
+      total_weight += w(t);
+    }
+    losses.push_back((1 - smoothing) * nll + smoothing * smooth);
+  }
+  const Tensor per_row = from_vector(losses, Shape{rows});
+  if (reduction == Reduction::None) return per_row;
+  const double total = reference::sum_of(losses);
+  return full({}, reduction == Reduction::Sum ? total : total / total_weight, kFloat64);
+}
+
+void cross_entropy_option_samples(RowBuilder& row) {
+  using SI = SampleInputs;
+  const auto with = [&](const std::string& detail, Inputs inputs, std::int64_t ignore_index, double smoothing,
+                        Reduction reduction) {
+    const bool weighted = inputs.size() > 2;
+    row.sample(detail, std::move(inputs),
+               [=](const Inputs& v) {
+                 return cross_entropy(v[0], v[1],
+                                      {.weight = weighted ? v[2] : Tensor(), .ignore_index = ignore_index,
+                                       .label_smoothing = smoothing, .reduction = reduction});
+               },
+               [=](const Inputs& v) {
+                 return cross_entropy_with_options(v[0], v[1], weighted ? v[2] : Tensor(), ignore_index, smoothing,
+                                                   reduction);
+               });
+  };
+  const Tensor positive_weight = row.inputs().uniform({5}, 0.5, 2);
+  with("weight, mean", {row.x({4, 5}), SI::indices({4, 0, 2, 2}, {4}), positive_weight}, -100, 0, Reduction::Mean);
+  with("target -100 ignored, sum", {row.x({4, 5}), SI::indices({4, -100, 2, 1}, {4})}, -100, 0, Reduction::Sum);
+  with("ignore_index 2, weight, none", {row.xt({4, 5}), SI::indices({4, 2, 2, 1}, {4}), positive_weight}, 2, 0,
+       Reduction::None);
+  with("label_smoothing 0.1, mean", {row.x({4, 5}), SI::indices({4, 0, -100, 3}, {4})}, -100, 0.1, Reduction::Mean);
+  with("label_smoothing 0.2, weight, mean", {row.x({3, 5}), SI::indices({1, 0, 4}, {3}), positive_weight}, -100, 0.2,
+       Reduction::Mean);
+  const Tensor probabilities = softmax(row.inputs().uniform({3, 5}, -1, 1), 1);
+  with("probability targets, smoothing 0.3, mean", {row.x({3, 5}), probabilities}, -100, 0.3, Reduction::Mean);
+  with("probability targets, weight, none", {row.x({3, 5}), probabilities, positive_weight}, -100, 0, Reduction::None);
+  const GradcheckFunction smoothing_above_one = [](const Inputs& v) {
+    return cross_entropy(v[0], v[1], {.label_smoothing = 1.5});
+  };
+  row.error("label_smoothing 1.5", {row.x({2, 3}), SI::indices({0, 1}, {2})}, smoothing_above_one,
+            {"label_smoothing", "[0, 1]", "1.5"});
+  const GradcheckFunction weight_of_2 = [](const Inputs& v) { return cross_entropy(v[0], v[1], {.weight = v[2]}); };
+  row.error("weight [2] for 3 classes", {row.x({2, 3}), SI::indices({0, 1}, {2}), row.x({2})}, weight_of_2,
+            {"weight", "[3]", "[2]"});
+  row.error("probabilities [2,4] for logits [2,3]", {row.x({2, 3}), row.x({2, 4})},
+            [](const Inputs& v) { return cross_entropy(v[0], v[1], Reduction::Mean); }, {"probabilities", "[2, 3]"});
 }
 
 // Rows of two same-shaped floating operands, both differentiable.
@@ -114,8 +194,8 @@ double logistic_loss(double x, double t) { return t * std::log1p(std::exp(-x)) +
 }  // namespace
 
 std::vector<OpInfo> loss_rows(SampleInputs& in) {
-  return {class_loss_row("cross_entropy", cross_entropy, cross_entropy_of, in),
-          class_loss_row("nll_loss", nll_loss, nll_of, in),
+  return {class_loss_row("cross_entropy", 3, cross_entropy, cross_entropy_of, in, cross_entropy_option_samples),
+          class_loss_row("nll_loss", 2, nll_loss, nll_of, in),
           pair_loss_row("mse_loss", mse_loss, squared_error, OpDomain::between(-3, 3), in),
           pair_loss_row("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, logistic_loss,
                         OpDomain::between(0, 1), in)};
