@@ -1,8 +1,10 @@
-// The nn module in one include: Module, the layers, Sequential, losses, initialization.
+// The nn module in one include: Module, the layers, the containers (Sequential, ModuleList,
+// ModuleDict), losses, initialization.
 #pragma once
 
 #include <tapegrad/nn/activation.h>
 #include <tapegrad/nn/batchnorm.h>
+#include <tapegrad/nn/containers.h>
 #include <tapegrad/nn/conv.h>
 #include <tapegrad/nn/init.h>
 #include <tapegrad/nn/linear.h>
