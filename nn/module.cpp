@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include <tapegrad/autodiff/grad_mode.h>
 #include <tapegrad/autodiff/ops.h>
@@ -44,6 +45,23 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
   check_new_name(name, "submodule");
   TAPEGRAD_CHECK(module != nullptr, "{}: submodule '{}' is null", this->name(), name);
   children_.emplace_back(name, std::move(module));
+}
+
+void Module::replace_module(const std::string& name, std::shared_ptr<Module> module) {
+  const auto found =
+      std::find_if(children_.begin(), children_.end(), [&](const auto& entry) { return entry.first == name; });
+  TAPEGRAD_CHECK(found != children_.end(), "{}: there is no submodule '{}' to replace; register it first", this->name(),
+                 name);
+  TAPEGRAD_CHECK(module != nullptr, "{}: submodule '{}' is null", this->name(), name);
+  found->second = std::move(module);
+}
+
+const std::shared_ptr<Module>& Module::child_at(std::ptrdiff_t index) const {
+  const auto count = static_cast<std::ptrdiff_t>(children_.size());
+  TAPEGRAD_CHECK(count > 0, "{}: index {} is out of range: it holds no modules", name(), index);
+  TAPEGRAD_CHECK(index >= -count && index < count, "{}: index {} is out of range for {} modules; valid indices are "
+                 "-{} to {}", name(), index, count, count, count - 1);
+  return children_[static_cast<std::size_t>(index < 0 ? index + count : index)].second;
 }
 
 void Module::collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const {
@@ -88,6 +106,41 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
   return out;
 }
 
+namespace {
+// M is Module or const Module, so both overloads of named_modules() share the walk.
+template <class M>
+void walk_modules(M& module, const std::string& prefix, std::unordered_set<const Module*>& seen,
+                  std::vector<std::pair<std::string, M*>>& out) {
+  if (!seen.insert(&module).second) return;
+  out.emplace_back(prefix, &module);
+  for (const auto& [name, child] : module.named_children())
+    walk_modules<M>(*child, prefix.empty() ? name : prefix + "." + name, seen, out);
+}
+
+template <class M>
+std::vector<std::pair<std::string, M*>> modules_under(M& root) {
+  std::vector<std::pair<std::string, M*>> out;
+  std::unordered_set<const Module*> seen;
+  walk_modules<M>(root, "", seen, out);
+  return out;
+}
+
+template <class M>
+std::vector<M*> without_names(const std::vector<std::pair<std::string, M*>>& named) {
+  std::vector<M*> out;
+  out.reserve(named.size());
+  for (const auto& entry : named) out.push_back(entry.second);
+  return out;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() { return modules_under<Module>(*this); }
+std::vector<std::pair<std::string, const Module*>> Module::named_modules() const {
+  return modules_under<const Module>(*this);
+}
+std::vector<Module*> Module::modules() { return without_names(named_modules()); }
+std::vector<const Module*> Module::modules() const { return without_names(named_modules()); }
+
 Module& Module::train(bool on) {
   training_ = on;
   for (const auto& entry : children_) entry.second->train(on);
@@ -131,27 +184,32 @@ std::int64_t Module::parameter_count() const {
   return count;
 }
 
-void Module::print(std::string& out, int indent) const {
-  out += name() + "(" + extra_repr();
-  if (children_.empty()) {
-    out += ")";
-    return;
-  }
-  if (!extra_repr().empty()) out += ",";
-  out += "\n";
-  const std::string pad(static_cast<std::size_t>(indent + 2), ' ');
-  for (const auto& [child_name, child] : children_) {
-    out += pad + "(" + child_name + "): ";
-    child->print(out, indent + 2);
-    out += "\n";
-  }
-  out += std::string(static_cast<std::size_t>(indent), ' ') + ")";
+std::vector<std::string> Module::child_lines() const {
+  std::vector<std::string> lines;
+  for (const auto& [child_name, child] : children_) lines.push_back("(" + child_name + "): " + child->str());
+  return lines;
 }
 
-std::string Module::str() const {
+namespace {
+// Indents every line after the first by two spaces, as PyTorch's _addindent: a submodule's own
+// lines then sit under its entry.
+std::string indent_following_lines(const std::string& text) {
   std::string out;
-  print(out, 0);
+  for (const char c : text) {
+    out += c;
+    if (c == '\n') out += "  ";
+  }
   return out;
+}
+}  // namespace
+
+std::string Module::str() const {
+  const std::vector<std::string> lines = child_lines();
+  std::string out = name() + "(" + extra_repr();
+  if (lines.empty()) return out + ")";
+  if (!extra_repr().empty()) out += ",";
+  for (const std::string& line : lines) out += "\n  " + indent_following_lines(line);
+  return out + "\n)";
 }
 
 void save(const Module& module, const std::filesystem::path& path) {

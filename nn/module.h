@@ -9,9 +9,11 @@
 //   };
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -51,6 +53,13 @@ class Module {
   void load_state_dict(const NamedTensors& saved, const std::string& source = "a state dict");
   std::vector<std::shared_ptr<Module>> children() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+  // Every module of the tree: this one first, named "", then depth-first in registration order
+  // with dotted names ("layers.0"); a module registered in several places comes once, under its
+  // first name, as in PyTorch. The pointers are valid while this module holds its submodules.
+  std::vector<std::pair<std::string, Module*>> named_modules();
+  std::vector<std::pair<std::string, const Module*>> named_modules() const;
+  std::vector<Module*> modules();
+  std::vector<const Module*> modules() const;
 
   // Training mode (the default) vs evaluation: Dropout and BatchNorm behave differently.
   Module& train(bool on = true);
@@ -73,6 +82,9 @@ class Module {
   std::string str() const;
 
  protected:
+  // The entries str() prints inside the parentheses, one per submodule: "(name): Child(...)".
+  virtual std::vector<std::string> child_lines() const;
+
   // Registration returns its argument, so a layer can keep a typed handle:
   //   weight_ = register_parameter("weight", ...);
   Tensor register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
@@ -82,12 +94,23 @@ class Module {
     add_child(name, module);
     return module;
   }
+  // The same for a module given by value, moved in: register_module("layers", nn::ModuleList{...}).
+  template <class M>
+    requires std::is_base_of_v<Module, std::decay_t<M>>
+  std::shared_ptr<std::decay_t<M>> register_module(const std::string& name, M&& module) {
+    return register_module(name, std::make_shared<std::decay_t<M>>(std::forward<M>(module)));
+  }
+  // Puts `module` in the place of the submodule registered as `name`, keeping the order, as
+  // assigning to an existing submodule name does in PyTorch.
+  void replace_module(const std::string& name, std::shared_ptr<Module> module);
+  // The submodule at position `index` of the registration order (negative counts from the end,
+  // as in Python); throws when out of range.
+  const std::shared_ptr<Module>& child_at(std::ptrdiff_t index) const;
 
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name, const char* what) const;
   void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const;
-  void print(std::string& out, int indent) const;
 
   NamedTensors parameters_;
   NamedTensors buffers_;

@@ -1,10 +1,11 @@
-// The nn module in one include: Module, the layers, Sequential, losses, initialization, gradient
-// clipping.
+// The nn module in one include: Module, the layers, the containers (Sequential, ModuleList,
+// ModuleDict), losses, initialization, gradient clipping.
 #pragma once
 
 #include <tapegrad/nn/activation.h>
 #include <tapegrad/nn/batchnorm.h>
 #include <tapegrad/nn/clip_grad.h>
+#include <tapegrad/nn/containers.h>
 #include <tapegrad/nn/conv.h>
 #include <tapegrad/nn/embedding.h>
 #include <tapegrad/nn/init.h>

@@ -15,10 +15,6 @@ Tensor Sequential::forward(const Tensor& input) {
   return x;
 }
 
-const std::shared_ptr<Module>& Sequential::operator[](std::ptrdiff_t index) const {
-  const auto count = static_cast<std::ptrdiff_t>(size());
-  TAPEGRAD_CHECK(index >= -count && index < count, "Sequential: index {} is out of range for {} modules", index, count);
-  return named_children()[static_cast<std::size_t>(index < 0 ? index + count : index)].second;
-}
+const std::shared_ptr<Module>& Sequential::operator[](std::ptrdiff_t index) const { return child_at(index); }
 
 }  // namespace tapegrad::nn

@@ -1,0 +1,267 @@
+// Specification of ModuleList, ModuleDict and named_modules: the dotted names of modules held in
+// containers (in parameters, state dicts and files), indexing and lookup with their errors,
+// printing as PyTorch prints, and every generic module operation reaching the contained layers.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+namespace tapegrad {
+namespace {
+
+using namespace testing;  // the shared test vocabulary of test_util.h
+
+namespace fs = std::filesystem;
+
+// A model written as a PyTorch user writes one with containers:
+//   self.layers = nn.ModuleList([nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 6)])
+//   self.heads = nn.ModuleDict({"act": nn.Tanh(), "cls": nn.Linear(6, 3)})
+struct ContainerNet : nn::Module {
+  std::shared_ptr<nn::ModuleList> layers = register_module(
+      "layers", nn::ModuleList{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Linear>(8, 8),
+                               std::make_shared<nn::Linear>(8, 6)});
+  std::shared_ptr<nn::ModuleDict> heads = register_module(
+      "heads", nn::ModuleDict{{"act", std::make_shared<nn::Tanh>()}, {"cls", std::make_shared<nn::Linear>(6, 3)}});
+
+  Tensor forward(const Tensor& x) override {
+    Tensor y = x;
+    for (const auto& layer : *layers) y = relu(layer->forward(y));
+    return (*heads)["cls"]->forward((*heads)["act"]->forward(y));
+  }
+  std::string name() const override { return "ContainerNet"; }
+};
+
+template <class Named>
+std::vector<std::string> names_of(const Named& named) {
+  std::vector<std::string> names;
+  for (const auto& entry : named) names.push_back(entry.first);
+  return names;
+}
+
+const std::vector<std::string> kParameterNames = {"layers.0.weight", "layers.0.bias", "layers.1.weight",
+                                                  "layers.1.bias",   "layers.2.weight", "layers.2.bias",
+                                                  "heads.cls.weight", "heads.cls.bias"};
+
+TEST(Containers, ParametersOfContainedLayersHaveDottedNames) {
+  ContainerNet net;
+  EXPECT_EQ(names_of(net.named_parameters()), kParameterNames);
+  EXPECT_EQ(names_of(net.state_dict()), kParameterNames);
+  EXPECT_EQ(names_of(net.layers->named_parameters()),
+            (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias"}));
+  EXPECT_EQ(net.parameter_count(), (4 * 8 + 8) + (8 * 8 + 8) + (8 * 6 + 6) + (6 * 3 + 3));
+  EXPECT_TRUE(net.named_parameters()[2].second.is_same(net.layers->at<nn::Linear>(1).weight));
+  EXPECT_TRUE(net.named_parameters()[7].second.is_same(net.heads->at<nn::Linear>("cls").bias));
+}
+
+TEST(Containers, DigitNamesAreValidAndDotsAreNot) {
+  struct Indexed : nn::Module {
+    Indexed() {
+      register_module("0", std::make_shared<nn::Linear>(2, 2));
+      register_module("block", nn::Sequential(nn::Linear(2, 2)));
+    }
+  };
+  EXPECT_EQ(names_of(Indexed().named_parameters()),
+            (std::vector<std::string>{"0.weight", "0.bias", "block.0.weight", "block.0.bias"}));
+  struct Dotted : nn::Module {
+    Dotted() { register_module("layers.0", std::make_shared<nn::Linear>(2, 2)); }
+  };
+  expect_error([] { Dotted dotted; }, {"'layers.0'", "contain no '.'"});
+}
+
+TEST(Containers, NamedModulesWalkDepthFirstFromTheModuleItself) {
+  ContainerNet net;
+  const std::vector<std::string> expected = {"",          "layers",    "layers.0", "layers.1",
+                                             "layers.2",  "heads",     "heads.act", "heads.cls"};
+  const auto named = net.named_modules();
+  EXPECT_EQ(names_of(named), expected);
+  EXPECT_EQ(named[0].second, &net);
+  EXPECT_EQ(named[1].second, net.layers.get());
+  EXPECT_EQ(named[4].second, (*net.layers)[2].get());
+  EXPECT_EQ(named[7].second, (*net.heads)["cls"].get());
+  const ContainerNet& as_const = net;
+  EXPECT_EQ(names_of(as_const.named_modules()), expected);
+  ASSERT_EQ(net.modules().size(), expected.size());
+  EXPECT_EQ(net.modules()[3], (*net.layers)[1].get());
+  EXPECT_EQ(as_const.modules().back(), (*net.heads)["cls"].get());
+
+  // train/eval reach the layers inside the containers.
+  net.eval();
+  for (const nn::Module* module : net.modules()) EXPECT_FALSE(module->is_training());
+}
+
+TEST(Containers, NamedModulesListsAModuleRegisteredTwiceOnce) {
+  auto shared = std::make_shared<nn::ReLU>();
+  nn::ModuleList list{shared, std::make_shared<nn::Tanh>(), shared};
+  EXPECT_EQ(names_of(list.named_modules()), (std::vector<std::string>{"", "0", "1"}));
+  EXPECT_EQ(list.size(), 3u);
+}
+
+TEST(ModuleList, IndexesFromEitherEndAndIteratesInOrder) {
+  ContainerNet net;
+  const nn::ModuleList& layers = *net.layers;
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[-1].get(), layers[2].get());
+  EXPECT_EQ(layers[-3].get(), layers[0].get());
+  EXPECT_EQ(layers.at<nn::Linear>(-1).options().out_features, 6);
+  std::vector<const nn::Module*> iterated;
+  for (const std::shared_ptr<nn::Module>& module : layers) iterated.push_back(module.get());
+  EXPECT_EQ(iterated, (std::vector<const nn::Module*>{layers[0].get(), layers[1].get(), layers[2].get()}));
+}
+
+TEST(ModuleList, RefusesAnIndexOutOfRangeOrAWrongType) {
+  ContainerNet net;
+  expect_error([&] { (void)(*net.layers)[3]; }, {"ModuleList", "index 3", "3 modules", "-3 to 2"});
+  expect_error([&] { (void)(*net.layers)[-4]; }, {"index -4", "3 modules"});
+  expect_error([&] { (void)nn::ModuleList{}[0]; }, {"index 0", "no modules"});
+  expect_error([&] { (void)net.layers->at<nn::ReLU>(0); }, {"module 0 is a Linear"});
+}
+
+TEST(ModuleList, AppendsAndExtendsUnderTheNextIndices) {
+  nn::ModuleList list;
+  list.push_back(nn::Linear(2, 3));
+  auto relu = std::make_shared<nn::ReLU>();
+  list.push_back(relu);
+  list.append(std::make_shared<nn::Tanh>());
+  list.extend(std::vector<std::shared_ptr<nn::Linear>>{std::make_shared<nn::Linear>(3, 1)});
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[1].get(), relu.get());
+  EXPECT_EQ(names_of(list.named_children()), (std::vector<std::string>{"0", "1", "2", "3"}));
+  EXPECT_EQ(names_of(list.named_parameters()), (std::vector<std::string>{"0.weight", "0.bias", "3.weight", "3.bias"}));
+  list.extend(list);  // as list += list: the same modules again, under new indices
+  ASSERT_EQ(list.size(), 8u);
+  EXPECT_EQ(list[5].get(), relu.get());
+  EXPECT_EQ(names_of(list.named_children()).back(), "7");
+}
+
+TEST(ModuleList, HasNoForwardOfItsOwn) {
+  ContainerNet net;
+  expect_error([&] { (*net.layers)(ones({1, 4})); }, {"ModuleList has no forward", "Iterate over it"});
+  expect_error([&] { (*net.heads)(ones({1, 6})); }, {"ModuleDict has no forward", "Look one up by key"});
+}
+
+TEST(ModuleDict, KeepsInsertionOrderAndLooksUpByKey) {
+  ContainerNet net;
+  nn::ModuleDict& heads = *net.heads;
+  EXPECT_EQ(heads.size(), 2u);
+  EXPECT_EQ(heads.keys(), (std::vector<std::string>{"act", "cls"}));
+  EXPECT_TRUE(heads.contains("cls"));
+  EXPECT_FALSE(heads.contains("reg"));
+  EXPECT_EQ(heads["act"]->name(), "Tanh");
+  std::vector<std::string> keys;
+  for (const auto& [key, module] : heads) {
+    keys.push_back(key);
+    EXPECT_EQ(module.get(), heads[key].get());
+  }
+  EXPECT_EQ(keys, heads.keys());
+
+  auto reg = heads.insert("reg", nn::Linear(6, 1));
+  EXPECT_EQ(heads.keys(), (std::vector<std::string>{"act", "cls", "reg"}));
+  EXPECT_EQ(&heads.at<nn::Linear>("reg"), reg.get());
+  EXPECT_EQ(names_of(net.named_parameters()).back(), "heads.reg.bias");
+}
+
+TEST(ModuleDict, ReplacingAKeyKeepsItsPlace) {
+  ContainerNet net;
+  auto wider = net.heads->insert("cls", std::make_shared<nn::Linear>(6, 5));
+  EXPECT_EQ(net.heads->keys(), (std::vector<std::string>{"act", "cls"}));
+  EXPECT_EQ((*net.heads)["cls"].get(), wider.get());
+  EXPECT_EQ(names_of(net.named_parameters()), kParameterNames);
+  EXPECT_TRUE(net.named_parameters()[6].second.is_same(wider->weight));
+  EXPECT_EQ(shape_of(net(ones({2, 4}))), "[2, 5]");
+}
+
+TEST(ModuleDict, RefusesAMissingKeyAndInvalidKeys) {
+  ContainerNet net;
+  expect_error([&] { (void)(*net.heads)["reg"]; }, {"no module under the key 'reg'", "the keys are: act, cls"});
+  expect_error([&] { (void)nn::ModuleDict{}["reg"]; }, {"'reg'", "empty"});
+  expect_error([&] { (void)net.heads->at<nn::Linear>("act"); }, {"'act' is a Tanh"});
+  expect_error([&] { net.heads->insert("a.b", nn::ReLU()); }, {"'a.b'", "contain no '.'"});
+  expect_error([&] { net.heads->insert("", nn::ReLU()); }, {"non-empty"});
+  EXPECT_EQ(net.heads->size(), 2u);
+}
+
+TEST(Containers, PrintLikePyTorch) {
+  ContainerNet net;
+  EXPECT_EQ(fmt::format("{}", net),
+            "ContainerNet(\n"
+            "  (layers): ModuleList(\n"
+            "    (0): Linear(in_features=4, out_features=8, bias=True)\n"
+            "    (1): Linear(in_features=8, out_features=8, bias=True)\n"
+            "    (2): Linear(in_features=8, out_features=6, bias=True)\n"
+            "  )\n"
+            "  (heads): ModuleDict(\n"
+            "    (act): Tanh()\n"
+            "    (cls): Linear(in_features=6, out_features=3, bias=True)\n"
+            "  )\n"
+            ")");
+  // PyTorch folds a run of modules that print alike into one entry.
+  nn::ModuleList repeated{std::make_shared<nn::Linear>(8, 8), std::make_shared<nn::Linear>(8, 8),
+                          std::make_shared<nn::Linear>(8, 8), std::make_shared<nn::ReLU>(),
+                          std::make_shared<nn::Sequential>(nn::ReLU())};
+  EXPECT_EQ(repeated.str(),
+            "ModuleList(\n"
+            "  (0-2): 3 x Linear(in_features=8, out_features=8, bias=True)\n"
+            "  (3): ReLU()\n"
+            "  (4): Sequential(\n"
+            "    (0): ReLU()\n"
+            "  )\n"
+            ")");
+  EXPECT_EQ(nn::ModuleList{}.str(), "ModuleList()");
+}
+
+TEST(Containers, ToDtypeReachesContainedLayers) {
+  ContainerNet net;
+  const Tensor held = net.layers->at<nn::Linear>(2).weight;  // e.g. held by an optimizer
+  net.to(kFloat64);
+  for (const auto& [name, tensor] : net.state_dict()) EXPECT_EQ(tensor.dtype(), kFloat64) << name;
+  EXPECT_EQ(held.dtype(), kFloat64);
+  EXPECT_EQ(net(ones({2, 4}, kFloat64)).dtype(), kFloat64);
+}
+
+TEST(Containers, SaveThenLoadRestoresContainedLayers) {
+  const fs::path file = fs::temp_directory_path() / fmt::format("tapegrad_containers_{}.safetensors", ::getpid());
+  manual_seed(1);
+  ContainerNet saved;
+  nn::save(saved, file);
+  EXPECT_EQ(names_of(load_tensors(file).tensors), kParameterNames);
+  manual_seed(2);
+  ContainerNet loaded;
+  ASSERT_NE(loaded.layers->at<nn::Linear>(0).weight.to_vector<double>(),
+            saved.layers->at<nn::Linear>(0).weight.to_vector<double>());
+  nn::load(loaded, file);
+  fs::remove(file);
+  const NamedTensors expected = saved.state_dict(), actual = loaded.state_dict();
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i)
+    expect_values(actual[i].second, expected[i].second.to_vector<double>(), 0);
+}
+
+TEST(Containers, AnOptimizerOverTheModelsParametersUpdatesContainedLayers) {
+  manual_seed(0);
+  ContainerNet net;
+  optim::SGD sgd(net.parameters(), {.lr = 0.1});
+  net(randn({5, 4})).pow(2).sum().backward();
+  std::vector<std::vector<double>> before, gradients;
+  for (const Tensor& p : net.parameters()) {
+    before.push_back(p.to_vector<double>());
+    gradients.push_back(p.grad().to_vector<double>());
+  }
+  sgd.step();
+  const NamedTensors after = net.named_parameters();
+  ASSERT_EQ(after.size(), kParameterNames.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    std::vector<double> expected = before[i];
+    for (std::size_t j = 0; j < expected.size(); ++j) expected[j] -= 0.1 * gradients[i][j];
+    SCOPED_TRACE(after[i].first);
+    expect_values(after[i].second, expected, 1e-6);
+    EXPECT_NE(after[i].second.to_vector<double>(), before[i]);
+  }
+}
+
+}  // namespace
+}  // namespace tapegrad
