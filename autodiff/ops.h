@@ -170,6 +170,9 @@ Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
 Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);
+// Running sums along dim, as torch.cumsum: out[.., i, ..] = a[.., 0, ..] + ... + a[.., i, ..], added
+// in index order (float32 carried in double); int64 stays int64.
+Tensor cumsum(const Tensor& a, std::int64_t dim);
 // Sums `a` down to `shape` (the inverse of broadcasting `shape` up to a's shape).
 Tensor sum_to(const Tensor& a, const Shape& shape);
 

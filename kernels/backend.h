@@ -113,6 +113,9 @@ class Backend {
                               const TensorDesc& indices) = 0;
   // out = softmax or log-softmax of in along dim, computed stably (max subtracted first).
   virtual void softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) = 0;
+  // out (in's shape) = the running sums of in along dim: each slice summed in index order, float32
+  // sums carried in double (kernels/element_rules.h's cumsum_slice).
+  virtual void cumsum(const TensorDesc& in, int dim, const TensorDesc& out) = 0;
 
   virtual void gemm(const GemmProblem& problem) = 0;
 

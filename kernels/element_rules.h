@@ -65,6 +65,18 @@ TAPEGRAD_HOST_DEVICE void softmax_slice(const T* xs, T* ys, std::int64_t extent,
   }
 }
 
+// The running sums of one slice, in index order: ys[j] = xs[0] + ... + xs[j]. Carried in the
+// accumulator type, so float32 running sums are double until stored, as torch's CPU cumsum does.
+template <class T>
+TAPEGRAD_HOST_DEVICE void cumsum_slice(const T* xs, T* ys, std::int64_t extent, std::int64_t in_step,
+                                       std::int64_t out_step) {
+  Accumulator<T> total = 0;
+  for (std::int64_t j = 0; j < extent; ++j) {
+    total += xs[j * in_step];
+    ys[j * out_step] = static_cast<T>(total);
+  }
+}
+
 // The rows [begin, end) of a pooling window starting at `start` (stride * output - padding)
 // that lie inside an input of `size`: padding is -inf, so only these are read.
 struct WindowSpan {

@@ -347,5 +347,31 @@ TEST(CpuReductions, AWholeTensorSumDoesNotDependOnTheThreadCount) {
   EXPECT_NEAR(serial, reference, 1e-3);
 }
 
+// Large enough to run on several threads along either dim: threads take whole slices, each summed
+// in order, so the running sums are a plain loop's whatever the thread count.
+TEST(CpuReductions, RunningSumsDoNotDependOnTheThreadCount) {
+  ThreadSetting restore;
+  Generator g(7);
+  const std::int64_t rows = 700, columns = 1000;
+  const Tensor x = randn({rows, columns}, g);
+  const std::vector<float> values = x.to_vector<float>();
+  for (const int dim : {0, 1}) {
+    const std::int64_t extent = dim == 0 ? rows : columns, slices = dim == 0 ? columns : rows;
+    const std::int64_t step = dim == 0 ? columns : 1, slice_step = dim == 0 ? 1 : columns;
+    std::vector<float> expected(values.size());
+    for (std::int64_t s = 0; s < slices; ++s) {
+      double total = 0;
+      for (std::int64_t j = 0; j < extent; ++j) {
+        total += values[s * slice_step + j * step];
+        expected[s * slice_step + j * step] = static_cast<float>(total);
+      }
+    }
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      EXPECT_EQ(cumsum(x, dim).to_vector<float>(), expected) << "dim " << dim << ", " << threads << " threads";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tapegrad

@@ -189,6 +189,33 @@ TEST(CudaElementMath, SlicePlansFindTheCpuBackendsMaximaAndSoftmax) {
   }
 }
 
+// Runs the cumsum plan slice by slice, as its threads would, into a fresh contiguous output.
+template <class T>
+Tensor cumsum_by_slices(const Tensor& in, int dim) {
+  const Tensor out = empty(in.shape(), in.dtype());
+  const TensorDesc i = in.desc(), o = out.desc();
+  const auto plan = plan_slices<2>(in.shape(), dim, {&i.strides, &o.strides});
+  for (std::int64_t s = 0; s < plan.count; ++s) {
+    std::int64_t off[2];
+    plan.slices.offsets(s, off);
+    cumsum_slice(i.ptr<T>() + off[0], o.ptr<T>() + off[1], plan.extent, i.strides[dim], o.strides[dim]);
+  }
+  return out;
+}
+
+TEST(CudaElementMath, SlicePlansGiveTheCpuBackendsRunningSums) {
+  const Tensor values = random_input({3, 5, 4}, 7) * 1e4;
+  const Tensor in = strided_copy(values), single = strided_copy(values.to(kFloat32)),
+               integers = strided_copy(values.to(kInt64));
+  for (int dim = 0; dim < 3; ++dim) {
+    EXPECT_EQ(cumsum_by_slices<double>(in, dim).to_vector<double>(), cumsum(in, dim).to_vector<double>()) << dim;
+    EXPECT_EQ(cumsum_by_slices<float>(single, dim).to_vector<float>(), cumsum(single, dim).to_vector<float>()) << dim;
+    EXPECT_EQ(cumsum_by_slices<std::int64_t>(integers, dim).to_vector<std::int64_t>(),
+              cumsum(integers, dim).to_vector<std::int64_t>())
+        << dim;
+  }
+}
+
 // Runs a gather plan thread by thread; returns the first bad index, or -1.
 std::int64_t run_gather(const GatherPlan& plan, const Tensor& in, const Tensor& index, const Tensor& out) {
   std::int64_t bad = -1;

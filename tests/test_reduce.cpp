@@ -1,6 +1,7 @@
 // What the op table (tests/test_op_table.cpp) cannot say about the reductions (sum, mean, max/min
-// with indices, argmax/argmin, logsumexp, softmax, log_softmax, sum_to): hand-computed values,
-// where gradients go at ties, int64 indices, stability at +-1000, and their errors.
+// with indices, argmax/argmin, logsumexp, softmax, log_softmax, cumsum, sum_to): hand-computed
+// values, where gradients go at ties, int64 indices, stability at +-1000, float32 running sums
+// carried in double, and their errors.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -290,6 +291,50 @@ TEST(Reduce, SoftmaxRefusesBadInput) {
   expect_error([] { softmax(zeros({2, 3}, kFloat64), 2); }, {"softmax", "dim 2", "out of range"});
   expect_error([] { log_softmax(zeros({2, 3}, kFloat64), -3); }, {"log_softmax", "dim -3", "out of range"});
   expect_error([] { softmax(Tensor(), 0); }, {"softmax", "undefined"});
+}
+
+// ---- cumsum ----
+
+TEST(Reduce, CumsumMatchesHandValues) {
+  expect_values(cumsum(matrix(), 0), {1, 2, 3, 5, 7, 9});
+  expect_values(cumsum(matrix(), 1), {1, 3, 6, 4, 9, 15});
+  expect_values(cumsum(matrix(), -1), {1, 3, 6, 4, 9, 15});
+  expect_values(cumsum(matrix().transpose(0, 1), 0), {1, 4, 3, 9, 6, 15});
+  const Tensor single = cumsum(scalar_tensor(5, kFloat64), -1);
+  EXPECT_EQ(single.dim(), 0);
+  EXPECT_DOUBLE_EQ(single.item(), 5);
+  EXPECT_EQ(shape_of(cumsum(zeros({0, 3}), 1)), "[0, 3]");
+}
+
+TEST(Reduce, CumsumOfInt64StaysInt64AndExact) {
+  const std::int64_t big = std::int64_t{1} << 60;  // beyond double's 53 bits
+  const Tensor running = cumsum(from_vector<std::int64_t>({big, 1, 1, -big}), 0);
+  EXPECT_EQ(running.dtype(), kInt64);
+  EXPECT_EQ(int_values(running), (std::vector<std::int64_t>{big, big + 1, big + 2, 2}));
+}
+
+// torch's CPU cumsum carries float32 sums in double: the ones added to 1e8 (whose float32 spacing
+// is 8) are kept, and come back once 1e8 is subtracted.
+TEST(Reduce, CumsumCarriesFloat32SumsInDouble) {
+  const Tensor running = cumsum(f64({1e8, 1, 1, 1, -1e8}).to(kFloat32), 0);
+  EXPECT_EQ(running.to_vector<float>().back(), 3.0f);
+}
+
+TEST(Reduce, CumsumGradientIsTheReversedRunningSum) {
+  const Tensor x = leaf({1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  // Element j of a row reaches outputs j..2, so its gradient sums the weights from j to the end.
+  const Tensor weights = f64({1, 10, 100, 2, 20, 200}, Shape{2, 3});
+  expect_values(grad({cumsum(x, 1)}, {x}, {weights})[0], {111, 110, 100, 222, 220, 200});
+  expect_values(grad({cumsum(x, 0)}, {x}, {weights})[0], {3, 30, 300, 2, 20, 200});
+  const Tensor s = leaf({4}, Shape{});
+  expect_values(grad({cumsum(s, 0)}, {s}, {f64({7}, Shape{})})[0], {7});
+}
+
+TEST(Reduce, CumsumRefusesBadInput) {
+  expect_error([] { cumsum(zeros({2, 3}), 2); }, {"cumsum", "dim 2", "out of range"});
+  expect_error([] { cumsum(zeros({2, 3}), -3); }, {"cumsum", "dim -3", "out of range"});
+  expect_error([] { cumsum(scalar_tensor(1), 1); }, {"cumsum", "dim 1", "out of range"});
+  expect_error([] { cumsum(Tensor(), 0); }, {"cumsum", "undefined"});
 }
 
 // ---- sum_to ----

@@ -99,6 +99,7 @@ TEST(UInt8Storage, ArithmeticIsRefusedWithAConversionHint) {
   expect_error([&] { (void)relu(a); }, {"uint8"});
   expect_error([&] { (void)matmul(a, b); }, {"uint8"});
   expect_error([&] { (void)softmax(a, 0); }, {"uint8"});
+  expect_error([&] { (void)cumsum(a, 0); }, hint);
   expect_error([&] { (void)arange(4, kUInt8); }, hint);
   expect_error([&] { (void)rand({2}, kUInt8); }, {"uint8"});
   expect_error([&] { (void)where(a, a.to(kFloat32), b.to(kFloat32)); }, hint);

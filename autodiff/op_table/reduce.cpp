@@ -1,5 +1,5 @@
 // Rows of the reductions: sum, mean, var and std, max/min (over everything and along a dim), logsumexp,
-// softmax, log_softmax and sum_to.
+// softmax, log_softmax, cumsum and sum_to.
 #include <algorithm>
 #include <cmath>
 
@@ -158,6 +158,32 @@ OpInfo softmax_row(const std::string& name, SampleInputs& in) {
   return row.build();
 }
 
+std::vector<double> running_sums_of(const std::vector<double>& line) {
+  std::vector<double> out;
+  double total = 0;
+  for (double e : line) out.push_back(total += e);
+  return out;
+}
+
+OpInfo cumsum_row(SampleInputs& in) {
+  RowBuilder row("cumsum", 1, OpDTypes::FloatingAndInt64, {0}, in);
+  const auto along_dim = [&](Tensor x, std::int64_t dim, const std::string& detail) {
+    row.sample(detail, {std::move(x)}, [dim](const Inputs& v) { return cumsum(v[0], dim); },
+               [dim](const Inputs& v) { return reference::along(v[0], dim, running_sums_of); });
+  };
+  along_dim(row.x({3, 4}), 0, "dim 0");
+  along_dim(row.xt({3, 4}), -1, "dim -1");
+  along_dim(row.x({2, 3, 4}), 1, "dim 1");
+  along_dim(row.x({4, 1}), 1, "dim 1 (size 1)");
+  along_dim(row.x({}), 0, "dim 0");
+  along_dim(row.x({}), -1, "dim -1");
+  along_dim(row.x({0, 3}), 0, "dim 0 (size 0)");
+  along_dim(row.x({2, 0}), 0, "dim 0 of an empty tensor");
+  row.error("dim 2 of a matrix", {row.x({2, 3})}, [](const Inputs& v) { return cumsum(v[0], 2); }, {"out of range"});
+  row.error("dim 1 of a 0-dim tensor", {row.x({})}, [](const Inputs& v) { return cumsum(v[0], 1); }, {"out of range"});
+  return row.build();
+}
+
 OpInfo sum_to_row(SampleInputs& in) {
   RowBuilder row("sum_to", 1, OpDTypes::FloatingAndInt64, {0}, in);
   row.sample("to [3,1]", {row.x({2, 3, 4})}, [](const Inputs& v) { return sum_to(v[0], {3, 1}); },
@@ -174,7 +200,7 @@ OpInfo sum_to_row(SampleInputs& in) {
 
 std::vector<OpInfo> reduction_rows(SampleInputs& in) {
   return {sum_row(in),       mean_row(in),       spread_row("var", in), spread_row("std", in),
-          extreme_row("max", in), extreme_row("min", in), logsumexp_row(in),   softmax_row("softmax", in), softmax_row("log_softmax", in), sum_to_row(in)};
+          extreme_row("max", in), extreme_row("min", in), logsumexp_row(in),   softmax_row("softmax", in), softmax_row("log_softmax", in), cumsum_row(in), sum_to_row(in)};
 }
 
 }  // namespace tapegrad::op_rows

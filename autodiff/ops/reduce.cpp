@@ -1,4 +1,4 @@
-// Reductions: sum/mean over dims, max/min with indices, logsumexp, softmax, log_softmax.
+// Reductions: sum/mean over dims, max/min with indices, logsumexp, softmax, log_softmax, cumsum.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -223,6 +223,33 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
     record("log_softmax", out, {a}, [so = SavedTensor::output(out), dim](BackwardContext& ctx) {
       const Tensor g = ctx.grad();  // g - softmax * sum(g)
       ctx.set_input_grad(0, sub(g, mul(exp(ctx.unpack(so)), sum(g, {dim}, true))));
+    });
+  return out;
+}
+
+namespace {
+
+// `a` in reverse order along dim. Reversed before and after a cumsum, the incoming gradient sums
+// from each position to the end: cumsum's gradient, in differentiable ops so that it has one too.
+Tensor reversed(const Tensor& a, int dim) {
+  const std::int64_t extent = at_least_1d(a).shape()[dim];
+  const Tensor last_to_first =
+      arange(static_cast<double>(extent - 1), -1, -1, TensorOptions(kInt64).with_device(a.device()));
+  return index_select(a, dim, last_to_first);
+}
+
+}  // namespace
+
+Tensor cumsum(const Tensor& a, std::int64_t dim_arg) {
+  check_defined("cumsum", a);
+  const int dim = wrap_dim(dim_arg, a.dim(), "cumsum");
+  const Tensor input = at_least_1d(a);
+  Tensor out = empty(input.shape(), options_of(a));
+  backend_of(a).cumsum(input.desc(), dim, out.desc());
+  if (a.dim() == 0) out = reshape(out, {});
+  if (should_record(a))
+    record("cumsum", out, {a}, [dim](BackwardContext& ctx) {
+      ctx.set_input_grad(0, reversed(cumsum(reversed(ctx.grad(), dim), dim), dim));
     });
   return out;
 }

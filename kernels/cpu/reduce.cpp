@@ -1,5 +1,5 @@
-// CPU reductions: sums over any set of dims, max/min with argmax along one dim, and the
-// numerically stable softmax / log-softmax.
+// CPU reductions: sums over any set of dims, max/min with argmax along one dim, the
+// numerically stable softmax / log-softmax, and running sums along one dim.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -176,6 +176,24 @@ void CpuBackend::softmax(const TensorDesc& in, int dim, SoftmaxOutput output, co
     run(float{});
   else
     run(double{});
+}
+
+// Slices are independent, so threads take whole ones, each summed in order by one thread: the
+// result does not depend on the thread count. A slice costs `extent` elements of work.
+void CpuBackend::cumsum(const TensorDesc& in, int dim, const TensorDesc& out) {
+  const std::int64_t extent = in.shape[dim], in_step = in.strides[dim], out_step = out.strides[dim];
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in.ptr<T>();
+    T* y = out.ptr<T>();
+    const Shape slices = without_dim(in.shape, dim);
+    for_each_strided<2>(slices, {&in.strides, &out.strides}, Split::Anywhere,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          for (std::int64_t i = 0; i < n; ++i)
+                            cumsum_slice(x + off[0] + i * st[0], y + off[1] + i * st[1], extent, in_step, out_step);
+                        },
+                        extent);
+  });
 }
 
 }  // namespace tapegrad::kernels::cpu

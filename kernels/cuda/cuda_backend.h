@@ -47,6 +47,7 @@ class CudaBackend final : public Backend {
   void reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, const TensorDesc& values,
                       const TensorDesc& indices) override;
   void softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) override;
+  void cumsum(const TensorDesc& in, int dim, const TensorDesc& out) override;
 
   void gemm(const GemmProblem& problem) override;
 

@@ -69,6 +69,10 @@ void reduce_extreme(const StridedLayout<3>& slices, std::int64_t count, std::int
 template <class T>
 void softmax(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
              std::int64_t out_step, SoftmaxOutput output, const T* in, T* out, Stream stream);
+// Running sums along a dim, one thread per slice walking it in index order; slices: operands (in, out).
+template <class T>
+void cumsum(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
+            std::int64_t out_step, const T* in, T* out, Stream stream);
 
 // ---- conv.cu ----
 // image strides are (n, c, h, w); columns and the col2im image are contiguous.

@@ -1,4 +1,4 @@
-// The CUDA backend's reductions and softmax, host side: the kernels are kernels/cuda/reduce.cu.
+// The CUDA backend's reductions, softmax and running sums, host side: the kernels are kernels/cuda/reduce.cu.
 #include <tapegrad/kernels/cuda/cuda_backend.h>
 
 #include <tapegrad/kernels/cuda/host_helpers.h>
@@ -39,6 +39,16 @@ void CudaBackend::softmax(const TensorDesc& in, int dim, SoftmaxOutput output, c
   else
     cuda::softmax<double>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], output,
                           in.ptr<double>(), out.ptr<double>(), stream_);
+}
+
+void CudaBackend::cumsum(const TensorDesc& in, int dim, const TensorDesc& out) {
+  activate();
+  const auto plan = plan_slices<2>(in.shape, dim, {&in.strides, &out.strides});
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::cumsum<T>(plan.slices, plan.count, plan.extent, in.strides[dim], out.strides[dim], in.ptr<T>(),
+                    out.ptr<T>(), stream_);
+  });
 }
 
 }  // namespace tapegrad::kernels::cuda

@@ -1,5 +1,5 @@
 // CUDA reductions: sums over any set of dims, max/min with argmax along one dim, softmax and
-// log-softmax. Every output is computed by one thread or one block in a fixed order — never by
+// log-softmax, running sums along one dim. Every output is computed by one thread or one block in a fixed order — never by
 // atomics — so results are the same run after run. Kernels first, then their launchers.
 #include <tapegrad/kernels/cuda/device_loops.cuh>
 
@@ -58,6 +58,16 @@ __global__ void softmax_kernel(StridedLayout<2> slices, std::int64_t count, std:
   }
 }
 
+template <class T>
+__global__ void cumsum_kernel(StridedLayout<2> slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
+                              std::int64_t out_step, const T* in, T* out) {
+  TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
+    std::int64_t off[2];
+    slices.offsets(s, off);
+    cumsum_slice(in + off[0], out + off[1], extent, in_step, out_step);
+  }
+}
+
 // ---- launchers ----
 
 template <class T>
@@ -89,11 +99,19 @@ void softmax(const StridedLayout<2>& slices, std::int64_t count, std::int64_t ex
                      in, out);
 }
 
+template <class T>
+void cumsum(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
+            std::int64_t out_step, const T* in, T* out, Stream stream) {
+  launch_elementwise("cumsum", count, stream, cumsum_kernel<T>, slices, count, extent, in_step, out_step, in, out);
+}
+
 #define TAPEGRAD_REDUCTIONS(T)                                                                                     \
   template void reduce_sum<T>(const StridedLayout<2>&, std::int64_t, const StridedLayout<1>&, std::int64_t,       \
                               const T*, T*, Stream);                                                               \
   template void reduce_extreme<T>(const StridedLayout<3>&, std::int64_t, std::int64_t, std::int64_t, Extreme,         \
-                              const T*, T*, std::int64_t*, Stream);
+                              const T*, T*, std::int64_t*, Stream);                                                \
+  template void cumsum<T>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
+                          const T*, T*, Stream);
 TAPEGRAD_REDUCTIONS(float)
 TAPEGRAD_REDUCTIONS(double)
 TAPEGRAD_REDUCTIONS(std::int64_t)
