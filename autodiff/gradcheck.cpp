@@ -11,9 +11,10 @@
 namespace tapegrad {
 namespace {
 
-// Flattened float64 values of fn(inputs), computed without recording.
+// Flattened float64 values of fn(inputs). Grad mode stays on, as in PyTorch's gradcheck: a
+// function that differentiates inside (a gradient penalty calling grad()) needs its graph.
 std::vector<double> evaluate(const GradcheckFunction& fn, const std::vector<Tensor>& inputs) {
-  NoGradGuard no_grad;
+  GradModeGuard grad_mode(true);
   return fn(inputs).to_vector<double>();
 }
 

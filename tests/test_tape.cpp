@@ -281,6 +281,18 @@ TEST(HigherOrder, GradOfGradOfMatmul) {
 
 // ---- grad mode and detach ----
 
+TEST(HigherOrder, GradcheckOfAGradientPenalty) {
+  // f(x) = sum((d/dx sum(x^3))^2) = sum(9 x^4): its value needs grad() inside, finite differences included.
+  const Tensor x = tensor({0.5, -1.2, 0.8}, std::nullopt, kFloat64).requires_grad_();
+  const auto penalty = [](const std::vector<Tensor>& v) {
+    const Tensor inner = grad({sum(pow(v[0], 3.0))}, {v[0]}, {}, std::nullopt, /*create_graph=*/true)[0];
+    return sum(inner * inner);
+  };
+  const GradcheckReport report = gradcheck(penalty, {x});
+  EXPECT_TRUE(report.ok()) << fmt::format("{}", report);
+  EXPECT_NEAR(penalty({x}).item(), 9 * (std::pow(0.5, 4) + std::pow(1.2, 4) + std::pow(0.8, 4)), 1e-12);
+}
+
 TEST(GradMode, NoGradGuardRecordsNothingAndRestoresTheMode) {
   Tensor x = leaf({1, 2});
   EXPECT_TRUE(GradMode::is_enabled());

@@ -165,6 +165,7 @@ void CudaBackend::copy_to_host(void* host_dst, const void* device_src, std::size
 
 extern "C" const tapegrad::kernels::CudaModuleEntry* tapegrad_cuda_module_entry() {
   static const tapegrad::kernels::CudaModuleEntry entry{tapegrad::kernels::CudaModuleEntry::kVersion,
+                                                       TAPEGRAD_BACKEND_FINGERPRINT,
                                                        tapegrad::kernels::device_count,
                                                        tapegrad::kernels::backend_of_device};
   return &entry;

@@ -9,8 +9,11 @@ namespace tapegrad::kernels {
 
 struct CudaModuleEntry {
   // Raised whenever the table changes, so that a module from another build is refused.
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;
   int version;
+  // The fingerprint of the kernel headers the module was built with (the Backend class's
+  // layout among them); the loader refuses a module built against other headers.
+  const char* backend_fingerprint;
   // The usable devices.
   int (*device_count)();
   // The backend of device `index`, created on first use; a DeviceError naming the devices there

@@ -3,6 +3,7 @@
 // a DeviceError that says what is missing and what to do.
 #include <dlfcn.h>
 
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -45,7 +46,8 @@ LoadedModule load_module() {
   using EntryFunction = const CudaModuleEntry* (*)();
   const auto entry_function = reinterpret_cast<EntryFunction>(dlsym(handle, TAPEGRAD_CUDA_MODULE_ENTRY));
   const CudaModuleEntry* entry = entry_function != nullptr ? entry_function() : nullptr;
-  if (entry == nullptr || entry->version != CudaModuleEntry::kVersion)
+  if (entry == nullptr || entry->version != CudaModuleEntry::kVersion ||
+      std::strcmp(entry->backend_fingerprint, TAPEGRAD_BACKEND_FINGERPRINT) != 0)
     return {nullptr, fmt::format("{} is not the CUDA backend of this tapegrad build (a module from another version?); "
                                  "reinstall tapegrad",
                                  path.string())};
