@@ -161,6 +161,7 @@ Tensor cross_entropy_weighted(const Tensor& logits, const Tensor& target, const 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options) {
   check_floating("cross_entropy", logits);
   check_defined("cross_entropy", target);
+  TAPEGRAD_CHECK(logits.dim() >= 1, "cross_entropy: expected logits [N, C] (or [C], [N, C, d...]), got a 0-dim tensor");
   check_cross_entropy_options(logits, options);
   if (target.is_floating_point()) {
     TAPEGRAD_CHECK(target.shape() == logits.shape(),
