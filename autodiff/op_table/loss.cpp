@@ -155,6 +155,7 @@ void cross_entropy_option_samples(RowBuilder& row) {
   const GradcheckFunction weight_of_2 = [](const Inputs& v) { return cross_entropy(v[0], v[1], {.weight = v[2]}); };
   row.error("weight [2] for 3 classes", {row.x({2, 3}), SI::indices({0, 1}, {2}), row.x({2})}, weight_of_2,
             {"weight", "[3]", "[2]"});
+  row.error("0-dim logits with a weight", {row.x({}), SI::indices({0}, {}), row.x({3})}, weight_of_2, {"0-dim"});
   row.error("probabilities [2,4] for logits [2,3]", {row.x({2, 3}), row.x({2, 4})},
             [](const Inputs& v) { return cross_entropy(v[0], v[1], Reduction::Mean); }, {"probabilities", "[2, 3]"});
 }
