@@ -17,12 +17,12 @@ std::vector<Tensor> gradients_of(const std::vector<Tensor>& parameters) {
   return gradients;
 }
 
-// The p-norm of one gradient, in float64 so that sums over millions of elements stay exact enough.
-double norm_of(const Tensor& gradient, double norm_type) {
+// sum(|g|^p) of one gradient (max |g| for p = infinity), in float64 so that sums over millions of
+// elements stay exact enough; a 0-dim tensor on the gradient's device, so nothing waits for it.
+Tensor norm_term(const Tensor& gradient, double norm_type) {
   const Tensor magnitudes = abs(gradient.to(kFloat64));
-  if (magnitudes.numel() == 0) return 0;
-  if (std::isinf(norm_type)) return max(magnitudes).item();
-  return std::pow(sum(pow(magnitudes, norm_type)).item(), 1 / norm_type);
+  if (magnitudes.numel() == 0) return zeros({}, TensorOptions(kFloat64).with_device(gradient.device()));
+  return std::isinf(norm_type) ? max(magnitudes) : sum(pow(magnitudes, norm_type));
 }
 
 }  // namespace
@@ -32,13 +32,17 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   TAPEGRAD_CHECK(norm_type > 0, "clip_grad_norm_: norm_type must be positive (or infinity), got {}", norm_type);
   NoGradGuard no_grad;
   const std::vector<Tensor> gradients = gradients_of(parameters);
-  // The norm of the per-gradient norms is the norm of all gradients concatenated.
+  // The terms of all gradients combined on the device, read back once: the norm of the
+  // concatenated gradients.
   double total = 0;
-  for (const Tensor& gradient : gradients) {
-    const double norm = norm_of(gradient, norm_type);
-    total = std::isinf(norm_type) ? std::max(total, norm) : total + std::pow(norm, norm_type);
+  if (!gradients.empty()) {
+    Tensor combined = norm_term(gradients.front(), norm_type);
+    for (std::size_t i = 1; i < gradients.size(); ++i) {
+      const Tensor term = norm_term(gradients[i], norm_type).to(combined.device());
+      combined = std::isinf(norm_type) ? maximum(combined, term) : add(combined, term);
+    }
+    total = std::isinf(norm_type) ? combined.item() : std::pow(combined.item(), 1 / norm_type);
   }
-  if (!std::isinf(norm_type)) total = std::pow(total, 1 / norm_type);
   TAPEGRAD_CHECK(!error_if_nonfinite || std::isfinite(total),
                  "clip_grad_norm_: the total norm of order {} of the gradients is {}; they cannot be clipped. Pass "
                  "error_if_nonfinite = false to scale them anyway", norm_type, total);

@@ -157,20 +157,32 @@ void CpuBackend::reduce_extreme(const TensorDesc& in, int dim, Extreme extreme, 
   });
 }
 
+namespace {
+
+// Calls slice(x, y) with the start of every slice of `in` along `dim` and of the matching slice
+// of `out`; threads take whole slices, each costing `units_per_slice`.
+template <class T, class F>
+void for_each_slice_pair(const TensorDesc& in, const TensorDesc& out, int dim, std::int64_t units_per_slice,
+                         F&& slice) {
+  const T* x = in.ptr<T>();
+  T* y = out.ptr<T>();
+  for_each_strided<2>(without_dim(in.shape, dim), {&in.strides, &out.strides}, Split::Anywhere,
+                      [&](std::int64_t n, const auto& off, const auto& st) {
+                        for (std::int64_t i = 0; i < n; ++i) slice(x + off[0] + i * st[0], y + off[1] + i * st[1]);
+                      },
+                      units_per_slice);
+}
+
+}  // namespace
+
 void CpuBackend::softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) {
   TAPEGRAD_CHECK(is_floating(in.dtype), "softmax: expected float32 or float64 data, got {}", in.dtype);
   const std::int64_t extent = in.shape[dim], in_step = in.strides[dim], out_step = out.strides[dim];
   const auto run = [&](auto zero) {
     using T = decltype(zero);
-    const T* x = in.ptr<T>();
-    T* y = out.ptr<T>();
-    const Shape slices = without_dim(in.shape, dim);
-    for_each_strided<2>(slices, {&in.strides, &out.strides}, Split::Anywhere,
-                        [&](std::int64_t n, const auto& off, const auto& st) {
-                          for (std::int64_t i = 0; i < n; ++i)
-                            softmax_slice(x + off[0] + i * st[0], y + off[1] + i * st[1], extent, in_step, out_step,
-                                          output);
-                        });
+    for_each_slice_pair<T>(in, out, dim, 1, [&](const T* x, T* y) {
+      softmax_slice(x, y, extent, in_step, out_step, output);
+    });
   };
   if (in.dtype == DType::Float32)
     run(float{});
@@ -184,15 +196,8 @@ void CpuBackend::cumsum(const TensorDesc& in, int dim, const TensorDesc& out) {
   const std::int64_t extent = in.shape[dim], in_step = in.strides[dim], out_step = out.strides[dim];
   dispatch_dtype(in.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T* x = in.ptr<T>();
-    T* y = out.ptr<T>();
-    const Shape slices = without_dim(in.shape, dim);
-    for_each_strided<2>(slices, {&in.strides, &out.strides}, Split::Anywhere,
-                        [&](std::int64_t n, const auto& off, const auto& st) {
-                          for (std::int64_t i = 0; i < n; ++i)
-                            cumsum_slice(x + off[0] + i * st[0], y + off[1] + i * st[1], extent, in_step, out_step);
-                        },
-                        extent);
+    for_each_slice_pair<T>(in, out, dim, extent,
+                           [&](const T* x, T* y) { cumsum_slice(x, y, extent, in_step, out_step); });
   });
 }
 
