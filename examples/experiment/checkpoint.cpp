@@ -47,6 +47,7 @@ void Checkpointer::save(std::int64_t epochs_done, std::int64_t steps_done) {
     metadata["generator." + name + ".offset"] = std::to_string(generator->offset());
   }
   metadata["metrics"] = metrics_.text();
+  if (scheduler_ != nullptr) metadata["scheduler"] = scheduler_->state();
   save_tensors(path_, tensors, metadata);
 }
 
@@ -74,6 +75,10 @@ std::int64_t Checkpointer::restore_if(bool resume) {
     throw Error(fmt::format("checkpoint '{}' has no metrics; delete it or run without --resume", path_.string()));
 
   // Everything read and checked above; the module checks its state before copying any of it.
+  const auto schedule = file.metadata.find("scheduler");
+  if (scheduler_ != nullptr && schedule == file.metadata.end())
+    throw Error(fmt::format("checkpoint '{}' has no learning-rate schedule; delete it or run without --resume",
+                            path_.string()));
   const std::string source = fmt::format("'{}'", path_.string());
   model_.load_state_dict(model_state, source);
   optimizer_.load_state_dict(optimizer_state);
@@ -81,6 +86,7 @@ std::int64_t Checkpointer::restore_if(bool resume) {
     generators_[i].second->manual_seed(positions[i].first);
     generators_[i].second->set_offset(positions[i].second);
   }
+  if (scheduler_ != nullptr) scheduler_->load_state(schedule->second);
   if (owned_rows_) metrics_.restore_rows(metrics->second, owned_rows_);
   else metrics_.restore(metrics->second);
   steps_done_ = steps_done;

@@ -26,6 +26,8 @@ class Checkpointer {
 
   // Also saves and restores `generator` (e.g. an augmentation's own), under `name`.
   void track(std::string name, tapegrad::Generator& generator);
+  // Also saves and restores a learning-rate schedule's position, so a resumed run continues it.
+  void track(tapegrad::optim::LRScheduler& scheduler) { scheduler_ = &scheduler; }
   // When several runs share the metrics table, each with its own checkpoint: restoring replaces
   // only the rows whose first cell `owned` accepts, and keeps the other runs' rows as they are.
   void own_rows(std::function<bool(std::string_view)> owned) { owned_rows_ = std::move(owned); }
@@ -47,6 +49,7 @@ class Checkpointer {
   MetricsLog& metrics_;
   std::vector<std::pair<std::string, tapegrad::Generator*>> generators_;
   std::function<bool(std::string_view)> owned_rows_;
+  tapegrad::optim::LRScheduler* scheduler_ = nullptr;
   std::int64_t steps_done_ = 0;
 };
 
