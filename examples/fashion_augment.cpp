@@ -384,11 +384,11 @@ int main(int argc, char** argv) {
   program.app().add_option("--settings", settings, "Augmentation settings to run: none, train, test, both")
       ->delimiter(',')->capture_default_str()->check(CLI::IsMember({"none", "train", "test", "both"}));
   program.app().add_option("--test-copies", options.test_copies, "Augmented copies of each test image in the vote")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
   program.app().add_option("--vote-every", options.vote_every,
                            "Passes between test-time votes (the last pass always votes); each vote classifies "
                            "--test-copies times the test set")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const StudyData data = load_data(p, train_fraction);

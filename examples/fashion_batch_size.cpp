@@ -267,13 +267,13 @@ int main(int argc, char** argv) {
   app.add_option("--train-fraction", config.train_fraction, "Fraction of the training set drawn without replacement")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_option("--batch-sizes", config.batch_sizes, "Batch sizes to compare")
-      ->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
+      ->delimiter(',')->capture_default_str()->check(experiment::Positive);
   app.add_option("--lr-grid", config.lr_grid,
                  "Learning rates tried for one pass each, smallest first; the divergent one is the first after which "
                  "the training loss is higher than after the previous one")
-      ->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
+      ->delimiter(',')->capture_default_str()->check(experiment::Positive);
   app.add_option("--passes", config.passes, "Passes over the training subsample at half the divergent learning rate")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     sort_unique(config.batch_sizes);

@@ -124,11 +124,11 @@ int main(int argc, char** argv) {
   program.app().add_option("--blocks", blocks_per_stage, "Residual blocks per stage (1: a ResNet-8)")
       ->capture_default_str()->check(CLI::Range(1, 16));
   program.app().add_option("--weight-decay", weight_decay, "SGD's L2 penalty")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(experiment::NonNegative);
   program.app().add_option("--stop-after", stop_after,
                            "Stop after this many epochs, as an interrupted run would (the schedule still spans "
                            "--epochs); --resume continues")
-      ->check(CLI::PositiveNumber);
+      ->check(experiment::Positive);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();

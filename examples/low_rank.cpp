@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   std::string iris = TAPEGRAD_EXAMPLE_DATA_DIR "/iris.csv";
   int rank = 2;
   program.app().add_option("--iris", iris, "The Iris table (CSV with a species column)")->capture_default_str();
-  program.app().add_option("--rank", rank, "Inner dimension of U V")->capture_default_str()->check(CLI::PositiveNumber);
+  program.app().add_option("--rank", rank, "Inner dimension of U V")->capture_default_str()->check(experiment::Positive);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();

@@ -241,10 +241,10 @@ int main(int argc, char** argv) {
   StudyConfig config;
   CLI::App& app = program.app();
   app.add_option("--epochs", config.epochs, "Passes over the training data in each run")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", config.batch_size, "Examples per step")->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
+  app.add_option("--batch-size", config.batch_size, "Examples per step")->capture_default_str()->check(experiment::Positive);
   app.add_option("--lrs", config.lrs, "Learning rates; each is run without and with BatchNorm")
-      ->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
+      ->delimiter(',')->capture_default_str()->check(experiment::Positive);
   app.add_option("--runs", config.runs,
                  "Only these runs, named bn-<lr> or nobn-<lr> (e.g. bn-0.5,nobn-0.01; default: all)")
       ->delimiter(',');

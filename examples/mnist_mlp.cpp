@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
                               {.epochs = 15, .batch_size = 64, .lr = 1e-3});
   std::int64_t shown_digit = 0;
   program.app().add_option("--show-digit", shown_digit, "Test image whose class probabilities are printed and plotted")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(experiment::NonNegative);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();

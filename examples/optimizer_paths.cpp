@@ -195,13 +195,13 @@ int main(int argc, char** argv) {
   int rotation_iterations = 2000, beale_steps = 1000, sgd_steps = 200;
   double rotation_lr = 1e-3;
   program.app().add_option("--rotation-iterations", rotation_iterations, "C1: iterations per method")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
   program.app().add_option("--rotation-lr", rotation_lr, "C1: learning rate of every method")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
   program.app().add_option("--beale-steps", beale_steps, "C2: most Adam steps per start")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
   program.app().add_option("--sgd-steps", sgd_steps, "C3: SGD steps per learning rate")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
   return program.run(argc, argv, [&](experiment::Program& p) {
     rotation_study(p, rotation_iterations, rotation_lr);
     beale_paths(p, beale_steps);

@@ -107,15 +107,15 @@ int main(int argc, char** argv) {
   std::vector<double> gammas{0.4, 0.7, 1, 2, 3, 5};
   CLI::App& app = program.app();
   app.add_option("--updates", updates, "Updates (one sampled row each) per run")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(experiment::Positive);
   app.add_option("--replicates", replicates, "Independent runs per gamma and optimizer")->capture_default_str()
       ->check(CLI::Range(2, 1000));
   app.add_option("--log-every", log_every, "Updates between test-loss records")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(experiment::Positive);
   app.add_option("--gammas", gammas, "Exponents of the loss")->capture_default_str()->delimiter(',')
-      ->check(CLI::PositiveNumber);
-  app.add_option("--rows", rows, "Training rows of A")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--test-rows", test_rows, "Test rows")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(experiment::Positive);
+  app.add_option("--rows", rows, "Training rows of A")->capture_default_str()->check(experiment::Positive);
+  app.add_option("--test-rows", test_rows, "Test rows")->capture_default_str()->check(experiment::Positive);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     Generator generator(p.flags().seed);

@@ -38,9 +38,9 @@ int main(int argc, char** argv) {
   std::int64_t images = 8, copies = 3;
   keep_the_flags_that_apply(program.app(), png_path);
   program.app().add_option("--images", images, "Training images shown, one per column")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
   program.app().add_option("--copies", copies, "Rows of augmented copies under the originals")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const datasets::FashionMNIST train(p.data_dir(), datasets::Split::Train);

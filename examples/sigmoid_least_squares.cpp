@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
   app.add_option("--prox-lr", prox_lr, "Proximal gradient step size")->capture_default_str();
   app.add_option("--lambdas", lambdas, "L1 strengths of the proximal gradient")->delimiter(',')->capture_default_str();
   app.add_option("--second-order-iterations", second_order_iterations, "BFGS and L-BFGS iterations")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(experiment::Positive);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();

@@ -111,6 +111,24 @@ TEST(GradcheckExample, HelpExplainsTheFlagsAndUnknownFlagsAreRefused) {
   EXPECT_NE(no_match.exit_code, 0) << no_match.output;
 }
 
+// Every example shares the numeric flag checks; their messages name the flag, the rule and the
+// value, in one short line (CLI11's own checks printed the largest double as a 309-digit bound).
+TEST(ExampleFlags, OutOfRangeNumbersGetAShortMessage) {
+  REQUIRE_EXAMPLES();
+  const std::pair<const char*, const char*> cases[] = {
+      {"--lr -1", "--lr: must be positive, got -1"},
+      {"--limit-train -5", "--limit-train: must be zero or more, got -5"},
+      {"--threads -2", "--threads: must be zero or more, got -2"},
+      {"--epochs 0", "--epochs: must be positive, got 0"},
+      {"--lr fast", "--lr: expected a number, got 'fast'"}};
+  for (const auto& [flags, message] : cases) {
+    const ProgramRun run = run_example("mnist_mlp", flags);
+    EXPECT_EQ(run.exit_code, 105) << flags << "\n" << run.output;  // CLI11's ValidationError
+    EXPECT_NE(run.output.find(message), std::string::npos) << flags << "\n" << run.output;
+    EXPECT_LT(run.output.size(), 200u) << flags << "\n" << run.output;
+  }
+}
+
 TEST(ShowAugmentationsExample, WritesAPngGridOfOriginalsAndAugmentedCopies) {
   REQUIRE_EXAMPLES();
   const std::string data_dir = std::getenv("TAPEGRAD_DATA") ? std::getenv("TAPEGRAD_DATA") : "data";

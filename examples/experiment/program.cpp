@@ -1,6 +1,7 @@
 #include "program.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <fmt/format.h>
@@ -9,26 +10,45 @@ namespace experiment {
 
 using namespace tapegrad;
 
+namespace {
+
+// A validator that parses the flag's text as a number and applies `accept`, else says `requirement`.
+CLI::Validator number_check(bool (*accept)(double), const char* requirement, const char* description) {
+  return CLI::Validator(
+      [accept, requirement](std::string& input) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(input.c_str(), &end);
+        if (end == input.c_str() || *end != '\0') return fmt::format("expected a number, got '{}'", input);
+        return accept(value) ? std::string() : fmt::format("must be {}, got {}", requirement, input);
+      },
+      description);
+}
+
+}  // namespace
+
+const CLI::Validator Positive = number_check([](double value) { return value > 0; }, "positive", "POSITIVE");
+const CLI::Validator NonNegative = number_check([](double value) { return value >= 0; }, "zero or more", "NONNEGATIVE");
+
 Program::Program(std::string name, std::string description, Flags defaults, unsigned flag_groups)
     : name_(std::move(name)), app_(std::move(description), name_), flags_(std::move(defaults)) {
   if (flag_groups & kDataFlags) {
     app_.add_option("--data-dir", flags_.data_dir, "Folder with the datasets (default: $TAPEGRAD_DATA, else data/)");
     app_.add_option("--limit-train", flags_.limit_train, "Use only the first N training examples (0: all)")
-        ->capture_default_str()->check(CLI::NonNegativeNumber);
+        ->capture_default_str()->check(NonNegative);
     app_.add_option("--limit-test", flags_.limit_test, "Use only the first N test examples (0: all)")
-        ->capture_default_str()->check(CLI::NonNegativeNumber);
+        ->capture_default_str()->check(NonNegative);
   }
   if (flag_groups & kTrainingFlags) {
     app_.add_option("--epochs", flags_.epochs, "Passes over the training data")
-        ->capture_default_str()->check(CLI::PositiveNumber);
+        ->capture_default_str()->check(Positive);
     app_.add_option("--batch-size", flags_.batch_size, "Examples per step")
-        ->capture_default_str()->check(CLI::PositiveNumber);
-    app_.add_option("--lr", flags_.lr, "Learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+        ->capture_default_str()->check(Positive);
+    app_.add_option("--lr", flags_.lr, "Learning rate")->capture_default_str()->check(Positive);
   }
   app_.add_option("--seed", flags_.seed, "Seed of every random draw (init, data order, augmentation)")
       ->capture_default_str();
   app_.add_option("--threads", flags_.threads, "CPU threads (0: every core this process may use)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   app_.add_option("--device", flags_.device, "Where to compute")->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app_.add_option("--out", flags_.out, fmt::format("Folder for metrics, plots and checkpoints (default: runs/{})", name_));

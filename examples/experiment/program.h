@@ -86,6 +86,11 @@ class Program {
   std::filesystem::path out_dir_;
 };
 
+// Checks for numeric flags whose messages stay human-sized ("--lr: must be positive, got -1");
+// CLI11's PositiveNumber and NonNegativeNumber print the largest double, 309 digits, as the bound.
+extern const CLI::Validator Positive;
+extern const CLI::Validator NonNegative;
+
 // The first `limit` items of `dataset` (all of them when limit is 0 or not smaller).
 tapegrad::datasets::DatasetPtr limit_dataset(tapegrad::datasets::DatasetPtr dataset, std::int64_t limit);
 
