@@ -1,9 +1,12 @@
 // IDX reading through zlib's gz* interface, which also reads uncompressed files transparently.
 #include <tapegrad/datasets/idx.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include <zlib.h>
 
@@ -30,7 +33,9 @@ std::string gz_message(gzFile file) {
   return code == Z_OK || message == nullptr ? "unexpected end of data" : message;
 }
 
-// Reads up to `count` bytes; fewer only at the end of the data. Corrupt data throws.
+// Reads up to `count` bytes; fewer only at the end of the data. Corrupt data throws, and so does
+// a compressed file that ends before its gzip trailer (CRC-32 and length): zlib then returns the
+// bytes it could inflate and records the truncation as an error instead of failing the read.
 std::uint64_t read_some(gzFile file, void* destination, std::uint64_t count, const std::string& path) {
   auto* bytes = static_cast<unsigned char*>(destination);
   std::uint64_t done = 0;
@@ -38,9 +43,13 @@ std::uint64_t read_some(gzFile file, void* destination, std::uint64_t count, con
     const auto chunk = static_cast<unsigned>(std::min<std::uint64_t>(count - done, 1u << 30));
     const int got = gzread(file, bytes + done, chunk);
     TAPEGRAD_CHECK(got >= 0, "read_idx: {} is not a readable IDX file: {}", path, gz_message(file));
-    if (got == 0) break;
     done += static_cast<std::uint64_t>(got);
+    if (static_cast<unsigned>(got) < chunk) break;
   }
+  int code = Z_OK;
+  gzerror(file, &code);
+  TAPEGRAD_CHECK(code == Z_OK, "read_idx: {} is truncated: its compressed data ends before the gzip trailer (CRC-32 "
+                 "and length); fetch the file again", path);
   return done;
 }
 
@@ -49,9 +58,18 @@ std::uint32_t big_endian(const unsigned char* bytes) {
          std::uint32_t{bytes[3]};
 }
 
-}  // namespace
+struct IdxHeader {
+  Shape shape;
+  std::uint64_t payload = 0;  // bytes
+};
 
-Tensor read_idx(const std::string& path) {
+struct OpenIdx {
+  GzFile file;
+  IdxHeader header;
+};
+
+// Opens `path` and reads and checks its header, leaving the file at the first payload byte.
+OpenIdx open_idx(const std::string& path) {
   std::error_code error;
   const std::uint64_t file_size = std::filesystem::file_size(path, error);
   TAPEGRAD_CHECK(!error, "read_idx: cannot open {}: {}", path, error.message());
@@ -67,35 +85,74 @@ Tensor read_idx(const std::string& path) {
                  path, magic, kLabelsMagic, kImagesMagic);
   const int dims = static_cast<int>(magic & 0xff);
 
-  Shape shape;
-  std::uint64_t payload = 1;
+  IdxHeader header{.payload = 1};
   for (int d = 0; d < dims; ++d) {
     TAPEGRAD_CHECK(read_some(file.get(), word.data(), 4, path) == 4, "read_idx: {} ends inside dimension {} of {}",
                    path, d, dims);
     const std::uint32_t extent = big_endian(word.data());
-    TAPEGRAD_CHECK(!__builtin_mul_overflow(payload, std::uint64_t{extent}, &payload) && payload <= kMaxIdxBytes,
+    TAPEGRAD_CHECK(!__builtin_mul_overflow(header.payload, std::uint64_t{extent}, &header.payload) &&
+                       header.payload <= kMaxIdxBytes,
                    "read_idx: {} declares dimensions whose product exceeds {} bytes (dimension {} is {})", path,
                    kMaxIdxBytes, d, extent);
-    shape.push_back(static_cast<std::int64_t>(extent));
+    header.shape.push_back(static_cast<std::int64_t>(extent));
   }
-  const std::uint64_t header = 4 + 4 * static_cast<std::uint64_t>(dims);
+  const std::uint64_t header_bytes = 4 + 4 * static_cast<std::uint64_t>(dims);
   // Raw files can be checked against their size; compressed ones only against deflate's limit.
   if (gzdirect(file.get())) {
-    TAPEGRAD_CHECK(file_size - header == payload, "read_idx: {} holds {} payload bytes, but its header {} declares {}",
-                   path, file_size - header, shape, payload);
+    TAPEGRAD_CHECK(file_size - header_bytes == header.payload,
+                   "read_idx: {} holds {} payload bytes, but its header {} declares {}", path, file_size - header_bytes,
+                   header.shape, header.payload);
   } else {
-    TAPEGRAD_CHECK(payload <= kMaxDeflateRatio * file_size + kGzipOverhead,
+    TAPEGRAD_CHECK(header.payload <= kMaxDeflateRatio * file_size + kGzipOverhead,
                    "read_idx: {} is {} compressed bytes, too few for the {} bytes its header {} declares", path,
-                   file_size, payload, shape);
+                   file_size, header.payload, header.shape);
   }
+  return {std::move(file), std::move(header)};
+}
 
-  Tensor data = empty(shape, kUInt8);
-  const std::uint64_t got = read_some(file.get(), data.data_ptr<std::uint8_t>(), payload, path);
-  TAPEGRAD_CHECK(got == payload, "read_idx: {} holds {} payload bytes, but its header {} declares {}", path, got, shape,
-                 payload);
+// The payload of a compressed file, read into a buffer that grows with what has arrived: a header
+// may claim up to deflate's limit of the file size, and nothing that large is allocated before the
+// data is there to fill it.
+std::vector<std::uint8_t> read_growing(gzFile file, std::uint64_t payload, const std::string& path) {
+  constexpr std::uint64_t kFirstBlock = std::uint64_t{1} << 20;
+  std::vector<std::uint8_t> bytes;
+  while (bytes.size() < payload) {
+    const std::uint64_t have = bytes.size();
+    const std::uint64_t want = std::min(payload, std::max(kFirstBlock, 2 * have));
+    bytes.resize(want);
+    const std::uint64_t got = read_some(file, bytes.data() + have, want - have, path);
+    if (got < want - have) {
+      bytes.resize(have + got);
+      break;
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Shape read_idx_shape(const std::string& path) { return open_idx(path).header.shape; }
+
+Tensor read_idx(const std::string& path) {
+  const auto [file, header] = open_idx(path);
+  const auto check_count = [&](std::uint64_t got) {
+    TAPEGRAD_CHECK(got == header.payload, "read_idx: {} holds {} payload bytes, but its header {} declares {}", path,
+                   got, header.shape, header.payload);
+  };
+  Tensor data;
+  if (gzdirect(file.get())) {  // the file's size already matched the header
+    data = empty(header.shape, kUInt8);
+    check_count(read_some(file.get(), data.data_ptr<std::uint8_t>(), header.payload, path));
+  } else {
+    const std::vector<std::uint8_t> bytes = read_growing(file.get(), header.payload, path);
+    check_count(bytes.size());
+    data = empty(header.shape, kUInt8);
+    if (!bytes.empty()) std::memcpy(data.data_ptr<std::uint8_t>(), bytes.data(), bytes.size());
+  }
   unsigned char extra = 0;
   TAPEGRAD_CHECK(read_some(file.get(), &extra, 1, path) == 0,
-                 "read_idx: {} holds more payload bytes than the {} its header {} declares", path, payload, shape);
+                 "read_idx: {} holds more payload bytes than the {} its header {} declares", path, header.payload,
+                 header.shape);
   return data;
 }
 

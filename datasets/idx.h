@@ -18,6 +18,12 @@ inline constexpr std::uint64_t kMaxIdxBytes = std::uint64_t{1} << 31;
 // Throws on a wrong magic, a dimension product that overflows or exceeds kMaxIdxBytes, a
 // payload shorter or longer than the header says (decompression stops one byte past it), and
 // on corrupt compressed data.
+// Compressed payloads are read into memory that grows with the data actually inflated, and a
+// compressed file must end with its gzip trailer, whose CRC-32 and length are verified.
 Tensor read_idx(const std::string& path);
+
+// The shape an IDX file's header declares, checked as read_idx checks it, without reading the
+// payload: loaders compare the headers of files that belong together before reading either.
+Shape read_idx_shape(const std::string& path);
 
 }  // namespace tapegrad::datasets

@@ -22,16 +22,19 @@ std::string idx_path(const std::string& data_dir, const std::string& folder, con
   return require_data_file(data_dir, relative);
 }
 
-Tensor read_images(const std::string& path) {
-  Tensor images = read_idx(path);
-  TAPEGRAD_CHECK(images.dim() == 3 && images.size(1) == kSide && images.size(2) == kSide,
-                 "MNIST: {} holds data of shape {}; expected images [N, 28, 28]", path, images.shape());
-  return images;
+// The two files' headers must declare images [N, 28, 28] and labels [N] before either payload is
+// read, so a header claiming millions of labels costs nothing.
+void check_headers(const std::string& images_path, const std::string& labels_path) {
+  const Shape images = read_idx_shape(images_path), labels = read_idx_shape(labels_path);
+  TAPEGRAD_CHECK(images.size() == 3 && images[1] == kSide && images[2] == kSide,
+                 "MNIST: {} holds data of shape {}; expected images [N, 28, 28]", images_path, images);
+  TAPEGRAD_CHECK(labels.size() == 1, "MNIST: {} holds data of shape {}; expected labels [N]", labels_path, labels);
+  TAPEGRAD_CHECK(images[0] == labels[0], "MNIST: {} holds {} images but {} holds {} labels", images_path, images[0],
+                 labels_path, labels[0]);
 }
 
 Tensor read_labels(const std::string& path) {
   const Tensor bytes = read_idx(path);
-  TAPEGRAD_CHECK(bytes.dim() == 1, "MNIST: {} holds data of shape {}; expected labels [N]", path, bytes.shape());
   const std::uint8_t* values = bytes.data_ptr<std::uint8_t>();
   for (std::int64_t i = 0; i < bytes.numel(); ++i)
     TAPEGRAD_CHECK(values[i] < kClasses, "MNIST: label {} of {} is {}; labels must be 0-9", i, path, values[i]);
@@ -46,10 +49,8 @@ MnistFormatDataset::MnistFormatDataset(const std::string& data_dir, const std::s
             const std::string prefix = split == Split::Train ? "train" : "t10k";
             const std::string images_path = idx_path(data_dir, folder, prefix + "-images-idx3-ubyte");
             const std::string labels_path = idx_path(data_dir, folder, prefix + "-labels-idx1-ubyte");
-            Tensor images = read_images(images_path), labels = read_labels(labels_path);
-            TAPEGRAD_CHECK(images.size(0) == labels.size(0), "MNIST: {} holds {} images but {} holds {} labels",
-                           images_path, images.size(0), labels_path, labels.size(0));
-            return Example{images, labels};
+            check_headers(images_path, labels_path);
+            return Example{read_idx(images_path), read_labels(labels_path)};
           }()) {}
 
 }  // namespace tapegrad::datasets

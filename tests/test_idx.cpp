@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <tapegrad/datasets/idx.h>
+#include <tapegrad/kernels/cpu_memory.h>
 #include <tapegrad/datasets/mnist.h>
 
 #include "data_test_util.h"
@@ -148,6 +149,35 @@ TEST(IdxReader, RefusesCorruptCompressedData) {
   expect_error([&] { read_idx(dir.file("crc.gz")); }, {"crc.gz"});
 }
 
+TEST(IdxReader, RefusesACompressedFileCutBeforeOrInsideItsGzipTrailer) {
+  ScratchDir dir;
+  write_gzip(dir.file("good.gz"), idx_file({2, 3, 4}, counting(24)));
+  const Bytes bytes = read_whole(dir.file("good.gz"));
+  for (const std::size_t cut : {8u, 4u, 1u}) {  // the whole trailer, its length, one byte of it
+    write_bytes(dir.file("cut.gz"), Bytes(bytes.begin(), bytes.end() - static_cast<std::ptrdiff_t>(cut)));
+    expect_error([&] { read_idx(dir.file("cut.gz")); }, {"cut.gz", "truncated", "gzip trailer"});
+  }
+  Bytes wrong_length = bytes;
+  wrong_length[wrong_length.size() - 2] ^= 0x01;  // inside the length field of the trailer
+  write_bytes(dir.file("length.gz"), wrong_length);
+  expect_error([&] { read_idx(dir.file("length.gz")); }, {"length.gz", "length"});
+}
+
+// An incompressible payload of 256 KiB under a header that claims 64 MiB: deflate's limit allows
+// the claim, but the reader must not allocate it before the data is there.
+TEST(IdxReader, MemoryFollowsTheCompressedDataActuallyReadNotTheHeadersClaim) {
+  ScratchDir dir;
+  Bytes noise(256u << 10);
+  std::uint32_t state = 12345;
+  for (std::uint8_t& byte : noise) byte = static_cast<std::uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+  write_gzip(dir.file("claim.gz"), idx_file({64u << 20}, noise));
+  cpu::empty_cache();
+  cpu::reset_peak_memory_stats();
+  const std::size_t before = cpu::memory_stats().allocated;
+  expect_error([&] { read_idx(dir.file("claim.gz")); }, {"holds 262144 payload bytes", "declares 67108864"});
+  EXPECT_LT(cpu::memory_stats().peak_allocated - before, std::size_t{4} << 20);
+}
+
 TEST(IdxReader, NamesAMissingFile) {
   expect_error([] { read_idx("/nonexistent/train-images-idx3-ubyte"); }, {"cannot open", "/nonexistent"});
 }
@@ -163,6 +193,20 @@ TEST(MnistDataset, RefusesImagesAndLabelsOfDifferentCounts) {
   ScratchDir dir;
   write_mnist_folder(dir.path(), 3, {1, 2});
   expect_error([&] { datasets::MNIST(dir.path(), datasets::Split::Train); }, {"holds 3 images", "holds 2 labels"});
+}
+
+// A labels file whose header claims far more labels than there are images (here 50 million, as
+// 50 MB of zeros compressed to 50 kB) is refused from the headers alone, before any payload is
+// inflated or widened to int64.
+TEST(MnistDataset, ComparesTheHeadersCountsBeforeReadingEitherPayload) {
+  ScratchDir dir;
+  write_bytes(dir.file("mnist/train-images-idx3-ubyte"), idx_file({2, 28, 28}, counting(2 * 784)));
+  write_gzip(dir.file("mnist/train-labels-idx1-ubyte.gz"), idx_file({50'000'000}, Bytes(50'000'000, 0)));
+  cpu::empty_cache();
+  cpu::reset_peak_memory_stats();
+  const std::size_t before = cpu::memory_stats().allocated;
+  expect_error([&] { datasets::MNIST(dir.path(), datasets::Split::Train); }, {"holds 2 images", "holds 50000000 labels"});
+  EXPECT_LT(cpu::memory_stats().peak_allocated - before, std::size_t{1} << 20);
 }
 
 TEST(MnistDataset, RefusesLabelsOutsideZeroToNine) {
