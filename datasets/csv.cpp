@@ -43,7 +43,7 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options) {
       if (options.label_column) {
         const auto found = std::find(names.begin(), names.end(), *options.label_column);
         TAPEGRAD_CHECK(found != names.end(), "read_csv: {} has no column '{}' (columns: {})", path,
-                       *options.label_column, fmt::join(names, ", "));
+                       *options.label_column, detail::printable(fmt::format("{}", fmt::join(names, ", ")), 200));
         label_at = static_cast<std::size_t>(found - names.begin());
       }
       for (std::size_t c = 0; c < width; ++c)
@@ -58,7 +58,8 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options) {
     ++rows;
     for (std::size_t c = 0; c < width; ++c) {
       if (c == label_at) {
-        TAPEGRAD_CHECK(!cells[c].empty(), "read_csv: {}:{}: the label in column '{}' is empty", path, number, names[c]);
+        TAPEGRAD_CHECK(!cells[c].empty(), "read_csv: {}:{}: the label in column '{}' is empty", path, number,
+                       detail::printable(names[c]));
         const auto known = std::find(table.label_names.begin(), table.label_names.end(), cells[c]);
         labels.push_back(known - table.label_names.begin());
         if (known == table.label_names.end()) table.label_names.emplace_back(cells[c]);
@@ -66,10 +67,12 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options) {
       }
       const auto value = detail::parse_number(cells[c]);
       TAPEGRAD_CHECK(value.has_value(), "read_csv: {}:{}: column '{}' holds '{}', which is not a finite number", path,
-                     number, names[c], cells[c]);
+                     number, detail::printable(names[c]), detail::printable(cells[c]));
       values.push_back(*value);
     }
   }
+  TAPEGRAD_CHECK(width > 0, "read_csv: {} holds no lines; expected {}rows of comma-separated numbers", path,
+                 options.header ? "a header line, then " : "");
   table.values = from_vector(values, Shape{rows, static_cast<std::int64_t>(table.columns.size())}).to(options.dtype);
   if (label_at) table.labels = from_vector(labels);
   return table;

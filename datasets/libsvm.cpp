@@ -10,6 +10,7 @@ namespace tapegrad::datasets {
 
 using detail::parse_integer;
 using detail::parse_number;
+using detail::printable;
 using detail::trim;
 
 Tensor SparseRows::to_dense() const {
@@ -36,10 +37,12 @@ Tensor LibsvmData::binary_labels() const {
 LibsvmData read_libsvm(const std::string& path, const LibsvmOptions& options) {
   TAPEGRAD_CHECK(!options.num_features || *options.num_features >= 0, "read_libsvm: num_features must be >= 0, got {}",
                  *options.num_features);
+  TAPEGRAD_CHECK(options.max_feature_index >= 1, "read_libsvm: max_feature_index must be >= 1, got {}",
+                 options.max_feature_index);
   detail::LineReader reader(path, "read_libsvm");
   std::vector<float> labels, values;
   std::vector<std::int64_t> offsets{0}, columns;
-  std::int64_t largest_index = 0;
+  std::int64_t largest_index = 0, widest_line = 0;
   std::string line;
   while (reader.next(line)) {
     const std::string_view content = trim(std::string_view(line).substr(0, line.find('#')));
@@ -55,33 +58,44 @@ LibsvmData read_libsvm(const std::string& path, const LibsvmOptions& options) {
       if (position == std::string_view::npos) position = content.size();
       if (first) {
         const auto label = parse_number(token);
-        TAPEGRAD_CHECK(label.has_value(), "read_libsvm: {}:{}: the label '{}' is not a number", path, number, token);
+        TAPEGRAD_CHECK(label.has_value(), "read_libsvm: {}:{}: the label '{}' is not a number", path, number,
+                       printable(token));
         labels.push_back(static_cast<float>(*label));
         first = false;
         continue;
       }
       const std::size_t colon = token.find(':');
       TAPEGRAD_CHECK(colon != std::string_view::npos, "read_libsvm: {}:{}: '{}' is not index:value", path, number,
-                     token);
+                     printable(token));
       const auto index = parse_integer(token.substr(0, colon));
       const auto value = parse_number(token.substr(colon + 1));
       TAPEGRAD_CHECK(index.has_value() && *index >= 1, "read_libsvm: {}:{}: feature index '{}' is not an integer >= 1 "
-                     "(indices are 1-based)", path, number, token.substr(0, colon));
+                     "(indices are 1-based)", path, number, printable(token.substr(0, colon)));
       TAPEGRAD_CHECK(*index > previous_index, "read_libsvm: {}:{}: feature index {} follows {}; indices must increase",
                      path, number, *index, previous_index);
+      TAPEGRAD_CHECK(*index <= options.max_feature_index,
+                     "read_libsvm: {}:{}: feature index {} (in '{}') exceeds the largest accepted, {}; if the data "
+                     "really is that wide, raise LibsvmOptions::max_feature_index",
+                     path, number, *index, printable(token), options.max_feature_index);
       TAPEGRAD_CHECK(!options.num_features || *index <= *options.num_features,
                      "read_libsvm: {}:{}: feature index {} exceeds the {} features expected", path, number, *index,
                      *options.num_features);
       TAPEGRAD_CHECK(value.has_value(), "read_libsvm: {}:{}: the value '{}' of feature {} is not a finite number", path,
-                     number, token.substr(colon + 1), *index);
+                     number, printable(token.substr(colon + 1)), *index);
       previous_index = *index;
-      largest_index = std::max(largest_index, *index);
+      if (*index > largest_index) {
+        largest_index = *index;
+        widest_line = number;
+      }
       columns.push_back(*index - 1);
       values.push_back(static_cast<float>(*value));
     }
     offsets.push_back(static_cast<std::int64_t>(columns.size()));
   }
+  TAPEGRAD_CHECK(!labels.empty(), "read_libsvm: {} holds no examples (it is empty, or holds only comments and blank "
+                 "lines); expected lines of 'label index:value ...'", path);
   LibsvmData data;
+  data.widest_line = widest_line;
   data.labels = from_vector(labels);
   data.features = {from_vector(offsets), from_vector(columns), from_vector(values),
                    options.num_features.value_or(largest_index)};

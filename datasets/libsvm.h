@@ -26,6 +26,7 @@ struct SparseRows {
 struct LibsvmData {
   Tensor labels;  // float32 [N], as written (+1/-1, 0/1, class numbers or regression targets)
   SparseRows features;
+  std::int64_t widest_line = 0;  // the (1-based) line with the largest feature index, for messages
 
   Tensor dense() const { return features.to_dense(); }
   // Labels of a two-class file (+1/-1 or 1/0) as float32 1/0, for binary cross-entropy.
@@ -35,9 +36,14 @@ struct LibsvmData {
 struct LibsvmOptions {
   // The number of features; when absent, the largest index in the file. An index beyond it is
   // an error.
-  std::optional<std::int64_t> num_features;
+  std::optional<std::int64_t> num_features = std::nullopt;
+  // The largest feature index accepted (2^24 by default): a typo or a damaged file could
+  // otherwise ask for a dense matrix of petabytes. Raise it for data that really is wider.
+  std::int64_t max_feature_index = std::int64_t{1} << 24;
 };
 
+// A file without a single example (empty, or only comments and blank lines) is an error, as is a
+// file that is not text; messages name the file, the line and the offending token.
 LibsvmData read_libsvm(const std::string& path, const LibsvmOptions& options = {});
 
 }  // namespace tapegrad::datasets

@@ -15,7 +15,13 @@ std::string_view trim(std::string_view text);
 std::optional<double> parse_number(std::string_view token);
 std::optional<std::int64_t> parse_integer(std::string_view token);
 
-// Yields the lines of a text file with their 1-based numbers.
+// `text` as it may be shown in a message: at most `limit` characters, bytes that are not
+// printable ASCII written as \xNN, and "..." when cut, so a binary file never reaches the terminal.
+std::string printable(std::string_view text, std::size_t limit = 40);
+
+// Yields the lines of a text file with their 1-based numbers. A file whose first kilobytes hold a
+// byte no text file has (NUL, or a control character other than tab, line and page breaks) is
+// refused before any line is parsed, and so is a line holding one later on.
 class LineReader {
  public:
   LineReader(const std::string& path, const char* reader);
@@ -24,6 +30,8 @@ class LineReader {
 
  private:
   std::ifstream in_;
+  std::string path_;
+  const char* reader_;
   std::int64_t line_number_ = 0;
 };
 

@@ -162,8 +162,20 @@ void run_lbfgs(const Problem& problem, Tensor& x, std::int64_t memory, int itera
   }
 }
 
+// This example keeps the data as a dense float64 matrix and BFGS a dense d x d inverse Hessian;
+// wider data is refused before either is allocated.
+constexpr double kMemoryBudgetBytes = 2.0 * (1 << 30);
+
 Problem load_problem(const std::string& path) {
   const datasets::LibsvmData data = datasets::read_libsvm(path);
+  const auto rows = static_cast<double>(data.features.rows()), features = static_cast<double>(data.features.num_columns);
+  const double bytes = 8 * (rows * features + features * features);
+  TAPEGRAD_CHECK(bytes <= kMemoryBudgetBytes,
+                 "{} has {} features (the widest example is on line {}): its dense {}x{} matrix and BFGS's {}x{} "
+                 "inverse Hessian would take {:.1f} GB; this example handles up to {:.0f} GB, so use a file with "
+                 "fewer features",
+                 path, data.features.num_columns, data.widest_line, data.features.rows(), data.features.num_columns,
+                 data.features.num_columns, data.features.num_columns, bytes / 1e9, kMemoryBudgetBytes / 1e9);
   return {data.dense().to(kFloat64), data.binary_labels().to(kFloat64)};
 }
 

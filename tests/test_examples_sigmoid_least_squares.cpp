@@ -5,6 +5,8 @@
 #include <regex>
 #include <string>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "example_runner.h"
@@ -79,6 +81,30 @@ TEST(SigmoidLeastSquaresExample, HelpAndMissingFilesAreExplained) {
   const ProgramRun no_file = run_example("sigmoid_least_squares", "--file /nonexistent/a9a --out " + out.string());
   EXPECT_EQ(no_file.exit_code, 1);
   EXPECT_NE(no_file.output.find("/nonexistent/a9a"), std::string::npos) << no_file.output;
+}
+
+// Files that would make the example ask for more memory than a machine has are refused before
+// anything large is allocated, naming the file, the line and the feature.
+TEST(SigmoidLeastSquaresExample, DataTooWideForItsDenseMatricesIsRefusedNamingTheLine) {
+  REQUIRE_EXAMPLES();
+  const auto out = fresh_output_dir("sigmoid_least_squares_wide");
+  const std::string file = (out / "wide.libsvm").string();
+  std::ofstream(file) << "1 1:0.5\n-1 2:1 100000:1\n1 3:1\n";
+  const ProgramRun wide = run_example("sigmoid_least_squares", "--file " + file + " --out " + out.string());
+  EXPECT_EQ(wide.exit_code, 1) << wide.output;
+  for (const char* words : {"wide.libsvm has 100000 features", "line 2", "80.0 GB", "fewer features"})
+    EXPECT_NE(wide.output.find(words), std::string::npos) << words << "\n" << wide.output;
+
+  std::ofstream(file) << "1 1:0.5\n-1 1099511627776:1\n";
+  const ProgramRun huge = run_example("sigmoid_least_squares", "--file " + file + " --out " + out.string());
+  EXPECT_EQ(huge.exit_code, 1) << huge.output;
+  for (const char* words : {"wide.libsvm:2", "feature index 1099511627776", "max_feature_index"})
+    EXPECT_NE(huge.output.find(words), std::string::npos) << words << "\n" << huge.output;
+
+  std::ofstream(file) << "";
+  const ProgramRun empty = run_example("sigmoid_least_squares", "--file " + file + " --out " + out.string());
+  EXPECT_EQ(empty.exit_code, 1) << empty.output;
+  EXPECT_NE(empty.output.find("holds no examples"), std::string::npos) << empty.output;
 }
 
 }  // namespace

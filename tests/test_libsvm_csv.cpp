@@ -1,7 +1,9 @@
 // The LIBSVM and CSV readers: the real heart_scale file and the committed Iris table load with
 // their known sizes and statistics; each malformed line gives an error with its line number;
 // comments, blank lines, sparse rows and an explicit feature count behave as the format says.
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -73,6 +75,63 @@ TEST(LibsvmReader, MalformedLinesAreErrorsWithTheirLineNumbers) {
   expect_error([] { read_libsvm("/nonexistent/heart_scale"); }, {"cannot open", "/nonexistent/heart_scale"});
 }
 
+TEST(LibsvmReader, FeatureIndicesAreBoundedAndTheBoundCanBeRaised) {
+  ScratchDir dir;
+  write_text(dir.file("wide"), "1 1:1\n-1 2:1 1099511627776:1\n");  // 2^40
+  expect_error([&] { read_libsvm(dir.file("wide")); },
+               {"wide:2", "feature index 1099511627776", "'1099511627776:1'", "16777216", "max_feature_index"});
+  write_text(dir.file("wider"), "1 1:1\n-1 16777217:1\n");
+  expect_error([&] { read_libsvm(dir.file("wider")); }, {"wider:2", "16777217"});
+  const datasets::LibsvmData raised = read_libsvm(dir.file("wider"), {.max_feature_index = std::int64_t{1} << 25});
+  EXPECT_EQ(raised.features.num_columns, 16777217);
+  EXPECT_EQ(raised.widest_line, 2);
+}
+
+TEST(LibsvmReader, AFileWithoutExamplesIsRefused) {
+  ScratchDir dir;
+  for (const std::string text : {"", "\n\n", "# only a comment\n"}) {
+    write_text(dir.file("empty"), text);
+    expect_error([&] { read_libsvm(dir.file("empty")); }, {"empty", "holds no examples"});
+  }
+}
+
+// Binary data is refused from its first bytes, and nothing but printable characters reaches the
+// message, however the file was damaged.
+TEST(TextReaders, BinaryGarbageIsRefusedAndNeverEchoed) {
+  ScratchDir dir;
+  std::string garbage = "1 1:0.5\n";
+  for (int i = 0; i < 200; ++i) garbage.push_back(static_cast<char>((i * 37 + 11) % 256));
+  write_text(dir.file("garbage"), garbage);
+  const auto is_printable = [](const std::string& message) {
+    return std::all_of(message.begin(), message.end(), [](char c) { return c == '\n' || (c >= 0x20 && c < 0x7f); });
+  };
+  for (const auto& read : std::vector<std::function<void()>>{[&] { read_libsvm(dir.file("garbage")); },
+                                                             [&] { read_csv(dir.file("garbage")); }}) {
+    try {
+      read();
+      ADD_FAILURE() << "binary data was accepted";
+    } catch (const Error& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("garbage"), std::string::npos) << message;
+      EXPECT_NE(message.find("not a text file"), std::string::npos) << message;
+      EXPECT_TRUE(is_printable(message)) << message;
+      EXPECT_LT(message.size(), 200u) << message;
+    }
+  }
+  // Text with stray bytes past the first kilobytes: the line is named, the bytes escaped.
+  std::string late = std::string(5000, '\n') + "1 1:\x01\x02\n";
+  write_text(dir.file("late"), late);
+  expect_error([&] { read_libsvm(dir.file("late")); }, {"late:5001", "0x01"});
+  write_text(dir.file("high"), "1 1:\xff\xfe\xfd\n");  // not control bytes: an unparsable value
+  try {
+    read_libsvm(dir.file("high"));
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("'\\xff\\xfe\\xfd'"), std::string::npos) << error.what();
+    EXPECT_TRUE(is_printable(error.what())) << error.what();
+  }
+}
+
 TEST(LibsvmReader, BinaryLabelsRefuseOtherClasses) {
   ScratchDir dir;
   write_text(dir.file("multi"), "1 1:1\n2 1:1\n");
@@ -130,6 +189,8 @@ TEST(CsvReader, MalformedRowsAreErrorsWithLineAndColumn) {
   write_text(dir.file("empty_cell.csv"), "a,b\n1,\n");
   expect_error([&] { read_csv(dir.file("empty_cell.csv")); }, {":2", "column 'b'"});
   expect_error([&] { read_csv(kIris, {.label_column = "kind"}); }, {"no column 'kind'", "species"});
+  write_text(dir.file("nothing.csv"), "");
+  expect_error([&] { read_csv(dir.file("nothing.csv")); }, {"nothing.csv", "holds no lines"});
 }
 
 }  // namespace
