@@ -11,7 +11,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -23,6 +25,28 @@
 #include <tapegrad/autodiff/tensor.h>
 
 namespace tapegrad::nn {
+
+class Module;
+struct ForwardHooks;
+
+// Runs before forward with the module and its input; a tensor returned replaces the input.
+using ForwardPreHook = std::function<std::optional<Tensor>(Module& module, const Tensor& input)>;
+// Runs after forward with the module, its input and output; a tensor returned replaces the output.
+using ForwardHook = std::function<std::optional<Tensor>(Module& module, const Tensor& input, const Tensor& output)>;
+
+// What registering a hook returns: remove() unregisters it (again: nothing), as PyTorch's
+// RemovableHandle. It does not keep the module alive, and dropping it keeps the hook.
+class RemovableHandle {
+ public:
+  RemovableHandle() = default;
+  void remove();
+
+ private:
+  friend class Module;
+  RemovableHandle(std::weak_ptr<ForwardHooks> hooks, std::uint64_t id) : hooks_(std::move(hooks)), id_(id) {}
+  std::weak_ptr<ForwardHooks> hooks_;
+  std::uint64_t id_ = 0;
+};
 
 class Module {
  public:
@@ -36,7 +60,42 @@ class Module {
 
   // The computation; modules that take one tensor override it (losses take two, see loss.h).
   virtual Tensor forward(const Tensor& input);
-  Tensor operator()(const Tensor& input) { return forward(input); }
+  // forward, with the forward hooks around it when there are any, as calling a PyTorch module.
+  Tensor operator()(const Tensor& input) { return hooks_ ? forward_with_hooks(input) : forward(input); }
+
+  // Hooks run by operator() (not by a direct forward call) in registration order. A hook
+  // returning a tensor replaces the input (pre-hook) or output (hook) that the next one sees;
+  // one returning std::nullopt, or nothing at all, leaves it.
+  template <class Hook>
+  RemovableHandle register_forward_pre_hook(Hook&& hook) {
+    if constexpr (std::is_void_v<std::invoke_result_t<Hook&, Module&, const Tensor&>>) {
+      return add_forward_pre_hook([hook = std::forward<Hook>(hook)](Module& module, const Tensor& input) mutable
+                                  -> std::optional<Tensor> {
+        hook(module, input);
+        return std::nullopt;
+      });
+    } else {
+      return add_forward_pre_hook(ForwardPreHook(std::forward<Hook>(hook)));
+    }
+  }
+  template <class Hook>
+  RemovableHandle register_forward_hook(Hook&& hook) {
+    if constexpr (std::is_void_v<std::invoke_result_t<Hook&, Module&, const Tensor&, const Tensor&>>) {
+      return add_forward_hook([hook = std::forward<Hook>(hook)](Module& module, const Tensor& input,
+                                                                const Tensor& output) mutable -> std::optional<Tensor> {
+        hook(module, input, output);
+        return std::nullopt;
+      });
+    } else {
+      return add_forward_hook(ForwardHook(std::forward<Hook>(hook)));
+    }
+  }
+
+  // Calls fn on every submodule (each child's tree first, then the child) and then on this
+  // module, as PyTorch's apply, e.g. to initialize weights: model.apply(init_weights).
+  Module& apply(const std::function<void(Module&)>& fn);
+  // Sets requires_grad on every parameter: requires_grad_(false) freezes the module.
+  Module& requires_grad_(bool requires_grad = true);
 
   // Parameters (tensors the optimizer updates) and buffers (state such as running statistics),
   // this module's first, then each submodule's in registration order, with dotted names
@@ -73,7 +132,9 @@ class Module {
   Module& to(Device device);
   Module& to(DType dtype);
 
+  // Elements of all parameters, and of those that require grad (what training updates).
   std::int64_t parameter_count() const;
+  std::int64_t trainable_parameter_count() const;
 
   // The type name, e.g. "Linear", and its options as printed inside the parentheses.
   virtual std::string name() const { return "Module"; }
@@ -111,11 +172,15 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name, const char* what) const;
   void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const;
+  Tensor forward_with_hooks(const Tensor& input);
+  RemovableHandle add_forward_pre_hook(ForwardPreHook hook);
+  RemovableHandle add_forward_hook(ForwardHook hook);
 
   NamedTensors parameters_;
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+  std::shared_ptr<ForwardHooks> hooks_;  // created by the first hook, so a plain call costs nothing more
 };
 
 // Writes every parameter and buffer of `module` to a safetensors file (see autodiff/serialize.h).

@@ -11,7 +11,7 @@ void Sequential::append(std::shared_ptr<Module> module) {
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
-  for (const auto& entry : named_children()) x = entry.second->forward(x);
+  for (const auto& entry : named_children()) x = (*entry.second)(x);  // through operator(), so hooks run
   return x;
 }
 
