@@ -98,6 +98,15 @@ void Module::replace_module(const std::string& name, std::shared_ptr<Module> mod
   found->second = std::move(module);
 }
 
+std::shared_ptr<Module> Module::remove_module(const std::string& name) {
+  const auto found =
+      std::find_if(children_.begin(), children_.end(), [&](const auto& entry) { return entry.first == name; });
+  TAPEGRAD_CHECK(found != children_.end(), "{}: there is no submodule '{}' to remove", this->name(), name);
+  std::shared_ptr<Module> removed = std::move(found->second);
+  children_.erase(found);
+  return removed;
+}
+
 const std::shared_ptr<Module>& Module::child_at(std::ptrdiff_t index) const {
   const auto count = static_cast<std::ptrdiff_t>(children_.size());
   TAPEGRAD_CHECK(count > 0, "{}: index {} is out of range: it holds no modules", name(), index);
@@ -106,21 +115,25 @@ const std::shared_ptr<Module>& Module::child_at(std::ptrdiff_t index) const {
   return children_[static_cast<std::size_t>(index < 0 ? index + count : index)].second;
 }
 
-void Module::collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const {
-  for (const auto& [name, tensor] : buffers ? buffers_ : parameters_) out.emplace_back(prefix + name, tensor);
+void Module::collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse,
+                     std::unordered_set<const TensorImpl*>* seen) const {
+  for (const auto& [name, tensor] : buffers ? buffers_ : parameters_)
+    if (seen == nullptr || seen->insert(tensor.impl_ptr().get()).second) out.emplace_back(prefix + name, tensor);
   if (!recurse) return;
-  for (const auto& [name, child] : children_) child->collect(out, prefix + name + ".", buffers, true);
+  for (const auto& [name, child] : children_) child->collect(out, prefix + name + ".", buffers, true, seen);
 }
 
 NamedTensors Module::named_parameters(bool recurse) const {
   NamedTensors out;
-  collect(out, "", false, recurse);
+  std::unordered_set<const TensorImpl*> seen;
+  collect(out, "", false, recurse, &seen);
   return out;
 }
 
 NamedTensors Module::named_buffers(bool recurse) const {
   NamedTensors out;
-  collect(out, "", true, recurse);
+  std::unordered_set<const TensorImpl*> seen;
+  collect(out, "", true, recurse, &seen);
   return out;
 }
 
@@ -137,8 +150,9 @@ std::vector<Tensor> Module::parameters(bool recurse) const { return tensors_of(n
 std::vector<Tensor> Module::buffers(bool recurse) const { return tensors_of(named_buffers(recurse)); }
 
 NamedTensors Module::state_dict() const {
-  NamedTensors out = named_parameters();
-  collect(out, "", true, true);
+  NamedTensors out;
+  collect(out, "", false, true, nullptr);
+  collect(out, "", true, true, nullptr);
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -99,12 +100,14 @@ class Module {
 
   // Parameters (tensors the optimizer updates) and buffers (state such as running statistics),
   // this module's first, then each submodule's in registration order, with dotted names
-  // ("0.weight", "encoder.fc.bias").
+  // ("0.weight", "encoder.fc.bias"). A tensor registered in several places (a module used
+  // twice, tied weights) comes once, under its first name, as in PyTorch.
   std::vector<Tensor> parameters(bool recurse = true) const;
   NamedTensors named_parameters(bool recurse = true) const;
   std::vector<Tensor> buffers(bool recurse = true) const;
   NamedTensors named_buffers(bool recurse = true) const;
-  // Parameters then buffers: what save() writes and load() expects.
+  // Parameters then buffers: what save() writes and load() expects. Unlike named_parameters(),
+  // a shared tensor appears under each of its names, as in PyTorch's state_dict.
   NamedTensors state_dict() const;
   // Copies `saved` into the parameters and buffers. Every name, shape and dtype must match
   // exactly; a mismatch, a missing or an unexpected name throws (naming `source`, e.g. the file)
@@ -164,6 +167,8 @@ class Module {
   // Puts `module` in the place of the submodule registered as `name`, keeping the order, as
   // assigning to an existing submodule name does in PyTorch.
   void replace_module(const std::string& name, std::shared_ptr<Module> module);
+  // Unregisters the submodule `name` and returns it, as deleting it does in PyTorch.
+  std::shared_ptr<Module> remove_module(const std::string& name);
   // The submodule at position `index` of the registration order (negative counts from the end,
   // as in Python); throws when out of range.
   const std::shared_ptr<Module>& child_at(std::ptrdiff_t index) const;
@@ -171,7 +176,10 @@ class Module {
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name, const char* what) const;
-  void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const;
+  // Appends this module's (and with `recurse` its submodules') parameters or buffers; with
+  // `seen`, only tensors not in it, which it then records.
+  void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse,
+               std::unordered_set<const TensorImpl*>* seen) const;
   Tensor forward_with_hooks(const Tensor& input);
   RemovableHandle add_forward_pre_hook(ForwardPreHook hook);
   RemovableHandle add_forward_hook(ForwardHook hook);
