@@ -282,6 +282,7 @@ Compose::Compose(std::vector<TransformPtr> transforms) : transforms_(std::move(t
 }
 
 Tensor Compose::operator()(const Tensor& images, Generator& generator) const {
+  check_batch_shape(images);  // an empty pipeline refuses what its transforms would
   Tensor result = images;
   for (const TransformPtr& t : transforms_) result = (*t)(result, generator);
   return transforms_.empty() ? images.clone() : result;

@@ -166,6 +166,7 @@ TEST(Transforms, RefuseWhatTheyCannotHandle) {
   expect_error([&] { RandomRotation(5)(zeros({8, 28, 28}), generator); },
                {"[N, C, H, W]", "[8, 28, 28]", "unsqueeze(1)", "unsqueeze(0)"});
   expect_error([&] { RandomCrop({2, 2})(zeros({28, 28}), generator); }, {"[N, C, H, W]", "[28, 28]", "unsqueeze"});
+  expect_error([&] { Compose(std::vector<TransformPtr>{})(zeros({8, 28, 28}), generator); }, {"[N, C, H, W]", "unsqueeze(1)"});
   expect_error([&] { RandomCrop({8, 8})(zeros({1, 1, 4, 4}), generator); }, {"8x8 crop", "4x4"});
   expect_error([&] { Normalize({0.5, 0.5}, {1, 1})(zeros({1, 3, 4, 4}), generator); }, {"2 means", "3 channels"});
   expect_error([] { RandomResizedCrop({4, 4}, {0.0, 1.0}); }, {"scale"});
