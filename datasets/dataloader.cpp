@@ -1,5 +1,6 @@
-// DataLoader: epoch orders from (seed, epoch), collation through Dataset::get_batch, and a
-// one-slot background worker that collates the next batch while the current one is in use.
+// DataLoader: epoch orders from (seed, epoch), collation through Dataset::get_batch (or example
+// by example through the per-example transform), and a one-slot background worker that collates
+// the next batch while the current one is in use.
 #include <tapegrad/datasets/dataloader.h>
 
 #include <condition_variable>
@@ -111,12 +112,63 @@ void DataLoader::load_state(const DataLoaderState& state) {
   state_ = state;
 }
 
-Example DataLoader::collate(const std::vector<std::int64_t>& order, std::int64_t batch) const {
+DataLoaderOptions& DataLoaderOptions::with_transform(std::function<Tensor(const Tensor&)> t) {
+  TAPEGRAD_CHECK(t != nullptr, "DataLoaderOptions::with_transform: the function is empty");
+  transform = [t = std::move(t)](const Tensor& input, Generator&) { return t(input); };
+  return *this;
+}
+
+DataLoaderOptions& DataLoaderOptions::with_transform(transforms::TransformPtr t) {
+  TAPEGRAD_CHECK(t != nullptr, "DataLoaderOptions::with_transform: the transform is null");
+  transform = [t = std::move(t)](const Tensor& image, Generator& generator) {
+    TAPEGRAD_CHECK(image.dim() == 3, "DataLoader transform: an image transform takes each example as one image "
+                   "[C, H, W], got shape {}; for single-channel images [H, W] store the dataset's inputs as "
+                   "[N, 1, H, W] (inputs.unsqueeze(1))", image.shape());
+    return (*t)(image.unsqueeze(0), generator).squeeze(0);
+  };
+  return *this;
+}
+
+namespace {
+
+// The key of the transforms' generators in epoch `epoch`: splitmix64 of the seed and epoch, so
+// their streams are unrelated to the epoch orders' (keyed by the seed itself) and to each other.
+std::uint64_t transform_stream_key(std::uint64_t seed, std::int64_t epoch) {
+  std::uint64_t z = seed ^ (0x9e3779b97f4a7c15ull * (static_cast<std::uint64_t>(epoch) + 1));
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Counters each example's transform may draw before reaching the next example's.
+constexpr int kTransformCountersLog2 = 24;
+
+}  // namespace
+
+Example DataLoader::transformed_batch(const std::vector<std::int64_t>& indices, std::int64_t epoch,
+                                      std::int64_t first_position) const {
+  NoGradGuard no_grad;
+  std::vector<Tensor> inputs, targets;
+  inputs.reserve(indices.size());
+  targets.reserve(indices.size());
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    Example example = dataset_->get(indices[k]);
+    Generator generator(transform_stream_key(options_.seed, epoch));
+    generator.set_offset(static_cast<std::uint64_t>(first_position + static_cast<std::int64_t>(k))
+                         << kTransformCountersLog2);
+    inputs.push_back(options_.transform(example.input, generator));
+    targets.push_back(std::move(example.target));
+  }
+  return {stack(inputs), stack(targets)};
+}
+
+Example DataLoader::collate(const std::vector<std::int64_t>& order, std::int64_t epoch, std::int64_t batch) const {
   const auto start = static_cast<std::size_t>(batch * options_.batch_size);
   const std::size_t end = std::min(order.size(), start + static_cast<std::size_t>(options_.batch_size));
   const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start),
                                           order.begin() + static_cast<std::ptrdiff_t>(end));
-  Example example = dataset_->get_batch(from_vector(indices));
+  Example example = options_.transform ? transformed_batch(indices, epoch, static_cast<std::int64_t>(start))
+                                       : dataset_->get_batch(from_vector(indices));
   if (options_.device.is_cpu()) return example;
   return {example.input.to(options_.device), example.target.to(options_.device)};
 }
@@ -155,7 +207,7 @@ DataLoader::Iterator::~Iterator() {
 
 void DataLoader::Iterator::fetch_current() {
   DataLoaderState& state = loader_->state_;
-  current_ = next_.valid() ? next_.get() : loader_->collate(*order_, state.batches_done);
+  current_ = next_.valid() ? next_.get() : loader_->collate(*order_, state.epoch, state.batches_done);
   ++state.batches_done;
   request_next();
 }
@@ -163,8 +215,9 @@ void DataLoader::Iterator::fetch_current() {
 void DataLoader::Iterator::request_next() {
   DataLoaderState& state = loader_->state_;
   if (loader_->worker_ == nullptr || state.batches_done >= loader_->size()) return;
-  next_ = loader_->worker_->submit(
-      [loader = loader_, order = order_, batch = state.batches_done] { return loader->collate(*order, batch); });
+  next_ = loader_->worker_->submit([loader = loader_, order = order_, epoch = state.epoch, batch = state.batches_done] {
+    return loader->collate(*order, epoch, batch);
+  });
 }
 
 DataLoader::Iterator& DataLoader::Iterator::operator++() {

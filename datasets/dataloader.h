@@ -5,14 +5,20 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <iterator>
 #include <memory>
 #include <vector>
 
 #include <tapegrad/datasets/dataset.h>
+#include <tapegrad/datasets/transforms.h>
 
 namespace tapegrad::datasets {
+
+// A function of one example's input (e.g. one image [C, H, W]) that draws any randomness from
+// the generator it is given.
+using SampleTransform = std::function<Tensor(const Tensor& input, Generator& generator)>;
 
 struct DataLoaderOptions {
   std::int64_t batch_size = 1;
@@ -28,6 +34,12 @@ struct DataLoaderOptions {
   // prefetch thread, through the backend's pinned staging buffers — so the copy overlaps the
   // training step that uses the batch before.
   Device device = Device::cpu();
+  // Applied to each example's input as its batch is collated (on the prefetch thread when
+  // prefetching), the batch then stacked from the results: torchvision's per-sample transform.
+  // Each example gets its own generator, a function of (seed, epoch, position in the epoch), so
+  // augmentation is the same for a seed whatever the batch size, prefetching or thread timing,
+  // and differs from epoch to epoch. The examples are read one by one with Dataset::get.
+  SampleTransform transform;
 
   DataLoaderOptions& with_batch_size(std::int64_t b) { batch_size = b; return *this; }
   DataLoaderOptions& with_shuffle(bool s = true) { shuffle = s; return *this; }
@@ -40,6 +52,11 @@ struct DataLoaderOptions {
   DataLoaderOptions& with_prefetch(bool p) { prefetch = p; return *this; }
   DataLoaderOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
   DataLoaderOptions& with_device(Device d) { device = d; return *this; }
+  DataLoaderOptions& with_transform(SampleTransform t) { transform = std::move(t); return *this; }
+  // A function without randomness, or an image transform applied to each image [C, H, W] as a
+  // batch of one.
+  DataLoaderOptions& with_transform(std::function<Tensor(const Tensor&)> t);
+  DataLoaderOptions& with_transform(transforms::TransformPtr t);
 };
 
 // Where a loader stands: the epoch under way and how many of its batches were handed out.
@@ -107,7 +124,9 @@ class DataLoader {
   void set_epoch(std::int64_t epoch) { load_state({epoch, 0}); }
 
  private:
-  Example collate(const std::vector<std::int64_t>& order, std::int64_t batch) const;
+  Example collate(const std::vector<std::int64_t>& order, std::int64_t epoch, std::int64_t batch) const;
+  Example transformed_batch(const std::vector<std::int64_t>& indices, std::int64_t epoch,
+                            std::int64_t first_position) const;
   std::int64_t samples_per_epoch() const;
 
   DatasetPtr dataset_;

@@ -87,6 +87,22 @@ std::shared_ptr<MappedDataset> map_inputs(DatasetPtr base, MappedDataset::Map ma
   return std::make_shared<MappedDataset>(std::move(base), std::move(map));
 }
 
+SampleMappedDataset::SampleMappedDataset(DatasetPtr base, Map map) : base_(std::move(base)), map_(std::move(map)) {
+  TAPEGRAD_CHECK(base_ != nullptr && map_, "map_samples: needs a dataset and a function");
+}
+
+// The default get_batch stacks get(i), so batches see the map example by example.
+Example SampleMappedDataset::get(std::int64_t index) const {
+  Example example = base_->get(index);
+  NoGradGuard no_grad;
+  example.input = map_(example.input);
+  return example;
+}
+
+std::shared_ptr<SampleMappedDataset> map_samples(DatasetPtr base, SampleMappedDataset::Map map) {
+  return std::make_shared<SampleMappedDataset>(std::move(base), std::move(map));
+}
+
 std::int64_t subset_count(std::int64_t size, double fraction) {
   TAPEGRAD_CHECK(fraction >= 0 && fraction <= 1, "random_subset: fraction must lie in [0, 1], got {}", fraction);
   return std::llround(fraction * static_cast<double>(size));

@@ -79,6 +79,25 @@ class MappedDataset : public Dataset {
 
 std::shared_ptr<MappedDataset> map_inputs(DatasetPtr base, MappedDataset::Map map);
 
+// `base` with `map` applied to each example's input on its own, as a torchvision dataset's
+// transform: get_batch maps the examples one by one, then stacks them. For functions that need
+// a single example (one image [C, H, W], a variable-length sequence); map_inputs is the faster
+// choice for functions that work on batches. Random augmentation belongs in the DataLoader's
+// transform (DataLoaderOptions::transform), which gives each example a seeded generator.
+class SampleMappedDataset : public Dataset {
+ public:
+  using Map = std::function<Tensor(const Tensor&)>;
+  SampleMappedDataset(DatasetPtr base, Map map);
+  std::int64_t size() const override { return base_->size(); }
+  Example get(std::int64_t index) const override;
+
+ private:
+  DatasetPtr base_;
+  Map map_;
+};
+
+std::shared_ptr<SampleMappedDataset> map_samples(DatasetPtr base, SampleMappedDataset::Map map);
+
 // `count` distinct examples of `dataset` drawn without replacement, in random order (the first
 // `count` entries of a random permutation, as torch.randperm(n)[:count]).
 std::shared_ptr<Subset> random_subset(DatasetPtr dataset, std::int64_t count, Generator& generator);

@@ -44,27 +44,42 @@ Taps bilinear_taps(std::int64_t in, std::int64_t out) {
 
 }  // namespace
 
+namespace {
+
+// Transforms take batches only: a 3-D tensor could be one image [C, H, W] or a batch of
+// single-channel images [N, H, W], and guessing wrong transforms a whole batch as one image.
+void check_batch_shape(const Tensor& images) {
+  TAPEGRAD_CHECK(images.defined(), "transform: expected a batch of images [N, C, H, W], got an undefined tensor");
+  switch (images.dim()) {
+    case 4:
+      return;
+    case 3:
+      fail("transform: expected a batch of images [N, C, H, W], got the 3-D shape {}; for a batch of single-channel "
+           "images [N, H, W] add the channel dim with images.unsqueeze(1), for one image [C, H, W] add the batch dim "
+           "with image.unsqueeze(0)", images.shape());
+    case 2:
+      fail("transform: expected a batch of images [N, C, H, W], got the 2-D shape {}; for one single-channel image "
+           "[H, W] use image.unsqueeze(0).unsqueeze(0)", images.shape());
+    default:
+      fail("transform: expected a batch of images [N, C, H, W], got shape {}", images.shape());
+  }
+}
+
+}  // namespace
+
 Tensor ImageTransform::operator()(const Tensor& images, Generator& generator) const {
-  TAPEGRAD_CHECK(images.defined() && images.dim() >= 2 && images.dim() <= 4,
-                 "transform: expected an image [H, W] or [C, H, W] or a batch [N, C, H, W], got {}",
-                 images.defined() ? fmt::format("shape {}", images.shape()) : "an undefined tensor");
+  check_batch_shape(images);
   TAPEGRAD_CHECK(is_floating(images.dtype()),
                  "transform: expected float32 or float64 images, got {}; convert uint8 pixels with to_unit_range",
                  images.dtype());
-  const int rank = images.dim();
-  const std::int64_t count = rank == 4 ? images.size(0) : 1, channels = rank >= 3 ? images.size(-3) : 1;
-  const std::int64_t height = images.size(-2), width = images.size(-1);
+  const std::int64_t count = images.size(0), channels = images.size(1), height = images.size(2),
+                     width = images.size(3);
   check_input(channels, height, width);
 
   std::vector<Params> params;
   params.reserve(static_cast<std::size_t>(count));
   for (std::int64_t n = 0; n < count; ++n) params.push_back(draw(height, width, generator));
-
-  const Tensor out = apply(images.reshape({count, channels, height, width}), params);
-  Shape shape = images.shape();
-  shape[rank - 2] = out.size(2);
-  shape[rank - 1] = out.size(3);
-  return out.reshape(shape);
+  return apply(images, params);
 }
 
 // ---- RandomResizedCrop ----
@@ -267,6 +282,7 @@ Compose::Compose(std::vector<TransformPtr> transforms) : transforms_(std::move(t
 }
 
 Tensor Compose::operator()(const Tensor& images, Generator& generator) const {
+  check_batch_shape(images);  // an empty pipeline refuses what its transforms would
   Tensor result = images;
   for (const TransformPtr& t : transforms_) result = (*t)(result, generator);
   return transforms_.empty() ? images.clone() : result;

@@ -1,5 +1,6 @@
-// Image transforms as torchvision.transforms, on floating-point images [H, W] or [C, H, W] and
-// batches [N, C, H, W], on any device: they are computed with tensor ops, so they run where the
+// Image transforms as torchvision.transforms, on floating-point batches of images [N, C, H, W]
+// (only: a 3-D tensor could be [C, H, W] or [N, H, W], so it is refused with the unsqueeze that
+// makes it a batch), on any device: they are computed with tensor ops, so they run where the
 // images are and gradients flow through them. Random transforms draw their parameters on the
 // host from the Generator passed in, image by image in batch order, so the same seed gives the
 // same augmented batch on every device; each image of a batch gets its own draws. Resampling is
@@ -25,7 +26,7 @@ struct CropBox {
 class Transform {
  public:
   virtual ~Transform() = default;
-  // The transformed image or batch: a new float32 tensor of the input's rank.
+  // The transformed batch [N, C, H', W']: a new tensor of the input's dtype.
   virtual Tensor operator()(const Tensor& images, Generator& generator) const = 0;
 };
 
@@ -82,7 +83,8 @@ class RandomRotation : public ImageTransform {
   double low_, high_;
 };
 
-// Rotates every image by exactly `degrees` (what RandomRotation applies once it has drawn).
+// Rotates every image of a batch [N, C, H, W] by exactly `degrees` (what RandomRotation applies
+// once it has drawn).
 Tensor rotate(const Tensor& images, double degrees);
 
 // torchvision's RandomCrop: zero padding of `padding` on every side, then a uniform box of `size`.

@@ -7,7 +7,7 @@
 
 namespace tapegrad::nn {
 
-ModuleList& ModuleList::append(std::shared_ptr<Module> module) {
+ModuleSequence& ModuleSequence::append(std::shared_ptr<Module> module) {
   register_module(std::to_string(size()), std::move(module));
   return *this;
 }
@@ -57,11 +57,24 @@ std::vector<std::string> ModuleDict::keys() const {
   return out;
 }
 
+void ModuleDict::fail_missing(const std::string& key) const {
+  if (size() == 0) fail("ModuleDict: there is no module under the key '{}': the dict is empty", key);
+  fail("ModuleDict: there is no module under the key '{}'; the keys are: {}", key, fmt::join(keys(), ", "));
+}
+
 const std::shared_ptr<Module>& ModuleDict::operator[](const std::string& key) const {
   for (const auto& [name, module] : *this)
     if (name == key) return module;
-  if (size() == 0) fail("ModuleDict: there is no module under the key '{}': the dict is empty", key);
-  fail("ModuleDict: there is no module under the key '{}'; the keys are: {}", key, fmt::join(keys(), ", "));
+  fail_missing(key);
+}
+
+std::shared_ptr<Module> ModuleDict::pop(const std::string& key) {
+  if (!contains(key)) fail_missing(key);
+  return remove_module(key);
+}
+
+void ModuleDict::clear() {
+  for (const std::string& key : keys()) remove_module(key);
 }
 
 }  // namespace tapegrad::nn

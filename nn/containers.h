@@ -27,15 +27,12 @@
 
 namespace tapegrad::nn {
 
-// Modules in order, registered as "0", "1", ...
-class ModuleList : public Module {
+// Modules in order, registered as "0", "1", ...: what ModuleList and Sequential share.
+class ModuleSequence : public Module {
  public:
-  ModuleList() = default;
-  ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) { extend(modules); }
-  explicit ModuleList(const std::vector<std::shared_ptr<Module>>& modules) { extend(modules); }
-
-  // Registers `module` under the next index. By value (moved in) or as a shared_ptr (shared).
-  ModuleList& append(std::shared_ptr<Module> module);
+  // Registers `module` under the next index.
+  ModuleSequence& append(std::shared_ptr<Module> module);
+  // The same for a module by value (moved in) or a shared_ptr to one (shared).
   template <class M>
     requires std::is_base_of_v<Module, std::decay_t<M>>
   void push_back(M&& module) {
@@ -49,17 +46,13 @@ class ModuleList : public Module {
   // Appends each of `modules` (shared_ptrs to modules, or another ModuleList) in order.
   template <std::ranges::input_range Modules>
     requires std::is_convertible_v<std::ranges::range_reference_t<Modules>, std::shared_ptr<Module>>
-  ModuleList& extend(const Modules& modules) {
+  ModuleSequence& extend(const Modules& modules) {
     // Gathered first, so a list can be extended with itself.
     std::vector<std::shared_ptr<Module>> added;
     for (const auto& module : modules) added.emplace_back(module);
     for (auto& module : added) append(std::move(module));
     return *this;
   }
-
-  // Throws: a list has no computation of its own.
-  Tensor forward(const Tensor& input) override;
-  std::string name() const override { return "ModuleList"; }
 
   std::size_t size() const { return named_children().size(); }
   // The module at `index` (negative counts from the end); throws when out of range.
@@ -68,7 +61,7 @@ class ModuleList : public Module {
   template <class M>
   M& at(std::ptrdiff_t index) const {
     auto* typed = dynamic_cast<M*>((*this)[index].get());
-    TAPEGRAD_CHECK(typed != nullptr, "ModuleList::at: module {} is a {}, not the requested type", index,
+    TAPEGRAD_CHECK(typed != nullptr, "{}::at: module {} is a {}, not the requested type", name(), index,
                    (*this)[index]->name());
     return *typed;
   }
@@ -76,6 +69,17 @@ class ModuleList : public Module {
   // The modules in order, as shared_ptrs.
   auto begin() const { return std::views::values(named_children()).begin(); }
   auto end() const { return std::views::values(named_children()).end(); }
+};
+
+class ModuleList : public ModuleSequence {
+ public:
+  ModuleList() = default;
+  ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) { extend(modules); }
+  explicit ModuleList(const std::vector<std::shared_ptr<Module>>& modules) { extend(modules); }
+
+  // Throws: a list has no computation of its own.
+  Tensor forward(const Tensor& input) override;
+  std::string name() const override { return "ModuleList"; }
 
  protected:
   // Folds a run of modules that print alike into one entry, "(0-2): 3 x Linear(...)", as PyTorch.
@@ -112,6 +116,11 @@ class ModuleDict : public Module {
   std::vector<std::string> keys() const;
   // The module under `key`; throws naming the keys there are when there is none.
   const std::shared_ptr<Module>& operator[](const std::string& key) const;
+  // Removes the module under `key` and returns it, as PyTorch's pop; throws when there is none.
+  std::shared_ptr<Module> pop(const std::string& key);
+  // The same without the result, as `del dict[key]`.
+  void erase(const std::string& key) { (void)pop(key); }
+  void clear();
   // The same, cast to its layer type: heads->at<Linear>("cls").weight. Throws on a type mismatch.
   template <class M>
   M& at(const std::string& key) const {
@@ -127,6 +136,7 @@ class ModuleDict : public Module {
 
  private:
   void set(const std::string& key, std::shared_ptr<Module> module);
+  [[noreturn]] void fail_missing(const std::string& key) const;
 };
 
 }  // namespace tapegrad::nn

@@ -15,6 +15,48 @@ Tensor Module::forward(const Tensor&) {
   fail("{}: this module does not define forward(tensor); call the module's own forward", name());
 }
 
+// A module's hooks in registration order, each under the id its handle removes.
+struct ForwardHooks {
+  std::uint64_t next_id = 0;
+  std::vector<std::pair<std::uint64_t, ForwardPreHook>> pre;
+  std::vector<std::pair<std::uint64_t, ForwardHook>> post;
+};
+
+void RemovableHandle::remove() {
+  const std::shared_ptr<ForwardHooks> hooks = hooks_.lock();
+  if (!hooks) return;
+  const auto has_id = [id = id_](const auto& entry) { return entry.first == id; };
+  std::erase_if(hooks->pre, has_id);
+  std::erase_if(hooks->post, has_id);
+}
+
+RemovableHandle Module::add_forward_pre_hook(ForwardPreHook hook) {
+  TAPEGRAD_CHECK(hook != nullptr, "{}: register_forward_pre_hook: the hook is empty", name());
+  if (!hooks_) hooks_ = std::make_shared<ForwardHooks>();
+  hooks_->pre.emplace_back(hooks_->next_id, std::move(hook));
+  return {hooks_, hooks_->next_id++};
+}
+
+RemovableHandle Module::add_forward_hook(ForwardHook hook) {
+  TAPEGRAD_CHECK(hook != nullptr, "{}: register_forward_hook: the hook is empty", name());
+  if (!hooks_) hooks_ = std::make_shared<ForwardHooks>();
+  hooks_->post.emplace_back(hooks_->next_id, std::move(hook));
+  return {hooks_, hooks_->next_id++};
+}
+
+Tensor Module::forward_with_hooks(const Tensor& input) {
+  // Copies of the lists, so a hook may remove itself or others while they run.
+  const auto pre = hooks_->pre;
+  Tensor x = input;
+  for (const auto& [id, hook] : pre)
+    if (std::optional<Tensor> replaced = hook(*this, x)) x = std::move(*replaced);
+  Tensor y = forward(x);
+  const auto post = hooks_->post;
+  for (const auto& [id, hook] : post)
+    if (std::optional<Tensor> replaced = hook(*this, x, y)) y = std::move(*replaced);
+  return y;
+}
+
 void Module::check_new_name(const std::string& name, const char* what) const {
   TAPEGRAD_CHECK(!name.empty() && name.find('.') == std::string::npos,
                  "{}: {} name '{}' must be non-empty and contain no '.'", this->name(), what, name);
@@ -56,6 +98,15 @@ void Module::replace_module(const std::string& name, std::shared_ptr<Module> mod
   found->second = std::move(module);
 }
 
+std::shared_ptr<Module> Module::remove_module(const std::string& name) {
+  const auto found =
+      std::find_if(children_.begin(), children_.end(), [&](const auto& entry) { return entry.first == name; });
+  TAPEGRAD_CHECK(found != children_.end(), "{}: there is no submodule '{}' to remove", this->name(), name);
+  std::shared_ptr<Module> removed = std::move(found->second);
+  children_.erase(found);
+  return removed;
+}
+
 const std::shared_ptr<Module>& Module::child_at(std::ptrdiff_t index) const {
   const auto count = static_cast<std::ptrdiff_t>(children_.size());
   TAPEGRAD_CHECK(count > 0, "{}: index {} is out of range: it holds no modules", name(), index);
@@ -64,21 +115,25 @@ const std::shared_ptr<Module>& Module::child_at(std::ptrdiff_t index) const {
   return children_[static_cast<std::size_t>(index < 0 ? index + count : index)].second;
 }
 
-void Module::collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const {
-  for (const auto& [name, tensor] : buffers ? buffers_ : parameters_) out.emplace_back(prefix + name, tensor);
+void Module::collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse,
+                     std::unordered_set<const TensorImpl*>* seen) const {
+  for (const auto& [name, tensor] : buffers ? buffers_ : parameters_)
+    if (seen == nullptr || seen->insert(tensor.impl_ptr().get()).second) out.emplace_back(prefix + name, tensor);
   if (!recurse) return;
-  for (const auto& [name, child] : children_) child->collect(out, prefix + name + ".", buffers, true);
+  for (const auto& [name, child] : children_) child->collect(out, prefix + name + ".", buffers, true, seen);
 }
 
 NamedTensors Module::named_parameters(bool recurse) const {
   NamedTensors out;
-  collect(out, "", false, recurse);
+  std::unordered_set<const TensorImpl*> seen;
+  collect(out, "", false, recurse, &seen);
   return out;
 }
 
 NamedTensors Module::named_buffers(bool recurse) const {
   NamedTensors out;
-  collect(out, "", true, recurse);
+  std::unordered_set<const TensorImpl*> seen;
+  collect(out, "", true, recurse, &seen);
   return out;
 }
 
@@ -95,8 +150,9 @@ std::vector<Tensor> Module::parameters(bool recurse) const { return tensors_of(n
 std::vector<Tensor> Module::buffers(bool recurse) const { return tensors_of(named_buffers(recurse)); }
 
 NamedTensors Module::state_dict() const {
-  NamedTensors out = named_parameters();
-  collect(out, "", true, true);
+  NamedTensors out;
+  collect(out, "", false, true, nullptr);
+  collect(out, "", true, true, nullptr);
   return out;
 }
 
@@ -141,6 +197,20 @@ std::vector<std::pair<std::string, const Module*>> Module::named_modules() const
 std::vector<Module*> Module::modules() { return without_names(named_modules()); }
 std::vector<const Module*> Module::modules() const { return without_names(named_modules()); }
 
+Module& Module::apply(const std::function<void(Module&)>& fn) {
+  // A child registered under two names is visited once, as PyTorch's children() yields it once.
+  std::unordered_set<const Module*> visited;
+  for (const auto& entry : children_)
+    if (visited.insert(entry.second.get()).second) entry.second->apply(fn);
+  fn(*this);
+  return *this;
+}
+
+Module& Module::requires_grad_(bool requires_grad) {
+  for (Tensor parameter : parameters()) parameter.requires_grad_(requires_grad);
+  return *this;
+}
+
 Module& Module::train(bool on) {
   training_ = on;
   for (const auto& entry : children_) entry.second->train(on);
@@ -181,6 +251,13 @@ Module& Module::to(DType dtype) {
 std::int64_t Module::parameter_count() const {
   std::int64_t count = 0;
   for (const Tensor& parameter : parameters()) count += parameter.numel();
+  return count;
+}
+
+std::int64_t Module::trainable_parameter_count() const {
+  std::int64_t count = 0;
+  for (const Tensor& parameter : parameters())
+    if (parameter.requires_grad()) count += parameter.numel();
   return count;
 }
 

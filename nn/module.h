@@ -11,9 +11,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,6 +26,28 @@
 #include <tapegrad/autodiff/tensor.h>
 
 namespace tapegrad::nn {
+
+class Module;
+struct ForwardHooks;
+
+// Runs before forward with the module and its input; a tensor returned replaces the input.
+using ForwardPreHook = std::function<std::optional<Tensor>(Module& module, const Tensor& input)>;
+// Runs after forward with the module, its input and output; a tensor returned replaces the output.
+using ForwardHook = std::function<std::optional<Tensor>(Module& module, const Tensor& input, const Tensor& output)>;
+
+// What registering a hook returns: remove() unregisters it (again: nothing), as PyTorch's
+// RemovableHandle. It does not keep the module alive, and dropping it keeps the hook.
+class RemovableHandle {
+ public:
+  RemovableHandle() = default;
+  void remove();
+
+ private:
+  friend class Module;
+  RemovableHandle(std::weak_ptr<ForwardHooks> hooks, std::uint64_t id) : hooks_(std::move(hooks)), id_(id) {}
+  std::weak_ptr<ForwardHooks> hooks_;
+  std::uint64_t id_ = 0;
+};
 
 class Module {
  public:
@@ -36,16 +61,53 @@ class Module {
 
   // The computation; modules that take one tensor override it (losses take two, see loss.h).
   virtual Tensor forward(const Tensor& input);
-  Tensor operator()(const Tensor& input) { return forward(input); }
+  // forward, with the forward hooks around it when there are any, as calling a PyTorch module.
+  Tensor operator()(const Tensor& input) { return hooks_ ? forward_with_hooks(input) : forward(input); }
+
+  // Hooks run by operator() (not by a direct forward call) in registration order. A hook
+  // returning a tensor replaces the input (pre-hook) or output (hook) that the next one sees;
+  // one returning std::nullopt, or nothing at all, leaves it.
+  template <class Hook>
+  RemovableHandle register_forward_pre_hook(Hook&& hook) {
+    if constexpr (std::is_void_v<std::invoke_result_t<Hook&, Module&, const Tensor&>>) {
+      return add_forward_pre_hook([hook = std::forward<Hook>(hook)](Module& module, const Tensor& input) mutable
+                                  -> std::optional<Tensor> {
+        hook(module, input);
+        return std::nullopt;
+      });
+    } else {
+      return add_forward_pre_hook(ForwardPreHook(std::forward<Hook>(hook)));
+    }
+  }
+  template <class Hook>
+  RemovableHandle register_forward_hook(Hook&& hook) {
+    if constexpr (std::is_void_v<std::invoke_result_t<Hook&, Module&, const Tensor&, const Tensor&>>) {
+      return add_forward_hook([hook = std::forward<Hook>(hook)](Module& module, const Tensor& input,
+                                                                const Tensor& output) mutable -> std::optional<Tensor> {
+        hook(module, input, output);
+        return std::nullopt;
+      });
+    } else {
+      return add_forward_hook(ForwardHook(std::forward<Hook>(hook)));
+    }
+  }
+
+  // Calls fn on every submodule (each child's tree first, then the child) and then on this
+  // module, as PyTorch's apply, e.g. to initialize weights: model.apply(init_weights).
+  Module& apply(const std::function<void(Module&)>& fn);
+  // Sets requires_grad on every parameter: requires_grad_(false) freezes the module.
+  Module& requires_grad_(bool requires_grad = true);
 
   // Parameters (tensors the optimizer updates) and buffers (state such as running statistics),
   // this module's first, then each submodule's in registration order, with dotted names
-  // ("0.weight", "encoder.fc.bias").
+  // ("0.weight", "encoder.fc.bias"). A tensor registered in several places (a module used
+  // twice, tied weights) comes once, under its first name, as in PyTorch.
   std::vector<Tensor> parameters(bool recurse = true) const;
   NamedTensors named_parameters(bool recurse = true) const;
   std::vector<Tensor> buffers(bool recurse = true) const;
   NamedTensors named_buffers(bool recurse = true) const;
-  // Parameters then buffers: what save() writes and load() expects.
+  // Parameters then buffers: what save() writes and load() expects. Unlike named_parameters(),
+  // a shared tensor appears under each of its names, as in PyTorch's state_dict.
   NamedTensors state_dict() const;
   // Copies `saved` into the parameters and buffers. Every name, shape and dtype must match
   // exactly; a mismatch, a missing or an unexpected name throws (naming `source`, e.g. the file)
@@ -73,7 +135,9 @@ class Module {
   Module& to(Device device);
   Module& to(DType dtype);
 
+  // Elements of all parameters, and of those that require grad (what training updates).
   std::int64_t parameter_count() const;
+  std::int64_t trainable_parameter_count() const;
 
   // The type name, e.g. "Linear", and its options as printed inside the parentheses.
   virtual std::string name() const { return "Module"; }
@@ -103,6 +167,8 @@ class Module {
   // Puts `module` in the place of the submodule registered as `name`, keeping the order, as
   // assigning to an existing submodule name does in PyTorch.
   void replace_module(const std::string& name, std::shared_ptr<Module> module);
+  // Unregisters the submodule `name` and returns it, as deleting it does in PyTorch.
+  std::shared_ptr<Module> remove_module(const std::string& name);
   // The submodule at position `index` of the registration order (negative counts from the end,
   // as in Python); throws when out of range.
   const std::shared_ptr<Module>& child_at(std::ptrdiff_t index) const;
@@ -110,12 +176,19 @@ class Module {
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name, const char* what) const;
-  void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const;
+  // Appends this module's (and with `recurse` its submodules') parameters or buffers; with
+  // `seen`, only tensors not in it, which it then records.
+  void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse,
+               std::unordered_set<const TensorImpl*>* seen) const;
+  Tensor forward_with_hooks(const Tensor& input);
+  RemovableHandle add_forward_pre_hook(ForwardPreHook hook);
+  RemovableHandle add_forward_hook(ForwardHook hook);
 
   NamedTensors parameters_;
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+  std::shared_ptr<ForwardHooks> hooks_;  // created by the first hook, so a plain call costs nothing more
 };
 
 // Writes every parameter and buffer of `module` to a safetensors file (see autodiff/serialize.h).

@@ -242,6 +242,19 @@ void LBFGSOptions::validate() const {
 
 LBFGS::LBFGS(std::vector<Tensor> params, LBFGSOptions options) : OptimizerWith(std::move(params), options) {}
 
+std::int64_t LBFGS::func_evals() const {
+  const ParamState* saved = state(group_params(0)[0]);
+  if (saved == nullptr) return 0;
+  const auto found = saved->scalars.find("func_evals");
+  return found == saved->scalars.end() ? 0 : static_cast<std::int64_t>(found->second);
+}
+
+// The state's step counts iterations, as PyTorch's n_iter.
+std::int64_t LBFGS::n_iter() const {
+  const ParamState* saved = state(group_params(0)[0]);
+  return saved == nullptr ? 0 : saved->step;
+}
+
 Tensor LBFGS::run_step(const Closure& closure) {
   TAPEGRAD_CHECK(static_cast<bool>(closure), "LBFGS: step() needs a closure that re-evaluates the loss and its "
                  "gradients");

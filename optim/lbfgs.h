@@ -41,6 +41,11 @@ class LBFGS : public OptimizerWith<LBFGSOptions> {
   explicit LBFGS(std::vector<Tensor> params, LBFGSOptions options = {});
   std::string name() const override { return "LBFGS"; }
 
+  // PyTorch's state['func_evals'] and state['n_iter']: loss evaluations and iterations over all
+  // step() calls so far (saved and loaded with the state); 0 before the first step.
+  std::int64_t func_evals() const;
+  std::int64_t n_iter() const;
+
  protected:
   Tensor run_step(const Closure& closure) override;
 };

@@ -82,6 +82,26 @@ void Optimizer::set_lr(double lr) {
   for (std::size_t group = 0; group < num_param_groups(); ++group) set_group_lr(group, lr);
 }
 
+double Optimizer::group_momentum(std::size_t) const {
+  fail("{}: the optimizer has no momentum (nor Adam's beta1) for a scheduler to set; turn the scheduler's "
+       "momentum cycling off (OneCycleLROptions::cycle_momentum = false)", name());
+}
+
+void Optimizer::set_group_momentum(std::size_t group, double) { (void)group_momentum(group); }
+
+double Optimizer::group_initial_lr(std::size_t group) {
+  TAPEGRAD_CHECK(group < num_param_groups(), "{}: no parameter group {}; there are {}", name(), group,
+                 num_param_groups());
+  if (initial_lrs_.size() <= group) initial_lrs_.resize(group + 1);
+  if (!initial_lrs_[group]) initial_lrs_[group] = group_lr(group);
+  return *initial_lrs_[group];
+}
+
+void Optimizer::set_group_initial_lr(std::size_t group, double lr) {
+  (void)group_initial_lr(group);
+  initial_lrs_[group] = lr;
+}
+
 const ParamState* Optimizer::state(const Tensor& param) const {
   const auto found = state_.find(param.impl_ptr().get());
   return found == state_.end() ? nullptr : &found->second;

@@ -95,6 +95,16 @@ class Optimizer {
   virtual void set_group_lr(std::size_t group, double lr) = 0;
   double lr() const { return group_lr(0); }  // the first group's
   void set_lr(double lr);                     // every group's
+  // The group's momentum (SGD's and RMSprop's `momentum`, Adam's beta1), for schedulers that
+  // cycle it as PyTorch's OneCycleLR does; the two throw for optimizers without one.
+  virtual bool has_momentum() const { return false; }
+  virtual double group_momentum(std::size_t group) const;
+  virtual void set_group_momentum(std::size_t group, double momentum);
+  // The group's initial learning rate, PyTorch's group['initial_lr']: the first scheduler built
+  // on this optimizer records the group's lr then (OneCycleLR sets its own), and every
+  // scheduler's schedule starts from it.
+  double group_initial_lr(std::size_t group);
+  void set_group_initial_lr(std::size_t group, double lr);
 
   // This parameter's state, or null before its first step.
   const ParamState* state(const Tensor& param) const;
@@ -122,6 +132,7 @@ class Optimizer {
 
  private:
   std::unordered_map<const TensorImpl*, ParamState> state_;
+  std::vector<std::optional<double>> initial_lrs_;  // by group; none until a scheduler asks
 };
 
 namespace detail {
@@ -191,6 +202,17 @@ class OptimizerWith : public Optimizer {
   const std::vector<Tensor>& group_params(std::size_t group) const override { return groups_[checked(group)].params; }
   double group_lr(std::size_t group) const override { return options(group).lr; }
   void set_group_lr(std::size_t group, double lr) override { options(group).lr = lr; }
+  bool has_momentum() const override { return kHasBeta1 || kHasMomentum; }
+  double group_momentum(std::size_t group) const override {
+    if constexpr (kHasBeta1) return options(group).betas[0];
+    else if constexpr (kHasMomentum) return options(group).momentum;
+    else return Optimizer::group_momentum(group);
+  }
+  void set_group_momentum(std::size_t group, double momentum) override {
+    if constexpr (kHasBeta1) options(group).betas[0] = momentum;
+    else if constexpr (kHasMomentum) options(group).momentum = momentum;
+    else Optimizer::set_group_momentum(group, momentum);
+  }
 
  protected:
   // The update of one parameter with its gradient, run under NoGradGuard; state.step already
@@ -249,6 +271,8 @@ class OptimizerWith : public Optimizer {
   static void validate(const Options& options) {
     if constexpr (requires { options.validate(); }) options.validate();
   }
+  static constexpr bool kHasBeta1 = requires(Options options) { options.betas[0]; };
+  static constexpr bool kHasMomentum = requires(Options options) { options.momentum; };
 
   Options defaults_;
   std::vector<Group> groups_;

@@ -7,6 +7,7 @@
 #include <limits>
 #include <numbers>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace tapegrad::optim {
@@ -39,8 +40,9 @@ void check_group_count(std::size_t saved, std::size_t groups, const char* schedu
 }  // namespace
 
 LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {
-  base_lrs_ = current_lr();
-  last_lr_ = base_lrs_;
+  for (std::size_t group = 0; group < optimizer_.num_param_groups(); ++group)
+    base_lrs_.push_back(optimizer_.group_initial_lr(group));
+  last_lr_ = current_lr();
 }
 
 std::vector<double> LRScheduler::current_lr() const {
@@ -52,6 +54,11 @@ std::vector<double> LRScheduler::current_lr() const {
 void LRScheduler::step() {
   ++last_epoch_;
   set_lr(compute_lr());
+}
+
+void LRScheduler::restart() {
+  last_epoch_ = 0;
+  set_lr(lr_at_start());
 }
 
 void LRScheduler::set_lr(const std::vector<double>& lrs) {
@@ -67,7 +74,10 @@ LambdaLR::LambdaLR(Optimizer& optimizer, std::vector<Lambda> lambdas) : LRSchedu
                  "LambdaLR: expected 1 or {} functions (one per parameter group), got {}", optimizer.num_param_groups(),
                  lambdas_.size());
   for (const Lambda& lambda : lambdas_) TAPEGRAD_CHECK(lambda != nullptr, "LambdaLR: a function is empty");
+  set_lr(lr_at_start());
 }
+
+std::vector<double> LambdaLR::lr_at_start() { return compute_lr(); }
 
 std::vector<double> LambdaLR::compute_lr() {
   std::vector<double> lrs = base_lrs_;
@@ -77,6 +87,14 @@ std::vector<double> LambdaLR::compute_lr() {
 
 MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma)
     : LRScheduler(optimizer), milestones_(std::move(milestones)), gamma_(gamma) {}
+
+// The closed form at epoch 0: a milestone at 0 has already decayed it.
+std::vector<double> MultiStepLR::lr_at_start() {
+  const auto hits = std::count_if(milestones_.begin(), milestones_.end(), [](std::int64_t m) { return m <= 0; });
+  std::vector<double> lrs = base_lrs_;
+  for (double& lr : lrs) lr *= std::pow(gamma_, static_cast<double>(hits));
+  return lrs;
+}
 
 std::vector<double> MultiStepLR::compute_lr() {
   const auto hits = std::count(milestones_.begin(), milestones_.end(), last_epoch());
@@ -95,6 +113,12 @@ LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor,
   std::vector<double> lrs = current_lr();
   for (double& lr : lrs) lr *= start_factor_;
   set_lr(lrs);
+}
+
+std::vector<double> LinearLR::lr_at_start() {
+  std::vector<double> lrs = base_lrs_;
+  for (double& lr : lrs) lr *= start_factor_;
+  return lrs;
 }
 
 // PyTorch's recursive form: each epoch's factor relative to the previous one.
@@ -164,6 +188,146 @@ std::vector<double> CosineAnnealingLR::compute_lr() {
     }
   }
   return lrs;
+}
+
+namespace {
+
+std::int64_t one_cycle_total_steps(const OneCycleLROptions& options) {
+  if (options.total_steps != 0) {
+    TAPEGRAD_CHECK(options.total_steps > 0, "OneCycleLR: total_steps must be positive, got {}", options.total_steps);
+    return options.total_steps;
+  }
+  TAPEGRAD_CHECK(options.epochs > 0 && options.steps_per_epoch > 0,
+                 "OneCycleLR: give total_steps, or epochs and steps_per_epoch (both positive); got total_steps 0, "
+                 "epochs {}, steps_per_epoch {}", options.epochs, options.steps_per_epoch);
+  return options.epochs * options.steps_per_epoch;
+}
+
+std::vector<double> one_per_group(std::vector<double> values, std::size_t groups, const char* what) {
+  TAPEGRAD_CHECK(values.size() == 1 || values.size() == groups,
+                 "OneCycleLR: expected 1 or {} values of {} (one per parameter group), got {}", groups, what,
+                 values.size());
+  if (values.size() == 1) values.assign(groups, values[0]);
+  return values;
+}
+
+}  // namespace
+
+OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, OneCycleLROptions options)
+    : OneCycleLR(optimizer, std::vector<double>{max_lr}, options) {}
+
+OneCycleLR::OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, OneCycleLROptions options)
+    : LRScheduler(optimizer), options_(options), total_steps_(one_cycle_total_steps(options)) {
+  TAPEGRAD_CHECK(options.pct_start >= 0 && options.pct_start <= 1,
+                 "OneCycleLR: pct_start must lie in [0, 1], got {}", options.pct_start);
+  TAPEGRAD_CHECK(!options.cycle_momentum || optimizer.has_momentum(),
+                 "OneCycleLR: the {} optimizer has no momentum (nor Adam's beta1) to cycle; set cycle_momentum = "
+                 "false", optimizer.name());
+  max_lrs_ = one_per_group(std::move(max_lrs), optimizer.num_param_groups(), "max_lr");
+  for (std::size_t group = 0; group < max_lrs_.size(); ++group) {
+    base_lrs_[group] = max_lrs_[group] / options.div_factor;
+    optimizer.set_group_initial_lr(group, base_lrs_[group]);
+    min_lrs_.push_back(base_lrs_[group] / options.final_div_factor);
+  }
+  // PyTorch's phase boundaries, in floating point: the first ends at pct_start * total_steps - 1.
+  const auto total = static_cast<double>(total_steps_);
+  const double base_momentum = options.base_momentum, max_momentum = options.max_momentum;
+  if (options.three_phase) {
+    phases_ = {{options.pct_start * total - 1, Anchor::Initial, Anchor::Max, max_momentum, base_momentum},
+               {2 * options.pct_start * total - 2, Anchor::Max, Anchor::Initial, base_momentum, max_momentum},
+               {total - 1, Anchor::Initial, Anchor::Min, max_momentum, max_momentum}};
+  } else {
+    phases_ = {{options.pct_start * total - 1, Anchor::Initial, Anchor::Max, max_momentum, base_momentum},
+               {total - 1, Anchor::Max, Anchor::Min, base_momentum, max_momentum}};
+  }
+  set_lr(compute_lr());
+}
+
+double OneCycleLR::anneal(double start, double end, double pct) const {
+  if (options_.anneal_strategy == OneCycleLROptions::Anneal::Linear) return (end - start) * pct + start;
+  const double cos_out = std::cos(std::numbers::pi * pct) + 1;
+  return end + (start - end) / 2.0 * cos_out;
+}
+
+double OneCycleLR::anchor_lr(Anchor anchor, std::size_t group) const {
+  switch (anchor) {
+    case Anchor::Initial: return base_lrs_[group];
+    case Anchor::Max: return max_lrs_[group];
+    case Anchor::Min: return min_lrs_[group];
+  }
+  return 0;
+}
+
+// PyTorch's get_lr: the phase holding the step, and the position within it.
+std::vector<double> OneCycleLR::compute_lr() {
+  const std::int64_t step = last_epoch();
+  TAPEGRAD_CHECK(step <= total_steps_, "OneCycleLR: stepped {} times, past the end of its schedule of {} steps; "
+                 "build it with total_steps (or epochs * steps_per_epoch) covering every step() of the training",
+                 step, total_steps_);
+  std::vector<double> lrs;
+  for (std::size_t group = 0; group < max_lrs_.size(); ++group) {
+    double start_step = 0;
+    for (std::size_t i = 0; i < phases_.size(); ++i) {
+      const Phase& phase = phases_[i];
+      if (static_cast<double>(step) <= phase.end_step || i == phases_.size() - 1) {
+        const double pct = (static_cast<double>(step) - start_step) / (phase.end_step - start_step);
+        lrs.push_back(anneal(anchor_lr(phase.start_lr, group), anchor_lr(phase.end_lr, group), pct));
+        if (options_.cycle_momentum)
+          optimizer_.set_group_momentum(group, anneal(phase.start_momentum, phase.end_momentum, pct));
+        break;
+      }
+      start_step = phase.end_step;
+    }
+  }
+  return lrs;
+}
+
+SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
+                           std::vector<std::int64_t> milestones)
+    : LRScheduler(optimizer), schedulers_(std::move(schedulers)), milestones_(std::move(milestones)) {
+  TAPEGRAD_CHECK(!schedulers_.empty(), "SequentialLR: needs at least one scheduler");
+  for (std::size_t i = 0; i < schedulers_.size(); ++i) {
+    TAPEGRAD_CHECK(schedulers_[i] != nullptr, "SequentialLR: scheduler {} is null", i);
+    TAPEGRAD_CHECK(&schedulers_[i]->optimizer() == &optimizer, "SequentialLR: scheduler {} belongs to another "
+                   "optimizer; every scheduler must be built on the optimizer given to SequentialLR", i);
+  }
+  TAPEGRAD_CHECK(milestones_.size() == schedulers_.size() - 1,
+                 "SequentialLR: expected one milestone fewer than schedulers, got {} schedulers and {} milestones",
+                 schedulers_.size(), milestones_.size());
+  TAPEGRAD_CHECK(std::is_sorted(milestones_.begin(), milestones_.end()),
+                 "SequentialLR: milestones must be in increasing order, got {}", fmt::join(milestones_, ", "));
+  // As PyTorch: the groups go back to their initial lrs and the first scheduler takes its epoch 0.
+  schedulers_[0]->restart();
+  set_lr(schedulers_[0]->last_lr());
+}
+
+std::vector<double> SequentialLR::compute_lr() {
+  const auto later = std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch());
+  const auto index = static_cast<std::size_t>(later - milestones_.begin());
+  LRScheduler& scheduler = *schedulers_[index];
+  if (index > 0 && milestones_[index - 1] == last_epoch()) {
+    scheduler.restart();
+  } else {
+    scheduler.step();
+  }
+  return scheduler.last_lr();
+}
+
+std::string SequentialLR::state() const {
+  Json state = Json::parse(LRScheduler::state());
+  Json& saved = state["schedulers"] = Json::array();
+  for (const auto& scheduler : schedulers_) saved.push_back(Json::parse(scheduler->state()));
+  return state.dump();
+}
+
+void SequentialLR::load_state(const std::string& saved) {
+  const Json state = parse_state(saved, "SequentialLR");
+  const auto schedulers = field<std::vector<Json>>(state, "schedulers", "SequentialLR");
+  TAPEGRAD_CHECK(schedulers.size() == schedulers_.size(),
+                 "SequentialLR: load_state: the saved state has {} schedulers, this one {}", schedulers.size(),
+                 schedulers_.size());
+  LRScheduler::load_state(saved);
+  for (std::size_t i = 0; i < schedulers_.size(); ++i) schedulers_[i]->load_state(schedulers[i].dump());
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options)

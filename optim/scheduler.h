@@ -1,13 +1,16 @@
 // Learning-rate schedulers, as torch.optim.lr_scheduler computes them: LambdaLR, StepLR,
-// MultiStepLR, ExponentialLR, LinearLR and CosineAnnealingLR change every group's lr once per
-// step() (an epoch), in PyTorch's form (recursive where PyTorch's is), so their sequences match
-// PyTorch's to the last bit; ReduceLROnPlateau lowers it when a monitored metric stops improving.
-// Constructing one counts as epoch 0 and leaves the learning rates unchanged, as in PyTorch,
-// except LinearLR, which starts them at start_factor times their value.
+// MultiStepLR, ExponentialLR, LinearLR, CosineAnnealingLR and OneCycleLR change every group's lr
+// once per step() (an epoch, or a batch for OneCycleLR), in PyTorch's form (recursive where
+// PyTorch's is), so their sequences match PyTorch's to the last bit; SequentialLR runs several
+// one after another; ReduceLROnPlateau lowers the lr when a monitored metric stops improving.
+// Constructing one counts as epoch 0 and sets the learning rates PyTorch's does then: unchanged,
+// except LinearLR (start_factor times their value), LambdaLR (lambda(0) times the initial lr)
+// and OneCycleLR (max_lr / div_factor).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,20 +33,29 @@ class LRScheduler {
 
   // The epoch count and learning rates as JSON text (store it e.g. in a tensor file's
   // metadata); load_state restores them, so a resumed schedule continues exactly.
-  std::string state() const;
-  void load_state(const std::string& saved);
+  virtual std::string state() const;
+  virtual void load_state(const std::string& saved);
+
+  const Optimizer& optimizer() const { return optimizer_; }
 
  protected:
   // The learning rates of epoch last_epoch() (already advanced), from the groups' current ones.
   virtual std::vector<double> compute_lr() = 0;
+  // The learning rates of epoch 0 computed from base_lrs_ (PyTorch's closed form at epoch 0),
+  // where SequentialLR restarts the schedule at its milestone.
+  virtual std::vector<double> lr_at_start() { return base_lrs_; }
   std::vector<double> current_lr() const;
   // Sets every group's learning rate and last_lr(), outside step() (a constructor's epoch 0).
   void set_lr(const std::vector<double>& lrs);
 
   Optimizer& optimizer_;
-  std::vector<double> base_lrs_;  // the groups' learning rates when the scheduler was built
+  std::vector<double> base_lrs_;  // the groups' initial learning rates (Optimizer::group_initial_lr)
 
  private:
+  friend class SequentialLR;
+  // Back to epoch 0 with lr_at_start(), as PyTorch's scheduler.step(0).
+  void restart();
+
   std::int64_t last_epoch_ = 0;
   std::vector<double> last_lr_;
 };
@@ -57,6 +69,7 @@ class LambdaLR : public LRScheduler {
 
  protected:
   std::vector<double> compute_lr() override;
+  std::vector<double> lr_at_start() override;
 
  private:
   std::vector<Lambda> lambdas_;
@@ -83,6 +96,7 @@ class MultiStepLR : public LRScheduler {
 
  protected:
   std::vector<double> compute_lr() override;
+  std::vector<double> lr_at_start() override;
 
  private:
   std::vector<std::int64_t> milestones_;
@@ -97,6 +111,7 @@ class LinearLR : public LRScheduler {
 
  protected:
   std::vector<double> compute_lr() override;
+  std::vector<double> lr_at_start() override;
 
  private:
   double start_factor_, end_factor_;
@@ -127,6 +142,75 @@ class CosineAnnealingLR : public LRScheduler {
  private:
   std::int64_t t_max_;
   double eta_min_;
+};
+
+struct OneCycleLROptions {
+  enum class Anneal { Cos, Linear };
+  // The schedule's length in step() calls: total_steps, or when it is 0, epochs * steps_per_epoch.
+  std::int64_t total_steps = 0;
+  std::int64_t epochs = 0;
+  std::int64_t steps_per_epoch = 0;
+  double pct_start = 0.3;  // the fraction of the steps spent raising the lr
+  Anneal anneal_strategy = Anneal::Cos;
+  // Momentum (Adam's beta1) moves opposite to the lr, between these two.
+  bool cycle_momentum = true;
+  double base_momentum = 0.85;
+  double max_momentum = 0.95;
+  double div_factor = 25;         // the initial lr is max_lr / div_factor
+  double final_div_factor = 1e4;  // the last is the initial lr / final_div_factor
+  // Three phases: up to max_lr, back down to the initial lr, then down to the last lr. Two
+  // (the default): up, then straight down to the last.
+  bool three_phase = false;
+};
+
+// The 1cycle policy (Smith & Topin), stepped once per batch: the lr rises from max_lr /
+// div_factor to max_lr over pct_start of the steps, then anneals far below the start, while the
+// momentum does the opposite. max_lr is one value or one per group. Stepping past total_steps
+// throws, as PyTorch's.
+class OneCycleLR : public LRScheduler {
+ public:
+  OneCycleLR(Optimizer& optimizer, double max_lr, OneCycleLROptions options);
+  OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, OneCycleLROptions options);
+  std::int64_t total_steps() const { return total_steps_; }
+
+ protected:
+  std::vector<double> compute_lr() override;
+  std::vector<double> lr_at_start() override { return compute_lr(); }
+
+ private:
+  enum class Anchor { Initial, Max, Min };
+  struct Phase {
+    double end_step;
+    Anchor start_lr, end_lr;
+    double start_momentum, end_momentum;
+  };
+  double anneal(double start, double end, double pct) const;
+  double anchor_lr(Anchor anchor, std::size_t group) const;
+
+  OneCycleLROptions options_;
+  std::int64_t total_steps_;
+  std::vector<double> max_lrs_, min_lrs_;  // the initial lrs are base_lrs_
+  std::vector<Phase> phases_;
+};
+
+// Runs `schedulers` one after another: schedulers[0] from the start, schedulers[i] from epoch
+// milestones[i - 1] on, which restarts it at its epoch 0 from the groups' initial learning
+// rates, as PyTorch's SequentialLR. The schedulers must be built on the same optimizer; only
+// the SequentialLR is stepped. Its state() holds theirs.
+class SequentialLR : public LRScheduler {
+ public:
+  SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
+               std::vector<std::int64_t> milestones);
+
+  std::string state() const override;
+  void load_state(const std::string& saved) override;
+
+ protected:
+  std::vector<double> compute_lr() override;
+
+ private:
+  std::vector<std::shared_ptr<LRScheduler>> schedulers_;
+  std::vector<std::int64_t> milestones_;
 };
 
 struct ReduceLROnPlateauOptions {

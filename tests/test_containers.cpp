@@ -1,5 +1,6 @@
 // Specification of ModuleList, ModuleDict and named_modules: the dotted names of modules held in
-// containers (in parameters, state dicts and files), indexing and lookup with their errors,
+// containers (in parameters, state dicts and files), shared layers and tensors listed once as
+// parameters but saved under every name, indexing, lookup and removal with their errors,
 // printing as PyTorch prints, and every generic module operation reaching the contained layers.
 #include <filesystem>
 #include <memory>
@@ -101,6 +102,56 @@ TEST(Containers, NamedModulesListsAModuleRegisteredTwiceOnce) {
   EXPECT_EQ(list.size(), 3u);
 }
 
+TEST(Containers, ALayerUsedTwiceHasItsParametersListedOnceButSavedUnderEachName) {
+  // PyTorch: parameters() and named_parameters() drop repeats of a tensor, state_dict() keeps
+  // every name.
+  auto shared = std::make_shared<nn::Linear>(3, 3);
+  nn::Sequential model(shared, nn::ReLU(), shared, nn::Linear(3, 2));
+  EXPECT_EQ(names_of(model.named_parameters()), (std::vector<std::string>{"0.weight", "0.bias", "3.weight", "3.bias"}));
+  EXPECT_EQ(model.parameters().size(), 4u);
+  EXPECT_EQ(model.parameter_count(), 3 * 3 + 3 + 3 * 2 + 2);
+  EXPECT_EQ(names_of(model.state_dict()), (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias",
+                                                                      "3.weight", "3.bias"}));
+  // An optimizer takes the parameters as they come: each shared one once.
+  optim::SGD sgd(model.parameters(), {.lr = 0.1});
+  model(ones({2, 3})).sum().backward();
+  const std::vector<double> before = shared->weight.to_vector<double>(), grad = shared->weight.grad().to_vector<double>();
+  sgd.step();
+  std::vector<double> expected = before;
+  for (std::size_t j = 0; j < expected.size(); ++j) expected[j] -= 0.1 * grad[j];
+  expect_values(shared->weight, expected, 1e-6);  // one update, with the gradient of both uses
+
+  // Saved under every name, loaded back into the same shared tensors.
+  const fs::path file = fs::temp_directory_path() / fmt::format("tapegrad_shared_{}.safetensors", ::getpid());
+  nn::save(model, file);
+  auto other_shared = std::make_shared<nn::Linear>(3, 3);
+  nn::Sequential loaded(other_shared, nn::ReLU(), other_shared, nn::Linear(3, 2));
+  nn::load(loaded, file);
+  fs::remove(file);
+  expect_values(other_shared->weight, shared->weight.to_vector<double>(), 0);
+}
+
+TEST(Containers, ATensorRegisteredUnderTwoNamesIsOneParameter) {
+  // Tied weights: the decoder's weight is the encoder's tensor.
+  struct Tied : nn::Module {
+    Tensor shared = register_parameter("encoder_weight", zeros({2, 2}));
+    Tensor tied = register_parameter("decoder_weight", shared);
+    Tensor bias = register_parameter("bias", zeros({2}));
+  } tied;
+  EXPECT_EQ(names_of(tied.named_parameters()), (std::vector<std::string>{"encoder_weight", "bias"}));
+  EXPECT_EQ(tied.parameter_count(), 6);
+  EXPECT_EQ(names_of(tied.state_dict()), (std::vector<std::string>{"encoder_weight", "decoder_weight", "bias"}));
+}
+
+TEST(Sequential, SharesAppendAndExtendWithModuleList) {
+  nn::Sequential model(nn::Linear(2, 3));
+  model.append(std::make_shared<nn::ReLU>()).extend(nn::ModuleList{std::make_shared<nn::Linear>(3, 1)});
+  ASSERT_EQ(model.size(), 3u);
+  EXPECT_EQ(model.at<nn::Linear>(-1).options().out_features, 1);
+  EXPECT_EQ(shape_of(model(ones({4, 2}))), "[4, 1]");
+  expect_error([&] { (void)model.at<nn::Linear>(1); }, {"Sequential::at", "module 1 is a ReLU"});
+}
+
 TEST(ModuleList, IndexesFromEitherEndAndIteratesInOrder) {
   ContainerNet net;
   const nn::ModuleList& layers = *net.layers;
@@ -183,6 +234,21 @@ TEST(ModuleDict, RefusesAMissingKeyAndInvalidKeys) {
   expect_error([&] { net.heads->insert("a.b", nn::ReLU()); }, {"'a.b'", "contain no '.'"});
   expect_error([&] { net.heads->insert("", nn::ReLU()); }, {"non-empty"});
   EXPECT_EQ(net.heads->size(), 2u);
+}
+
+TEST(ModuleDict, PopRemovesAKeyAndReturnsItsModule) {
+  ContainerNet net;
+  const std::shared_ptr<nn::Module> act = (*net.heads)["act"];
+  EXPECT_EQ(net.heads->pop("act").get(), act.get());
+  EXPECT_EQ(net.heads->keys(), std::vector<std::string>{"cls"});
+  expect_error([&] { (void)net.heads->pop("act"); }, {"no module under the key 'act'", "the keys are: cls"});
+  net.heads->insert("act", nn::ReLU());  // the name is free again, and goes last
+  EXPECT_EQ(net.heads->keys(), (std::vector<std::string>{"cls", "act"}));
+  net.heads->erase("cls");
+  EXPECT_EQ(names_of(net.named_parameters()).back(), "layers.2.bias");
+  net.heads->clear();
+  EXPECT_EQ(net.heads->size(), 0u);
+  expect_error([&] { net.heads->erase("cls"); }, {"'cls'", "empty"});
 }
 
 TEST(Containers, PrintLikePyTorch) {

@@ -1,7 +1,9 @@
 // Datasets and the DataLoader: each epoch serves every index exactly once (without
 // replacement), orders are a function of (seed, epoch) alone, prefetching changes nothing but
-// speed, state() resumes mid-epoch, and subsets, mapping and normalization behave as documented.
+// speed, state() resumes mid-epoch, per-example transforms draw from generators of (seed, epoch,
+// position) alone, and subsets, mapping and normalization behave as documented.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 #include <vector>
@@ -176,6 +178,86 @@ TEST(Datasets, SubsetsMapAndRandomSubsetsDrawDistinctExamples) {
   expect_values(doubled->get(0).input, {2.0 * picked[0], 2.0 * picked[0]});
   expect_values(doubled->get_batch(from_vector(std::vector<std::int64_t>{1})).input, {2.0 * picked[1], 2.0 * picked[1]});
   expect_error([&] { datasets::random_subset(data, 101, generator); }, {"101", "100"});
+}
+
+// Every input of one epoch, concatenated in the order served.
+std::vector<float> epoch_inputs(DataLoader& loader) {
+  std::vector<float> all;
+  for (auto& [x, y] : loader) {
+    const std::vector<float> values = x.contiguous().to_vector<float>();
+    all.insert(all.end(), values.begin(), values.end());
+  }
+  return all;
+}
+
+TEST(DataLoader, ASampleTransformDrawsFromSeedEpochAndPositionAlone) {
+  // Example i's input [i, i] gets uniform noise in [0, 1) from its own generator.
+  const auto noisy = [](const Tensor& input, Generator& generator) {
+    EXPECT_EQ(input.dim(), 1) << "the transform sees one example";
+    return input + generator.next_double();
+  };
+  const auto data = numbered(23);
+  auto options = DataLoaderOptions().with_shuffle().with_seed(5).with_transform(noisy);
+  DataLoader eager(data, DataLoaderOptions(options).with_batch_size(4).with_prefetch(false));
+  DataLoader ahead(data, DataLoaderOptions(options).with_batch_size(5).with_prefetch(true));
+  DataLoader other_seed(data, DataLoaderOptions(options).with_batch_size(4).with_seed(6));
+  std::vector<float> previous;
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    const std::vector<float> inputs = epoch_inputs(eager);
+    EXPECT_EQ(epoch_inputs(ahead), inputs) << "batch size and prefetching change nothing";
+    EXPECT_NE(epoch_inputs(other_seed), inputs);
+    EXPECT_NE(inputs, previous) << "each epoch draws afresh";
+    // Targets still pair with their inputs, and each example's two values got one draw.
+    const std::vector<std::int64_t> order = eager.epoch_order(epoch);
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      EXPECT_EQ(std::floor(inputs[2 * k]), static_cast<float>(order[k])) << "position " << k;
+      EXPECT_EQ(inputs[2 * k], inputs[2 * k + 1]);
+      EXPECT_NE(inputs[2 * k], static_cast<float>(order[k]));
+    }
+    previous = inputs;
+  }
+}
+
+TEST(DataLoader, AnImageTransformSeesEachImageAsABatchOfOne) {
+  // Image i is [1, 3, 3] filled with 0..8 plus 10 i.
+  const Tensor images = add(arange(9).reshape({1, 1, 3, 3}), mul(arange(4).reshape({4, 1, 1, 1}), 10.0));
+  const auto data = std::make_shared<TensorDataset>(images, arange(4, kInt64));
+  DataLoader flipped(data, DataLoaderOptions().with_batch_size(3).with_transform(
+                               std::make_shared<datasets::transforms::RandomHorizontalFlip>(1.0)));
+  for (auto& [x, y] : flipped) {
+    ASSERT_EQ(x.dim(), 4);
+    const Tensor reversed_columns = from_vector(std::vector<std::int64_t>{2, 1, 0});
+    expect_values(x, images.index_select(0, y).index_select(3, reversed_columns).to_vector<double>(), 0);
+  }
+  // A random crop of padded images: the same for a seed, prefetching or not.
+  const auto crop = std::make_shared<datasets::transforms::RandomCrop>(std::array<std::int64_t, 2>{3, 3}, 1);
+  auto options = DataLoaderOptions().with_batch_size(2).with_shuffle().with_seed(9).with_transform(crop);
+  DataLoader eager(data, DataLoaderOptions(options).with_prefetch(false));
+  DataLoader ahead(data, DataLoaderOptions(options).with_prefetch(true));
+  EXPECT_EQ(epoch_inputs(eager), epoch_inputs(ahead));
+  // A deterministic function needs no generator.
+  DataLoader doubled(data, DataLoaderOptions().with_batch_size(4).with_transform([](const Tensor& x) { return x * 2.0; }));
+  expect_values((*doubled.begin()).input, (images * 2.0).to_vector<double>(), 0);
+  // Single-channel images stored as [N, H, W] are refused, naming the fix.
+  DataLoader flat_images(std::make_shared<TensorDataset>(images.squeeze(1), arange(4, kInt64)),
+                         DataLoaderOptions().with_transform(crop));
+  expect_error([&] { (void)flat_images.begin(); }, {"[C, H, W]", "[3, 3]", "unsqueeze(1)"});
+}
+
+TEST(Datasets, MapSamplesMapsEachExampleOnItsOwn) {
+  const auto data = numbered(6);
+  // A function that only makes sense for one example: its input [2] becomes [2, 1].
+  const auto columns = datasets::map_samples(data, [](const Tensor& x) {
+    EXPECT_EQ(x.dim(), 1);
+    return x.unsqueeze(1) + 0.5;
+  });
+  EXPECT_EQ(columns->size(), 6);
+  expect_values(columns->get(3).input, {3.5, 3.5});
+  const datasets::Example batch = columns->get_batch(from_vector(std::vector<std::int64_t>{4, 1}));
+  EXPECT_EQ(batch.input.shape(), Shape({2, 2, 1}));
+  expect_values(batch.input, {4.5, 4.5, 1.5, 1.5});
+  expect_values(batch.target, {4, 1});
+  expect_error([&] { datasets::map_samples(data, nullptr); }, {"map_samples"});
 }
 
 TEST(Normalization, ScalesStandardizesAndComputesUnbiasedPixelStatistics) {

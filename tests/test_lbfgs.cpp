@@ -1,6 +1,7 @@
 // L-BFGS: on a convex quadratic it reaches the minimizer to 1e-8 within 15 iterations, with and
-// without the strong-Wolfe line search; on Rosenbrock its iterates and evaluation counts equal
-// PyTorch 1.13's (tests/golden/optim_reference.py printed them); it needs a closure and one group.
+// without the strong-Wolfe line search; on Rosenbrock its iterates and its evaluation and iteration
+// counters (func_evals(), n_iter()) equal PyTorch 1.13's (tests/golden/optim_reference.py printed
+// them); it needs a closure and one group.
 #include <cmath>
 #include <vector>
 
@@ -94,11 +95,15 @@ Tensor rosenbrock(const Tensor& x) {
   return (1 - x0) * (1 - x0) + 100 * (x1 - x0 * x0) * (x1 - x0 * x0);
 }
 
-// Steps of 20 iterations from (-1.5, 2) with history 5; x and the evaluation count after each.
+// Steps of 20 iterations from (-1.5, 2) with history 5; x, and the evaluation and iteration
+// counts (PyTorch's state['func_evals'] and state['n_iter']) after each.
 void expect_rosenbrock_matches_pytorch(LBFGSOptions options, const std::vector<double>& points,
-                                       const std::vector<double>& evaluations) {
+                                       const std::vector<std::int64_t>& evaluations,
+                                       const std::vector<std::int64_t>& iterations) {
   Tensor x = tensor({-1.5, 2.0}, std::nullopt, kFloat64).requires_grad_();
   LBFGS lbfgs({x}, options);
+  EXPECT_EQ(lbfgs.func_evals(), 0);
+  EXPECT_EQ(lbfgs.n_iter(), 0);
   const auto closure = [&] {
     lbfgs.zero_grad();
     Tensor loss = rosenbrock(x);
@@ -110,7 +115,8 @@ void expect_rosenbrock_matches_pytorch(LBFGSOptions options, const std::vector<d
     const std::vector<double> now = x.to_vector<double>();
     EXPECT_NEAR(now[0], points[2 * step], 1e-9) << "step " << step;
     EXPECT_NEAR(now[1], points[2 * step + 1], 1e-9) << "step " << step;
-    EXPECT_EQ(lbfgs.state(x)->scalars.at("func_evals"), evaluations[step]) << "step " << step;
+    EXPECT_EQ(lbfgs.func_evals(), evaluations[step]) << "step " << step;
+    EXPECT_EQ(lbfgs.n_iter(), iterations[step]) << "step " << step;
   }
 }
 
@@ -120,7 +126,7 @@ TEST(LBFGS, FixedStepIteratesOnRosenbrockMatchPyTorch) {
   expect_rosenbrock_matches_pytorch({.lr = 0.1, .history_size = 5},
                                     {-1.2771805957859057, 1.6680292268139478, -0.4485203765870085, 0.19107250436307696,
                                      0.2489001209171689, 0.05257989484467454},
-                                    {20, 40, 60});
+                                    {20, 40, 60}, {20, 40, 60});
 }
 
 TEST(LBFGS, StrongWolfeIteratesAndEvaluationCountsOnRosenbrockMatchPyTorch) {
@@ -128,7 +134,7 @@ TEST(LBFGS, StrongWolfeIteratesAndEvaluationCountsOnRosenbrockMatchPyTorch) {
       {.history_size = 5, .line_search = LineSearch::StrongWolfe},
       {0.004223861178827853, -0.035072097956142016, 0.9990142872062082, 0.997625664434381, 0.9999848335215568,
        0.9999695408626902, 0.9999848335215568, 0.9999695408626902, 0.9999848335215568, 0.9999695408626902},
-      {26, 51, 54, 55, 56});
+      {26, 51, 54, 55, 56}, {20, 38, 41, 42, 43});
 }
 
 TEST(LBFGS, ResumesFromSavedStateWithTheSameIterates) {
@@ -147,10 +153,13 @@ TEST(LBFGS, ResumesFromSavedStateWithTheSameIterates) {
   Tensor y = x.detach().clone().requires_grad_();
   LBFGS resumed({y}, options);
   resumed.load_state_dict(lbfgs.state_dict());
+  EXPECT_EQ(resumed.n_iter(), lbfgs.n_iter());
+  EXPECT_EQ(resumed.func_evals(), lbfgs.func_evals());
   for (int step = 0; step < 3; ++step) {
     run(x, lbfgs);
     run(y, resumed);
     EXPECT_EQ(y.to_vector<double>(), x.to_vector<double>()) << "step " << step;
+    EXPECT_EQ(resumed.n_iter(), lbfgs.n_iter()) << "step " << step;
   }
 }
 

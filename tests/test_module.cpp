@@ -1,6 +1,6 @@
 // Specification of nn::Module and the generic machinery every layer inherits: registration and
-// dotted names, train/eval, zero_grad, dtype moves, printing, parameter counts, Sequential, and
-// Linear with PyTorch's initialization.
+// dotted names, train/eval, zero_grad, dtype moves, printing, parameter counts, forward hooks,
+// apply and requires_grad_, Sequential, and Linear with PyTorch's initialization.
 #include <cmath>
 #include <memory>
 #include <string>
@@ -188,6 +188,117 @@ TEST(Linear, GradientsMatchFiniteDifferences) {
 TEST(Linear, RejectsAWrongFeatureCount) {
   nn::Linear linear(3, 2);
   expect_error([&] { linear(zeros({4, 5})); }, {"expected an input of shape [..., 3], got [4, 5]"});
+}
+
+// ---- Hooks and introspection ----
+
+TEST(ModuleHooks, PreHookReplacesTheInputAndHookReplacesTheOutput) {
+  nn::Linear linear(LinearOptionsFor64());
+  const Tensor x = f64({1, 2, 3}, Shape{1, 3});
+  std::vector<std::string> calls;
+  auto doubled_input = linear.register_forward_pre_hook([&](nn::Module& module, const Tensor& input) {
+    calls.push_back("pre " + module.name());
+    return mul(input, 2.0);
+  });
+  auto observe = linear.register_forward_hook([&](nn::Module&, const Tensor& input, const Tensor& output) {
+    calls.push_back("post");
+    // The hook sees the input forward saw: the replaced one.
+    expect_values(input, {2, 4, 6}, 0);
+    EXPECT_EQ(shape_of(output), "[1, 2]");
+  });
+  auto negated_output = linear.register_forward_hook(
+      [](nn::Module&, const Tensor&, const Tensor& output) -> std::optional<Tensor> { return neg(output); });
+  const Tensor expected = neg(linear.forward(mul(x, 2.0)));
+  expect_values(linear(x), expected.to_vector<double>(), 0);
+  EXPECT_EQ(calls, (std::vector<std::string>{"pre Linear", "post"}));
+  // forward() itself runs no hooks, as in PyTorch.
+  calls.clear();
+  (void)linear.forward(x);
+  EXPECT_TRUE(calls.empty());
+}
+
+TEST(ModuleHooks, RemovedHooksNoLongerRunAndRemovingTwiceIsHarmless) {
+  nn::Linear linear(LinearOptionsFor64());
+  int pre_calls = 0, post_calls = 0;
+  nn::RemovableHandle pre = linear.register_forward_pre_hook([&](nn::Module&, const Tensor&) { ++pre_calls; });
+  nn::RemovableHandle post =
+      linear.register_forward_hook([&](nn::Module&, const Tensor&, const Tensor&) { ++post_calls; });
+  const Tensor x = zeros({1, 3}, kFloat64);
+  (void)linear(x);
+  pre.remove();
+  (void)linear(x);
+  post.remove();
+  post.remove();
+  (void)linear(x);
+  EXPECT_EQ(pre_calls, 1);
+  EXPECT_EQ(post_calls, 2);
+  nn::RemovableHandle().remove();  // a default handle removes nothing
+}
+
+TEST(ModuleHooks, AHookMayRemoveItselfWhileRunning) {
+  nn::Linear linear(LinearOptionsFor64());
+  int calls = 0;
+  nn::RemovableHandle handle;
+  handle = linear.register_forward_hook([&](nn::Module&, const Tensor&, const Tensor&) {
+    ++calls;
+    handle.remove();
+  });
+  (void)linear(zeros({1, 3}, kFloat64));
+  (void)linear(zeros({1, 3}, kFloat64));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(ModuleHooks, SequentialRunsTheHooksOfItsLayers) {
+  nn::Sequential model(nn::Linear(3, 4), nn::ReLU(), nn::Linear(4, 2));
+  std::vector<std::string> shapes;
+  for (const auto& layer : model.children())
+    layer->register_forward_hook([&](nn::Module& module, const Tensor&, const Tensor& output) {
+      shapes.push_back(module.name() + " " + shape_of(output));
+    });
+  (void)model(zeros({5, 3}));
+  EXPECT_EQ(shapes, (std::vector<std::string>{"Linear [5, 4]", "ReLU [5, 4]", "Linear [5, 2]"}));
+}
+
+TEST(ModuleHooks, AHandleOutlivingItsModuleRemovesNothing) {
+  nn::RemovableHandle handle;
+  {
+    nn::Linear linear(3, 2);
+    handle = linear.register_forward_hook([](nn::Module&, const Tensor&, const Tensor&) {});
+  }
+  handle.remove();
+}
+
+TEST(Module, ApplyVisitsChildrenBeforeTheirParentLikePyTorch) {
+  nn::Sequential model(nn::Linear(3, 4), nn::Sequential(nn::ReLU(), nn::Linear(4, 2)));
+  std::vector<std::string> visited;
+  nn::Module& returned = model.apply([&](nn::Module& module) { visited.push_back(module.name()); });
+  EXPECT_EQ(&returned, &model);
+  EXPECT_EQ(visited, (std::vector<std::string>{"Linear", "ReLU", "Linear", "Sequential", "Sequential"}));
+  // The usual use: initialize every layer of one kind.
+  model.apply([](nn::Module& module) {
+    if (auto* linear = dynamic_cast<nn::Linear*>(&module)) {
+      NoGradGuard no_grad;
+      linear->bias.zero_();
+    }
+  });
+  for (const auto& [name, parameter] : model.named_parameters())
+    if (name.ends_with("bias")) EXPECT_EQ(parameter.abs().max().item(), 0) << name;
+}
+
+TEST(Module, RequiresGradFreezesAndCountsTrainableParameters) {
+  TwoLayerNet net;
+  EXPECT_EQ(net.trainable_parameter_count(), net.parameter_count());
+  EXPECT_EQ(&net.hidden->requires_grad_(false), net.hidden.get());
+  for (const Tensor& p : net.hidden->parameters()) EXPECT_FALSE(p.requires_grad());
+  EXPECT_TRUE(net.output->weight.requires_grad());
+  EXPECT_EQ(net.parameter_count(), 4 * 3 + 3 + 3 * 2);
+  EXPECT_EQ(net.trainable_parameter_count(), 3 * 2);
+  // Frozen layers get no gradient.
+  sum(net(ones({2, 4}))).backward();
+  EXPECT_FALSE(net.hidden->weight.grad().defined());
+  EXPECT_TRUE(net.output->weight.grad().defined());
+  net.requires_grad_();
+  EXPECT_EQ(net.trainable_parameter_count(), net.parameter_count());
 }
 
 }  // namespace

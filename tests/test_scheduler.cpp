@@ -1,7 +1,9 @@
 // Learning-rate schedulers: each one's sequence of learning rates, for two parameter groups with
 // different base rates, equals what PyTorch 1.13's scheduler sets (tests/golden/optim_reference.py
-// printed these values); state saved mid-schedule resumes the same sequence.
+// printed these values), OneCycleLR's momentum (or Adam's beta1) too; state saved mid-schedule
+// resumes the same sequence.
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -119,6 +121,145 @@ TEST(CosineAnnealingLR, FollowsPyTorchsRecursiveCosineThroughTwoPeriods) {
 
 const std::vector<double> kPlateauMetrics = {1.0,  0.9,  0.95, 0.95, 0.95, 0.95, 0.8,  0.85, 0.85, 0.85,
                                              0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85};
+
+TEST(LambdaLR, ConstructionAppliesTheFunctionOfEpochZeroLikePyTorch) {
+  TwoGroups groups;
+  optim::LambdaLR scheduler(groups.sgd, [](std::int64_t e) { return 0.5 + static_cast<double>(e); });
+  EXPECT_EQ(scheduler.last_lr(), (std::vector<double>{0.1 * 0.5, 0.025 * 0.5}));
+  scheduler.step();
+  EXPECT_EQ(scheduler.last_lr(), (std::vector<double>{0.1 * 1.5, 0.025 * 1.5}));
+}
+
+// Expects, after construction and after each step, every group's lr and momentum (SGD's
+// momentum or Adam's beta1) as the golden script printed them, bit for bit.
+struct LrMomentumSequence {
+  std::vector<double> lr0, momentum0, lr1, momentum1;
+};
+
+void expect_lr_and_momentum(optim::Optimizer& optimizer, optim::LRScheduler& scheduler,
+                            const LrMomentumSequence& expected) {
+  for (std::size_t step = 0; step < expected.lr0.size(); ++step) {
+    if (step > 0) scheduler.step();
+    EXPECT_EQ(optimizer.group_lr(0), expected.lr0[step]) << "step " << step;
+    EXPECT_EQ(optimizer.group_momentum(0), expected.momentum0[step]) << "step " << step;
+    EXPECT_EQ(optimizer.group_lr(1), expected.lr1[step]) << "step " << step;
+    EXPECT_EQ(optimizer.group_momentum(1), expected.momentum1[step]) << "step " << step;
+  }
+}
+
+TEST(OneCycleLR, CosineCycleOfLrAndMomentumPerGroupLikePyTorch) {
+  Tensor a = zeros({1}, kFloat64).requires_grad_(), b = zeros({1}, kFloat64).requires_grad_();
+  SGD sgd{{{{a}, std::nullopt}, {{b}, optim::SGDOptions{.lr = 0.025, .momentum = 0.9}}}, {.lr = 0.1, .momentum = 0.9}};
+  optim::OneCycleLR scheduler(sgd, {1.0, 0.5}, {.total_steps = 10});
+  EXPECT_EQ(scheduler.total_steps(), 10);
+  const std::vector<double> momentum{0.95, 0.8999999999999999, 0.85, 0.854951556604879, 0.8688255099070633,
+                                     0.8888739533021842, 0.9111260466978157, 0.9311744900929366, 0.945048443395121,
+                                     0.95, 0.945048443395121};
+  expect_lr_and_momentum(
+      sgd, scheduler,
+      {.lr0 = {0.040000000000000036, 0.52, 1.0, 0.9504846320134737, 0.8117456539497631, 0.6112620219362893,
+               0.38874197806371075, 0.18825834605023697, 0.049519367986526286, 4e-06, 0.04951936798652623},
+       .momentum0 = momentum,
+       .lr1 = {0.020000000000000018, 0.26, 0.5, 0.47524231600673683, 0.40587282697488153, 0.30563101096814466,
+               0.19437098903185537, 0.09412917302511849, 0.024759683993263143, 2e-06, 0.024759683993263115},
+       .momentum1 = momentum});
+  // Step 10 is the last the schedule has, as in PyTorch.
+  expect_error([&] { scheduler.step(); }, {"OneCycleLR", "11 times", "10 steps", "total_steps"});
+}
+
+TEST(OneCycleLR, LinearThreePhaseCycleSetsAdamsBeta1LikePyTorch) {
+  Tensor a = zeros({1}, kFloat64).requires_grad_(), b = zeros({1}, kFloat64).requires_grad_();
+  optim::Adam adam{{{{a}, std::nullopt}, {{b}, optim::AdamOptions{.lr = 0.025}}}, {.lr = 0.1}};
+  optim::OneCycleLR scheduler(adam, 0.3,
+                              {.epochs = 3, .steps_per_epoch = 4, .pct_start = 0.25,
+                               .anneal_strategy = optim::OneCycleLROptions::Anneal::Linear, .base_momentum = 0.8,
+                               .max_momentum = 0.9, .div_factor = 10, .final_div_factor = 100, .three_phase = true});
+  EXPECT_EQ(scheduler.total_steps(), 12);
+  const std::vector<double> lr{0.03, 0.165, 0.30000000000000004, 0.16499999999999998, 0.02999999999999997,
+                               0.025757142857142857, 0.021514285714285715, 0.017271428571428573, 0.013028571428571431,
+                               0.008785714285714286, 0.004542857142857147, 0.00030000000000000165,
+                               -0.003942857142857137};
+  const std::vector<double> momentum{0.9, 0.8500000000000001, 0.8, 0.8500000000000001, 0.9, 0.9, 0.9,
+                                     0.9, 0.9, 0.9, 0.9, 0.9, 0.9};
+  expect_lr_and_momentum(adam, scheduler, {.lr0 = lr, .momentum0 = momentum, .lr1 = lr, .momentum1 = momentum});
+  EXPECT_EQ(adam.options(0).betas[1], 0.999) << "beta2 is left alone";
+}
+
+TEST(OneCycleLR, RefusesMissingLengthsBadFractionsAndOptimizersWithoutMomentum) {
+  TwoGroups groups;
+  expect_error([&] { optim::OneCycleLR(groups.sgd, 1.0, {}); }, {"total_steps", "epochs and steps_per_epoch"});
+  expect_error([&] { optim::OneCycleLR(groups.sgd, 1.0, {.total_steps = 5, .pct_start = 1.5}); }, {"pct_start", "1.5"});
+  expect_error([&] { optim::OneCycleLR(groups.sgd, {1.0, 2.0, 3.0}, {.total_steps = 5}); }, {"max_lr", "got 3"});
+  Tensor w = zeros({1}, kFloat64).requires_grad_();
+  optim::Adagrad adagrad({w});
+  expect_error([&] { optim::OneCycleLR(adagrad, 1.0, {.total_steps = 5}); }, {"Adagrad", "momentum", "cycle_momentum"});
+  optim::OneCycleLR without_momentum(adagrad, 1.0, {.total_steps = 5, .cycle_momentum = false});
+  EXPECT_DOUBLE_EQ(adagrad.group_lr(0), 0.040000000000000036);  // the cosine at 0, as PyTorch's
+}
+
+TEST(SequentialLR, WarmUpThenDecayFromTheInitialRateAtTheMilestoneLikePyTorch) {
+  TwoGroups groups;
+  auto warm_up = std::make_shared<optim::LinearLR>(groups.sgd, 0.25, 1.0, 4);
+  auto decay = std::make_shared<optim::ExponentialLR>(groups.sgd, 0.9);
+  optim::SequentialLR scheduler(groups.sgd, {warm_up, decay}, {3});
+  EXPECT_DOUBLE_EQ(groups.sgd.group_lr(0), 0.025);
+  EXPECT_DOUBLE_EQ(groups.sgd.group_lr(1), 0.00625);
+  expect_lr_sequence(
+      groups, [&](std::size_t) { scheduler.step(); },
+      {0.043750000000000004, 0.06250000000000001, 0.1, 0.09000000000000001, 0.08100000000000002, 0.07290000000000002,
+       0.06561000000000002, 0.05904900000000002},
+      {0.010937500000000001, 0.015625000000000003, 0.025, 0.022500000000000003, 0.020250000000000004,
+       0.018225000000000005, 0.016402500000000004, 0.014762250000000005});
+  EXPECT_EQ(scheduler.last_lr(), decay->last_lr());
+}
+
+TEST(SequentialLR, ThreeSchedulersEachRestartAtTheSharedInitialRateLikePyTorch) {
+  TwoGroups groups;
+  optim::SequentialLR scheduler(groups.sgd,
+                                {std::make_shared<optim::ExponentialLR>(groups.sgd, 0.5),
+                                 std::make_shared<optim::LinearLR>(groups.sgd, 0.5, 1.0, 2),
+                                 std::make_shared<optim::CosineAnnealingLR>(groups.sgd, 4, 0.001)},
+                                {2, 5});
+  EXPECT_EQ(scheduler.last_lr(), (std::vector<double>{0.1, 0.025}));
+  expect_lr_sequence(
+      groups, [&](std::size_t) { scheduler.step(); },
+      {0.05, 0.05, 0.07500000000000001, 0.1, 0.1, 0.0855017856687341, 0.0505, 0.0154982143312659, 0.001,
+       0.015498214331265896},
+      {0.0125, 0.0125, 0.018750000000000003, 0.025, 0.025, 0.02148528137423857, 0.012999999999999998,
+       0.00451471862576143, 0.001, 0.00451471862576143});
+}
+
+TEST(SequentialLR, RefusesMismatchedMilestonesAndForeignSchedulers) {
+  TwoGroups groups, other;
+  auto first = std::make_shared<optim::ExponentialLR>(groups.sgd, 0.5);
+  auto second = std::make_shared<optim::StepLR>(groups.sgd, 2);
+  expect_error([&] { optim::SequentialLR(groups.sgd, {first, second}, {}); }, {"2 schedulers", "0 milestones"});
+  expect_error([&] { optim::SequentialLR(groups.sgd, {first, second, second}, {4, 2}); }, {"increasing", "4, 2"});
+  auto foreign = std::make_shared<optim::StepLR>(other.sgd, 2);
+  expect_error([&] { optim::SequentialLR(groups.sgd, {first, foreign}, {2}); }, {"scheduler 1", "another optimizer"});
+}
+
+TEST(SchedulerState, ASavedSequentialScheduleResumesTheSameSequence) {
+  TwoGroups original, resumed;
+  const auto build = [](TwoGroups& groups) {
+    return std::make_unique<optim::SequentialLR>(
+        groups.sgd,
+        std::vector<std::shared_ptr<optim::LRScheduler>>{std::make_shared<optim::LinearLR>(groups.sgd, 0.25, 1.0, 4),
+                                                         std::make_shared<optim::CosineAnnealingLR>(groups.sgd, 5)},
+        std::vector<std::int64_t>{3});
+  };
+  const auto first = build(original);
+  for (int epoch = 0; epoch < 5; ++epoch) first->step();
+  const auto second = build(resumed);
+  second->load_state(first->state());
+  resumed.sgd.set_group_lr(0, original.sgd.group_lr(0));
+  resumed.sgd.set_group_lr(1, original.sgd.group_lr(1));
+  for (int epoch = 0; epoch < 8; ++epoch) {
+    first->step();
+    second->step();
+    EXPECT_EQ(second->last_lr(), first->last_lr()) << "epoch " << epoch;
+  }
+}
 
 TEST(ReduceLROnPlateau, HalvesAfterPatienceWithCooldownAndPerGroupFloorsLikePyTorch) {
   TwoGroups groups;

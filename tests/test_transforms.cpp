@@ -34,7 +34,7 @@ float at(const Tensor& image, std::int64_t y, std::int64_t x) {
 
 TEST(RandomRotation, NinetyDegreesIsATransposeFlipAwayFromTheBorders) {
   const std::int64_t side = 12;
-  const Tensor image = random_images({side, side}, 1);
+  const Tensor image = random_images({1, 1, side, side}, 1);
   for (double degrees : {90.0, -90.0}) {
     const Tensor rotated = rotate(image, degrees);
     ASSERT_EQ(rotated.shape(), image.shape());
@@ -48,9 +48,9 @@ TEST(RandomRotation, NinetyDegreesIsATransposeFlipAwayFromTheBorders) {
 }
 
 TEST(RandomRotation, ZeroDegreesKeepsTheImageAndCornersFillWithZero) {
-  const Tensor image = random_images({3, 9, 9}, 2);
+  const Tensor image = random_images({1, 3, 9, 9}, 2);
   expect_values(rotate(image, 0), image.to_vector<double>(), 1e-6);
-  const Tensor ones_rotated = rotate(ones({9, 9}), 45);
+  const Tensor ones_rotated = rotate(ones({1, 1, 9, 9}), 45);
   EXPECT_EQ(at(ones_rotated, 0, 0), 0.0f) << "a corner maps outside the image";
   EXPECT_NEAR(at(ones_rotated, 4, 4), 1.0f, 1e-6) << "the centre stays";
 }
@@ -63,7 +63,7 @@ TEST(RandomRotation, DrawsOneUniformAngleInTheRangePerImage) {
     const double angle = -10 + 40 * probe.next_double();
     EXPECT_GE(angle, -10);
     EXPECT_LE(angle, 30);
-    EXPECT_EQ(rotated.select(0, n).to_vector<float>(), rotate(batch.select(0, n), angle).to_vector<float>());
+    EXPECT_EQ(rotated.select(0, n).to_vector<float>(), rotate(batch.narrow(0, n, 1), angle).to_vector<float>());
   }
 }
 
@@ -77,8 +77,8 @@ TEST(RandomResizedCrop, ScaleAndRatioPinnedToOneIsTheIdentity) {
 
 TEST(RandomResizedCrop, UpscalingAConstantImageKeepsItConstant) {
   Generator generator(7);
-  const Tensor out = RandomResizedCrop({20, 24})(full({2, 10, 10}, 0.25), generator);
-  EXPECT_EQ(out.shape(), Shape({2, 20, 24}));
+  const Tensor out = RandomResizedCrop({20, 24})(full({1, 2, 10, 10}, 0.25), generator);
+  EXPECT_EQ(out.shape(), Shape({1, 2, 20, 24}));
   for (float v : out.to_vector<float>()) EXPECT_FLOAT_EQ(v, 0.25f);
 }
 
@@ -144,7 +144,7 @@ TEST(Transforms, TheSameSeedGivesTheSameAugmentedBatch) {
 }
 
 TEST(Transforms, CropFlipAndNormalizeMoveExactPixels) {
-  const Tensor image = arange(9).reshape({1, 3, 3});
+  const Tensor image = arange(9).reshape({1, 1, 3, 3});
   Generator generator(11);
   expect_values(RandomHorizontalFlip(1.0)(image, generator), {2, 1, 0, 5, 4, 3, 8, 7, 6});
   expect_values(RandomHorizontalFlip(0.0)(image, generator), image.to_vector<double>());
@@ -159,11 +159,16 @@ TEST(Transforms, CropFlipAndNormalizeMoveExactPixels) {
 
 TEST(Transforms, RefuseWhatTheyCannotHandle) {
   Generator generator(12);
-  expect_error([&] { RandomRotation(5)(zeros({2, 2}, kInt64), generator); }, {"float32 or float64", "int64",
+  expect_error([&] { RandomRotation(5)(zeros({1, 1, 2, 2}, kInt64), generator); }, {"float32 or float64", "int64",
                                                                                "to_unit_range"});
-  expect_error([&] { RandomRotation(5)(zeros({4}), generator); }, {"[H, W]"});
-  expect_error([&] { RandomCrop({8, 8})(zeros({4, 4}), generator); }, {"8x8 crop", "4x4"});
-  expect_error([&] { Normalize({0.5, 0.5}, {1, 1})(zeros({3, 4, 4}), generator); }, {"2 means", "3 channels"});
+  expect_error([&] { RandomRotation(5)(zeros({4}), generator); }, {"[N, C, H, W]", "[4]"});
+  // A 3-D tensor is [C, H, W] or [N, H, W]: refused, saying which unsqueeze makes it a batch.
+  expect_error([&] { RandomRotation(5)(zeros({8, 28, 28}), generator); },
+               {"[N, C, H, W]", "[8, 28, 28]", "unsqueeze(1)", "unsqueeze(0)"});
+  expect_error([&] { RandomCrop({2, 2})(zeros({28, 28}), generator); }, {"[N, C, H, W]", "[28, 28]", "unsqueeze"});
+  expect_error([&] { Compose(std::vector<TransformPtr>{})(zeros({8, 28, 28}), generator); }, {"[N, C, H, W]", "unsqueeze(1)"});
+  expect_error([&] { RandomCrop({8, 8})(zeros({1, 1, 4, 4}), generator); }, {"8x8 crop", "4x4"});
+  expect_error([&] { Normalize({0.5, 0.5}, {1, 1})(zeros({1, 3, 4, 4}), generator); }, {"2 means", "3 channels"});
   expect_error([] { RandomResizedCrop({4, 4}, {0.0, 1.0}); }, {"scale"});
 }
 
@@ -182,7 +187,7 @@ TEST(Transforms, ALargeBatchMatchesImageByImage) {
     Generator whole(5), single(5);
     const Tensor together = (*transform)(batch, whole);
     for (std::int64_t n = 0; n < batch.size(0); ++n)
-      ASSERT_EQ(together.select(0, n).to_vector<float>(), (*transform)(batch.select(0, n), single).to_vector<float>())
+      ASSERT_EQ(together.select(0, n).to_vector<float>(), (*transform)(batch.narrow(0, n, 1), single).to_vector<float>())
           << "image " << n;
   }
 }
@@ -201,14 +206,14 @@ TEST(Transforms, Float64ImagesGiveTheFloat32Result) {
 
 TEST(Transforms, GradientsFlowThroughResampling) {
   // Rotation is linear in the pixels: its gradient is the transposed resampling.
-  const Tensor image = random_images({1, 5, 6}, 16).to(kFloat64).requires_grad_();
+  const Tensor image = random_images({1, 1, 5, 6}, 16).to(kFloat64).requires_grad_();
   const GradcheckReport report = gradcheck([](const std::vector<Tensor>& x) { return rotate(x[0], 33.0); }, {image});
   EXPECT_TRUE(report.ok()) << fmt::format("{}", report);
 }
 
 TEST(Transforms, AnImageWithoutPixelsCropsToPadding) {
   Generator generator(17);
-  expect_values(RandomCrop({2, 2}, 1)(zeros({1, 0, 0}), generator), {0, 0, 0, 0});
+  expect_values(RandomCrop({2, 2}, 1)(zeros({1, 1, 0, 0}), generator), {0, 0, 0, 0});
 }
 
 TEST(Transforms, RunOnTheImagesDevice) {
