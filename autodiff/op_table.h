@@ -19,7 +19,7 @@
 namespace tapegrad {
 
 // The dtypes an op takes: floating only (int64 inputs are refused with an error), int64 too
-// (an int64 result), or int64 with a float32 result (true division, as torch).
+// (an int64 result), or int64 with a float32 result (true division and math functions, as torch).
 enum class OpDTypes { Floating, FloatingAndInt64, Int64ToFloat32 };
 
 // Where a row's floating inputs are drawn: uniform in [low, high), at least `margin` away from

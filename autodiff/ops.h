@@ -60,7 +60,8 @@ Tensor randperm(std::int64_t n, TensorOptions options = TensorOptions(kInt64));
 // result_type(a, b), and each input's gradient comes back in that input's own dtype. A double
 // argument acts as a Python number: integral values as int64, others as float32 (torch's default
 // dtype), and neither widens a tensor of its own category (float32 x + 0.5 stays float32).
-// Division of integers is true division (float32). In-place updates refuse a result type that
+// Division of integers is true division (float32), and the math functions (exp, log, sqrt, rsqrt,
+// sin, cos, tanh, sigmoid, log1p, erf) of integral or bool tensors compute in float32. In-place updates refuse a result type that
 // cannot be cast to the updated tensor's dtype (float into int64, anything into bool).
 
 // torch.result_type: the higher category of bool < integral < floating wins; within the winning

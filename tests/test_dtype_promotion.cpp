@@ -259,6 +259,17 @@ TEST(TypePromotion, PowOfIntegersIsRefusedButFloatExponentsPromote) {
   expect_error([&] { (void)pow(n, 2.0); }, {"pow", "int64"});
 }
 
+TEST(TypePromotion, MathFunctionsOfIntegersComputeInFloat32) {
+  const Tensor n = tensor({0, 1, 4}, std::nullopt, kInt64);
+  for (const Tensor& r : {exp(n), log(n), sqrt(n), rsqrt(n), sin(n), cos(n), tanh(n), sigmoid(n), log1p(n), erf(n)})
+    EXPECT_EQ(r.dtype(), kFloat32);
+  expect_values(sqrt(n), {0, 1, 2});
+  expect_values(exp(tensor({1, 0}, std::nullopt, kBool)), {std::exp(1.0), 1}, 1e-6);
+  expect_values(sqrt(from_vector(std::vector<std::uint8_t>{9})), {3});
+  EXPECT_EQ(exp(tensor({1.0}, std::nullopt, kFloat64)).dtype(), kFloat64);
+  expect_error([&] { (void)softplus(n); }, {"softplus", "int64"});
+}
+
 TEST(TypePromotion, GradientsComeBackInEachInputsDtype) {
   const Tensor a = tensor({0.5, 1.5}, std::nullopt, kFloat32).requires_grad_();
   const Tensor b = tensor({2.0, -3.0}, std::nullopt, kFloat64).requires_grad_();
@@ -441,7 +452,7 @@ TEST(BoolStorage, ArithmeticIsRefusedWithAConversionHint) {
   expect_error([&] { (void)(b + b); }, hint);
   expect_error([&] { (void)(b * b); }, hint);
   expect_error([&] { (void)neg(b); }, hint);
-  expect_error([&] { (void)exp(b); }, {"bool"});
+  expect_error([&] { (void)relu(b); }, {"bool"});
 }
 
 TEST(BoolStorage, SafetensorsRoundTrip) {

@@ -258,21 +258,21 @@ std::vector<OpInfo> elementwise_rows(SampleInputs& in) {
   rows.push_back(triangle_row("tril", in));
   rows.push_back(triangle_row("triu", in));
   rows.push_back(unary_row("neg", kWithInt64, {}, neg, neg_of, in));
-  rows.push_back(unary_row("exp", kFloating, {}, exp, exp_of, in));
-  rows.push_back(unary_row("log", kFloating, kPositive, log, log_of, in));
-  rows.push_back(unary_row("sqrt", kFloating, kPositive, sqrt, sqrt_of, in));
-  rows.push_back(unary_row("rsqrt", kFloating, kPositive, rsqrt, rsqrt_of, in));
+  rows.push_back(unary_row("exp", kInt64ToFloat32, {}, exp, exp_of, in));
+  rows.push_back(unary_row("log", kInt64ToFloat32, kPositive, log, log_of, in));
+  rows.push_back(unary_row("sqrt", kInt64ToFloat32, kPositive, sqrt, sqrt_of, in));
+  rows.push_back(unary_row("rsqrt", kInt64ToFloat32, kPositive, rsqrt, rsqrt_of, in));
   rows.push_back(unary_row("floor", kWithInt64, {.low = -2.5, .high = 2.5, .kinks = {-2, -1, 0, 1, 2}}, floor,
                            floor_of, in));
   rows.push_back(unary_row("round", kWithInt64, {.low = -2.4, .high = 2.4, .kinks = {-1.5, -0.5, 0.5, 1.5}}, round,
                            round_of, in));
   rows.push_back(unary_row("abs", kWithInt64, away_from_zero, abs, abs_of, in));
-  rows.push_back(unary_row("sin", kFloating, symmetric, sin, sin_of, in));
-  rows.push_back(unary_row("cos", kFloating, symmetric, cos, cos_of, in));
-  rows.push_back(unary_row("tanh", kFloating, symmetric, tanh, tanh_of, in));
-  rows.push_back(unary_row("sigmoid", kFloating, symmetric, sigmoid, sigmoid_of, in));
-  rows.push_back(unary_row("log1p", kFloating, OpDomain::between(-0.5, 2), log1p, log1p_of, in));
-  rows.push_back(unary_row("erf", kFloating, symmetric, erf, erf_of, in));
+  rows.push_back(unary_row("sin", kInt64ToFloat32, symmetric, sin, sin_of, in));
+  rows.push_back(unary_row("cos", kInt64ToFloat32, symmetric, cos, cos_of, in));
+  rows.push_back(unary_row("tanh", kInt64ToFloat32, symmetric, tanh, tanh_of, in));
+  rows.push_back(unary_row("sigmoid", kInt64ToFloat32, symmetric, sigmoid, sigmoid_of, in));
+  rows.push_back(unary_row("log1p", kInt64ToFloat32, OpDomain::between(-0.5, 2), log1p, log1p_of, in));
+  rows.push_back(unary_row("erf", kInt64ToFloat32, symmetric, erf, erf_of, in));
   rows.push_back(unary_row("relu", kWithInt64, away_from_zero, relu, relu_of, in));
   rows.push_back(extremum_row("minimum", minimum, minimum_of, in));
   rows.push_back(extremum_row("maximum", maximum, maximum_of, in));

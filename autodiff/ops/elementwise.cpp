@@ -46,7 +46,7 @@ DType promote_operands(const Operand& a, const Operand& b) {
   return category(low.dtype) > category(high.dtype) ? promote_types(high.dtype, low.dtype) : high.dtype;
 }
 
-// The dtype true division computes in: integers divide as float32 (torch's default).
+// The dtype true division and math functions compute in: integers as float32 (torch's default).
 DType as_floating(DType dtype) { return is_floating(dtype) ? dtype : kFloat32; }
 
 // Both operands converted to `dtype` (no copy for one that has it already). The conversions are
@@ -87,6 +87,12 @@ Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tens
 Tensor floating_unary(UnaryOp op, const char* name, const Tensor& a, const UnaryScalars& scalars = {}) {
   check_floating(name, a);
   return unary_forward(op, a, scalars);
+}
+
+// A math function (exp, log, sin, ...): integral and bool inputs compute in float32, as torch's.
+Tensor math_unary(UnaryOp op, const char* name, const Tensor& a) {
+  check_defined(name, a);
+  return unary_forward(op, a.to(as_floating(a.dtype())));
 }
 
 // Gradient of a binary op for one operand: reduce over the dims broadcasting expanded.
@@ -280,7 +286,7 @@ Tensor pow(double base, const Tensor& exponent) {
 // ---- transcendental and activation functions ----
 
 Tensor exp(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Exp, "exp", a);
+  Tensor out = math_unary(UnaryOp::Exp, "exp", a);
   if (should_record(a))
     record("exp", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       ctx.set_input_grad(0, mul(ctx.grad(), ctx.unpack(so)));
@@ -289,7 +295,7 @@ Tensor exp(const Tensor& a) {
 }
 
 Tensor log(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Log, "log", a);
+  Tensor out = math_unary(UnaryOp::Log, "log", a);
   if (should_record(a))
     record("log", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, div(ctx.grad(), ctx.unpack(sa)));
@@ -298,7 +304,7 @@ Tensor log(const Tensor& a) {
 }
 
 Tensor sqrt(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Sqrt, "sqrt", a);
+  Tensor out = math_unary(UnaryOp::Sqrt, "sqrt", a);
   if (should_record(a))
     record("sqrt", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       ctx.set_input_grad(0, div(ctx.grad(), mul(ctx.unpack(so), 2.0)));
@@ -307,7 +313,7 @@ Tensor sqrt(const Tensor& a) {
 }
 
 Tensor rsqrt(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Rsqrt, "rsqrt", a);
+  Tensor out = math_unary(UnaryOp::Rsqrt, "rsqrt", a);
   if (should_record(a))
     record("rsqrt", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       const Tensor r = ctx.unpack(so);  // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 r^3
@@ -343,7 +349,7 @@ Tensor abs(const Tensor& a) {
 }
 
 Tensor sin(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Sin, "sin", a);
+  Tensor out = math_unary(UnaryOp::Sin, "sin", a);
   if (should_record(a))
     record("sin", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, mul(ctx.grad(), cos(ctx.unpack(sa))));
@@ -352,7 +358,7 @@ Tensor sin(const Tensor& a) {
 }
 
 Tensor cos(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Cos, "cos", a);
+  Tensor out = math_unary(UnaryOp::Cos, "cos", a);
   if (should_record(a))
     record("cos", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, neg(mul(ctx.grad(), sin(ctx.unpack(sa)))));
@@ -361,7 +367,7 @@ Tensor cos(const Tensor& a) {
 }
 
 Tensor tanh(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Tanh, "tanh", a);
+  Tensor out = math_unary(UnaryOp::Tanh, "tanh", a);
   if (should_record(a))
     record("tanh", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       const Tensor y = ctx.unpack(so);  // 1 - tanh^2
@@ -371,7 +377,7 @@ Tensor tanh(const Tensor& a) {
 }
 
 Tensor sigmoid(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Sigmoid, "sigmoid", a);
+  Tensor out = math_unary(UnaryOp::Sigmoid, "sigmoid", a);
   if (should_record(a))
     record("sigmoid", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       const Tensor y = ctx.unpack(so);  // s (1 - s)
@@ -381,7 +387,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor log1p(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Log1p, "log1p", a);
+  Tensor out = math_unary(UnaryOp::Log1p, "log1p", a);
   if (should_record(a))
     record("log1p", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, div(ctx.grad(), add(ctx.unpack(sa), 1.0)));
@@ -390,7 +396,7 @@ Tensor log1p(const Tensor& a) {
 }
 
 Tensor erf(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Erf, "erf", a);
+  Tensor out = math_unary(UnaryOp::Erf, "erf", a);
   if (should_record(a))
     record("erf", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       const Tensor x = ctx.unpack(sa);  // 2 / sqrt(pi) exp(-x^2)
