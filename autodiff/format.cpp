@@ -19,9 +19,11 @@ struct NumberFormat {
   bool integer_valued = true;
   bool scientific = false;
   bool is_integer_dtype = false;
+  bool is_bool_dtype = false;
   std::size_t width = 1;
 
   std::string apply(double value) const {
+    if (is_bool_dtype) return value != 0 ? "True" : "False";
     if (is_integer_dtype) return fmt::format("{}", static_cast<std::int64_t>(value));
     if (std::isnan(value)) return "nan";
     if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
@@ -34,6 +36,7 @@ struct NumberFormat {
 NumberFormat choose_format(const std::vector<double>& values, DType dtype) {
   NumberFormat format;
   format.is_integer_dtype = dtype == kInt64 || dtype == kUInt8;
+  format.is_bool_dtype = dtype == kBool;
   double largest = 0, smallest = INFINITY;
   for (double v : values) {
     if (!std::isfinite(v)) continue;
@@ -43,7 +46,7 @@ NumberFormat choose_format(const std::vector<double>& values, DType dtype) {
   }
   // torch's rule: nonzero magnitudes above 1e8 or spanning more than a factor 1000, or
   // (non-integers) below 1e-4.
-  if (!format.is_integer_dtype)
+  if (!format.is_integer_dtype && !format.is_bool_dtype)
     format.scientific = largest > 1e8 || largest / smallest > 1000 || (!format.integer_valued && smallest < 1e-4);
   for (double v : values) format.width = std::max(format.width, format.apply(v).size());
   return format;

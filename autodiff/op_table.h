@@ -18,8 +18,9 @@
 
 namespace tapegrad {
 
-// The dtypes an op takes: floating only (int64 inputs are refused with an error), or int64 too.
-enum class OpDTypes { Floating, FloatingAndInt64 };
+// The dtypes an op takes: floating only (int64 inputs are refused with an error), int64 too
+// (an int64 result), or int64 with a float32 result (true division and math functions, as torch).
+enum class OpDTypes { Floating, FloatingAndInt64, Int64ToFloat32 };
 
 // Where a row's floating inputs are drawn: uniform in [low, high), at least `margin` away from
 // every kink (abs and relu at 0, clamp's bounds), so finite differences stay on one side.
@@ -69,6 +70,9 @@ struct OpInfo {
   OpDomain domain;
   bool second_order = true;    // gradgradcheck applies
   bool strided_inputs = true;  // takes non-contiguous inputs (view does not)
+  // Floating inputs of mixed dtypes: promoted as torch (float32 with float64 computes in float64,
+  // each gradient in its input's dtype), or refused with an error naming both.
+  bool promotes_dtypes = false;
   GradcheckOptions tolerances;
   std::vector<OpSample> samples;
   std::vector<OpErrorSample> errors;

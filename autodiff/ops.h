@@ -56,6 +56,18 @@ Tensor randperm(std::int64_t n, Generator& generator, TensorOptions options = Te
 Tensor randperm(std::int64_t n, TensorOptions options = TensorOptions(kInt64));
 
 // ---- elementwise, with NumPy broadcasting (autodiff/ops/elementwise.cpp) ----
+// Operands of different dtypes are promoted as in torch: the binary ops compute in
+// result_type(a, b), and each input's gradient comes back in that input's own dtype. A double
+// argument acts as a Python number: integral values as int64, others as float32 (torch's default
+// dtype), and neither widens a tensor of its own category (float32 x + 0.5 stays float32).
+// Division of integers is true division (float32), and the math functions (exp, log, sqrt, rsqrt,
+// sin, cos, tanh, sigmoid, log1p, erf) of integral or bool tensors compute in float32. In-place updates refuse a result type that
+// cannot be cast to the updated tensor's dtype (float into int64, anything into bool).
+
+// torch.result_type: the higher category of bool < integral < floating wins; within the winning
+// category, tensors with dims outrank 0-dim tensors, which outrank scalars.
+DType result_type(const Tensor& a, const Tensor& b);
+DType result_type(const Tensor& a, double b);
 Tensor add(const Tensor& a, const Tensor& b, double alpha = 1);  // a + alpha * b
 Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1);  // a - alpha * b
 Tensor mul(const Tensor& a, const Tensor& b);
@@ -97,17 +109,18 @@ Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
 Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> high);
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
-// where(condition, a, b): a where condition is non-zero, else b; differentiable in a and b.
+// where(condition, a, b): a where the bool condition is true, else b, in result_type(a, b);
+// differentiable in a and b. A condition of another dtype is refused, as torch: compare or .to(kBool).
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 
-// `value` where mask is non-zero, a elsewhere; mask broadcasts to a's shape. Differentiable in a.
+// `value` where the bool mask is true, a elsewhere; mask broadcasts to a's shape. Differentiable in a.
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 // The lower (tril) or upper (triu) triangle of the last two dims, from `diagonal` (0: the main
 // one, positive: above it, negative: below it); zeros elsewhere.
 Tensor tril(const Tensor& a, std::int64_t diagonal = 0);
 Tensor triu(const Tensor& a, std::int64_t diagonal = 0);
 
-// Not differentiable: results are 0/1 in the inputs' dtype (there is no bool dtype).
+// Not differentiable: results are bool, compared in result_type(a, b).
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -121,6 +134,11 @@ Tensor le(const Tensor& a, double b);
 Tensor gt(const Tensor& a, double b);
 Tensor ge(const Tensor& a, double b);
 Tensor sign(const Tensor& a);
+// Bool results; any non-zero element counts as true, as torch.logical_*.
+Tensor logical_not(const Tensor& a);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
@@ -147,12 +165,18 @@ Tensor operator<(const Tensor& a, double b);
 Tensor operator<=(const Tensor& a, double b);
 Tensor operator>(const Tensor& a, double b);
 Tensor operator>=(const Tensor& a, double b);
+Tensor operator!(const Tensor& a);  // logical_not
+Tensor operator~(const Tensor& a);  // logical_not of a bool tensor; other dtypes are refused
 
 // ---- reductions (autodiff/ops/reduce.cpp); an empty dims list means all dims ----
+// Sums of bool and uint8 tensors are int64, as torch's.
 Tensor sum(const Tensor& a);
 Tensor sum(const Tensor& a, const Dims& dims, bool keepdim = false);
 Tensor mean(const Tensor& a);
 Tensor mean(const Tensor& a, const Dims& dims, bool keepdim = false);
+// Not differentiable: whether any / every element is non-zero, as a 0-dim bool tensor.
+Tensor any(const Tensor& a);
+Tensor all(const Tensor& a);
 // The variance sum((a - mean)^2) / (N - correction) over dims (all if empty), and its square root;
 // correction 1 is Bessel's (torch's default), 0 the population's.
 Tensor var(const Tensor& a, const Dims& dims = {}, double correction = 1, bool keepdim = false);

@@ -38,6 +38,7 @@ std::string safetensors_dtype(DType dtype) {
     case DType::Float64: return "F64";
     case DType::Int64: return "I64";
     case DType::UInt8: return "U8";
+    case DType::Bool: return "BOOL";
   }
   fail("save_tensors: tensors of dtype {} cannot be stored", dtype);
 }
@@ -47,6 +48,7 @@ std::optional<DType> dtype_from_safetensors(const std::string& name) {
   if (name == "F64") return DType::Float64;
   if (name == "I64") return DType::Int64;
   if (name == "U8") return DType::UInt8;
+  if (name == "BOOL") return DType::Bool;
   return std::nullopt;
 }
 
@@ -122,7 +124,7 @@ Entry parse_entry(const std::string& name, const Json& info, const std::string& 
   const Json& dtype = info["dtype"];
   TAPEGRAD_CHECK(dtype.is_string(), "{}: dtype of '{}' must be a string", where, name);
   const auto parsed = dtype_from_safetensors(dtype.get<std::string>());
-  TAPEGRAD_CHECK(parsed.has_value(), "{}: tensor '{}' has dtype {}, which tapegrad does not support (F32, F64, I64, U8)",
+  TAPEGRAD_CHECK(parsed.has_value(), "{}: tensor '{}' has dtype {}, which tapegrad does not support (F32, F64, I64, U8, BOOL)",
                  where, name, dtype.get<std::string>());
   entry.dtype = *parsed;
 
@@ -246,6 +248,10 @@ TensorFile load_tensors(const std::filesystem::path& path) {
                    where, stored->second, actual);
   }
   for (const Entry& entry : entries) {
+    // A bool byte other than 0 or 1 is not a value a bool can hold: reading it would be undefined.
+    if (entry.dtype == DType::Bool)
+      TAPEGRAD_CHECK(std::all_of(data + entry.begin, data + entry.end, [](char byte) { return byte == 0 || byte == 1; }),
+                     "{}: bool tensor '{}' holds bytes other than 0 and 1; the file is corrupt", where, entry.name);
     Tensor tensor = empty(entry.shape, TensorOptions(entry.dtype));
     if (entry.end > entry.begin) std::memcpy(tensor.impl().storage->data(), data + entry.begin, entry.end - entry.begin);
     file.tensors.emplace_back(entry.name, std::move(tensor));

@@ -50,6 +50,7 @@ template float* Tensor::data_ptr<float>() const;
 template double* Tensor::data_ptr<double>() const;
 template std::int64_t* Tensor::data_ptr<std::int64_t>() const;
 template std::uint8_t* Tensor::data_ptr<std::uint8_t>() const;
+template bool* Tensor::data_ptr<bool>() const;
 
 double Tensor::item() const {
   TAPEGRAD_CHECK(numel() == 1, "item: expected a tensor with one element, got shape {}", shape());

@@ -251,7 +251,7 @@ Tensor RandomHorizontalFlip::apply(const Tensor& images, std::span<const Params>
   for (std::size_t x = 0; x < reversed.size(); ++x) reversed[x] = static_cast<std::int64_t>(reversed.size() - 1 - x);
   const Device device = images.device();
   const Tensor mirrored = images.index_select(3, from_vector(reversed).to(device));
-  return where(from_vector(flipped, Shape{images.size(0), 1, 1, 1}).to(device), mirrored, images);
+  return where(from_vector(flipped, Shape{images.size(0), 1, 1, 1}).to(kBool).to(device), mirrored, images);
 }
 
 // ---- Normalize ----

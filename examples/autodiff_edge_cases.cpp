@@ -60,7 +60,7 @@ Tensor halve_while_above(const Tensor& input) {
 }
 
 // D4: a step written with a comparison: a constant as far as the tape is concerned.
-Tensor heaviside(const Tensor& x) { return gt(x, 0.0); }
+Tensor heaviside(const Tensor& x) { return gt(x, 0.0).to(x.dtype()); }
 
 // D5: the largest difference between reverse mode and the closed-form gradient of
 // (y - sigmoid(a.x))^2, -2 e^{a.x} (e^{a.x} (y - 1) + y) / (1 + e^{a.x})^3 * a, over seeded draws.

@@ -77,7 +77,9 @@ void print_table(const std::string& filter) {
     std::string domain = fmt::format("[{}, {})", op.domain.low, op.domain.high);
     if (!op.domain.kinks.empty()) domain += fmt::format(" not {}", fmt::join(op.domain.kinks, ","));
     fmt::print("{:<32} {:>5}  {:<14} {:<14} {:<22} {:>7}  {:>6}  {}\n", op.name, op.arity,
-               op.dtypes == tapegrad::OpDTypes::Floating ? "float" : "float, int64",
+               op.dtypes == tapegrad::OpDTypes::Floating         ? "float"
+               : op.dtypes == tapegrad::OpDTypes::Int64ToFloat32 ? "int64->float32"
+                                                                  : "float, int64",
                fmt::format("{}", fmt::join(op.differentiable_inputs, ",")), domain, op.samples.size(), op.errors.size(),
                op.second_order ? "yes" : "no");
   }

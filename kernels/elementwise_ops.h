@@ -37,12 +37,12 @@ namespace tapegrad::kernels {
   X(PowScalar, pow_scalar(x, s.scalar))                                                \
   X(RPowScalar, T(std::pow(s.scalar, x)))                                              \
   X(Clamp, clamp(x, s.low, s.high))                                                    \
-  X(EqScalar, T(x == T(s.scalar)))                                                     \
-  X(NeScalar, T(x != T(s.scalar)))                                                     \
-  X(LtScalar, T(x < T(s.scalar)))                                                      \
-  X(LeScalar, T(x <= T(s.scalar)))                                                     \
-  X(GtScalar, T(x > T(s.scalar)))                                                      \
-  X(GeScalar, T(x >= T(s.scalar)))
+  X(EqScalar, T(compared(x) == compared_scalar<T>(s.scalar)))                          \
+  X(NeScalar, T(compared(x) != compared_scalar<T>(s.scalar)))                          \
+  X(LtScalar, T(compared(x) < compared_scalar<T>(s.scalar)))                           \
+  X(LeScalar, T(compared(x) <= compared_scalar<T>(s.scalar)))                          \
+  X(GtScalar, T(compared(x) > compared_scalar<T>(s.scalar)))                           \
+  X(GeScalar, T(compared(x) >= compared_scalar<T>(s.scalar)))
 
 // Binary ops on two broadcast operands; Add/Sub scale their second operand by alpha (axpy).
 // ReluGrad passes the gradient a where the input b is positive, as PyTorch's threshold_backward.
@@ -93,6 +93,20 @@ struct UnaryScalars {
 };
 
 namespace detail {
+
+// Comparisons of bool and uint8 elements run in int64, so a scalar beyond their range (x == 300)
+// compares as a number instead of wrapping into the element type. Integral elements are only
+// compared with integral scalars: a fractional one promotes the tensor to float32 first.
+template <class T>
+using ComparedAs = std::conditional_t<std::is_integral_v<T> && sizeof(T) < 8, std::int64_t, T>;
+template <class T>
+TAPEGRAD_HOST_DEVICE inline ComparedAs<T> compared(T x) {
+  return static_cast<ComparedAs<T>>(x);
+}
+template <class T>
+TAPEGRAD_HOST_DEVICE inline ComparedAs<T> compared_scalar(double scalar) {
+  return static_cast<ComparedAs<T>>(scalar);
+}
 
 template <class T>
 TAPEGRAD_HOST_DEVICE inline T sigmoid(T x) {
@@ -199,6 +213,32 @@ void dispatch_binary(BinaryOp op, double alpha, F&& f) {
   case BinaryOp::name: f(Binary<BinaryOp::name>{alpha}); return;
     TAPEGRAD_BINARY_OPS(TAPEGRAD_BINARY_CASE)
 #undef TAPEGRAD_BINARY_CASE
+  }
+}
+
+// The comparisons among the ops: the ones whose result a backend may write as bool, for inputs
+// of every dtype. Calls f with the functor and returns true, or returns false for another op.
+template <class F>
+bool dispatch_comparison(BinaryOp op, F&& f) {
+  switch (op) {
+#define TAPEGRAD_COMPARISON_CASE(name) \
+  case BinaryOp::name: f(Binary<BinaryOp::name>{}); return true;
+    TAPEGRAD_COMPARISON_CASE(Eq) TAPEGRAD_COMPARISON_CASE(Ne) TAPEGRAD_COMPARISON_CASE(Lt)
+    TAPEGRAD_COMPARISON_CASE(Le) TAPEGRAD_COMPARISON_CASE(Gt) TAPEGRAD_COMPARISON_CASE(Ge)
+#undef TAPEGRAD_COMPARISON_CASE
+    default: return false;
+  }
+}
+
+template <class F>
+bool dispatch_scalar_comparison(UnaryOp op, const UnaryScalars& scalars, F&& f) {
+  switch (op) {
+#define TAPEGRAD_COMPARISON_CASE(name) \
+  case UnaryOp::name: f(Unary<UnaryOp::name>{scalars}); return true;
+    TAPEGRAD_COMPARISON_CASE(EqScalar) TAPEGRAD_COMPARISON_CASE(NeScalar) TAPEGRAD_COMPARISON_CASE(LtScalar)
+    TAPEGRAD_COMPARISON_CASE(LeScalar) TAPEGRAD_COMPARISON_CASE(GtScalar) TAPEGRAD_COMPARISON_CASE(GeScalar)
+#undef TAPEGRAD_COMPARISON_CASE
+    default: return false;
   }
 }
 

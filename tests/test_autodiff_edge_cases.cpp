@@ -127,7 +127,7 @@ TEST(EdgeCasesD3, HalvingLoopDerivativeCountsTheIterations) {
 
 // ---- D4: a step written with a comparison has no gradient path ----
 
-Tensor heaviside(const Tensor& x) { return gt(x, 0.0); }
+Tensor heaviside(const Tensor& x) { return gt(x, 0.0).to(x.dtype()); }
 
 TEST(EdgeCasesD4, HeavisideViaComparisonDoesNotRequireGrad) {
   // As torch's (x > 0).float(): the result is a constant as far as the tape is concerned.

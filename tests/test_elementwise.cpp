@@ -245,20 +245,20 @@ TEST(Elementwise, MinimumAndMaximumPropagateNaNFromEitherOperand) {
     for (const double value : result.to_vector<double>()) EXPECT_TRUE(std::isnan(value));
 }
 
-TEST(Elementwise, WhereTakesFirstValueWhereConditionIsNonZero) {
-  const Tensor condition = f64({1, 0, 2, 0}, Shape{2, 2});
+TEST(Elementwise, WhereTakesFirstValueWhereConditionIsTrue) {
+  const Tensor condition = f64({1, 0, 2, 0}, Shape{2, 2}).to(kBool);
   expect_values(where(condition, f64({1, 2, 3, 4}, Shape{2, 2}), f64({-1, -2, -3, -4}, Shape{2, 2})), {1, -2, 3, -4});
   // Broadcasting all three: [3] condition, [2, 1] and 0-dim values -> [2, 3].
-  const Tensor picked = where(f64({1, 0, 1}), f64({10, 20}, Shape{2, 1}), scalar_tensor(-1, kFloat64));
+  const Tensor picked = where(f64({1, 0, 1}).to(kBool), f64({10, 20}, Shape{2, 1}), scalar_tensor(-1, kFloat64));
   EXPECT_EQ(shape_of(picked), "[2, 3]");
   expect_values(picked, {10, -1, 10, 20, -1, 20});
-  // The condition may have its own dtype (an int64 mask).
-  expect_values(where(from_vector<std::int64_t>({0, 1}), f64({1, 2}), f64({3, 4})), {3, 2});
+  // As torch, a condition of another dtype is refused rather than read as its truth.
+  expect_error([] { where(from_vector<std::int64_t>({0, 1}), f64({1, 2}), f64({3, 4})); }, {"where", "bool", "int64"});
 }
 
 TEST(Elementwise, WhereRoutesGradientByTheCondition) {
   const Tensor a = leaf({1, 2, 3}), b = leaf({5}, Shape{});
-  const Tensor condition = f64({1, 0, 1});
+  const Tensor condition = f64({1, 0, 1}) > 0.5;
   const auto grads = grad({sum(where(condition, a, b))}, {a, b});
   expect_values(grads[0], {1, 0, 1});
   EXPECT_EQ(grads[1].dim(), 0);  // b was broadcast to the one position the condition rejects
@@ -267,7 +267,7 @@ TEST(Elementwise, WhereRoutesGradientByTheCondition) {
 
 // ---- comparisons and sign: values only ----
 
-TEST(Elementwise, ComparisonsGiveZeroOrOneInTheInputDtype) {
+TEST(Elementwise, ComparisonsGiveBool) {
   const Tensor a = f64({1, 2, 3}), b = f64({2, 2, 2});
   expect_values(eq(a, b), {0, 1, 0});
   expect_values(ne(a, b), {1, 0, 1});
@@ -275,10 +275,10 @@ TEST(Elementwise, ComparisonsGiveZeroOrOneInTheInputDtype) {
   expect_values(le(a, b), {1, 1, 0});
   expect_values(gt(a, b), {0, 0, 1});
   expect_values(ge(a, b), {0, 1, 1});
-  EXPECT_EQ(eq(a, b).dtype(), kFloat64);
-  EXPECT_EQ(lt(a.to(kFloat32), b.to(kFloat32)).dtype(), kFloat32);
+  EXPECT_EQ(eq(a, b).dtype(), kBool);
+  EXPECT_EQ(lt(a.to(kFloat32), b.to(kFloat32)).dtype(), kBool);
   const Tensor ints = from_vector<std::int64_t>({1, 2, 3});
-  EXPECT_EQ(gt(ints, 1.5).dtype(), kInt64);
+  EXPECT_EQ(gt(ints, 1.5).dtype(), kBool);
   expect_values(gt(ints, 1.5), {0, 1, 1});
 }
 
@@ -328,7 +328,6 @@ TEST(Elementwise, ComparisonsRefuseBadOperandsNamingBoth) {
   expect_error([&] { eq(a, b); }, {"eq", "[2, 3]", "[4]"});
   expect_error([&] { (void)(a < b); }, {"lt", "[2, 3]", "[4]"});
   expect_error([&] { (void)(a + b); }, {"add", "[2, 3]", "[4]"});
-  expect_error([&] { gt(ones({2}, kFloat32), ones({2}, kFloat64)); }, {"gt", "float32", "float64"});
 }
 
 TEST(Elementwise, IntegerArithmeticStaysExact) {

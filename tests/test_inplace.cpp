@@ -83,7 +83,7 @@ TEST(ElementwiseInPlace, OperandCannotBroadcastToALargerShape) {
   expect_error([&] { x.add_(ones({2, 3}, kFloat64)); }, {"add_", "[2, 3]", "[3]"});
   expect_error([&] { x.copy_(ones({2, 3}, kFloat64)); }, {"copy_", "[2, 3]", "[3]"});
   expect_error([&] { x.mul_(ones({4}, kFloat64)); }, {"mul_", "[4]", "[3]"});
-  expect_error([&] { x.add_(ones({3}, kFloat32)); }, {"add_", "float64", "float32"});
+  expect_error([&] { zeros({3}, kInt64).add_(ones({3}, kFloat32)); }, {"add_", "float32", "can't be cast", "int64"});
 }
 
 TEST(ElementwiseInPlace, RefusedWhileGradModeIsOnAndTheTensorRequiresGrad) {

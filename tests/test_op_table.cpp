@@ -183,7 +183,8 @@ TEST_P(OpTableTest, WrongDtypesAndShapesAreRefused) {
     expect_error([&] { first.call(integers); }, {op().name, "int64"}, where(first) + " with int64 inputs");
   } else {
     const Tensor out = first.call(integers);
-    EXPECT_EQ(out.dtype(), kInt64) << where(first) << " with int64 inputs";
+    EXPECT_EQ(out.dtype(), op().dtypes == OpDTypes::Int64ToFloat32 ? kFloat32 : kInt64) << where(first)
+                                                                                        << " with int64 inputs";
   }
   for (const OpSample& sample : op().samples) {
     if (floating_inputs(sample) < 2) continue;
@@ -191,7 +192,24 @@ TEST_P(OpTableTest, WrongDtypesAndShapesAreRefused) {
     const auto last_floating = std::find_if(mixed.rbegin(), mixed.rend(),
                                             [](const Tensor& x) { return x.defined() && x.is_floating_point(); });
     *last_floating = last_floating->detach().to(kFloat32);
-    expect_error([&] { sample.call(mixed); }, {op().name, "float32", "float64"}, where(sample) + " with mixed dtypes");
+    if (!op().promotes_dtypes) {
+      expect_error([&] { sample.call(mixed); }, {op().name, "float32", "float64"}, where(sample) + " with mixed dtypes");
+      break;
+    }
+    // Promoted: float64 results equal to the float64 computation on the same (float32-rounded)
+    // values, and the float32 input's gradient in float32.
+    Inputs widened = mixed;
+    *std::find_if(widened.rbegin(), widened.rend(), [](const Tensor& x) { return x.defined() && x.is_floating_point(); }) =
+        last_floating->to(kFloat64);
+    last_floating->requires_grad_();
+    const Tensor out = sample.call(mixed);
+    ASSERT_EQ(out.dtype(), kFloat64) << where(sample) << " with mixed dtypes";
+    EXPECT_TRUE(close(out, sample.call(widened), 0, 0)) << where(sample) << " with mixed dtypes";
+    if (out.requires_grad()) {
+      sum(out).backward();
+      ASSERT_TRUE(last_floating->grad().defined()) << where(sample) << " with mixed dtypes";
+      EXPECT_EQ(last_floating->grad().dtype(), kFloat32) << where(sample) << " with mixed dtypes";
+    }
     break;
   }
   Inputs missing = prepared(first.inputs, device());

@@ -1,6 +1,7 @@
-// uint8 is a storage dtype: tensors of bytes can be created, converted both ways, indexed,
-// viewed, cloned and printed, and every op that would compute with their values refuses them
-// with an error that says to convert first, so bytes are never silently treated as numbers.
+// uint8 is a storage dtype: tensors of bytes can be created, converted both ways, compared,
+// summed (into int64), indexed, viewed, cloned and printed, and every op that would compute
+// uint8 results from their values refuses them with an error that says to convert first, so
+// bytes are never silently treated as numbers. Mixed with a wider dtype they are promoted.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -80,6 +81,15 @@ TEST(UInt8Storage, IndexSelectBatchesRows) {
             (std::vector<std::uint8_t>{11, 20, 31}));
 }
 
+TEST(UInt8Storage, ComparesAndSumsLikeTorch) {
+  const Tensor a = bytes({1, 200}, {2}), b = bytes({3, 200}, {2});
+  EXPECT_EQ((a == b).dtype(), kBool);
+  expect_values(a == b, {0, 1});
+  expect_values(a < 100.0, {1, 0});
+  EXPECT_EQ(sum(a).dtype(), kInt64);
+  EXPECT_EQ(sum(a).item(), 201);
+}
+
 TEST(UInt8Storage, PrintsAsIntegers) {
   EXPECT_EQ(fmt::format("{}", bytes({0, 7, 255}, {3})), "tensor([  0,   7, 255], shape=[3], dtype=uint8)");
 }
@@ -90,19 +100,16 @@ TEST(UInt8Storage, ArithmeticIsRefusedWithAConversionHint) {
   expect_error([&] { (void)(a + b); }, hint);
   expect_error([&] { (void)(a * 2.0); }, hint);
   expect_error([&] { (void)(a - b); }, hint);
-  expect_error([&] { (void)(a == b); }, hint);
-  expect_error([&] { (void)sum(a); }, hint);
   expect_error([&] { (void)mean(a); }, {"uint8"});
   expect_error([&] { (void)max(a); }, hint);
   expect_error([&] { (void)argmax(a); }, hint);
-  expect_error([&] { (void)exp(a); }, {"uint8"});
   expect_error([&] { (void)relu(a); }, {"uint8"});
   expect_error([&] { (void)matmul(a, b); }, {"uint8"});
   expect_error([&] { (void)softmax(a, 0); }, {"uint8"});
   expect_error([&] { (void)cumsum(a, 0); }, hint);
   expect_error([&] { (void)arange(4, kUInt8); }, hint);
   expect_error([&] { (void)rand({2}, kUInt8); }, {"uint8"});
-  expect_error([&] { (void)where(a, a.to(kFloat32), b.to(kFloat32)); }, hint);
+  expect_error([&] { (void)where(a, a.to(kFloat32), b.to(kFloat32)); }, {"where", "bool", "uint8"});
   Tensor c = a.clone();
   expect_error([&] { c.add_(b); }, hint);
   expect_error([&] { c.mul_(2.0); }, hint);
@@ -112,8 +119,12 @@ TEST(UInt8Storage, ArithmeticIsRefusedWithAConversionHint) {
 TEST(UInt8Storage, CannotTakePartInAutodiff) {
   Tensor a = bytes({1, 2}, {2});
   expect_error([&] { a.requires_grad_(); }, {"floating-point", "uint8"});
+  // Mixed with float32 the bytes are promoted, and only the float operand gets a gradient.
   Tensor w = ones({2}).requires_grad_();
-  expect_error([&] { (void)(w * a); }, {"different dtypes"});
+  const Tensor scaled = w * a;
+  EXPECT_EQ(scaled.dtype(), kFloat32);
+  sum(scaled).backward();
+  expect_values(w.grad(), {1, 2});
   // Converting a float leaf to bytes cuts the graph: nothing flows back through uint8.
   const Tensor converted = w.to(kUInt8);
   EXPECT_FALSE(converted.requires_grad());

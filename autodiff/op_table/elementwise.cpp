@@ -12,6 +12,7 @@ namespace {
 
 constexpr auto kFloating = OpDTypes::Floating;
 constexpr auto kWithInt64 = OpDTypes::FloatingAndInt64;
+constexpr auto kInt64ToFloat32 = OpDTypes::Int64ToFloat32;
 const OpDomain kPositive = OpDomain::between(0.5, 2.0);
 
 // A scalar form `op(x, s)`: the row's usual unary samples with s fixed.
@@ -26,6 +27,7 @@ void scalar_form(RowBuilder& row, const std::string& detail, const std::function
 
 OpInfo add_row(SampleInputs& in) {
   RowBuilder row("add", 2, kWithInt64, {0, 1}, in);
+  row.promotes_dtypes();
   row.binary_samples([](const Tensor& a, const Tensor& b) { return add(a, b); }, std::plus<double>());
   row.sample("alpha 0.5", {row.x({2, 3}), row.x({3})}, [](const Inputs& v) { return add(v[0], v[1], 0.5); },
              [](const Inputs& v) { return reference::binary(v[0], v[1], [](double a, double b) { return a + 0.5 * b; }); });
@@ -35,6 +37,7 @@ OpInfo add_row(SampleInputs& in) {
 
 OpInfo sub_row(SampleInputs& in) {
   RowBuilder row("sub", 2, kWithInt64, {0, 1}, in);
+  row.promotes_dtypes();
   row.binary_samples([](const Tensor& a, const Tensor& b) { return sub(a, b); }, std::minus<double>());
   row.sample("alpha 2", {row.x({3, 1}), row.x({1, 4})}, [](const Inputs& v) { return sub(v[0], v[1], 2.0); },
              [](const Inputs& v) { return reference::binary(v[0], v[1], [](double a, double b) { return a - 2 * b; }); });
@@ -44,6 +47,7 @@ OpInfo sub_row(SampleInputs& in) {
 
 OpInfo mul_row(SampleInputs& in) {
   RowBuilder row("mul", 2, kWithInt64, {0, 1}, in);
+  row.promotes_dtypes();
   row.binary_samples([](const Tensor& a, const Tensor& b) { return mul(a, b); }, std::multiplies<double>());
   row.sample("x * x", {row.x({2, 3})}, [](const Inputs& v) { return mul(v[0], v[0]); },
              [](const Inputs& v) { return reference::unary(v[0], [](double a) { return a * a; }); });
@@ -52,8 +56,8 @@ OpInfo mul_row(SampleInputs& in) {
 }
 
 OpInfo div_row(SampleInputs& in) {
-  RowBuilder row("div", 2, kFloating, {0, 1}, in);
-  row.domain(kPositive);
+  RowBuilder row("div", 2, kInt64ToFloat32, {0, 1}, in);
+  row.domain(kPositive).promotes_dtypes();
   row.binary_samples([](const Tensor& a, const Tensor& b) { return div(a, b); }, std::divides<double>());
   scalar_form(row, "scalar 4", [](const Tensor& a) { return div(a, 4.0); }, [](double a) { return a / 4; });
   return row.build();
@@ -66,7 +70,7 @@ OpInfo rsub_row(SampleInputs& in) {
 }
 
 OpInfo rdiv_row(SampleInputs& in) {
-  RowBuilder row("rdiv", 1, kFloating, {0}, in);
+  RowBuilder row("rdiv", 1, kInt64ToFloat32, {0}, in);
   row.domain(kPositive);
   scalar_form(row, "3 / x", [](const Tensor& a) { return rdiv(a, 3.0); }, [](double a) { return 3 / a; });
   return row.build();
@@ -74,7 +78,7 @@ OpInfo rdiv_row(SampleInputs& in) {
 
 OpInfo pow_row(SampleInputs& in) {
   RowBuilder row("pow", 2, kFloating, {0, 1}, in);
-  row.domain(kPositive);
+  row.domain(kPositive).promotes_dtypes();
   row.binary_samples([](const Tensor& a, const Tensor& b) { return pow(a, b); },
                      [](double a, double b) { return std::pow(a, b); });
   for (double exponent : {3.0, 2.0, 0.0, 0.5, -1.5})
@@ -116,7 +120,7 @@ OpInfo clamp_row(SampleInputs& in) {
 OpInfo extremum_row(const std::string& name, Tensor (*op)(const Tensor&, const Tensor&), double (*scalar)(double, double),
                     SampleInputs& in) {
   RowBuilder row(name, 2, kWithInt64, {0, 1}, in);
-  row.binary_samples(op, scalar);
+  row.promotes_dtypes().binary_samples(op, scalar);
   return row.build();
 }
 
@@ -138,6 +142,7 @@ OpInfo softplus_row(SampleInputs& in) {
 
 OpInfo where_row(SampleInputs& in) {
   RowBuilder row("where", 3, kWithInt64, {1, 2}, in);
+  row.promotes_dtypes();
   const GradcheckFunction call = [](const Inputs& v) { return where(v[0], v[1], v[2]); };
   const GradcheckFunction reference = [](const Inputs& v) {
     return reference::elementwise(v, [](std::span<const double> e) { return e[0] != 0 ? e[1] : e[2]; });
@@ -148,15 +153,13 @@ OpInfo where_row(SampleInputs& in) {
   row.sample("mask [3]", {SI::mask({1, 0, 1}, {3}), row.xt({2, 3}), row.x({2, 1})}, call, reference);
   row.sample("mask [0,3]", {SI::mask({}, {0, 3}), row.x({3}), row.x({0, 3})}, call, reference);
   row.error("mask [2] against [3]", {SI::mask({1, 0}, {2}), row.x({3}), row.x({3})}, call, {"broadcast"});
+  row.error("float64 mask", {row.x({3}), row.x({3}), row.x({3})}, call, {"bool", "float64", "kBool"});
   return row.build();
 }
 
-// Masks are int64 0/1 here, the nearest to torch's bool masks.
 OpInfo masked_fill_row(SampleInputs& in) {
   RowBuilder row("masked_fill", 2, kWithInt64, {0}, in);
-  const auto mask = [](const std::vector<double>& values, const Shape& shape) {
-    return SampleInputs::mask(values, shape).to(kInt64);
-  };
+  const auto mask = SampleInputs::mask;
   const auto filled = [](double value) {
     return [value](const Inputs& v) { return reference::binary(v[0], v[1], [value](double a, double m) { return m != 0 ? value : a; }); };
   };
@@ -168,6 +171,8 @@ OpInfo masked_fill_row(SampleInputs& in) {
              filled(2));
   row.error("mask [2,3] for [3]", {row.x({3}), mask({1, 0, 0, 1, 1, 0}, {2, 3})},
             [](const Inputs& v) { return masked_fill(v[0], v[1], 0); }, {"does not broadcast", "[3]"});
+  row.error("int64 mask", {row.x({3}), mask({1, 0, 1}, {3}).to(kInt64)},
+            [](const Inputs& v) { return masked_fill(v[0], v[1], 0); }, {"bool", "int64", "kBool"});
   return row.build();
 }
 
@@ -253,21 +258,21 @@ std::vector<OpInfo> elementwise_rows(SampleInputs& in) {
   rows.push_back(triangle_row("tril", in));
   rows.push_back(triangle_row("triu", in));
   rows.push_back(unary_row("neg", kWithInt64, {}, neg, neg_of, in));
-  rows.push_back(unary_row("exp", kFloating, {}, exp, exp_of, in));
-  rows.push_back(unary_row("log", kFloating, kPositive, log, log_of, in));
-  rows.push_back(unary_row("sqrt", kFloating, kPositive, sqrt, sqrt_of, in));
-  rows.push_back(unary_row("rsqrt", kFloating, kPositive, rsqrt, rsqrt_of, in));
+  rows.push_back(unary_row("exp", kInt64ToFloat32, {}, exp, exp_of, in));
+  rows.push_back(unary_row("log", kInt64ToFloat32, kPositive, log, log_of, in));
+  rows.push_back(unary_row("sqrt", kInt64ToFloat32, kPositive, sqrt, sqrt_of, in));
+  rows.push_back(unary_row("rsqrt", kInt64ToFloat32, kPositive, rsqrt, rsqrt_of, in));
   rows.push_back(unary_row("floor", kWithInt64, {.low = -2.5, .high = 2.5, .kinks = {-2, -1, 0, 1, 2}}, floor,
                            floor_of, in));
   rows.push_back(unary_row("round", kWithInt64, {.low = -2.4, .high = 2.4, .kinks = {-1.5, -0.5, 0.5, 1.5}}, round,
                            round_of, in));
   rows.push_back(unary_row("abs", kWithInt64, away_from_zero, abs, abs_of, in));
-  rows.push_back(unary_row("sin", kFloating, symmetric, sin, sin_of, in));
-  rows.push_back(unary_row("cos", kFloating, symmetric, cos, cos_of, in));
-  rows.push_back(unary_row("tanh", kFloating, symmetric, tanh, tanh_of, in));
-  rows.push_back(unary_row("sigmoid", kFloating, symmetric, sigmoid, sigmoid_of, in));
-  rows.push_back(unary_row("log1p", kFloating, OpDomain::between(-0.5, 2), log1p, log1p_of, in));
-  rows.push_back(unary_row("erf", kFloating, symmetric, erf, erf_of, in));
+  rows.push_back(unary_row("sin", kInt64ToFloat32, symmetric, sin, sin_of, in));
+  rows.push_back(unary_row("cos", kInt64ToFloat32, symmetric, cos, cos_of, in));
+  rows.push_back(unary_row("tanh", kInt64ToFloat32, symmetric, tanh, tanh_of, in));
+  rows.push_back(unary_row("sigmoid", kInt64ToFloat32, symmetric, sigmoid, sigmoid_of, in));
+  rows.push_back(unary_row("log1p", kInt64ToFloat32, OpDomain::between(-0.5, 2), log1p, log1p_of, in));
+  rows.push_back(unary_row("erf", kInt64ToFloat32, symmetric, erf, erf_of, in));
   rows.push_back(unary_row("relu", kWithInt64, away_from_zero, relu, relu_of, in));
   rows.push_back(extremum_row("minimum", minimum, minimum_of, in));
   rows.push_back(extremum_row("maximum", maximum, maximum_of, in));

@@ -27,7 +27,9 @@ const OpInfo* find_op(std::string_view name) {
 }
 
 const std::vector<std::string>& non_differentiable_ops() {
-  static const std::vector<std::string> names = {"eq", "ne", "lt", "le", "gt", "ge", "sign", "argmax", "argmin"};
+  static const std::vector<std::string> names = {"eq",          "ne",          "lt",         "le",          "gt",  "ge",
+                                                   "sign",        "argmax",      "argmin",     "logical_not", "any", "all",
+                                                   "logical_and", "logical_or", "logical_xor"};
   return names;
 }
 

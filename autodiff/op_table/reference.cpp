@@ -19,6 +19,7 @@ double at(const Tensor& t, const Index& index) {
     case kFloat32: return t.data_ptr<float>()[offset];
     case kFloat64: return t.data_ptr<double>()[offset];
     case kInt64: return static_cast<double>(t.data_ptr<std::int64_t>()[offset]);
+    case kBool: return t.data_ptr<bool>()[offset] ? 1 : 0;
     default: fail("reference: no reads of {} tensors", t.dtype());
   }
 }

@@ -37,7 +37,9 @@ Tensor SampleInputs::indices(const std::vector<std::int64_t>& values, const Shap
   return from_vector(values, shape);
 }
 
-Tensor SampleInputs::mask(const std::vector<double>& values, const Shape& shape) { return from_vector(values, shape); }
+Tensor SampleInputs::mask(const std::vector<double>& values, const Shape& shape) {
+  return from_vector(values, shape).to(kBool);
+}
 
 std::string describe(const Tensor& t) {
   return fmt::format("[{}]{}", fmt::join(t.shape(), ","), t.is_contiguous() ? "" : "^T");
@@ -59,6 +61,11 @@ RowBuilder& RowBuilder::domain(OpDomain domain) {
 
 RowBuilder& RowBuilder::first_order_only() {
   info_.second_order = false;
+  return *this;
+}
+
+RowBuilder& RowBuilder::promotes_dtypes() {
+  info_.promotes_dtypes = true;
   return *this;
 }
 

@@ -40,6 +40,7 @@ class RowBuilder {
   RowBuilder& domain(OpDomain domain);
   RowBuilder& first_order_only();
   RowBuilder& contiguous_inputs_only();
+  RowBuilder& promotes_dtypes();
   RowBuilder& tolerances(GradcheckOptions options);
 
   // A draw of `shape` in the row's domain; xt stores it transposed (its last two dims swapped in

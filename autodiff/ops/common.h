@@ -21,12 +21,17 @@ inline void check_floating(const char* op, const Tensor& t) {
                  op, t.dtype(), t.shape());
 }
 
-// Two operands of one op: same device and same dtype.
-inline void check_compatible(const char* op, const Tensor& a, const Tensor& b) {
+// Two operands of one op: defined, on the same device.
+inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
   check_defined(op, a);
   check_defined(op, b);
   TAPEGRAD_CHECK(a.device() == b.device(), "{}: operands are on different devices ({} of shape {} and {} of shape {}); move "
                  "one with .to(device)", op, a.device(), a.shape(), b.device(), b.shape());
+}
+
+// Two operands of an op without type promotion: same device and same dtype.
+inline void check_compatible(const char* op, const Tensor& a, const Tensor& b) {
+  check_same_device(op, a, b);
   TAPEGRAD_CHECK(a.dtype() == b.dtype(), "{}: operands have different dtypes ({} of shape {} and {} of shape {}); convert "
                  "one with .to(dtype)", op, a.dtype(), a.shape(), b.dtype(), b.shape());
 }

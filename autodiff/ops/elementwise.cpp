@@ -1,5 +1,7 @@
-// Elementwise ops with broadcasting, their gradients (written with differentiable ops, so they
-// can be differentiated again), comparisons, and the in-place updates optimizers use.
+// Elementwise ops with broadcasting and torch's type promotion, their gradients (written with
+// differentiable ops, so they can be differentiated again), comparisons and logical ops, and
+// the in-place updates optimizers use.
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -15,16 +17,68 @@ using namespace detail;
 
 namespace {
 
+// ---- type promotion, as torch.result_type ----
+
+// Within one category, an operand of a higher priority decides the dtype (torch's ResultTypeState).
+enum class Priority { Scalar, ZeroDim, Dimensioned };
+struct Operand {
+  DType dtype;
+  Priority priority;
+};
+
+int category(DType dtype) { return dtype == kBool ? 0 : is_floating(dtype) ? 2 : 1; }
+
+Operand operand_of(const Tensor& t) { return {t.dtype(), t.dim() == 0 ? Priority::ZeroDim : Priority::Dimensioned}; }
+
+// A double argument stands for a Python number: int when integral, else float, which is float32
+// (torch's default dtype) when it decides the result.
+Operand operand_of(double scalar) {
+  const bool integral = std::isfinite(scalar) && std::trunc(scalar) == scalar;
+  return {integral ? kInt64 : kFloat32, Priority::Scalar};
+}
+
+// torch's combine_categories: the higher-priority operand's dtype, unless the other is of a
+// higher category, which then promotes it.
+DType promote_operands(const Operand& a, const Operand& b) {
+  if (a.priority == b.priority) return promote_types(a.dtype, b.dtype);
+  const Operand& high = a.priority > b.priority ? a : b;
+  const Operand& low = a.priority > b.priority ? b : a;
+  return category(low.dtype) > category(high.dtype) ? promote_types(high.dtype, low.dtype) : high.dtype;
+}
+
+// The dtype true division and math functions compute in: integers as float32 (torch's default).
+DType as_floating(DType dtype) { return is_floating(dtype) ? dtype : kFloat32; }
+
+// Both operands converted to `dtype` (no copy for one that has it already). The conversions are
+// differentiable, so each input's gradient comes back in its own dtype.
+std::array<Tensor, 2> promoted(const char* name, const Tensor& a, const Tensor& b, DType dtype) {
+  check_same_device(name, a, b);
+  return {a.to(dtype), b.to(dtype)};
+}
+std::array<Tensor, 2> promoted(const char* name, const Tensor& a, const Tensor& b) {
+  check_same_device(name, a, b);
+  return promoted(name, a, b, result_type(a, b));
+}
+
 Tensor unary_forward(UnaryOp op, const Tensor& a, const UnaryScalars& scalars = {}) {
   Tensor out = empty(a.shape(), options_of(a));
   backend_of(a).unary(op, a.desc(), out.desc(), scalars);
   return out;
 }
 
-Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b, double alpha = 1) {
+// An op with a scalar operand, in result_type(a, scalar) (or its true-division type).
+Tensor scalar_forward(UnaryOp op, const char* name, const Tensor& a, double scalar, bool true_division = false) {
+  check_defined(name, a);
+  const DType dtype = result_type(a, scalar);
+  return unary_forward(op, a.to(true_division ? as_floating(dtype) : dtype), UnaryScalars::operand(scalar));
+}
+
+// Operands of one dtype; `out_dtype` is theirs, or bool for a comparison.
+Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b, double alpha = 1,
+                      std::optional<DType> out_dtype = std::nullopt) {
   check_compatible(name, a, b);
   const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = empty(shape, options_of(a));
+  Tensor out = empty(shape, options_of(a).with_dtype(out_dtype.value_or(a.dtype())));
   backend_of(a).binary(op, broadcast_desc(a, shape), broadcast_desc(b, shape), out.desc(), alpha);
   return out;
 }
@@ -35,18 +89,48 @@ Tensor floating_unary(UnaryOp op, const char* name, const Tensor& a, const Unary
   return unary_forward(op, a, scalars);
 }
 
+// A math function (exp, log, sin, ...): integral and bool inputs compute in float32, as torch's.
+Tensor math_unary(UnaryOp op, const char* name, const Tensor& a) {
+  check_defined(name, a);
+  return unary_forward(op, a.to(as_floating(a.dtype())));
+}
+
 // Gradient of a binary op for one operand: reduce over the dims broadcasting expanded.
 Tensor reduce_grad(const Tensor& grad, const Shape& shape) { return sum_to(grad, shape); }
 
 Tensor comparison(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
-  return binary_forward(op, name, a, b);
+  const auto [x, y] = promoted(name, a, b);
+  return binary_forward(op, name, x, y, 1, kBool);
+}
+
+// Integral elements compare with an integral scalar as they are (the kernel widens bool and
+// uint8); a fractional scalar promotes them to float32, as torch.
+Tensor scalar_comparison(UnaryOp op, const char* name, const Tensor& a, double scalar) {
+  check_defined(name, a);
+  const DType dtype = result_type(a, scalar);
+  const Tensor x = is_floating(dtype) ? a.to(dtype) : a;
+  Tensor out = empty(x.shape(), options_of(x).with_dtype(kBool));
+  backend_of(x).unary(op, x.desc(), out.desc(), UnaryScalars::operand(scalar));
+  return out;
 }
 
 }  // namespace
 
+DType result_type(const Tensor& a, const Tensor& b) {
+  check_defined("result_type", a);
+  check_defined("result_type", b);
+  return promote_operands(operand_of(a), operand_of(b));
+}
+
+DType result_type(const Tensor& a, double b) {
+  check_defined("result_type", a);
+  return promote_operands(operand_of(a), operand_of(b));
+}
+
 // ---- binary arithmetic ----
 
-Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+Tensor add(const Tensor& first, const Tensor& second, double alpha) {
+  const auto [a, b] = promoted("add", first, second);
   Tensor out = binary_forward(BinaryOp::Add, "add", a, b, alpha);
   if (should_record(a, b))
     record("add", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
@@ -57,7 +141,8 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   return out;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
+Tensor sub(const Tensor& first, const Tensor& second, double alpha) {
+  const auto [a, b] = promoted("sub", first, second);
   Tensor out = binary_forward(BinaryOp::Sub, "sub", a, b, alpha);
   if (should_record(a, b))
     record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
@@ -67,7 +152,8 @@ Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
   return out;
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& first, const Tensor& second) {
+  const auto [a, b] = promoted("mul", first, second);
   Tensor out = binary_forward(BinaryOp::Mul, "mul", a, b);
   if (should_record(a, b))
     record("mul", out, {a, b},
@@ -83,8 +169,9 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
-  check_floating("div", a);
+Tensor div(const Tensor& first, const Tensor& second) {
+  check_same_device("div", first, second);
+  const auto [a, b] = promoted("div", first, second, as_floating(result_type(first, second)));
   Tensor out = binary_forward(BinaryOp::Div, "div", a, b);
   if (should_record(a, b))
     record("div", out, {a, b},
@@ -100,8 +187,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // ---- scalar forms ----
 
 Tensor add(const Tensor& a, double b) {
-  check_defined("add", a);
-  Tensor out = unary_forward(UnaryOp::AddScalar, a, UnaryScalars::operand(b));
+  Tensor out = scalar_forward(UnaryOp::AddScalar, "add", a, b);
   if (should_record(a)) record("add", out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, ctx.grad()); });
   return out;
 }
@@ -109,26 +195,24 @@ Tensor add(const Tensor& a, double b) {
 Tensor sub(const Tensor& a, double b) { return add(a, -b); }
 
 Tensor rsub(const Tensor& a, double b) {
-  check_defined("rsub", a);
-  Tensor out = unary_forward(UnaryOp::RSubScalar, a, UnaryScalars::operand(b));
+  Tensor out = scalar_forward(UnaryOp::RSubScalar, "rsub", a, b);
   if (should_record(a)) record("rsub", out, {a}, [](BackwardContext& ctx) { ctx.set_input_grad(0, neg(ctx.grad())); });
   return out;
 }
 
 Tensor mul(const Tensor& a, double b) {
-  check_defined("mul", a);
-  Tensor out = unary_forward(UnaryOp::MulScalar, a, UnaryScalars::operand(b));
+  Tensor out = scalar_forward(UnaryOp::MulScalar, "mul", a, b);
   if (should_record(a)) record("mul", out, {a}, [b](BackwardContext& ctx) { ctx.set_input_grad(0, mul(ctx.grad(), b)); });
   return out;
 }
 
 Tensor div(const Tensor& a, double b) {
-  check_floating("div", a);
-  return mul(a, 1.0 / b);
+  check_defined("div", a);
+  return mul(a.to(as_floating(result_type(a, b))), 1.0 / b);
 }
 
 Tensor rdiv(const Tensor& a, double b) {
-  Tensor out = floating_unary(UnaryOp::RDivScalar, "rdiv", a, UnaryScalars::operand(b));
+  Tensor out = scalar_forward(UnaryOp::RDivScalar, "rdiv", a, b, true);
   if (should_record(a))
     record("rdiv", out, {a}, [sa = SavedTensor::input(a), b](BackwardContext& ctx) {
       const Tensor a = ctx.unpack(sa);  // d(b/a)/da = -b / a^2
@@ -147,7 +231,9 @@ Tensor neg(const Tensor& a) {
 // ---- powers ----
 
 Tensor pow(const Tensor& base, double exponent) {
-  Tensor out = floating_unary(UnaryOp::PowScalar, "pow", base, UnaryScalars::operand(exponent));
+  check_defined("pow", base);
+  Tensor out = floating_unary(UnaryOp::PowScalar, "pow", base.to(result_type(base, exponent)),
+                              UnaryScalars::operand(exponent));
   if (should_record(base))
     record("pow", out, {base}, [sa = SavedTensor::input(base), exponent](BackwardContext& ctx) {
       if (exponent == 0) {
@@ -161,7 +247,8 @@ Tensor pow(const Tensor& base, double exponent) {
   return out;
 }
 
-Tensor pow(const Tensor& base, const Tensor& exponent) {
+Tensor pow(const Tensor& first, const Tensor& second) {
+  const auto [base, exponent] = promoted("pow", first, second);
   check_floating("pow", base);
   Tensor out = binary_forward(BinaryOp::Pow, "pow", base, exponent);
   if (should_record(base, exponent))
@@ -182,7 +269,9 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 }
 
 Tensor pow(double base, const Tensor& exponent) {
-  Tensor out = floating_unary(UnaryOp::RPowScalar, "pow", exponent, UnaryScalars::operand(base));
+  check_defined("pow", exponent);
+  Tensor out = floating_unary(UnaryOp::RPowScalar, "pow", exponent.to(result_type(exponent, base)),
+                              UnaryScalars::operand(base));
   if (should_record(exponent))
     record("pow", out, {exponent}, [so = SavedTensor::output(out), base](BackwardContext& ctx) {
       if (base == 0) {  // base^b log(base) is taken as 0 (its limit for b > 0), as PyTorch does
@@ -197,7 +286,7 @@ Tensor pow(double base, const Tensor& exponent) {
 // ---- transcendental and activation functions ----
 
 Tensor exp(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Exp, "exp", a);
+  Tensor out = math_unary(UnaryOp::Exp, "exp", a);
   if (should_record(a))
     record("exp", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       ctx.set_input_grad(0, mul(ctx.grad(), ctx.unpack(so)));
@@ -206,7 +295,7 @@ Tensor exp(const Tensor& a) {
 }
 
 Tensor log(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Log, "log", a);
+  Tensor out = math_unary(UnaryOp::Log, "log", a);
   if (should_record(a))
     record("log", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, div(ctx.grad(), ctx.unpack(sa)));
@@ -215,7 +304,7 @@ Tensor log(const Tensor& a) {
 }
 
 Tensor sqrt(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Sqrt, "sqrt", a);
+  Tensor out = math_unary(UnaryOp::Sqrt, "sqrt", a);
   if (should_record(a))
     record("sqrt", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       ctx.set_input_grad(0, div(ctx.grad(), mul(ctx.unpack(so), 2.0)));
@@ -224,7 +313,7 @@ Tensor sqrt(const Tensor& a) {
 }
 
 Tensor rsqrt(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Rsqrt, "rsqrt", a);
+  Tensor out = math_unary(UnaryOp::Rsqrt, "rsqrt", a);
   if (should_record(a))
     record("rsqrt", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       const Tensor r = ctx.unpack(so);  // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 r^3
@@ -260,7 +349,7 @@ Tensor abs(const Tensor& a) {
 }
 
 Tensor sin(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Sin, "sin", a);
+  Tensor out = math_unary(UnaryOp::Sin, "sin", a);
   if (should_record(a))
     record("sin", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, mul(ctx.grad(), cos(ctx.unpack(sa))));
@@ -269,7 +358,7 @@ Tensor sin(const Tensor& a) {
 }
 
 Tensor cos(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Cos, "cos", a);
+  Tensor out = math_unary(UnaryOp::Cos, "cos", a);
   if (should_record(a))
     record("cos", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, neg(mul(ctx.grad(), sin(ctx.unpack(sa)))));
@@ -278,7 +367,7 @@ Tensor cos(const Tensor& a) {
 }
 
 Tensor tanh(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Tanh, "tanh", a);
+  Tensor out = math_unary(UnaryOp::Tanh, "tanh", a);
   if (should_record(a))
     record("tanh", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       const Tensor y = ctx.unpack(so);  // 1 - tanh^2
@@ -288,7 +377,7 @@ Tensor tanh(const Tensor& a) {
 }
 
 Tensor sigmoid(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Sigmoid, "sigmoid", a);
+  Tensor out = math_unary(UnaryOp::Sigmoid, "sigmoid", a);
   if (should_record(a))
     record("sigmoid", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
       const Tensor y = ctx.unpack(so);  // s (1 - s)
@@ -298,7 +387,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor log1p(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Log1p, "log1p", a);
+  Tensor out = math_unary(UnaryOp::Log1p, "log1p", a);
   if (should_record(a))
     record("log1p", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       ctx.set_input_grad(0, div(ctx.grad(), add(ctx.unpack(sa), 1.0)));
@@ -307,7 +396,7 @@ Tensor log1p(const Tensor& a) {
 }
 
 Tensor erf(const Tensor& a) {
-  Tensor out = floating_unary(UnaryOp::Erf, "erf", a);
+  Tensor out = math_unary(UnaryOp::Erf, "erf", a);
   if (should_record(a))
     record("erf", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
       const Tensor x = ctx.unpack(sa);  // 2 / sqrt(pi) exp(-x^2)
@@ -361,21 +450,23 @@ Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> h
   if (should_record(a))
     record("clamp", out, {a}, [sa = SavedTensor::input(a), lo, hi](BackwardContext& ctx) {
       const Tensor x = ctx.unpack(sa);  // passes where lo <= x <= hi
-      ctx.set_input_grad(0, mul(ctx.grad(), mul(ge(x, lo), le(x, hi))));
+      ctx.set_input_grad(0, where(logical_and(ge(x, lo), le(x, hi)), ctx.grad(), zeros({}, options_of(ctx.grad()))));
     });
   return out;
 }
 
 // minimum/maximum: the gradient goes to the selected operand and is split evenly on ties.
 namespace {
-Tensor min_max(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
+Tensor min_max(BinaryOp op, const char* name, const Tensor& first, const Tensor& second) {
+  const auto [a, b] = promoted(name, first, second);
   Tensor out = binary_forward(op, name, a, b);
   if (should_record(a, b))
     record(name, out, {a, b},
            [sa = SavedTensor::input(a), sb = SavedTensor::input(b),
             take_max = op == BinaryOp::Maximum](BackwardContext& ctx) {
              const Tensor x = ctx.unpack(sa), y = ctx.unpack(sb);
-             const Tensor a_wins = add(take_max ? gt(x, y) : lt(x, y), mul(eq(x, y), 0.5));
+             const Tensor wins = (take_max ? gt(x, y) : lt(x, y)).to(x.dtype());
+             const Tensor a_wins = add(wins, mul(eq(x, y).to(x.dtype()), 0.5));
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), a_wins), x.shape()));
              if (ctx.needs_input_grad(1))
                ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), rsub(a_wins, 1.0)), y.shape()));
@@ -387,11 +478,19 @@ Tensor min_max(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) 
 Tensor minimum(const Tensor& a, const Tensor& b) { return min_max(BinaryOp::Minimum, "minimum", a, b); }
 Tensor maximum(const Tensor& a, const Tensor& b) { return min_max(BinaryOp::Maximum, "maximum", a, b); }
 
-Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
-  check_defined("where", condition);
-  check_compatible("where", a, b);
-  TAPEGRAD_CHECK(condition.device() == a.device(), "where: condition is on {} but the values are on {}",
-                 condition.device(), a.device());
+namespace {
+void check_mask(const char* name, const Tensor& mask, const Tensor& values) {
+  check_defined(name, mask);
+  TAPEGRAD_CHECK(mask.dtype() == kBool, "{}: expected a bool mask, got {} of shape {}; compare (e.g. x > 0) or convert "
+                 "with .to(kBool)", name, mask.dtype(), mask.shape());
+  TAPEGRAD_CHECK(mask.device() == values.device(), "{}: the mask is on {} but the values are on {}", name,
+                 mask.device(), values.device());
+}
+}  // namespace
+
+Tensor where(const Tensor& condition, const Tensor& first, const Tensor& second) {
+  const auto [a, b] = promoted("where", first, second);
+  check_mask("where", condition, a);
   const Shape shape =
       broadcast_shapes(condition.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
   Tensor out = empty(shape, options_of(a));
@@ -417,7 +516,7 @@ Tensor gt(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Gt, "g
 Tensor ge(const Tensor& a, const Tensor& b) { return comparison(BinaryOp::Ge, "ge", a, b); }
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   check_defined("masked_fill", a);
-  check_defined("masked_fill", mask);
+  check_mask("masked_fill", mask, a);
   TAPEGRAD_CHECK(broadcast_shapes(mask.shape(), a.shape(), "masked_fill") == a.shape(),
                  "masked_fill: a mask of shape {} does not broadcast to the tensor's shape {}; give a mask whose dims "
                  "are 1 or the tensor's", mask.shape(), a.shape());
@@ -442,13 +541,42 @@ Tensor triangle(const char* name, const Tensor& a, std::int64_t diagonal, bool l
 Tensor tril(const Tensor& a, std::int64_t diagonal) { return triangle("tril", a, diagonal, true); }
 Tensor triu(const Tensor& a, std::int64_t diagonal) { return triangle("triu", a, diagonal, false); }
 
-Tensor eq(const Tensor& a, double b) { check_defined("eq", a); return unary_forward(UnaryOp::EqScalar, a, UnaryScalars::operand(b)); }
-Tensor ne(const Tensor& a, double b) { check_defined("ne", a); return unary_forward(UnaryOp::NeScalar, a, UnaryScalars::operand(b)); }
-Tensor lt(const Tensor& a, double b) { check_defined("lt", a); return unary_forward(UnaryOp::LtScalar, a, UnaryScalars::operand(b)); }
-Tensor le(const Tensor& a, double b) { check_defined("le", a); return unary_forward(UnaryOp::LeScalar, a, UnaryScalars::operand(b)); }
-Tensor gt(const Tensor& a, double b) { check_defined("gt", a); return unary_forward(UnaryOp::GtScalar, a, UnaryScalars::operand(b)); }
-Tensor ge(const Tensor& a, double b) { check_defined("ge", a); return unary_forward(UnaryOp::GeScalar, a, UnaryScalars::operand(b)); }
+Tensor eq(const Tensor& a, double b) { return scalar_comparison(UnaryOp::EqScalar, "eq", a, b); }
+Tensor ne(const Tensor& a, double b) { return scalar_comparison(UnaryOp::NeScalar, "ne", a, b); }
+Tensor lt(const Tensor& a, double b) { return scalar_comparison(UnaryOp::LtScalar, "lt", a, b); }
+Tensor le(const Tensor& a, double b) { return scalar_comparison(UnaryOp::LeScalar, "le", a, b); }
+Tensor gt(const Tensor& a, double b) { return scalar_comparison(UnaryOp::GtScalar, "gt", a, b); }
+Tensor ge(const Tensor& a, double b) { return scalar_comparison(UnaryOp::GeScalar, "ge", a, b); }
 Tensor sign(const Tensor& a) { check_defined("sign", a); return unary_forward(UnaryOp::Sign, a); }
+
+// ---- logical ops: compositions of comparisons and where over bool masks ----
+
+namespace {
+Tensor truth_of(const char* name, const Tensor& a) {
+  check_defined(name, a);
+  return a.dtype() == kBool ? a : ne(a, 0.0);
+}
+}  // namespace
+
+Tensor logical_not(const Tensor& a) {
+  check_defined("logical_not", a);
+  return eq(a, 0.0);  // NaN is true, so its negation false, as torch
+}
+
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  check_same_device("logical_and", a, b);
+  return where(truth_of("logical_and", a), truth_of("logical_and", b), zeros({}, options_of(a).with_dtype(kBool)));
+}
+
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  check_same_device("logical_or", a, b);
+  return where(truth_of("logical_or", a), ones({}, options_of(a).with_dtype(kBool)), truth_of("logical_or", b));
+}
+
+Tensor logical_xor(const Tensor& a, const Tensor& b) {
+  check_same_device("logical_xor", a, b);
+  return ne(truth_of("logical_xor", a), truth_of("logical_xor", b));
+}
 
 // ---- operators ----
 
@@ -477,6 +605,13 @@ Tensor operator<(const Tensor& a, double b) { return lt(a, b); }
 Tensor operator<=(const Tensor& a, double b) { return le(a, b); }
 Tensor operator>(const Tensor& a, double b) { return gt(a, b); }
 Tensor operator>=(const Tensor& a, double b) { return ge(a, b); }
+Tensor operator!(const Tensor& a) { return logical_not(a); }
+Tensor operator~(const Tensor& a) {
+  check_defined("operator~", a);
+  TAPEGRAD_CHECK(a.dtype() == kBool, "operator~: bitwise not is implemented for bool tensors only, got {} of shape {}; "
+                 "use logical_not for the truth of numbers", a.dtype(), a.shape());
+  return logical_not(a);
+}
 
 // ---- Tensor methods ----
 
@@ -494,13 +629,29 @@ Tensor Tensor::tanh() const { return tapegrad::tanh(*this); }
 
 namespace {
 
-void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double alpha) {
+// As torch: an update computes in the promoted type and must be able to store it in self.
+void check_castable(const char* name, DType result, const Tensor& self) {
+  TAPEGRAD_CHECK(can_cast(result, self.dtype()), "{}: result type {} can't be cast to the desired output type {}; use "
+                 "the out-of-place op, or convert the operand with .to({})", name, result, self.dtype(), self.dtype());
+}
+
+void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double alpha,
+                    bool true_division = false) {
   check_inplace(name, self, {&other});
-  check_compatible(name, self, other);
+  check_same_device(name, self, other);
+  const DType result = true_division ? as_floating(result_type(self, other)) : result_type(self, other);
+  check_castable(name, result, self);
   TAPEGRAD_CHECK(other.shape() == self.shape() || broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
                  "{}: the operand of shape {} cannot be broadcast to the updated tensor's shape {}", name, other.shape(),
                  self.shape());
-  backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), alpha);
+  const Tensor operand = other.to(result);
+  if (result == self.dtype()) {
+    backend_of(self).binary(op, self.desc(), broadcast_desc(operand, self.shape()), self.desc(), alpha);
+  } else {  // computed in the wider type, then rounded into self once
+    const Tensor wide = self.to(result);
+    backend_of(self).binary(op, wide.desc(), broadcast_desc(operand, self.shape()), wide.desc(), alpha);
+    backend_of(self).copy(wide.desc(), self.desc());
+  }
   self.impl().storage->bump_version();
 }
 
@@ -508,6 +659,14 @@ void inplace_unary(UnaryOp op, const char* name, const Tensor& self, const Unary
   check_inplace(name, self, {});
   backend_of(self).unary(op, self.desc(), self.desc(), scalars);
   self.impl().storage->bump_version();
+}
+
+// A scalar update: whenever the promoted type can be stored in self it is self's own dtype.
+void inplace_scalar(UnaryOp op, const char* name, const Tensor& self, double scalar, bool true_division = false) {
+  check_defined(name, self);
+  const DType result = true_division ? as_floating(result_type(self, scalar)) : result_type(self, scalar);
+  check_castable(name, result, self);
+  inplace_unary(op, name, self, UnaryScalars::operand(scalar));
 }
 
 }  // namespace
@@ -537,7 +696,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   return *this;
 }
 Tensor& Tensor::add_(double value) {
-  inplace_unary(UnaryOp::AddScalar, "add_", *this, UnaryScalars::operand(value));
+  inplace_scalar(UnaryOp::AddScalar, "add_", *this, value);
   return *this;
 }
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
@@ -549,16 +708,16 @@ Tensor& Tensor::mul_(const Tensor& other) {
   return *this;
 }
 Tensor& Tensor::mul_(double value) {
-  inplace_unary(UnaryOp::MulScalar, "mul_", *this, UnaryScalars::operand(value));
+  inplace_scalar(UnaryOp::MulScalar, "mul_", *this, value);
   return *this;
 }
 Tensor& Tensor::div_(const Tensor& other) {
-  check_floating("div_", *this);
-  inplace_binary(BinaryOp::Div, "div_", *this, other, 1);
+  inplace_binary(BinaryOp::Div, "div_", *this, other, 1, true);
   return *this;
 }
 Tensor& Tensor::div_(double value) {
-  check_floating("div_", *this);
+  check_defined("div_", *this);
+  check_castable("div_", as_floating(result_type(*this, value)), *this);
   inplace_unary(UnaryOp::MulScalar, "div_", *this, UnaryScalars::operand(1.0 / value));
   return *this;
 }

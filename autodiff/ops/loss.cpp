@@ -129,9 +129,10 @@ Tensor cross_entropy_soft(const Tensor& logits, const Tensor& target, const Cros
 Tensor cross_entropy_weighted(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options) {
   const Tensor log_probs = log_softmax(as_rows(logits), 1);
   const Tensor targets = reshape(target, {-1});
-  const Tensor kept = to_dtype(ne(targets, static_cast<double>(options.ignore_index)), logits.dtype());  // 0 where ignored
+  const Tensor is_kept = ne(targets, static_cast<double>(options.ignore_index));
+  const Tensor kept = to_dtype(is_kept, logits.dtype());  // 0 where ignored
   // Ignored targets may lie outside [0, C): read class 0 for them, with weight 0.
-  const Tensor safe_targets = where(kept, targets, zeros({}, options_of(targets)));
+  const Tensor safe_targets = where(is_kept, targets, zeros({}, options_of(targets)));
   const Tensor picked = reshape(gather(log_probs, 1, reshape(safe_targets, {-1, 1})), {-1});
   const Tensor target_weight = options.weight.defined() ? mul(kept, index_select(options.weight, 0, safe_targets)) : kept;
   Tensor nll = neg(mul(picked, target_weight));

@@ -403,7 +403,7 @@ Tensor dropout(const Tensor& input, double p, bool training, Generator& generato
   {
     NoGradGuard no_grad;
     const Tensor draws = rand(input.shape(), generator, options_of(input));
-    mask = lt(draws, 1 - p);  // kept with probability 1 - p
+    mask = lt(draws, 1 - p).to(input.dtype());  // kept with probability 1 - p
     mask.mul_(1 / (1 - p));
   }
   return mul(input, mask);

@@ -46,6 +46,8 @@ Shape dropped_shape(const Shape& shape, const Dims& dims) {
 
 Tensor sum(const Tensor& a, const Dims& dims, bool keepdim) {
   check_defined("sum", a);
+  // bool and uint8 count into int64, as torch's sum: their own dtype would overflow.
+  if (a.dtype() == kBool || a.dtype() == kUInt8) return sum(a.to(kInt64), dims, keepdim);
   const Dims reduced = normalize_dims(dims, a.dim(), "sum");
   const Shape keep = kept_shape(a.shape(), reduced);
   Tensor out = empty(keep, options_of(a));
@@ -72,6 +74,16 @@ Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& a) { return mean(a, {}, false); }
+
+Tensor any(const Tensor& a) {
+  check_defined("any", a);
+  return gt(sum(ne(a, 0.0)), 0.0);
+}
+
+Tensor all(const Tensor& a) {
+  check_defined("all", a);
+  return eq(sum(logical_not(a)), 0.0);
+}
 
 namespace {
 

@@ -19,80 +19,108 @@ bool is_single_element(const TensorDesc& out) {
 }
 }  // namespace
 
+namespace {
+
+// y = f(x) over the strided operands; O is T, or bool for comparisons.
+template <class T, class O, class F>
+void unary_loop(F f, const TensorDesc& in, const TensorDesc& out) {
+  const T* x = in.ptr<T>();
+  O* y = out.ptr<O>();
+  if (is_single_element(out)) {
+    *y = static_cast<O>(f(*x));
+    return;
+  }
+  for_each_strided<2>(out.shape, {&in.strides, &out.strides}, Split::Anywhere,
+                      [&](std::int64_t n, const auto& off, const auto& st) {
+                        const T* xs = x + off[0];
+                        O* ys = y + off[1];
+                        if (st[0] == 1 && st[1] == 1) {
+                          for (std::int64_t i = 0; i < n; ++i) ys[i] = static_cast<O>(f(xs[i]));
+                        } else {
+                          for (std::int64_t i = 0; i < n; ++i) ys[i * st[1]] = static_cast<O>(f(xs[i * st[0]]));
+                        }
+                      });
+}
+
+// c = f(a, b) over the strided operands; O is T, or bool for comparisons.
+template <class T, class O, class F>
+void binary_loop(F f, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out) {
+  const T* pa = a.ptr<T>();
+  const T* pb = b.ptr<T>();
+  O* pc = out.ptr<O>();
+  if (is_single_element(out)) {
+    *pc = static_cast<O>(f(*pa, *pb));
+    return;
+  }
+  for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, Split::Anywhere,
+                      [&](std::int64_t n, const auto& off, const auto& st) {
+                        const T* as = pa + off[0];
+                        const T* bs = pb + off[1];
+                        O* cs = pc + off[2];
+                        if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+                          for (std::int64_t i = 0; i < n; ++i) cs[i] = static_cast<O>(f(as[i], bs[i]));
+                        } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+                          const T bv = *bs;
+                          for (std::int64_t i = 0; i < n; ++i) cs[i] = static_cast<O>(f(as[i], bv));
+                        } else if (st[0] == 0 && st[1] == 1 && st[2] == 1) {
+                          const T av = *as;
+                          for (std::int64_t i = 0; i < n; ++i) cs[i] = static_cast<O>(f(av, bs[i]));
+                        } else {
+                          for (std::int64_t i = 0; i < n; ++i)
+                            cs[i * st[2]] = static_cast<O>(f(as[i * st[0]], bs[i * st[1]]));
+                        }
+                      });
+}
+
+}  // namespace
+
 void CpuBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) {
+  if (out.dtype == DType::Bool) {  // a comparison with a scalar, on elements of any dtype
+    dispatch_storage_dtype(in.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      const bool compared = dispatch_scalar_comparison(op, scalars, [&](auto f) { unary_loop<T, bool>(f, in, out); });
+      if (!compared) refuse_storage_dtype(DType::Bool);  // arithmetic with bool results
+    });
+    return;
+  }
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T* x = in.ptr<T>();
-    T* y = out.ptr<T>();
-    dispatch_unary(op, scalars, [&](auto f) {
-      if (is_single_element(out)) {
-        *y = f(*x);
-        return;
-      }
-      for_each_strided<2>(out.shape, {&in.strides, &out.strides}, Split::Anywhere,
-                          [&](std::int64_t n, const auto& off, const auto& st) {
-                            const T* xs = x + off[0];
-                            T* ys = y + off[1];
-                            if (st[0] == 1 && st[1] == 1) {
-                              for (std::int64_t i = 0; i < n; ++i) ys[i] = f(xs[i]);
-                            } else {
-                              for (std::int64_t i = 0; i < n; ++i) ys[i * st[1]] = f(xs[i * st[0]]);
-                            }
-                          });
-    });
+    dispatch_unary(op, scalars, [&](auto f) { unary_loop<T, T>(f, in, out); });
   });
 }
 
 void CpuBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double alpha) {
+  if (out.dtype == DType::Bool) {  // a comparison, on elements of any dtype
+    dispatch_storage_dtype(a.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      const bool compared = dispatch_comparison(op, [&](auto f) { binary_loop<T, bool>(f, a, b, out); });
+      if (!compared) refuse_storage_dtype(DType::Bool);  // arithmetic with bool results
+    });
+    return;
+  }
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T* pa = a.ptr<T>();
-    const T* pb = b.ptr<T>();
-    T* pc = out.ptr<T>();
-    dispatch_binary(op, alpha, [&](auto f) {
-      if (is_single_element(out)) {
-        *pc = f(*pa, *pb);
-        return;
-      }
-      for_each_strided<3>(out.shape, {&a.strides, &b.strides, &out.strides}, Split::Anywhere,
-                          [&](std::int64_t n, const auto& off, const auto& st) {
-                            const T* as = pa + off[0];
-                            const T* bs = pb + off[1];
-                            T* cs = pc + off[2];
-                            if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-                              for (std::int64_t i = 0; i < n; ++i) cs[i] = f(as[i], bs[i]);
-                            } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
-                              const T bv = *bs;
-                              for (std::int64_t i = 0; i < n; ++i) cs[i] = f(as[i], bv);
-                            } else if (st[0] == 0 && st[1] == 1 && st[2] == 1) {
-                              const T av = *as;
-                              for (std::int64_t i = 0; i < n; ++i) cs[i] = f(av, bs[i]);
-                            } else {
-                              for (std::int64_t i = 0; i < n; ++i)
-                                cs[i * st[2]] = f(as[i * st[0]], bs[i * st[1]]);
-                            }
-                          });
-    });
+    dispatch_binary(op, alpha, [&](auto f) { binary_loop<T, T>(f, a, b, out); });
   });
 }
 
+// The condition is bool (the autodiff layer refuses other masks, as torch); the values may be of
+// any dtype, since where only moves them.
 void CpuBackend::where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
                        const TensorDesc& out) {
-  dispatch_dtype(condition.dtype, [&](auto czero) {
-    using C = decltype(czero);
-    dispatch_dtype(out.dtype, [&](auto zero) {
-      using T = decltype(zero);
-      const C* pc = condition.ptr<C>();
-      const T* pa = a.ptr<T>();
-      const T* pb = b.ptr<T>();
-      T* po = out.ptr<T>();
-      for_each_strided<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides}, Split::Anywhere,
-                          [&](std::int64_t n, const auto& off, const auto& st) {
-                            for (std::int64_t i = 0; i < n; ++i)
-                              po[off[3] + i * st[3]] = pc[off[0] + i * st[0]] != C(0) ? pa[off[1] + i * st[1]]
-                                                                                    : pb[off[2] + i * st[2]];
-                          });
-    });
+  TAPEGRAD_CHECK(condition.dtype == DType::Bool, "where needs a bool condition, got {}", condition.dtype);
+  const bool* pc = condition.ptr<bool>();
+  dispatch_storage_dtype(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* pa = a.ptr<T>();
+    const T* pb = b.ptr<T>();
+    T* po = out.ptr<T>();
+    for_each_strided<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides}, Split::Anywhere,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          for (std::int64_t i = 0; i < n; ++i)
+                            po[off[3] + i * st[3]] = pc[off[0] + i * st[0]] ? pa[off[1] + i * st[1]]
+                                                                            : pb[off[2] + i * st[2]];
+                        });
   });
 }
 

@@ -63,6 +63,14 @@ void CudaBackend::fill_range(const TensorDesc& dst, double start, double step) {
 void CudaBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) {
   activate();
   const auto layout = coalesce<2>(out.shape, {&in.strides, &out.strides});
+  if (out.dtype == DType::Bool) {  // a comparison with a scalar, on elements of any dtype
+    dispatch_storage_dtype(in.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      if (!cuda::compare_scalar<T>(op, layout, out.numel(), in.ptr<T>(), out.ptr<bool>(), scalars, stream_))
+        refuse_storage_dtype(DType::Bool);  // arithmetic with bool results
+    });
+    return;
+  }
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::unary<T>(op, layout, out.numel(), in.ptr<T>(), out.ptr<T>(), scalars, stream_);
@@ -72,6 +80,14 @@ void CudaBackend::unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out,
 void CudaBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double alpha) {
   activate();
   const auto layout = coalesce<3>(out.shape, {&a.strides, &b.strides, &out.strides});
+  if (out.dtype == DType::Bool) {  // a comparison, on elements of any dtype
+    dispatch_storage_dtype(a.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      if (!cuda::compare<T>(op, layout, out.numel(), a.ptr<T>(), b.ptr<T>(), out.ptr<bool>(), stream_))
+        refuse_storage_dtype(DType::Bool);  // arithmetic with bool results
+    });
+    return;
+  }
   dispatch_dtype(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     cuda::binary<T>(op, layout, out.numel(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), alpha, stream_);
@@ -81,13 +97,11 @@ void CudaBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, 
 void CudaBackend::where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
                         const TensorDesc& out) {
   activate();
+  TAPEGRAD_CHECK(condition.dtype == DType::Bool, "where needs a bool condition, got {}", condition.dtype);
   const auto layout = coalesce<4>(out.shape, {&condition.strides, &a.strides, &b.strides, &out.strides});
-  dispatch_dtype(condition.dtype, [&](auto czero) {
-    using C = decltype(czero);
-    dispatch_dtype(out.dtype, [&](auto zero) {
-      using T = decltype(zero);
-      cuda::where<C, T>(layout, out.numel(), condition.ptr<C>(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), stream_);
-    });
+  dispatch_storage_dtype(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::where<T>(layout, out.numel(), condition.ptr<bool>(), a.ptr<T>(), b.ptr<T>(), out.ptr<T>(), stream_);
   });
 }
 

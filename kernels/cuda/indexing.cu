@@ -74,6 +74,7 @@ TAPEGRAD_GATHER(float)
 TAPEGRAD_GATHER(double)
 TAPEGRAD_GATHER(std::int64_t)
 TAPEGRAD_GATHER(std::uint8_t)
+TAPEGRAD_GATHER(bool)
 #undef TAPEGRAD_GATHER
 
 #define TAPEGRAD_SCATTER_ADD(T)                                                                              \

@@ -45,9 +45,18 @@ void unary(UnaryOp op, const StridedLayout<2>& layout, std::int64_t n, const T* 
 template <class T>
 void binary(BinaryOp op, const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, T* out, double alpha,
             Stream stream);
+// out = (in op scalar) for the comparison ops, on elements of any dtype; false (launching
+// nothing) for another op. layout: operands (in, out)
+template <class T>
+bool compare_scalar(UnaryOp op, const StridedLayout<2>& layout, std::int64_t n, const T* in, bool* out,
+                    const UnaryScalars& scalars, Stream stream);
+// out = (a op b) for the comparison ops, as compare_scalar. layout: operands (a, b, out)
+template <class T>
+bool compare(BinaryOp op, const StridedLayout<3>& layout, std::int64_t n, const T* a, const T* b, bool* out,
+             Stream stream);
 // layout: operands (condition, a, b, out)
-template <class C, class T>
-void where(const StridedLayout<4>& layout, std::int64_t n, const C* condition, const T* a, const T* b, T* out,
+template <class T>
+void where(const StridedLayout<4>& layout, std::int64_t n, const bool* condition, const T* a, const T* b, T* out,
            Stream stream);
 // out += value * a * b (or a / b); layout: operands (a, b, out)
 template <class T>
