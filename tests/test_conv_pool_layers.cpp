@@ -39,6 +39,19 @@ TEST(MaxPool2dLayer, DilationSpacesTheWindowsTaps) {
   EXPECT_EQ(r.indices.to_vector<std::int64_t>(), (std::vector<std::int64_t>{0, 1, 4, 5}));
 }
 
+TEST(MaxPool2dLayer, AWindowOfOnlyPaddingGivesMinusInfinityAndRoutesInsideTheImage) {
+  // Kernel 2, dilation 3, padding 1 over 2x2: the one window's taps sit at -1 and 2 on each axis,
+  // all padding. PyTorch allows it (the padding is at most half the kernel) and gives -inf.
+  const Tensor x = leaf({1, 2, 3, 4}, Shape{1, 1, 2, 2});
+  const Pool2dParams p{.kernel = {2, 2}, .padding = {1, 1}, .dilation = {3, 3}};
+  const ValuesIndices r = max_pool2d_with_indices(x, p);
+  EXPECT_EQ(r.values.item(), -INFINITY);
+  const std::vector<std::int64_t> index = r.indices.to_vector<std::int64_t>();
+  ASSERT_EQ(index.size(), 1u);
+  EXPECT_TRUE(index[0] >= 0 && index[0] < 4) << index[0];
+  expect_values(gradient(max_pool2d(x, p), x), {0, 0, 0, 1}, 0);
+}
+
 TEST(MaxPool2dLayer, ShorthandTakesTheKernelAsStride) {
   const Tensor x = ramp4x4();
   expect_values(max_pool2d(x, 2), {5, 7, 13, 15}, 0);
