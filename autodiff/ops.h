@@ -249,7 +249,7 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}
 struct ConvTranspose2dParams {
   std::array<std::int64_t, 2> stride{1, 1};
   std::array<std::int64_t, 2> padding{0, 0};         // removed from each side of the output
-  std::array<std::int64_t, 2> output_padding{0, 0};  // added to one side; smaller than the stride
+  std::array<std::int64_t, 2> output_padding{0, 0};  // added to one side; below the stride or the dilation
   std::int64_t groups = 1;
   std::array<std::int64_t, 2> dilation{1, 1};
 };

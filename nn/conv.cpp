@@ -96,9 +96,11 @@ ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& options) : option
   check_channels("ConvTranspose2d", options.in_channels, options.out_channels, options.groups);
   check_kernel("ConvTranspose2d", options.kernel_size);
   for (int d = 0; d < 2; ++d)
-    TAPEGRAD_CHECK(options.output_padding[d] >= 0 && options.output_padding[d] < options.stride[d],
-                   "ConvTranspose2d: output_padding must be non-negative and smaller than the stride, got "
-                   "output_padding {} with stride {}", pair_repr(options.output_padding), pair_repr(options.stride));
+    TAPEGRAD_CHECK(options.output_padding[d] >= 0 &&
+                       (options.output_padding[d] < options.stride[d] || options.output_padding[d] < options.dilation[d]),
+                   "ConvTranspose2d: output_padding must be non-negative and smaller than either the stride or the "
+                   "dilation, got output_padding {} with stride {} and dilation {}", pair_repr(options.output_padding),
+                   pair_repr(options.stride), pair_repr(options.dilation));
   weight = register_parameter("weight", empty({options.in_channels, options.out_channels / options.groups,
                                                options.kernel_size[0], options.kernel_size[1]}, options.dtype));
   if (options.bias) bias = register_parameter("bias", empty({options.out_channels}, options.dtype));

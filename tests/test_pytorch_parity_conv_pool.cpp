@@ -90,6 +90,9 @@ TEST(PyTorchParityConvPool, ConvTranspose2dMatches) {
   expect_layer_matches_pytorch("conv_transpose_dilated", dilated);
   nn::ConvTranspose2d plain(2, 3, 2);
   expect_layer_matches_pytorch("conv_transpose_plain", plain);
+  nn::ConvTranspose2d past_stride(nn::ConvTranspose2dOptions{
+      .in_channels = 2, .out_channels = 2, .kernel_size = {3, 3}, .output_padding = {1, 2}, .dilation = {2, 3}});
+  expect_layer_matches_pytorch("conv_transpose_output_padding_below_dilation", past_stride);
 }
 
 TEST(PyTorchParityConvPool, Conv1dMatches) {

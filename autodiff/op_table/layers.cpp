@@ -226,8 +226,14 @@ Tensor conv_transpose2d_reference(const Tensor& input, const Tensor& weight, con
                                   const ConvTranspose2dParams& p) {
   const Tensor x = batched(input);
   const Shape out = transposed_output_shape(x.shape(), weight.shape(), p);
-  const Tensor scattered =
-      conv2d_input_grad_reference(x, weight, out, {p.stride, p.padding, p.dilation, p.groups});
+  const Conv2dParams conv{p.stride, p.padding, p.dilation, p.groups};
+  // output_padding past the stride gives the conv2d more outputs than x has: x's zeros beyond.
+  const Shape& s = x.shape();
+  const Shape conv_out = conv_output_shape(out, weight.shape(), conv);
+  const Tensor extended = reference::generate({s[0], s[1], conv_out[2], conv_out[3]}, [&](const Index& i) {
+    return i[2] < s[2] && i[3] < s[3] ? at(x, i) : 0.0;
+  });
+  const Tensor scattered = conv2d_input_grad_reference(extended, weight, out, conv);
   const Tensor y =
       reference::generate(out, [&](const Index& i) { return at(scattered, i) + (bias.defined() ? at(bias, {i[1]}) : 0); });
   return input.dim() == 3 ? unbatched(y) : y;
@@ -252,12 +258,14 @@ OpInfo conv_transpose2d_row(SampleInputs& in) {
   conv(row.x({2, 3, 3}), row.x({2, 2, 2, 2}), row.x({2}), {.stride = {2, 2}}, ", unbatched [C,H,W]");
   conv(row.xt({1, 2, 3, 4}), row.xt({2, 2, 3, 3}), row.x({2}), {.padding = {1, 1}});
   conv(row.x({0, 2, 3, 3}), row.x({2, 3, 3, 3}), row.x({3}), {}, ", empty batch");
+  conv(row.x({1, 2, 3, 2}), row.x({2, 1, 3, 2}), row.x({1}), {.output_padding = {1, 0}, .dilation = {2, 1}},
+       ", output_padding below the dilation");
   const GradcheckFunction plain = [](const Inputs& v) { return conv_transpose2d(v[0], v[1]); };
   row.error("input [1,3,4,4], weight [2,3,3,3]", {row.x({1, 3, 4, 4}), row.x({2, 3, 3, 3})}, plain,
             {"3 channels", "expects 2"});
   row.error("output_padding 2 with stride 2", {row.x({1, 2, 3, 3}), row.x({2, 2, 3, 3})},
             [](const Inputs& v) { return conv_transpose2d(v[0], v[1], {}, {.stride = {2, 2}, .output_padding = {2, 0}}); },
-            {"output_padding must be non-negative and smaller than the stride"});
+            {"output_padding must be non-negative and smaller than either the stride or the dilation"});
   row.error("bias [2] for 3 output channels", {row.x({1, 2, 3, 3}), row.x({2, 3, 3, 3}), row.x({2})},
             [](const Inputs& v) { return conv_transpose2d(v[0], v[1], v[2]); }, {"bias must be [C_out] = [3]"});
   row.error("padding 3 on a 1x1 input", {row.x({1, 2, 1, 1}), row.x({2, 3, 2, 2})},

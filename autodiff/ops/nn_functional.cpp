@@ -219,14 +219,21 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                  "conv_transpose2d: the input's {} channels (weight shape {}) do not divide into {} groups; use a "
                  "multiple of {}", weight.shape()[0], weight.shape(), params.groups, params.groups);
   Shape out_shape{input.shape()[0], weight.shape()[1] * params.groups, 0, 0};
+  Tensor source = input;
   for (int d = 0; d < 2; ++d) {
-    // The output is the input of the conv2d this transposes, which must map it back to exactly
-    // the input's size: so output_padding stays below the stride (PyTorch also allows it below the
-    // dilation; that size has no such conv2d).
-    TAPEGRAD_CHECK(params.output_padding[d] >= 0 && params.output_padding[d] < params.stride[d],
-                   "conv_transpose2d: output_padding must be non-negative and smaller than the stride, got "
-                   "output_padding ({}, {}) with stride ({}, {})", params.output_padding[0], params.output_padding[1],
-                   params.stride[0], params.stride[1]);
+    TAPEGRAD_CHECK(params.output_padding[d] >= 0 &&
+                       (params.output_padding[d] < params.stride[d] || params.output_padding[d] < params.dilation[d]),
+                   "conv_transpose2d: output_padding must be non-negative and smaller than either the stride or the "
+                   "dilation, got output_padding ({}, {}) with stride ({}, {}) and dilation ({}, {})",
+                   params.output_padding[0], params.output_padding[1], params.stride[0], params.stride[1],
+                   params.dilation[0], params.dilation[1]);
+    // The output is the input of the conv2d this transposes, whose output has output_padding /
+    // stride more positions than the input along this axis: the input gets them as trailing zeros.
+    if (const std::int64_t extra = params.output_padding[d] / params.stride[d]; extra > 0) {
+      Shape zeros_shape = source.shape();
+      zeros_shape[2 + d] = extra;
+      source = cat({source, zeros(zeros_shape, options_of(source))}, 2 + d);
+    }
     out_shape[2 + d] = (input.shape()[2 + d] - 1) * params.stride[d] - 2 * params.padding[d] +
                        params.dilation[d] * (weight.shape()[2 + d] - 1) + params.output_padding[d] + 1;
     TAPEGRAD_CHECK(out_shape[2 + d] > 0,
@@ -236,7 +243,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   }
   // conv2d_input_grad records its own backward (conv2d and conv2d_weight_grad), so the gradients
   // and second derivatives come with it.
-  const Tensor out = conv2d_input_grad(input, weight, out_shape, conv);
+  const Tensor out = conv2d_input_grad(source, weight, out_shape, conv);
   if (!bias.defined()) return out;
   check_compatible("conv_transpose2d", input, bias);
   TAPEGRAD_CHECK(bias.dim() == 1 && bias.shape()[0] == out_shape[1],

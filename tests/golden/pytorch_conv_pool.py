@@ -54,6 +54,8 @@ def main():
            nn.ConvTranspose2d(3, 2, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), bias=False).double(),
            image(1, 3, 5, 4))
     record(tensors, "conv_transpose_plain", nn.ConvTranspose2d(2, 3, 2).double(), image(2, 2, 3, 3))
+    record(tensors, "conv_transpose_output_padding_below_dilation",
+           nn.ConvTranspose2d(2, 2, 3, output_padding=(1, 2), dilation=(2, 3)).double(), image(1, 2, 3, 4))
     # One-dimensional convolutions.
     record(tensors, "conv1d", nn.Conv1d(3, 4, 3, stride=2, padding=1, dilation=2).double(), image(2, 3, 11))
     record(tensors, "conv1d_depthwise", nn.Conv1d(4, 4, 3, padding=1, groups=4, bias=False).double(), image(2, 4, 7))
