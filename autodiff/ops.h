@@ -247,8 +247,11 @@ struct Conv2dParams {
   std::array<std::int64_t, 2> stride{1, 1};
   std::array<std::int64_t, 2> padding{0, 0};   // zeros added on each side
   std::array<std::int64_t, 2> dilation{1, 1};
+  // Input and output channels split into this many groups, each convolved with its own filters;
+  // groups == C_in is a depthwise convolution.
+  std::int64_t groups = 1;
 };
-// input [N, C_in, H, W], weight [C_out, C_in, kH, kW], bias [C_out] (optional: pass {}).
+// input [N, C_in, H, W], weight [C_out, C_in / groups, kH, kW], bias [C_out] (optional: pass {}).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, const Conv2dParams& params = {});
 // The two gradients of conv2d, differentiable themselves (so conv layers have second
 // derivatives): d(input) from d(output) and the weight, d(weight) from the input and d(output).
@@ -257,15 +260,60 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
 Tensor conv2d_weight_grad(const Tensor& input, const Tensor& grad_output, const Shape& weight_shape,
                           const Conv2dParams& params);
 
+struct Conv1dParams {
+  std::int64_t stride = 1;
+  std::int64_t padding = 0;  // zeros added on each side
+  std::int64_t dilation = 1;
+  std::int64_t groups = 1;
+};
+// input [N, C_in, L] (or [C_in, L]), weight [C_out, C_in / groups, k], bias [C_out] (optional):
+// conv2d over a unit height.
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, const Conv1dParams& params = {});
+
+struct ConvTranspose2dParams {
+  std::array<std::int64_t, 2> stride{1, 1};
+  std::array<std::int64_t, 2> padding{0, 0};         // removed from each side of the output
+  std::array<std::int64_t, 2> output_padding{0, 0};  // added to one side; below the stride or the dilation
+  std::int64_t groups = 1;
+  std::array<std::int64_t, 2> dilation{1, 1};
+};
+// The adjoint of conv2d (conv2d_input_grad with the input as grad_output), as F.conv_transpose2d:
+// input [N, C_in, H, W] (or [C_in, H, W]), weight [C_in, C_out / groups, kH, kW], bias [C_out]
+// (optional); H_out = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1.
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+                        const ConvTranspose2dParams& params = {});
+
 struct Pool2dParams {
   std::array<std::int64_t, 2> kernel{2, 2};
   std::array<std::int64_t, 2> stride{0, 0};    // 0: the kernel size, as PyTorch's default
-  std::array<std::int64_t, 2> padding{0, 0};   // implicit -inf on each side
+  std::array<std::int64_t, 2> padding{0, 0};   // implicit -inf (max) or zeros (average) on each side
+  std::array<std::int64_t, 2> dilation{1, 1};  // spacing of the window's taps (max pooling only)
+  // Output size rounded up rather than down: a last, partial window is kept when it starts inside
+  // the input or the left padding, as PyTorch's.
+  bool ceil_mode = false;
 };
 // Max over each window of [N, C, H, W] (or [C, H, W]); the gradient goes to the first maximum.
 Tensor max_pool2d(const Tensor& input, const Pool2dParams& params);
+// kernel_size x kernel_size windows with stride kernel_size: max_pool2d(x, 2) as F.max_pool2d(x, 2).
+Tensor max_pool2d(const Tensor& input, std::int64_t kernel_size);
 // Also the int64 position of each maximum within its H*W plane, as return_indices=True.
 ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& params);
+
+struct AvgPool2dParams {
+  std::array<std::int64_t, 2> kernel{2, 2};
+  std::array<std::int64_t, 2> stride{0, 0};   // 0: the kernel size, as PyTorch's default
+  std::array<std::int64_t, 2> padding{0, 0};  // zeros on each side
+  bool ceil_mode = false;                      // as Pool2dParams
+  bool count_include_pad = true;               // whether the padding's zeros count in the divisor
+  std::optional<std::int64_t> divisor_override{};  // when set, every window's sum is divided by it
+};
+// Mean over each window of [N, C, H, W] (or [C, H, W]), as F.avg_pool2d: the divisor is the
+// window's size within the padded input (count_include_pad) or within the input.
+Tensor avg_pool2d(const Tensor& input, const AvgPool2dParams& params);
+// Mean over output_size[0] x output_size[1] windows covering [N, C, H, W] (or [C, H, W]), as
+// F.adaptive_avg_pool2d: output row i averages input rows floor(i H / out_h) to ceil((i+1) H / out_h) - 1,
+// columns alike. {1, 1} is global average pooling.
+Tensor adaptive_avg_pool2d(const Tensor& input, const std::array<std::int64_t, 2>& output_size);
 
 // Batch normalization over dim 1 of [N, C], [N, C, L] or [N, C, H, W]. Training normalizes
 // with the batch statistics (biased variance) and, when running_mean / running_var are given,

@@ -126,9 +126,9 @@ class Backend {
   // The adjoint: overwrites the contiguous `image` with the sum of every column entry that
   // im2col would have read from each pixel.
   virtual void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) = 0;
-  // The convolution and its two gradients; weights [C_out, C, kH, kW], results and
-  // grad_output contiguous, `input` strided [N, C, H, W]. The base class computes them with
-  // im2col, gemm and col2im over chunks of the batch (kernels/conv_by_columns.cpp): the
+  // The convolution and its two gradients; weights [C_out, C / groups, kH, kW] (window.groups),
+  // results and grad_output contiguous, `input` strided [N, C, H, W]. The base class computes
+  // them with im2col, gemm and col2im over chunks of the batch (kernels/conv_by_columns.cpp): the
   // reference that a backend's own kernels are tested against.
   // out [N, C_out, out_h, out_w] = input * weight, plus bias [C_out] when `bias.data` is set.
   virtual void conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias,
@@ -136,12 +136,14 @@ class Backend {
   // grad_input [N, C, H, W] from grad_output [N, C_out, out_h, out_w].
   virtual void conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
                                  const TensorDesc& grad_input);
-  // grad_weight [C_out, C, kH, kW] from the input and grad_output.
+  // grad_weight [C_out, C / groups, kH, kW] from the input and grad_output.
   virtual void conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
                                   const TensorDesc& grad_weight);
-  // Max over each window of `input` (strided [N, C, H, W], implicit -inf padding) into the
-  // contiguous `values` and int64 `indices` [N, C, out_h, out_w]; an index is h * W + w in
-  // its input plane. Ties go to the first maximum in row-major window order; the first NaN wins.
+  // Max over each (dilated) window of `input` (strided [N, C, H, W], implicit -inf padding,
+  // windows may hang over the bottom and right edges) into the contiguous `values` and int64
+  // `indices` [N, C, out_h, out_w]; an index is h * W + w in its input plane. Ties go to the
+  // first maximum in row-major window order; the first NaN wins. A window with no tap inside the
+  // image gives -inf at its first tap moved into the image.
   virtual void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                           const TensorDesc& indices) = 0;
 

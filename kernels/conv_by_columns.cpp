@@ -14,6 +14,9 @@ namespace {
 constexpr std::int64_t kColumnBudget = std::int64_t{1} << 20;
 
 std::int64_t column_rows(const Window2d& w) { return w.channels * w.kernel_h * w.kernel_w; }
+// The column rows are channel-major, so channel group g owns a block of rows [g * group_rows,
+// (g + 1) * group_rows), which meets only its own output channels: one gemm per group.
+std::int64_t group_rows(const Window2d& w) { return column_rows(w) / w.groups; }
 std::int64_t output_plane(const Window2d& w) { return w.out_h * w.out_w; }
 
 // Device memory for one call, given back on every path out.
@@ -96,19 +99,23 @@ void Backend::conv2d(const TensorDesc& input, const TensorDesc& weight, const Te
   const std::int64_t out_channels = weight.shape[0], plane = output_plane(w), rows = column_rows(w);
   const Scratch columns(*this, {samples_per_chunk(w) * rows * plane}, input.dtype);
   const Scratch product(*this, {out_channels * samples_per_chunk(w) * plane}, input.dtype);
+  const std::int64_t per_group = group_rows(w), group_out = out_channels / w.groups;
   for_each_chunk(w, [&](const Chunk& chunk) {
     im2col(samples_of(input, chunk), chunk.window, columns.desc());
-    // product: [C_out, count * plane] = weight [C_out, rows] x columns [rows, count * plane]
+    // product[group]: [group_out, count * plane] = weight[group] [group_out, per_group] x
+    // columns[group] [per_group, count * plane]
     const std::int64_t width = chunk.count * plane;
-    GemmProblem problem;
-    problem.dtype = input.dtype;
-    problem.m = out_channels;
-    problem.n = width;
-    problem.k = rows;
-    problem.a = operand(weight.data, rows);
-    problem.b = operand(columns.data(), width);
-    problem.c = {product.data(), width, 0};
-    gemm(problem);
+    for (std::int64_t g = 0; g < w.groups; ++g) {
+      GemmProblem problem;
+      problem.dtype = input.dtype;
+      problem.m = group_out;
+      problem.n = width;
+      problem.k = per_group;
+      problem.a = operand(element(weight, g * group_out * per_group), per_group);
+      problem.b = operand(element(columns.desc(), g * per_group * width), width);
+      problem.c = {element(product.desc(), g * group_out * width), width, 0};
+      gemm(problem);
+    }
     // out[begin + n, c] = product[c, n] (+ bias[c]): the permutation to NCHW and the bias in one pass.
     TensorDesc permuted = product.desc();
     permuted.shape = {chunk.count, out_channels, plane};
@@ -133,17 +140,22 @@ void Backend::conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc&
   const Scratch gy(*this, {out_channels, w.batch * plane}, grad_output.dtype);
   to_channels_first(*this, grad_output, gy);
   const Scratch columns(*this, {samples_per_chunk(w) * rows * plane}, grad_output.dtype);
+  const std::int64_t per_group = group_rows(w), group_out = out_channels / w.groups;
   for_each_chunk(w, [&](const Chunk& chunk) {
-    // columns: [rows, count * plane] = weight^T [rows, C_out] x gy[:, chunk] [C_out, count * plane]
-    GemmProblem problem;
-    problem.dtype = grad_output.dtype;
-    problem.m = rows;
-    problem.n = chunk.count * plane;
-    problem.k = out_channels;
-    problem.a = operand(weight.data, rows, true);
-    problem.b = operand(element(gy.desc(), chunk.begin * plane), w.batch * plane);
-    problem.c = {columns.data(), chunk.count * plane, 0};
-    gemm(problem);
+    // columns[group]: [per_group, count * plane] = weight[group]^T [per_group, group_out] x
+    // gy[group, chunk] [group_out, count * plane]
+    const std::int64_t width = chunk.count * plane;
+    for (std::int64_t g = 0; g < w.groups; ++g) {
+      GemmProblem problem;
+      problem.dtype = grad_output.dtype;
+      problem.m = per_group;
+      problem.n = width;
+      problem.k = group_out;
+      problem.a = operand(element(weight, g * group_out * per_group), per_group, true);
+      problem.b = operand(element(gy.desc(), g * group_out * w.batch * plane + chunk.begin * plane), w.batch * plane);
+      problem.c = {element(columns.desc(), g * per_group * width), width, 0};
+      gemm(problem);
+    }
     col2im(columns.desc(), chunk.window, samples_of(grad_input, chunk));
   });
 }
@@ -154,19 +166,24 @@ void Backend::conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad
   const Scratch gy(*this, {out_channels, w.batch * plane}, input.dtype);
   to_channels_first(*this, grad_output, gy);
   const Scratch columns(*this, {samples_per_chunk(w) * rows * plane}, input.dtype);
+  const std::int64_t per_group = group_rows(w), group_out = out_channels / w.groups;
   for_each_chunk(w, [&](const Chunk& chunk) {
     im2col(samples_of(input, chunk), chunk.window, columns.desc());
-    // grad_weight (+)= gy[:, chunk] [C_out, count * plane] x columns^T [count * plane, rows]
-    GemmProblem problem;
-    problem.dtype = input.dtype;
-    problem.m = out_channels;
-    problem.n = rows;
-    problem.k = chunk.count * plane;
-    problem.a = operand(element(gy.desc(), chunk.begin * plane), w.batch * plane);
-    problem.b = operand(columns.data(), chunk.count * plane, true);
-    problem.c = {grad_weight.data, rows, 0};
-    problem.beta = chunk.begin == 0 ? 0 : 1;
-    gemm(problem);
+    // grad_weight[group] (+)= gy[group, chunk] [group_out, count * plane] x
+    // columns[group]^T [count * plane, per_group]
+    const std::int64_t width = chunk.count * plane;
+    for (std::int64_t g = 0; g < w.groups; ++g) {
+      GemmProblem problem;
+      problem.dtype = input.dtype;
+      problem.m = group_out;
+      problem.n = per_group;
+      problem.k = width;
+      problem.a = operand(element(gy.desc(), g * group_out * w.batch * plane + chunk.begin * plane), w.batch * plane);
+      problem.b = operand(element(columns.desc(), g * per_group * width), width, true);
+      problem.c = {element(grad_weight, g * group_out * per_group), per_group, 0};
+      problem.beta = chunk.begin == 0 ? 0 : 1;
+      gemm(problem);
+    }
   });
 }
 

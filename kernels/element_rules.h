@@ -77,13 +77,26 @@ TAPEGRAD_HOST_DEVICE void cumsum_slice(const T* xs, T* ys, std::int64_t extent, 
   }
 }
 
-// The rows [begin, end) of a pooling window starting at `start` (stride * output - padding)
-// that lie inside an input of `size`: padding is -inf, so only these are read.
-struct WindowSpan {
+// The taps [begin, end) of a pooling window along one axis, starting at `start` (stride * output -
+// padding) with taps `dilation` apart, whose positions start + tap * dilation lie inside an input of
+// `size`: padding is -inf, so only these are read. Empty (begin == end) when every tap is padding.
+struct TapSpan {
   std::int64_t begin, end;
 };
-TAPEGRAD_HOST_DEVICE inline WindowSpan window_span(std::int64_t start, std::int64_t kernel, std::int64_t size) {
-  return {start > 0 ? start : 0, start + kernel < size ? start + kernel : size};
+TAPEGRAD_HOST_DEVICE inline TapSpan taps_inside(std::int64_t start, std::int64_t kernel, std::int64_t dilation,
+                                                std::int64_t size) {
+  std::int64_t begin = start < 0 ? (-start + dilation - 1) / dilation : 0;
+  std::int64_t end = start < size ? (size - 1 - start) / dilation + 1 : 0;
+  begin = begin < kernel ? begin : kernel;
+  end = end < kernel ? end : kernel;
+  return {begin, end < begin ? begin : end};
+}
+
+// The input position a pooling window reports when it has no tap inside the input (possible with
+// dilation and ceil_mode): its first tap, moved into the input, so routing a gradient there stays
+// in bounds.
+TAPEGRAD_HOST_DEVICE inline std::int64_t clamped_position(std::int64_t position, std::int64_t size) {
+  return position < 0 ? 0 : (position < size ? position : size - 1);
 }
 
 // ---- Convolution windows (im2col / col2im): along one axis, output position o's tap t reads

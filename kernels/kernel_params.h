@@ -15,8 +15,11 @@ enum class SoftmaxOutput : std::uint8_t { Probabilities, LogProbabilities };
 
 // A 2-D sliding window over images [N, C, H, W] (convolution or pooling): window size, step,
 // implicit border on each side, spacing of the window's taps, and the resulting output size.
+// A grouped convolution splits the C channels (and the output channels) into `groups` equal
+// groups, each convolved with its own slice of the weight [C_out, C / groups, kH, kW].
 struct Window2d {
   std::int64_t batch = 0, channels = 0, height = 0, width = 0;
+  std::int64_t groups = 1;
   std::int64_t kernel_h = 1, kernel_w = 1;
   std::int64_t stride_h = 1, stride_w = 1;
   std::int64_t pad_h = 0, pad_w = 0;

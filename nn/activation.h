@@ -1,8 +1,7 @@
-// Parameter-free layers: Identity, activations, LogSoftmax, Flatten, Dropout and MaxPool2d, each
-// a thin module over the function of autodiff/ops with the same name.
+// Parameter-free layers: Identity, activations, LogSoftmax, Flatten and Dropout, each a thin
+// module over the function of autodiff/ops with the same name (pooling is nn/pooling.h).
 #pragma once
 
-#include <array>
 #include <cstdint>
 
 #include <tapegrad/autodiff/generator.h>
@@ -112,27 +111,6 @@ class Dropout : public Module {
  private:
   double p_;
   Generator* generator_;
-};
-
-struct MaxPool2dOptions {
-  std::array<std::int64_t, 2> kernel_size{2, 2};
-  std::array<std::int64_t, 2> stride{0, 0};  // 0: the kernel size, as PyTorch's default
-  std::array<std::int64_t, 2> padding{0, 0};
-};
-
-class MaxPool2d : public Module {
- public:
-  explicit MaxPool2d(const MaxPool2dOptions& options) : options_(options) {}
-  explicit MaxPool2d(std::int64_t kernel_size, std::int64_t stride = 0, std::int64_t padding = 0)
-      : MaxPool2d(MaxPool2dOptions{{kernel_size, kernel_size}, {stride, stride}, {padding, padding}}) {}
-  Tensor forward(const Tensor& input) override {
-    return max_pool2d(input, Pool2dParams{options_.kernel_size, options_.stride, options_.padding});
-  }
-  std::string name() const override { return "MaxPool2d"; }
-  std::string extra_repr() const override;
-
- private:
-  MaxPool2dOptions options_;
 };
 
 }  // namespace tapegrad::nn

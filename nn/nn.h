@@ -13,4 +13,5 @@
 #include <tapegrad/nn/loss.h>
 #include <tapegrad/nn/module.h>
 #include <tapegrad/nn/normalization.h>
+#include <tapegrad/nn/pooling.h>
 #include <tapegrad/nn/sequential.h>

@@ -161,6 +161,7 @@ kernels::Window2d window_of(const Shape& input, const Shape& weight, const Conv2
   w.pad_w = p.padding[1];
   w.dilation_h = p.dilation[0];
   w.dilation_w = p.dilation[1];
+  w.groups = p.groups;
   w.out_h = (w.height + 2 * w.pad_h - w.dilation_h * (w.kernel_h - 1) - 1) / w.stride_h + 1;
   w.out_w = (w.width + 2 * w.pad_w - w.dilation_w * (w.kernel_w - 1) - 1) / w.stride_w + 1;
   return w;
@@ -175,6 +176,9 @@ std::vector<ConvCase> conv_cases() {
       {{1, 4, 6, 6}, {5, 4, 1, 1}, {{1, 1}, {0, 0}, {1, 1}}, true, true},         // 1x1, one image
       {{2, 2, 40, 3}, {2, 2, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, false, false},      // lines longer than a block
       {{2, 3, 12, 10}, {4, 3, 3, 3}, {{2, 2}, {2, 1}, {2, 1}}, true, false},      // everything at once
+      {{2, 4, 9, 8}, {6, 2, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 2}, true, false},     // two groups
+      {{2, 6, 10, 9}, {6, 1, 3, 3}, {{2, 2}, {1, 1}, {1, 1}, 6}, true, true},     // depthwise, strided input
+      {{1, 6, 8, 8}, {9, 2, 3, 2}, {{1, 2}, {2, 1}, {2, 1}, 3}, false, false},    // groups with dilation
   };
 }
 

@@ -1,7 +1,7 @@
-// Rows of the layer functions: conv2d and its two gradient ops, max pooling (values and argmax
-// positions), batch normalization (training and evaluation), layer and group normalization,
-// embedding and dropout. The references are direct loops: the seven-index sum of a convolution,
-// a scan of each pooling window, each channel's or group's mean and variance, a row lookup.
+// Rows of the layer functions: conv2d and its two gradient ops, batch normalization (training and
+// evaluation), layer and group normalization, embedding and dropout (pooling is pooling.cpp). The
+// references are direct loops: the seven-index sum of a convolution, each channel's or group's
+// mean and variance, a row lookup.
 #include <array>
 #include <cmath>
 
@@ -16,19 +16,16 @@ using reference::Index;
 
 constexpr auto kFloating = OpDTypes::Floating;
 
-bool inside(std::int64_t i, std::int64_t size) { return i >= 0 && i < size; }
-
-// A [C, H, W] image as a batch of one, and a batch of one back to [C, H, W].
-Tensor batched(const Tensor& x) {
-  return x.dim() == 3 ? reference::with_shape(x, {1, x.shape()[0], x.shape()[1], x.shape()[2]}) : x;
-}
-Tensor unbatched(const Tensor& y) { return reference::with_shape(y, {y.shape()[1], y.shape()[2], y.shape()[3]}); }
+using reference::batched;
+using reference::inside;
+using reference::unbatched;
 
 // ---- convolution ----
 
 std::string conv_detail(const Conv2dParams& p) {
-  return fmt::format("stride {}x{} padding {}x{} dilation {}x{}", p.stride[0], p.stride[1], p.padding[0], p.padding[1],
-                     p.dilation[0], p.dilation[1]);
+  const std::string detail = fmt::format("stride {}x{} padding {}x{} dilation {}x{}", p.stride[0], p.stride[1],
+                                         p.padding[0], p.padding[1], p.dilation[0], p.dilation[1]);
+  return p.groups == 1 ? detail : detail + fmt::format(" groups {}", p.groups);
 }
 
 Shape conv_output_shape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
@@ -38,13 +35,14 @@ Shape conv_output_shape(const Shape& x, const Shape& weight, const Conv2dParams&
   return out;
 }
 
-// One term x[n, c, h, w] * weight[o, c, kh, kw] of a convolution: output position (n, o, oh, ow),
-// kernel tap (c, kh, kw) and the input position (h, w) that tap reads.
+// One term x[n, ci, h, w] * weight[o, c, kh, kw] of a convolution: output position (n, o, oh, ow),
+// kernel tap (c, kh, kw), and the input channel ci (c of output o's group) and position (h, w)
+// that tap reads.
 struct Term {
-  std::int64_t n, o, oh, ow, c, kh, kw, h, w;
+  std::int64_t n, o, oh, ow, c, kh, kw, ci, h, w;
 };
 
-// The seven-index sum of a convolution of an [N, C, H, W] input with an [O, C, kH, kW] weight,
+// The seven-index sum of a convolution of an [N, C, H, W] input with an [O, C / groups, kH, kW] weight,
 // over the terms whose input position lies inside the image (h = oh * stride - padding +
 // kh * dilation, w alike). conv2d and its two gradients are its three contractions: each term
 // adds value(term) to the element into(term) of a result of `shape`.
@@ -57,9 +55,10 @@ Tensor convolution_sum(const Shape& x, const Shape& weight, const Conv2dParams& 
     for (t.o = 0; t.o < weight[0]; ++t.o)
       for (t.oh = 0; t.oh < out[2]; ++t.oh)
         for (t.ow = 0; t.ow < out[3]; ++t.ow)
-          for (t.c = 0; t.c < x[1]; ++t.c)
+          for (t.c = 0; t.c < weight[1]; ++t.c)
             for (t.kh = 0; t.kh < weight[2]; ++t.kh)
               for (t.kw = 0; t.kw < weight[3]; ++t.kw) {
+                t.ci = t.o / (weight[0] / p.groups) * weight[1] + t.c;
                 t.h = t.oh * p.stride[0] - p.padding[0] + t.kh * p.dilation[0];
                 t.w = t.ow * p.stride[1] - p.padding[1] + t.kw * p.dilation[1];
                 if (!inside(t.h, x[2]) || !inside(t.w, x[3])) continue;
@@ -76,7 +75,7 @@ Tensor conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor&
   const Shape out = conv_output_shape(x.shape(), weight.shape(), p);
   const Tensor sum = convolution_sum(
       x.shape(), weight.shape(), p, out, [](const Term& t) { return Index{t.n, t.o, t.oh, t.ow}; },
-      [&](const Term& t) { return at(x, {t.n, t.c, t.h, t.w}) * at(weight, {t.o, t.c, t.kh, t.kw}); });
+      [&](const Term& t) { return at(x, {t.n, t.ci, t.h, t.w}) * at(weight, {t.o, t.c, t.kh, t.kw}); });
   const Tensor y =
       reference::generate(out, [&](const Index& i) { return at(sum, i) + (bias.defined() ? at(bias, {i[1]}) : 0); });
   return input.dim() == 3 ? unbatched(y) : y;
@@ -85,7 +84,7 @@ Tensor conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor&
 Tensor conv2d_input_grad_reference(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
                                    const Conv2dParams& p) {
   return convolution_sum(
-      input_shape, weight.shape(), p, input_shape, [](const Term& t) { return Index{t.n, t.c, t.h, t.w}; },
+      input_shape, weight.shape(), p, input_shape, [](const Term& t) { return Index{t.n, t.ci, t.h, t.w}; },
       [&](const Term& t) { return at(grad_output, {t.n, t.o, t.oh, t.ow}) * at(weight, {t.o, t.c, t.kh, t.kw}); });
 }
 
@@ -93,7 +92,7 @@ Tensor conv2d_weight_grad_reference(const Tensor& x, const Tensor& grad_output, 
                                     const Conv2dParams& p) {
   return convolution_sum(
       x.shape(), weight_shape, p, weight_shape, [](const Term& t) { return Index{t.o, t.c, t.kh, t.kw}; },
-      [&](const Term& t) { return at(x, {t.n, t.c, t.h, t.w}) * at(grad_output, {t.n, t.o, t.oh, t.ow}); });
+      [&](const Term& t) { return at(x, {t.n, t.ci, t.h, t.w}) * at(grad_output, {t.n, t.o, t.oh, t.ow}); });
 }
 
 OpInfo conv2d_row(SampleInputs& in) {
@@ -115,6 +114,9 @@ OpInfo conv2d_row(SampleInputs& in) {
   conv(row.x({1, 2, 5, 6}), row.x({2, 2, 2, 3}), row.x({2}), {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
   conv(row.xt({1, 2, 5, 5}), row.xt({3, 2, 3, 3}), row.x({3}), {.stride = {2, 2}, .padding = {1, 1}});
   conv(row.x({0, 2, 4, 4}), row.x({3, 2, 3, 3}), row.x({3}), {}, ", empty batch");
+  conv(row.x({2, 4, 5, 5}), row.x({6, 2, 3, 3}), row.x({6}), {.padding = {1, 1}, .groups = 2});
+  conv(row.x({1, 3, 6, 5}), row.x({6, 1, 3, 2}), {}, {.stride = {2, 1}, .dilation = {1, 2}, .groups = 3}, ", depthwise");
+  conv(row.xt({1, 4, 5, 5}), row.xt({2, 2, 2, 2}), row.x({2}), {.padding = {1, 0}, .groups = 2});
   const GradcheckFunction plain = [](const Inputs& v) { return conv2d(v[0], v[1]); };
   row.error("input [1,2,5,5], weight [3,3,3,3]", {row.x({1, 2, 5, 5}), row.x({3, 3, 3, 3})}, plain,
             {"2 channels", "expects 3"});
@@ -122,6 +124,12 @@ OpInfo conv2d_row(SampleInputs& in) {
   row.error("input [5,5]", {row.x({5, 5}), row.x({1, 1, 3, 3})}, plain, {"3-D [C, H, W] or 4-D [N, C, H, W]", "[5, 5]"});
   row.error("bias [2] for 3 output channels", {row.x({1, 2, 5, 5}), row.x({3, 2, 3, 3}), row.x({2})},
             [](const Inputs& v) { return conv2d(v[0], v[1], v[2]); }, {"bias must be [C_out] = [3]", "[2]"});
+  row.error("groups 2, input [1,3,5,5], weight [4,2,3,3]", {row.x({1, 3, 5, 5}), row.x({4, 2, 3, 3})},
+            [](const Inputs& v) { return conv2d(v[0], v[1], {}, {.groups = 2}); }, {"3 channels", "expects 4"});
+  row.error("groups 2, weight [3,2,3,3]", {row.x({1, 4, 5, 5}), row.x({3, 2, 3, 3})},
+            [](const Inputs& v) { return conv2d(v[0], v[1], {}, {.groups = 2}); }, {"do not divide into 2 groups"});
+  row.error("groups 0", {row.x({1, 2, 5, 5}), row.x({3, 2, 3, 3})},
+            [](const Inputs& v) { return conv2d(v[0], v[1], {}, {.groups = 0}); }, {"groups must be positive"});
   row.error("stride 0", {row.x({1, 2, 5, 5}), row.x({3, 2, 3, 3})},
             [](const Inputs& v) { return conv2d(v[0], v[1], {}, {.stride = {0, 1}}); }, {"stride must be positive"});
   return row.build();
@@ -140,6 +148,7 @@ OpInfo conv2d_input_grad_row(SampleInputs& in) {
   grad(row.x({1, 2, 3, 2}), row.x({2, 2, 2, 3}), {1, 2, 5, 6}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
   grad(row.xt({2, 3, 3, 3}), row.xt({3, 2, 3, 3}), {2, 2, 5, 6}, {.stride = {2, 2}, .padding = {1, 1}});
   grad(row.x({0, 3, 3, 3}), row.x({3, 2, 3, 3}), {0, 2, 5, 5}, {});
+  grad(row.x({2, 4, 3, 3}), row.x({4, 1, 3, 3}), {2, 2, 5, 5}, {.groups = 2});
   row.error("grad_output [1,2,4,4] for input [1,3,5,5]", {row.x({1, 2, 4, 4}), row.x({2, 3, 3, 3})},
             [](const Inputs& v) { return conv2d_input_grad(v[0], v[1], {1, 3, 5, 5}, {}); },
             {"grad_output has shape [1, 2, 4, 4]", "[1, 2, 3, 3]"});
@@ -161,82 +170,106 @@ OpInfo conv2d_weight_grad_row(SampleInputs& in) {
   grad(row.x({1, 2, 5, 6}), row.x({1, 2, 3, 2}), {2, 2, 2, 3}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
   grad(row.xt({2, 2, 5, 6}), row.xt({2, 3, 3, 3}), {3, 2, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}});
   grad(row.x({0, 2, 5, 5}), row.x({0, 3, 3, 3}), {3, 2, 3, 3}, {});
+  grad(row.x({2, 4, 5, 5}), row.x({2, 6, 3, 3}), {6, 2, 3, 3}, {.groups = 2});
   row.error("grad_output [1,2,4,4] for weight [2,3,3,3]", {row.x({1, 3, 5, 5}), row.x({1, 2, 4, 4})},
             [](const Inputs& v) { return conv2d_weight_grad(v[0], v[1], {2, 3, 3, 3}, {}); },
             {"grad_output has shape [1, 2, 4, 4]", "[1, 2, 3, 3]"});
   return row.build();
 }
 
-// ---- max pooling ----
-
-std::string pool_detail(const Pool2dParams& p) {
-  return fmt::format("kernel {}x{} stride {}x{} padding {}x{}", p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
-                     p.padding[0], p.padding[1]);
+// conv1d as the convolution of a unit-height image: [N, C, L] -> [N, C, 1, L], weight [O, C, k] -> [O, C, 1, k].
+Tensor conv1d_reference(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv1dParams& p) {
+  const Shape& s = input.shape();
+  const Tensor x = input.dim() == 2 ? reference::with_shape(input, {1, s[0], 1, s[1]})
+                                    : reference::with_shape(input, {s[0], s[1], 1, s[2]});
+  const Shape& k = weight.shape();
+  const Tensor y = conv2d_reference(x, reference::with_shape(weight, {k[0], k[1], 1, k[2]}), bias,
+                                    {{1, p.stride}, {0, p.padding}, {1, p.dilation}, p.groups});
+  const Shape& o = y.shape();
+  return reference::with_shape(y, input.dim() == 2 ? Shape{o[1], o[3]} : Shape{o[0], o[1], o[3]});
 }
 
-// Max pooling by a scan of each window, in which padding never wins; with `argmax`, the position
-// h * W + w in its input plane of each window's first maximum, as max_pool2d_with_indices gives.
-Tensor max_pool2d_reference(const Tensor& input, const Pool2dParams& p, bool argmax) {
+OpInfo conv1d_row(SampleInputs& in) {
+  RowBuilder row("conv1d", 3, kFloating, {0, 1, 2}, in);
+  const auto conv = [&](Tensor x, Tensor w, Tensor b, Conv1dParams p, const std::string& note = "") {
+    const bool bias = b.defined();
+    Inputs inputs{std::move(x), std::move(w)};
+    if (bias) inputs.push_back(std::move(b));
+    row.sample(fmt::format("stride {} padding {} dilation {} groups {}{}{}", p.stride, p.padding, p.dilation, p.groups,
+                           bias ? "" : ", no bias", note),
+               std::move(inputs),
+               [p](const Inputs& v) { return conv1d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); },
+               [p](const Inputs& v) { return conv1d_reference(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); });
+  };
+  conv(row.x({2, 3, 7}), row.x({4, 3, 3}), row.x({4}), {});
+  conv(row.x({1, 2, 9}), row.x({3, 2, 2}), {}, {.stride = 2, .padding = 1, .dilation = 2});
+  conv(row.x({2, 4, 6}), row.x({4, 1, 3}), row.x({4}), {.padding = 1, .groups = 4}, ", depthwise");
+  conv(row.x({3, 8}), row.x({2, 3, 3}), row.x({2}), {}, ", unbatched [C,L]");
+  conv(row.xt({2, 2, 6}), row.x({2, 2, 3}), {}, {.padding = 1});
+  const GradcheckFunction plain = [](const Inputs& v) { return conv1d(v[0], v[1]); };
+  row.error("input [1,2,5,5]", {row.x({1, 2, 5, 5}), row.x({3, 2, 3})}, plain, {"2-D [C, L] or 3-D [N, C, L]"});
+  row.error("weight [3,2,3,3]", {row.x({1, 2, 5}), row.x({3, 2, 3, 3})}, plain, {"3-D weight"});
+  row.error("input [1,2,5], weight [3,3,3]", {row.x({1, 2, 5}), row.x({3, 3, 3})}, plain, {"2 channels", "expects 3"});
+  return row.build();
+}
+
+// The output of conv_transpose2d is the input of the conv2d it transposes; then the bias.
+Shape transposed_output_shape(const Shape& x, const Shape& weight, const ConvTranspose2dParams& p) {
+  Shape out{x[0], weight[1] * p.groups, 0, 0};
+  for (int d = 0; d < 2; ++d)
+    out[2 + d] = (x[2 + d] - 1) * p.stride[d] - 2 * p.padding[d] + p.dilation[d] * (weight[2 + d] - 1) +
+                 p.output_padding[d] + 1;
+  return out;
+}
+
+Tensor conv_transpose2d_reference(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                  const ConvTranspose2dParams& p) {
   const Tensor x = batched(input);
+  const Shape out = transposed_output_shape(x.shape(), weight.shape(), p);
+  const Conv2dParams conv{p.stride, p.padding, p.dilation, p.groups};
+  // output_padding past the stride gives the conv2d more outputs than x has: x's zeros beyond.
   const Shape& s = x.shape();
-  std::array<std::int64_t, 2> stride{};
-  Shape out{s[0], s[1], 0, 0};
-  for (int d = 0; d < 2; ++d) {
-    stride[d] = p.stride[d] == 0 ? p.kernel[d] : p.stride[d];
-    out[2 + d] = (s[2 + d] + 2 * p.padding[d] - p.kernel[d]) / stride[d] + 1;
-  }
-  const Tensor y = reference::generate(out, [&](const Index& i) {
-    double best = -INFINITY;
-    std::int64_t position = -1;
-    for (std::int64_t kh = 0; kh < p.kernel[0]; ++kh)
-      for (std::int64_t kw = 0; kw < p.kernel[1]; ++kw) {
-        const std::int64_t h = i[2] * stride[0] - p.padding[0] + kh, w = i[3] * stride[1] - p.padding[1] + kw;
-        if (inside(h, s[2]) && inside(w, s[3]) && at(x, {i[0], i[1], h, w}) > best) {
-          best = at(x, {i[0], i[1], h, w});
-          position = h * s[3] + w;
-        }
-      }
-    return argmax ? static_cast<double>(position) : best;
+  const Shape conv_out = conv_output_shape(out, weight.shape(), conv);
+  const Tensor extended = reference::generate({s[0], s[1], conv_out[2], conv_out[3]}, [&](const Index& i) {
+    return i[2] < s[2] && i[3] < s[3] ? at(x, i) : 0.0;
   });
+  const Tensor scattered = conv2d_input_grad_reference(extended, weight, out, conv);
+  const Tensor y =
+      reference::generate(out, [&](const Index& i) { return at(scattered, i) + (bias.defined() ? at(bias, {i[1]}) : 0); });
   return input.dim() == 3 ? unbatched(y) : y;
 }
 
-// Uniform draws are distinct, so no window has a tie for finite differences to trip on.
-OpInfo max_pool_row(const std::string& name, SampleInputs& in) {
-  const bool with_indices = name == "max_pool2d_with_indices";
-  RowBuilder row(name, 1, kFloating, {0}, in);
-  const auto call = [with_indices](Pool2dParams p) -> GradcheckFunction {
-    return [with_indices, p](const Inputs& v) {
-      return with_indices ? max_pool2d_with_indices(v[0], p).values : max_pool2d(v[0], p);
-    };
+OpInfo conv_transpose2d_row(SampleInputs& in) {
+  RowBuilder row("conv_transpose2d", 3, kFloating, {0, 1, 2}, in);
+  const auto conv = [&](Tensor x, Tensor w, Tensor b, ConvTranspose2dParams p, const std::string& note = "") {
+    const bool bias = b.defined();
+    Inputs inputs{std::move(x), std::move(w)};
+    if (bias) inputs.push_back(std::move(b));
+    row.sample(fmt::format("stride {}x{} padding {}x{} output_padding {}x{} dilation {}x{} groups {}{}{}", p.stride[0],
+                           p.stride[1], p.padding[0], p.padding[1], p.output_padding[0], p.output_padding[1],
+                           p.dilation[0], p.dilation[1], p.groups, bias ? "" : ", no bias", note),
+               std::move(inputs),
+               [p](const Inputs& v) { return conv_transpose2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); },
+               [p](const Inputs& v) { return conv_transpose2d_reference(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); });
   };
-  const auto pool = [&](Tensor x, Pool2dParams p, const std::string& note = "") {
-    row.sample(pool_detail(p) + note, {std::move(x)}, call(p),
-               [p](const Inputs& v) { return max_pool2d_reference(v[0], p, false); });
-  };
-  pool(row.x({2, 2, 4, 4}), {}, " (stride = kernel)");
-  pool(row.x({1, 2, 5, 5}), {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
-  pool(row.x({2, 3, 3}), {.kernel = {2, 2}, .stride = {1, 1}}, ", unbatched [C,H,W]");
-  pool(row.x({1, 1, 4, 5}), {.kernel = {2, 3}, .stride = {1, 2}, .padding = {1, 1}});
-  pool(row.x({1, 1, 5, 5}), {}, ", last row and column left over");
-  pool(row.xt({2, 1, 4, 4}), {.kernel = {2, 2}, .stride = {1, 1}});
-  pool(row.x({0, 2, 4, 4}), {}, ", empty batch");
-  pool(row.x({0, 4, 4}), {}, ", no channels");
-  if (with_indices) {
-    // The int64 positions, compared as float64 (they carry no gradient).
-    const auto positions = [&](Tensor x, Pool2dParams p) {
-      row.sample(pool_detail(p) + ", indices", {std::move(x)},
-                 [p](const Inputs& v) { return to_dtype(max_pool2d_with_indices(v[0], p).indices, kFloat64); },
-                 [p](const Inputs& v) { return max_pool2d_reference(v[0], p, true); });
-    };
-    positions(row.x({1, 2, 5, 5}), {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
-    positions(row.xt({2, 3, 4}), {.kernel = {2, 3}, .stride = {1, 1}, .padding = {1, 1}});
-  }
-  row.error("kernel 3x3 on a 2x2 image", {row.x({1, 1, 2, 2})}, call({.kernel = {3, 3}}),
-            {"larger than the padded input", "[1, 1, 2, 2]"});
-  row.error("padding 2 for kernel 2", {row.x({1, 1, 4, 4})}, call({.padding = {2, 2}}),
-            {"padding must be between 0 and half the kernel size"});
-  row.error("input [4,4]", {row.x({4, 4})}, call({}), {"3-D [C, H, W] or 4-D [N, C, H, W]", "[4, 4]"});
+  conv(row.x({2, 2, 3, 3}), row.x({2, 3, 3, 3}), row.x({3}), {});
+  conv(row.x({1, 2, 3, 4}), row.x({2, 2, 3, 3}), {}, {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 0}});
+  conv(row.x({1, 4, 3, 3}), row.x({4, 1, 2, 3}), row.x({2}), {.stride = {2, 1}, .groups = 2, .dilation = {1, 2}});
+  conv(row.x({2, 3, 3}), row.x({2, 2, 2, 2}), row.x({2}), {.stride = {2, 2}}, ", unbatched [C,H,W]");
+  conv(row.xt({1, 2, 3, 4}), row.xt({2, 2, 3, 3}), row.x({2}), {.padding = {1, 1}});
+  conv(row.x({0, 2, 3, 3}), row.x({2, 3, 3, 3}), row.x({3}), {}, ", empty batch");
+  conv(row.x({1, 2, 3, 2}), row.x({2, 1, 3, 2}), row.x({1}), {.output_padding = {1, 0}, .dilation = {2, 1}},
+       ", output_padding below the dilation");
+  const GradcheckFunction plain = [](const Inputs& v) { return conv_transpose2d(v[0], v[1]); };
+  row.error("input [1,3,4,4], weight [2,3,3,3]", {row.x({1, 3, 4, 4}), row.x({2, 3, 3, 3})}, plain,
+            {"3 channels", "expects 2"});
+  row.error("output_padding 2 with stride 2", {row.x({1, 2, 3, 3}), row.x({2, 2, 3, 3})},
+            [](const Inputs& v) { return conv_transpose2d(v[0], v[1], {}, {.stride = {2, 2}, .output_padding = {2, 0}}); },
+            {"output_padding must be non-negative and smaller than either the stride or the dilation"});
+  row.error("bias [2] for 3 output channels", {row.x({1, 2, 3, 3}), row.x({2, 3, 3, 3}), row.x({2})},
+            [](const Inputs& v) { return conv_transpose2d(v[0], v[1], v[2]); }, {"bias must be [C_out] = [3]"});
+  row.error("padding 3 on a 1x1 input", {row.x({1, 2, 1, 1}), row.x({2, 3, 2, 2})},
+            [](const Inputs& v) { return conv_transpose2d(v[0], v[1], {}, {.padding = {3, 3}}); }, {"less padding"});
   return row.build();
 }
 
@@ -476,8 +509,8 @@ std::vector<OpInfo> layer_rows(SampleInputs& in) {
   return {conv2d_row(in),
           conv2d_input_grad_row(in),
           conv2d_weight_grad_row(in),
-          max_pool_row("max_pool2d", in),
-          max_pool_row("max_pool2d_with_indices", in),
+          conv1d_row(in),
+          conv_transpose2d_row(in),
           batch_norm_row(in),
           layer_norm_row(in),
           group_norm_row(in),

@@ -12,7 +12,8 @@ const std::vector<OpInfo>& op_table() {
     op_rows::SampleInputs inputs(20240611);
     std::vector<OpInfo> rows;
     for (auto family : {op_rows::elementwise_rows, op_rows::reduction_rows, op_rows::linalg_rows, op_rows::shape_rows,
-                        op_rows::indexing_rows, op_rows::layer_rows, op_rows::loss_rows})
+                        op_rows::indexing_rows, op_rows::layer_rows, op_rows::loss_rows,
+                        op_rows::pooling_rows})
       for (OpInfo& row : family(inputs)) rows.push_back(std::move(row));
     std::stable_sort(rows.begin(), rows.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
     return rows;

@@ -131,6 +131,12 @@ std::vector<double> values(const Tensor& x) {
 
 Tensor with_shape(const Tensor& x, const Shape& shape) { return from_vector(values(x), shape); }
 
+Tensor batched(const Tensor& x) {
+  return x.dim() == 3 ? with_shape(x, {1, x.shape()[0], x.shape()[1], x.shape()[2]}) : x;
+}
+
+Tensor unbatched(const Tensor& y) { return with_shape(y, {y.shape()[1], y.shape()[2], y.shape()[3]}); }
+
 double sum_of(const std::vector<double>& v) {
   double total = 0;
   for (double e : v) total += e;

@@ -41,6 +41,11 @@ Tensor along(const Tensor& x, std::int64_t dim,
 std::vector<double> values(const Tensor& x);
 // Reads x's elements in row-major order into a tensor of `shape` (reshape-like ops).
 Tensor with_shape(const Tensor& x, const Shape& shape);
+// A [C, H, W] image as a batch of one (4-D inputs pass through), and a batch of one back to [C, H, W].
+Tensor batched(const Tensor& x);
+Tensor unbatched(const Tensor& y);
+// Whether position i lies in [0, size).
+inline bool inside(std::int64_t i, std::int64_t size) { return i >= 0 && i < size; }
 
 double sum_of(const std::vector<double>& v);
 double max_of(const std::vector<double>& v);

@@ -81,5 +81,6 @@ std::vector<OpInfo> shape_rows(SampleInputs& in);
 std::vector<OpInfo> indexing_rows(SampleInputs& in);
 std::vector<OpInfo> layer_rows(SampleInputs& in);
 std::vector<OpInfo> loss_rows(SampleInputs& in);
+std::vector<OpInfo> pooling_rows(SampleInputs& in);
 
 }  // namespace tapegrad::op_rows

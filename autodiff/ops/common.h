@@ -58,6 +58,9 @@ inline kernels::TensorDesc broadcast_desc(const Tensor& t, const Shape& shape) {
 // Kernels address dims by index, which a 0-dim tensor has none of: ops view it as [1] instead.
 inline Tensor at_least_1d(const Tensor& t) { return t.dim() == 0 ? reshape(t, {1}) : t; }
 
+// An unbatched [C, H, W] image runs as a batch of one, as in PyTorch.
+inline bool is_unbatched(const Tensor& t) { return t.defined() && t.dim() == 3; }
+
 inline TensorOptions options_of(const Tensor& t) { return TensorOptions(t.dtype()).with_device(t.device()); }
 
 // In-place updates are not recorded, so they are refused while recording would be needed.

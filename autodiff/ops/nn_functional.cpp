@@ -1,7 +1,7 @@
-// Layer functions: conv2d (the backend's convolution kernels) with its two gradients as
-// ops of their own, max pooling with argmax routing, batch normalization and
-// dropout. The conv trio {conv2d, conv2d_input_grad, conv2d_weight_grad} is closed under
-// differentiation, so conv layers have exact second derivatives.
+// Layer functions: conv2d (the backend's convolution kernels) with its two gradients as ops of
+// their own, batch normalization and dropout (pooling is autodiff/ops/pooling.cpp). The conv trio
+// {conv2d, conv2d_input_grad, conv2d_weight_grad} is closed under differentiation, so conv layers
+// have exact second derivatives.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -22,20 +22,25 @@ void check_conv_params(const char* op, const Conv2dParams& p) {
     TAPEGRAD_CHECK(p.dilation[d] > 0, "{}: dilation must be positive, got ({}, {})", op, p.dilation[0], p.dilation[1]);
     TAPEGRAD_CHECK(p.padding[d] >= 0, "{}: padding must be non-negative, got ({}, {})", op, p.padding[0], p.padding[1]);
   }
+  TAPEGRAD_CHECK(p.groups > 0, "{}: groups must be positive, got {}", op, p.groups);
 }
 
-// The window of a convolution of an [N, C, H, W] input with a [C_out, C, kH, kW] weight.
+// The window of a convolution of an [N, C, H, W] input with a [C_out, C / groups, kH, kW] weight.
 kernels::Window2d conv_window(const char* op, const Shape& input, const Shape& weight, const Conv2dParams& p) {
   check_conv_params(op, p);
   TAPEGRAD_CHECK(input.size() == 4, "{}: expected a 4-D input [N, C, H, W], got shape {}", op, input);
-  TAPEGRAD_CHECK(weight.size() == 4, "{}: expected a 4-D weight [C_out, C_in, kH, kW], got shape {}", op, weight);
-  TAPEGRAD_CHECK(input[1] == weight[1],
-                 "{}: the input has {} channels (shape {}) but the weight expects {} (shape {}); they must match",
-                 op, input[1], input, weight[1], weight);
+  TAPEGRAD_CHECK(weight.size() == 4, "{}: expected a 4-D weight [C_out, C_in / groups, kH, kW], got shape {}", op, weight);
+  TAPEGRAD_CHECK(input[1] == weight[1] * p.groups,
+                 "{}: the input has {} channels (shape {}) but the weight expects {} (shape {}, {} channels per group "
+                 "in {} groups); they must match", op, input[1], input, weight[1] * p.groups, weight, weight[1], p.groups);
   TAPEGRAD_CHECK(input[1] > 0, "{}: the input (shape {}) has no channels", op, input);
+  TAPEGRAD_CHECK(weight[0] % p.groups == 0,
+                 "{}: the weight's {} output channels (shape {}) do not divide into {} groups; use a multiple of {}", op,
+                 weight[0], weight, p.groups, p.groups);
   kernels::Window2d w;
   w.batch = input[0];
   w.channels = input[1];
+  w.groups = p.groups;
   w.height = input[2];
   w.width = input[3];
   w.kernel_h = weight[2];
@@ -77,8 +82,9 @@ kernels::TensorDesc contiguous_desc(const Tensor& t, Tensor& holder) {
   return holder.desc();
 }
 
-Tensor conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
-  const kernels::Window2d w = conv_window("conv2d", input.shape(), weight.shape(), params);
+Tensor conv2d_forward(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                      const Conv2dParams& params) {
+  const kernels::Window2d w = conv_window(op, input.shape(), weight.shape(), params);
   Tensor out = empty({w.batch, weight.shape()[0], w.out_h, w.out_w}, options_of(input));
   if (out.numel() == 0) return out;
   Tensor kernel;
@@ -107,24 +113,22 @@ Tensor conv2d_weight_grad_forward(const Tensor& input, const Tensor& grad_output
   return grad_weight;
 }
 
-// An unbatched [C, H, W] image runs as a batch of one, as in PyTorch.
-bool is_unbatched(const Tensor& t) { return t.defined() && t.dim() == 3; }
-
-}  // namespace
-
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
-  check_floating("conv2d", input);
-  check_compatible("conv2d", input, weight);
+// conv2d, its messages naming `op`, the function the user called (conv1d runs through here on
+// [N, C, 1, L] images).
+Tensor convolution(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const Conv2dParams& params) {
+  check_floating(op, input);
+  check_compatible(op, input, weight);
   TAPEGRAD_CHECK(input.dim() == 3 || input.dim() == 4,
-                 "conv2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}", input.shape());
+                 "{}: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}", op, input.shape());
   if (bias.defined()) {
-    check_compatible("conv2d", input, bias);
+    check_compatible(op, input, bias);
     TAPEGRAD_CHECK(weight.dim() == 4 && bias.dim() == 1 && bias.shape()[0] == weight.shape()[0],
-                   "conv2d: bias must be [C_out] = [{}] for a weight of shape {}, got shape {}",
+                   "{}: bias must be [C_out] = [{}] for a weight of shape {}, got shape {}", op,
                    weight.dim() > 0 ? weight.shape()[0] : 0, weight.shape(), bias.shape());
   }
-  if (is_unbatched(input)) return squeeze(conv2d(unsqueeze(input, 0), weight, bias, params), 0);
-  Tensor out = conv2d_forward(input, weight, bias, params);
+  if (is_unbatched(input)) return squeeze(convolution(op, unsqueeze(input, 0), weight, bias, params), 0);
+  Tensor out = conv2d_forward(op, input, weight, bias, params);
   if (should_record(input, weight, bias))
     record("conv2d", out, {input, weight, bias},
            [si = SavedTensor::input(input), sw = SavedTensor::input(weight), params](BackwardContext& ctx) {
@@ -135,6 +139,12 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
              if (ctx.needs_input_grad(2)) ctx.set_input_grad(2, sum(g, {0, 2, 3}));
            });
   return out;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
+  return convolution("conv2d", input, weight, bias, params);
 }
 
 Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
@@ -175,70 +185,71 @@ Tensor conv2d_weight_grad(const Tensor& input, const Tensor& grad_output, const 
   return out;
 }
 
-// ---- max pooling ----
+// ---- convolutions built on conv2d ----
 
-namespace {
-
-// Both pooling entry points; `op` names the one the user called, in the messages.
-ValuesIndices max_pool2d_impl(const char* op, const Tensor& input, const Pool2dParams& params) {
-  check_floating(op, input);
-  if (is_unbatched(input)) {
-    const ValuesIndices batched = max_pool2d_impl(op, unsqueeze(input, 0), params);
-    return {squeeze(batched.values, 0), squeeze(batched.indices, 0)};
-  }
-  TAPEGRAD_CHECK(input.dim() == 4, "{}: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}", op,
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv1dParams& params) {
+  check_floating("conv1d", input);
+  check_compatible("conv1d", input, weight);
+  TAPEGRAD_CHECK(input.dim() == 2 || input.dim() == 3, "conv1d: expected a 2-D [C, L] or 3-D [N, C, L] input, got shape {}",
                  input.shape());
-  const auto& [kernel, stride_arg, padding] = params;
-  kernels::Window2d w;
-  w.batch = input.shape()[0];
-  w.channels = input.shape()[1];
-  w.height = input.shape()[2];
-  w.width = input.shape()[3];
-  w.kernel_h = kernel[0];
-  w.kernel_w = kernel[1];
-  w.stride_h = stride_arg[0] == 0 ? kernel[0] : stride_arg[0];
-  w.stride_w = stride_arg[1] == 0 ? kernel[1] : stride_arg[1];
-  w.pad_h = padding[0];
-  w.pad_w = padding[1];
-  TAPEGRAD_CHECK(w.kernel_h > 0 && w.kernel_w > 0, "{}: kernel size must be positive, got ({}, {})", op,
-                 kernel[0], kernel[1]);
-  TAPEGRAD_CHECK(w.stride_h > 0 && w.stride_w > 0,
-                 "{}: stride must be positive (or 0 for the kernel size), got ({}, {})", op, stride_arg[0],
-                 stride_arg[1]);
-  // As in PyTorch: a wider border would allow windows that see only padding.
-  TAPEGRAD_CHECK(w.pad_h >= 0 && w.pad_w >= 0 && w.pad_h <= w.kernel_h / 2 && w.pad_w <= w.kernel_w / 2,
-                 "{}: padding must be between 0 and half the kernel size, got padding ({}, {}) for kernel "
-                 "({}, {})", op, padding[0], padding[1], kernel[0], kernel[1]);
-  const std::int64_t padded_h = w.height + 2 * w.pad_h, padded_w = w.width + 2 * w.pad_w;
-  TAPEGRAD_CHECK(w.kernel_h <= padded_h && w.kernel_w <= padded_w,
-                 "{}: the kernel ({}x{}) is larger than the padded input ({}x{} from input shape {}); use a "
-                 "smaller kernel or more padding", op, w.kernel_h, w.kernel_w, padded_h, padded_w, input.shape());
-  w.out_h = (padded_h - w.kernel_h) / w.stride_h + 1;
-  w.out_w = (padded_w - w.kernel_w) / w.stride_w + 1;
-  const Shape out_shape{w.batch, w.channels, w.out_h, w.out_w};
-  Tensor values = empty(out_shape, options_of(input));
-  Tensor indices = empty(out_shape, TensorOptions(kInt64).with_device(input.device()));
-  if (values.numel() > 0) backend_of(input).max_pool2d(input.desc(), w, values.desc(), indices.desc());
-  if (should_record(input))
-    record("max_pool2d", values, {input}, [indices, input_shape = input.shape()](BackwardContext& ctx) {
-      // Each output's gradient goes to its argmax: a scatter-add over the flattened planes,
-      // whose own gradient (a gather) makes the second derivative.
-      const Shape planes{input_shape[0], input_shape[1], input_shape[2] * input_shape[3]};
-      const Shape flat{planes[0], planes[1], ctx.grad().size(2) * ctx.grad().size(3)};
-      const Tensor routed = scatter_add_into_zeros(reshape(ctx.grad(), flat), planes, 2, reshape(indices, flat));
-      ctx.set_input_grad(0, reshape(routed, input_shape));
-    });
-  return {values, indices};
+  TAPEGRAD_CHECK(weight.dim() == 3, "conv1d: expected a 3-D weight [C_out, C_in / groups, k], got shape {}",
+                 weight.shape());
+  // A unit height: [N, C, 1, L] (or the unbatched [C, 1, L]) with a [C_out, C_in / groups, 1, k] weight.
+  const std::int64_t height_dim = input.dim() - 1;
+  const Conv2dParams planar{.stride = {1, params.stride}, .padding = {0, params.padding},
+                            .dilation = {1, params.dilation}, .groups = params.groups};
+  return squeeze(convolution("conv1d", unsqueeze(input, height_dim), unsqueeze(weight, 2), bias, planar), height_dim);
 }
 
-}  // namespace
-
-ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& params) {
-  return max_pool2d_impl("max_pool2d_with_indices", input, params);
-}
-
-Tensor max_pool2d(const Tensor& input, const Pool2dParams& params) {
-  return max_pool2d_impl("max_pool2d", input, params).values;
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        const ConvTranspose2dParams& params) {
+  check_floating("conv_transpose2d", input);
+  check_compatible("conv_transpose2d", input, weight);
+  TAPEGRAD_CHECK(input.dim() == 3 || input.dim() == 4,
+                 "conv_transpose2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {}", input.shape());
+  if (is_unbatched(input)) return squeeze(conv_transpose2d(unsqueeze(input, 0), weight, bias, params), 0);
+  TAPEGRAD_CHECK(weight.dim() == 4, "conv_transpose2d: expected a 4-D weight [C_in, C_out / groups, kH, kW], got shape {}",
+                 weight.shape());
+  TAPEGRAD_CHECK(input.shape()[1] == weight.shape()[0],
+                 "conv_transpose2d: the input has {} channels (shape {}) but the weight (shape {}) expects {}; they must "
+                 "match", input.shape()[1], input.shape(), weight.shape(), weight.shape()[0]);
+  const Conv2dParams conv{params.stride, params.padding, params.dilation, params.groups};
+  check_conv_params("conv_transpose2d", conv);
+  TAPEGRAD_CHECK(weight.shape()[0] % params.groups == 0,
+                 "conv_transpose2d: the input's {} channels (weight shape {}) do not divide into {} groups; use a "
+                 "multiple of {}", weight.shape()[0], weight.shape(), params.groups, params.groups);
+  Shape out_shape{input.shape()[0], weight.shape()[1] * params.groups, 0, 0};
+  Tensor source = input;
+  for (int d = 0; d < 2; ++d) {
+    TAPEGRAD_CHECK(params.output_padding[d] >= 0 &&
+                       (params.output_padding[d] < params.stride[d] || params.output_padding[d] < params.dilation[d]),
+                   "conv_transpose2d: output_padding must be non-negative and smaller than either the stride or the "
+                   "dilation, got output_padding ({}, {}) with stride ({}, {}) and dilation ({}, {})",
+                   params.output_padding[0], params.output_padding[1], params.stride[0], params.stride[1],
+                   params.dilation[0], params.dilation[1]);
+    // The output is the input of the conv2d this transposes, whose output has output_padding /
+    // stride more positions than the input along this axis: the input gets them as trailing zeros.
+    if (const std::int64_t extra = params.output_padding[d] / params.stride[d]; extra > 0) {
+      Shape zeros_shape = source.shape();
+      zeros_shape[2 + d] = extra;
+      source = cat({source, zeros(zeros_shape, options_of(source))}, 2 + d);
+    }
+    out_shape[2 + d] = (input.shape()[2 + d] - 1) * params.stride[d] - 2 * params.padding[d] +
+                       params.dilation[d] * (weight.shape()[2 + d] - 1) + params.output_padding[d] + 1;
+    TAPEGRAD_CHECK(out_shape[2 + d] > 0,
+                   "conv_transpose2d: the output would be {}x{} from input shape {}, weight shape {}, stride ({}, {}) "
+                   "and padding ({}, {}); use less padding", out_shape[2], out_shape[3], input.shape(), weight.shape(),
+                   params.stride[0], params.stride[1], params.padding[0], params.padding[1]);
+  }
+  // conv2d_input_grad records its own backward (conv2d and conv2d_weight_grad), so the gradients
+  // and second derivatives come with it.
+  const Tensor out = conv2d_input_grad(source, weight, out_shape, conv);
+  if (!bias.defined()) return out;
+  check_compatible("conv_transpose2d", input, bias);
+  TAPEGRAD_CHECK(bias.dim() == 1 && bias.shape()[0] == out_shape[1],
+                 "conv_transpose2d: bias must be [C_out] = [{}] for a weight of shape {} in {} groups, got shape {}",
+                 out_shape[1], weight.shape(), params.groups, bias.shape());
+  return add(out, reshape(bias, {1, out_shape[1], 1, 1}));
 }
 
 // ---- batch normalization ----

@@ -100,19 +100,29 @@ void fold(const T* columns, const Window2d& g, T* image) {
   });
 }
 
-// The weight gradient is summed in this many partial sums at most, one per group of images.
-constexpr std::int64_t kWeightGradGroups = 16;
+// The weight gradient is summed in this many partial sums at most, one per run of images.
+constexpr std::int64_t kWeightGradPartials = 16;
 
-// Per-image geometry of a convolution.
+// Per-image geometry of a convolution. The column rows are channel-major, so channel group g owns
+// the rows [g * group_rows, (g + 1) * group_rows) and meets only output channels
+// [g * group_out, (g + 1) * group_out): one gemm per group.
 struct ConvShape {
-  std::int64_t rows, plane, out_channels;
+  std::int64_t rows, plane, out_channels, groups, group_rows, group_out;
   Window2d one;  // the window over a single image
 
   ConvShape(const Window2d& w, std::int64_t out_channels_)
-      : rows(w.channels * w.kernel_h * w.kernel_w), plane(w.out_h * w.out_w), out_channels(out_channels_), one(w) {
+      : rows(w.channels * w.kernel_h * w.kernel_w), plane(w.out_h * w.out_w), out_channels(out_channels_),
+        groups(w.groups), group_rows(rows / w.groups), group_out(out_channels_ / w.groups), one(w) {
     one.batch = 1;
   }
-  std::int64_t work_per_image() const { return out_channels * rows * plane / kConvMultiplyAddsPerUnit + rows * plane; }
+  std::int64_t work_per_image() const {
+    return out_channels * group_rows * plane / kConvMultiplyAddsPerUnit + rows * plane;
+  }
+  // Offsets of group g's blocks: its filters in the weight [C_out, group_rows], its column rows
+  // [group_rows, plane] and its output channels [group_out, plane].
+  std::int64_t weight_block(std::int64_t g) const { return g * group_out * group_rows; }
+  std::int64_t column_block(std::int64_t g) const { return g * group_rows * plane; }
+  std::int64_t output_block(std::int64_t g) const { return g * group_out * plane; }
 };
 
 // Memory from the CPU backend's caching allocator for the duration of a call.
@@ -235,12 +245,15 @@ void conv_forward(Backend& backend, const TensorDesc& input, const TensorDesc& w
                   const Window2d& w, const TensorDesc& out) {
   const ConvShape s(w, weight.shape[0]);
   T* y = out.ptr<T>();
+  const T* kernel = weight.ptr<T>();
   const T* b = bias.data != nullptr ? bias.ptr<T>() : nullptr;
   for_each_image<T>(backend, s, w.batch, [&](std::int64_t n, Unfolder<T>& unfolder) {
     const T* columns = unfolder.unfold_image(input, n);
     T* y_n = y + n * s.out_channels * s.plane;
-    backend.gemm(product(s.out_channels, s.plane, s.rows, {weight.data, s.rows, 0, false}, {columns, s.plane, 0, false},
-                         y_n, 0));
+    // y_n[group] [group_out, plane] = weight[group] [group_out, group_rows] x columns[group] [group_rows, plane]
+    for (std::int64_t g = 0; g < s.groups; ++g)
+      backend.gemm(product(s.group_out, s.plane, s.group_rows, {kernel + s.weight_block(g), s.group_rows, 0, false},
+                           {columns + s.column_block(g), s.plane, 0, false}, y_n + s.output_block(g), 0));
     if (b == nullptr) return;
     for (std::int64_t c = 0; c < s.out_channels; ++c) {
       const T shift = b[c * bias.strides[0]];
@@ -255,13 +268,16 @@ void conv_input_grad(Backend& backend, const TensorDesc& grad_output, const Tens
                      const TensorDesc& grad_input) {
   const ConvShape s(w, weight.shape[0]);
   const T* gy = grad_output.ptr<T>();
+  const T* kernel = weight.ptr<T>();
   T* gx = grad_input.ptr<T>();
   const std::int64_t image_size = w.channels * w.height * w.width;
   for_each_image<T>(backend, s, w.batch, [&](std::int64_t n, Unfolder<T>& unfolder) {
     T* columns = unfolder.columns();
-    // columns [rows, plane] = weight^T [rows, C_out] x grad_output[n] [C_out, plane]
-    backend.gemm(product(s.rows, s.plane, s.out_channels, {weight.data, s.rows, 0, true},
-                         {gy + n * s.out_channels * s.plane, s.plane, 0, false}, columns, 0));
+    const T* gy_n = gy + n * s.out_channels * s.plane;
+    // columns[group] [group_rows, plane] = weight[group]^T [group_rows, group_out] x gy_n[group] [group_out, plane]
+    for (std::int64_t g = 0; g < s.groups; ++g)
+      backend.gemm(product(s.group_rows, s.plane, s.group_out, {kernel + s.weight_block(g), s.group_rows, 0, true},
+                           {gy_n + s.output_block(g), s.plane, 0, false}, columns + s.column_block(g), 0));
     fold(columns, s.one, gx + n * image_size);
   });
 }
@@ -270,31 +286,34 @@ template <class T>
 void conv_weight_grad(Backend& backend, const TensorDesc& input, const TensorDesc& grad_output, const Window2d& w,
                       const TensorDesc& grad_weight) {
   const ConvShape s(w, grad_weight.shape[0]);
-  const std::int64_t size = s.out_channels * s.rows;
-  const std::int64_t groups = std::min(w.batch, kWeightGradGroups);
-  // Group 0 sums into grad_weight itself, the others into partial sums added to it in order.
-  Buffer<T> partials(backend, (groups - 1) * size);
+  const std::int64_t size = s.out_channels * s.group_rows;
+  const std::int64_t partial_count = std::min(w.batch, kWeightGradPartials);
+  // Run 0 sums into grad_weight itself, the others into partial sums added to it in order.
+  Buffer<T> partials(backend, (partial_count - 1) * size);
   const T* gy = grad_output.ptr<T>();
-  const auto run_groups = [&](std::int64_t group_begin, std::int64_t group_end) {
+  const auto run_partials = [&](std::int64_t partial_begin, std::int64_t partial_end) {
     Unfolder<T> unfolder(backend, s);
-    for (std::int64_t g = group_begin; g < group_end; ++g) {
-      T* sum = g == 0 ? grad_weight.ptr<T>() : partials.get() + (g - 1) * size;
-      const std::int64_t first = g * w.batch / groups, last = (g + 1) * w.batch / groups;
+    for (std::int64_t p = partial_begin; p < partial_end; ++p) {
+      T* sum = p == 0 ? grad_weight.ptr<T>() : partials.get() + (p - 1) * size;
+      const std::int64_t first = p * w.batch / partial_count, last = (p + 1) * w.batch / partial_count;
       for (std::int64_t n = first; n < last; ++n) {
         const T* columns = unfolder.unfold_image(input, n);
-        // sum (+)= grad_output[n] [C_out, plane] x columns^T [plane, rows]
-        backend.gemm(product(s.out_channels, s.rows, s.plane, {gy + n * s.out_channels * s.plane, s.plane, 0, false},
-                             {columns, s.plane, 0, true}, sum, n == first ? 0 : 1));
+        const T* gy_n = gy + n * s.out_channels * s.plane;
+        // sum[group] (+)= gy_n[group] [group_out, plane] x columns[group]^T [plane, group_rows]
+        for (std::int64_t g = 0; g < s.groups; ++g)
+          backend.gemm(product(s.group_out, s.group_rows, s.plane, {gy_n + s.output_block(g), s.plane, 0, false},
+                               {columns + s.column_block(g), s.plane, 0, true}, sum + s.weight_block(g),
+                               n == first ? 0 : 1));
       }
     }
   };
-  if (groups > 1 && worth_parallel(w.batch * s.work_per_image()))
-    run_parallel(groups, groups, num_threads(), run_groups);
+  if (partial_count > 1 && worth_parallel(w.batch * s.work_per_image()))
+    run_parallel(partial_count, partial_count, num_threads(), run_partials);
   else
-    run_groups(0, groups);
+    run_partials(0, partial_count);
   T* total = grad_weight.ptr<T>();
-  for (std::int64_t g = 1; g < groups; ++g) {
-    const T* part = partials.get() + (g - 1) * size;
+  for (std::int64_t p = 1; p < partial_count; ++p) {
+    const T* part = partials.get() + (p - 1) * size;
     for (std::int64_t i = 0; i < size; ++i) total[i] += part[i];
   }
 }

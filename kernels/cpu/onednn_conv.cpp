@@ -117,7 +117,7 @@ struct Convolution {
         padding_r{padding_after(w.height, w.out_h, w.stride_h, w.kernel_h, w.dilation_h, w.pad_h),
                   padding_after(w.width, w.out_w, w.stride_w, w.kernel_w, w.dilation_w, w.pad_w)},
         src({w.batch, w.channels, w.height, w.width}, memory::data_type::f32, Tag::nchw),
-        weights({out_channels, w.channels, w.kernel_h, w.kernel_w}, memory::data_type::f32, Tag::oihw),
+        weights(weights_desc(w, out_channels)),
         bias({out_channels}, memory::data_type::f32, Tag::x),
         dst({w.batch, out_channels, w.out_h, w.out_w}, memory::data_type::f32, Tag::nchw) {
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -132,6 +132,13 @@ struct Convolution {
   static std::int64_t padding_after(std::int64_t size, std::int64_t out, std::int64_t stride, std::int64_t kernel,
                                     std::int64_t dilation, std::int64_t pad) {
     return (out - 1) * stride + (kernel - 1) * dilation + 1 - size - pad;
+  }
+  // [C_out, C / groups, kH, kW]; grouped, oneDNN reads the same array as [groups, C_out / groups, C / groups, kH, kW].
+  static memory::desc weights_desc(const Window2d& w, std::int64_t out_channels) {
+    if (w.groups == 1)
+      return memory::desc({out_channels, w.channels, w.kernel_h, w.kernel_w}, memory::data_type::f32, Tag::oihw);
+    return memory::desc({w.groups, out_channels / w.groups, w.channels / w.groups, w.kernel_h, w.kernel_w},
+                        memory::data_type::f32, Tag::goihw);
   }
   static memory::desc any(const memory::desc& md) { return memory::desc(md.dims(), md.data_type(), Tag::any); }
 };
@@ -180,7 +187,7 @@ using PlanKey = std::array<std::int64_t, 14>;
 
 PlanKey key_of(const Window2d& w, std::int64_t out_channels) {
   return {w.batch,  w.channels, w.height,   w.width,    w.kernel_h,   w.kernel_w,   w.stride_h,
-          w.stride_w, w.pad_h,  w.pad_w,    w.dilation_h, w.dilation_w, out_channels, 0};
+          w.stride_w, w.pad_h,  w.pad_w,    w.dilation_h, w.dilation_w, out_channels, w.groups};
 }
 
 // One cache per pass; plans live as long as the process.
@@ -201,8 +208,8 @@ std::int64_t chunk_count(std::int64_t batch) { return std::min(batch, kMaxChunks
 template <class F>
 void for_each_chunk(const Window2d& w, std::int64_t out_channels, F&& per_chunk) {
   const std::int64_t chunks = chunk_count(w.batch);
-  const std::int64_t work = w.batch * out_channels * w.channels * w.kernel_h * w.kernel_w * w.out_h * w.out_w /
-                             kConvMultiplyAddsPerUnit;
+  const std::int64_t work = w.batch * out_channels * (w.channels / w.groups) * w.kernel_h * w.kernel_w * w.out_h *
+                             w.out_w / kConvMultiplyAddsPerUnit;
   const auto run = [&](std::int64_t begin, std::int64_t end) {
     use_one_openmp_thread();
     for (std::int64_t c = begin; c < end; ++c) {
@@ -269,7 +276,7 @@ void conv2d_input_grad(const float* grad_output, const float* weight, const Wind
 void conv2d_weight_grad(const float* input, const float* grad_output, const Window2d& w, std::int64_t out_channels,
                         float* grad_weight) {
   const std::int64_t image_in = w.channels * w.height * w.width, image_out = out_channels * w.out_h * w.out_w;
-  const std::int64_t size = out_channels * w.channels * w.kernel_h * w.kernel_w;
+  const std::int64_t size = out_channels * (w.channels / w.groups) * w.kernel_h * w.kernel_w;
   const std::int64_t chunks = chunk_count(w.batch);
   // Chunk 0 writes grad_weight itself, the others partial sums added to it in order.
   Scratch partials((chunks - 1) * size * sizeof(float));

@@ -21,26 +21,28 @@ namespace {
 template <class T>
 void max_pool_plane(const T* plane, std::int64_t sh, std::int64_t sw, const Window2d g, T* v, std::int64_t* idx) {
   for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
-    // The padding is -inf, so only the window's part inside the image matters; with
-    // padding at most half the kernel, that part is never empty. Starting from -inf at the
-    // first element inside keeps that element when the whole window is -inf.
-    const auto [h_begin, h_end] = window_span(oh * g.stride_h - g.pad_h, g.kernel_h, g.height);
+    // The padding is -inf, so only the window's taps inside the image matter. Starting from
+    // -inf at the first tap inside keeps that tap when the whole window is -inf.
+    const std::int64_t h_start = oh * g.stride_h - g.pad_h;
+    const auto [i_begin, i_end] = taps_inside(h_start, g.kernel_h, g.dilation_h, g.height);
+    const std::int64_t first_h = clamped_position(h_start + i_begin * g.dilation_h, g.height);
     T* best = v + oh * g.out_w;
     std::int64_t* best_index = idx + oh * g.out_w;
     for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+      const std::int64_t w_start = ow * g.stride_w - g.pad_w;
+      const std::int64_t j_begin = taps_inside(w_start, g.kernel_w, g.dilation_w, g.width).begin;
       best[ow] = -std::numeric_limits<T>::infinity();
-      best_index[ow] = h_begin * g.width + std::max<std::int64_t>(ow * g.stride_w - g.pad_w, 0);
+      best_index[ow] = first_h * g.width + clamped_position(w_start + j_begin * g.dilation_w, g.width);
     }
     // Window taps in row-major order, each swept across the whole output row: the loop
     // over outputs has no branches, so it vectorizes, and data-dependent comparisons
     // never meet the branch predictor.
-    for (std::int64_t h = h_begin; h < h_end; ++h)
+    for (std::int64_t i = i_begin; i < i_end; ++i) {
+      const std::int64_t h = h_start + i * g.dilation_h;
+      const T* line = plane + h * sh;
       for (std::int64_t j = 0; j < g.kernel_w; ++j) {
-        const std::int64_t shift = j - g.pad_w;  // input column = ow * stride + shift
-        const std::int64_t ow_begin = std::min(g.out_w, shift < 0 ? (-shift + g.stride_w - 1) / g.stride_w : 0);
-        const std::int64_t ow_end =
-            std::clamp<std::int64_t>(g.width - shift > 0 ? (g.width - 1 - shift) / g.stride_w + 1 : 0, ow_begin, g.out_w);
-        const T* line = plane + h * sh;
+        const std::int64_t shift = j * g.dilation_w - g.pad_w;  // input column = ow * stride + shift
+        const auto [ow_begin, ow_end] = outputs_inside(g.out_w, g.stride_w, g.pad_w, j, g.dilation_w, g.width);
         const std::int64_t row_start = h * g.width + shift;
         for (std::int64_t ow = ow_begin; ow < ow_end; ++ow) {
           const T value = line[(ow * g.stride_w + shift) * sw];
@@ -50,6 +52,7 @@ void max_pool_plane(const T* plane, std::int64_t sh, std::int64_t sw, const Wind
           best_index[ow] = take ? row_start + ow * g.stride_w : best_index[ow];
         }
       }
+    }
   }
 }
 
@@ -139,8 +142,11 @@ void max_pool_plane_2x2(const T* plane, std::int64_t sh, const Window2d g, T* v,
   }
 }
 
+// Windows that tile the plane: no padding, dilation or overlap, and (unlike ceil_mode's last
+// windows) none hanging over the edge.
 bool is_tiled(const Window2d& g, std::int64_t sw) {
-  return sw == 1 && g.stride_h == g.kernel_h && g.stride_w == g.kernel_w && g.pad_h == 0 && g.pad_w == 0;
+  return sw == 1 && g.stride_h == g.kernel_h && g.stride_w == g.kernel_w && g.pad_h == 0 && g.pad_w == 0 &&
+         g.dilation_h == 1 && g.dilation_w == 1 && g.out_h * g.kernel_h <= g.height && g.out_w * g.kernel_w <= g.width;
 }
 
 template <class T>

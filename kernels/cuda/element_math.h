@@ -48,7 +48,7 @@ TAPEGRAD_HOST_DEVICE T col2im_element(const T* columns, const Window2d& g, std::
 }
 
 // Output e of max pooling [N, C, out_h, out_w]: the window's maximum and where it is (h * W + w
-// in its plane). Padding is -inf, so only the window's part inside the image is scanned, in
+// in its plane). Padding is -inf, so only the window's taps inside the image are scanned, in
 // row-major order: strictly greater keeps the first of equal maxima, and the first NaN wins.
 template <class T>
 TAPEGRAD_HOST_DEVICE void max_pool_element(const T* input, const std::int64_t (&s)[4], const Window2d& g,
@@ -56,12 +56,15 @@ TAPEGRAD_HOST_DEVICE void max_pool_element(const T* input, const std::int64_t (&
   const std::int64_t ow = e % g.out_w, oh = (e / g.out_w) % g.out_h;
   const std::int64_t c = (e / (g.out_w * g.out_h)) % g.channels, n = e / (g.out_w * g.out_h * g.channels);
   const T* plane = input + n * s[0] + c * s[1];
-  const auto [h_begin, h_end] = window_span(oh * g.stride_h - g.pad_h, g.kernel_h, g.height);
-  const auto [w_begin, w_end] = window_span(ow * g.stride_w - g.pad_w, g.kernel_w, g.width);
+  const std::int64_t h_start = oh * g.stride_h - g.pad_h, w_start = ow * g.stride_w - g.pad_w;
+  const auto [i_begin, i_end] = taps_inside(h_start, g.kernel_h, g.dilation_h, g.height);
+  const auto [j_begin, j_end] = taps_inside(w_start, g.kernel_w, g.dilation_w, g.width);
   T best = -INFINITY;
-  std::int64_t best_index = h_begin * g.width + w_begin;
-  for (std::int64_t h = h_begin; h < h_end; ++h)
-    for (std::int64_t w = w_begin; w < w_end; ++w) {
+  std::int64_t best_index = clamped_position(h_start + i_begin * g.dilation_h, g.height) * g.width +
+                            clamped_position(w_start + j_begin * g.dilation_w, g.width);
+  for (std::int64_t i = i_begin; i < i_end; ++i)
+    for (std::int64_t j = j_begin; j < j_end; ++j) {
+      const std::int64_t h = h_start + i * g.dilation_h, w = w_start + j * g.dilation_w;
       const T candidate = plane[h * s[2] + w * s[3]];
       if (replaces_maximum(candidate, best)) {
         best = candidate;
