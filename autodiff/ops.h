@@ -177,9 +177,11 @@ Tensor cumsum(const Tensor& a, std::int64_t dim);
 Tensor sum_to(const Tensor& a, const Shape& shape);
 
 // ---- linear algebra and joining (autodiff/ops/linalg.cpp) ----
-// 1-D x 1-D: dot; 2-D x 2-D: matrix product; 1-D operands are promoted as in torch.matmul;
-// 3-D operands are batched (a 2-D operand is shared across the batch).
+// As torch.matmul: 1-D x 1-D is dot; a 1-D lhs is a row and a 1-D rhs a column (that dim then
+// dropped); dims before the last two are batch dims, broadcast (a 2-D operand is shared).
 Tensor matmul(const Tensor& a, const Tensor& b);
+// [B, n, m] x [B, m, p] -> [B, n, p]; no broadcasting, as torch.bmm.
+Tensor bmm(const Tensor& a, const Tensor& b);
 // input [..., in] W^T + bias for a weight [out, in] and optional bias [out]: one product with
 // the bias accumulated in, and gradients produced in the parameters' own layout.
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
