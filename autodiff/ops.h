@@ -268,6 +268,18 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std:
 Tensor dropout(const Tensor& input, double p, bool training, Generator& generator);
 Tensor dropout(const Tensor& input, double p, bool training);
 
+// ---- attention (autodiff/ops/attention.cpp) ----
+// As torch 2.x's F.scaled_dot_product_attention: softmax(Q K^T * scale + mask) V for query
+// [..., L, E], key [..., S, E], value [..., S, Ev] -> [..., L, Ev] (batch dims broadcast). scale
+// defaults to 1/sqrt(E). A floating attn_mask (broadcasting to [..., L, S]) is added to the
+// scores; a mask of any other dtype is boolean: non-zero (true) positions take part, the rest get
+// -inf (a row with none gives NaN, as torch). is_causal keeps key positions j <= i (tril) and
+// excludes attn_mask. Dropout with probability dropout_p is applied to the weights whenever it is
+// non-zero, drawing from the default generator.
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask = {}, double dropout_p = 0, bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt);
+
 // ---- losses (autodiff/ops/loss.cpp) ----
 enum class Reduction { None, Mean, Sum };
 // logits [N, C] (or [N, C, d...]) and int64 class indices [N] (or [N, d...]): log-softmax and
