@@ -168,6 +168,13 @@ Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& a);
 Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
 Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
+// Each slice along dim in ascending (or descending) order, and the int64 positions the values
+// came from, as torch.sort; ties keep their index order (whatever `stable` says) and NaN sorts
+// as the greatest value. The values' gradient goes back to the positions they came from.
+ValuesIndices sort(const Tensor& a, std::int64_t dim = -1, bool descending = false, bool stable = false);
+// The k largest (or smallest) of each slice along dim, in sorted order, with their positions, as
+// torch.topk (NaN counts as the greatest value); 0 <= k <= the dim's size.
+ValuesIndices topk(const Tensor& a, std::int64_t k, std::int64_t dim = -1, bool largest = true, bool sorted = true);
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);
 // Running sums along dim, as torch.cumsum: out[.., i, ..] = a[.., 0, ..] + ... + a[.., i, ..], added
