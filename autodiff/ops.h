@@ -192,6 +192,13 @@ Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& a);
 Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
 Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
+// Each slice along dim in ascending (or descending) order, and the int64 positions the values
+// came from, as torch.sort; ties keep their index order (whatever `stable` says) and NaN sorts
+// as the greatest value. The values' gradient goes back to the positions they came from.
+ValuesIndices sort(const Tensor& a, std::int64_t dim = -1, bool descending = false, bool stable = false);
+// The k largest (or smallest) of each slice along dim, in sorted order, with their positions, as
+// torch.topk (NaN counts as the greatest value); 0 <= k <= the dim's size.
+ValuesIndices topk(const Tensor& a, std::int64_t k, std::int64_t dim = -1, bool largest = true, bool sorted = true);
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);
 // Running sums along dim, as torch.cumsum: out[.., i, ..] = a[.., 0, ..] + ... + a[.., i, ..], added
@@ -201,9 +208,11 @@ Tensor cumsum(const Tensor& a, std::int64_t dim);
 Tensor sum_to(const Tensor& a, const Shape& shape);
 
 // ---- linear algebra and joining (autodiff/ops/linalg.cpp) ----
-// 1-D x 1-D: dot; 2-D x 2-D: matrix product; 1-D operands are promoted as in torch.matmul;
-// 3-D operands are batched (a 2-D operand is shared across the batch).
+// As torch.matmul: 1-D x 1-D is dot; a 1-D lhs is a row and a 1-D rhs a column (that dim then
+// dropped); dims before the last two are batch dims, broadcast (a 2-D operand is shared).
 Tensor matmul(const Tensor& a, const Tensor& b);
+// [B, n, m] x [B, m, p] -> [B, n, p]; no broadcasting, as torch.bmm.
+Tensor bmm(const Tensor& a, const Tensor& b);
 // input [..., in] W^T + bias for a weight [out, in] and optional bias [out]: one product with
 // the bias accumulated in, and gradients produced in the parameters' own layout.
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
@@ -337,6 +346,18 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std:
 // Zeroes each element with probability p and scales the rest by 1/(1-p); identity unless training.
 Tensor dropout(const Tensor& input, double p, bool training, Generator& generator);
 Tensor dropout(const Tensor& input, double p, bool training);
+
+// ---- attention (autodiff/ops/attention.cpp) ----
+// As torch 2.x's F.scaled_dot_product_attention: softmax(Q K^T * scale + mask) V for query
+// [..., L, E], key [..., S, E], value [..., S, Ev] -> [..., L, Ev] (batch dims broadcast). scale
+// defaults to 1/sqrt(E). A floating attn_mask (broadcasting to [..., L, S]) is added to the
+// scores; a mask of any other dtype is boolean: non-zero (true) positions take part, the rest get
+// -inf (a row with none gives NaN, as torch). is_causal keeps key positions j <= i (tril) and
+// excludes attn_mask. Dropout with probability dropout_p is applied to the weights whenever it is
+// non-zero, drawing from the default generator.
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask = {}, double dropout_p = 0, bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt);
 
 // ---- losses (autodiff/ops/loss.cpp) ----
 enum class Reduction { None, Mean, Sum };

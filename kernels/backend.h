@@ -116,6 +116,10 @@ class Backend {
   // out (in's shape) = the running sums of in along dim: each slice summed in index order, float32
   // sums carried in double (kernels/element_rules.h's cumsum_slice).
   virtual void cumsum(const TensorDesc& in, int dim, const TensorDesc& out) = 0;
+  // indices (in's shape, int64) = the positions along dim that put each slice of in in `order`:
+  // a stable order (ties keep their index order), NaN greater than every number
+  // (kernels/element_rules.h's sorts_before).
+  virtual void argsort(const TensorDesc& in, int dim, SortOrder order, const TensorDesc& indices) = 0;
 
   virtual void gemm(const GemmProblem& problem) = 0;
 

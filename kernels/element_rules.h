@@ -77,6 +77,29 @@ TAPEGRAD_HOST_DEVICE void cumsum_slice(const T* xs, T* ys, std::int64_t extent, 
   }
 }
 
+// Whether a goes strictly before b in a slice sorted in `order`, NaN the greatest value (as
+// torch.sort): equal values, and two NaNs, go in neither order.
+template <class T>
+TAPEGRAD_HOST_DEVICE bool sorts_before(T a, T b, SortOrder order) {
+  const bool a_nan = a != a, b_nan = b != b;  // never true for integers
+  if (order == SortOrder::Ascending) return !a_nan && (b_nan || a < b);
+  return !b_nan && (a_nan || a > b);
+}
+
+// The stable sorting permutation of one slice by insertion, written to indices[j * out_step]:
+// quadratic in the slice's length, for a device thread that owns a slice and has no scratch memory.
+template <class T>
+TAPEGRAD_HOST_DEVICE void argsort_slice_by_insertion(const T* xs, std::int64_t extent, std::int64_t in_step,
+                                                     SortOrder order, std::int64_t* indices, std::int64_t out_step) {
+  for (std::int64_t j = 0; j < extent; ++j) {
+    const T x = xs[j * in_step];
+    std::int64_t i = j;
+    for (; i > 0 && sorts_before(x, xs[indices[(i - 1) * out_step] * in_step], order); --i)
+      indices[i * out_step] = indices[(i - 1) * out_step];
+    indices[i * out_step] = j;
+  }
+}
+
 // The taps [begin, end) of a pooling window along one axis, starting at `start` (stride * output -
 // padding) with taps `dilation` apart, whose positions start + tap * dilation lie inside an input of
 // `size`: padding is -inf, so only these are read. Empty (begin == end) when every tap is padding.

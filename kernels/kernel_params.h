@@ -12,6 +12,8 @@ enum class AddedTerm : std::uint8_t { Product, Quotient };
 enum class Extreme : std::uint8_t { Max, Min };
 // What softmax writes: the probabilities, or their logarithms (computed stably, not log(softmax)).
 enum class SoftmaxOutput : std::uint8_t { Probabilities, LogProbabilities };
+// The order argsort puts each slice in.
+enum class SortOrder : std::uint8_t { Ascending, Descending };
 
 // A 2-D sliding window over images [N, C, H, W] (convolution or pooling): window size, step,
 // implicit border on each side, spacing of the window's taps, and the resulting output size.

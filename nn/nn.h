@@ -1,8 +1,9 @@
-// The nn module in one include: Module, the layers, the containers (Sequential, ModuleList,
-// ModuleDict), losses, initialization, gradient clipping.
+// The nn module in one include: Module, the layers (recurrent and attention ones included), the
+// containers (Sequential, ModuleList, ModuleDict), losses, initialization, gradient clipping.
 #pragma once
 
 #include <tapegrad/nn/activation.h>
+#include <tapegrad/nn/attention.h>
 #include <tapegrad/nn/batchnorm.h>
 #include <tapegrad/nn/clip_grad.h>
 #include <tapegrad/nn/containers.h>
@@ -14,4 +15,5 @@
 #include <tapegrad/nn/module.h>
 #include <tapegrad/nn/normalization.h>
 #include <tapegrad/nn/pooling.h>
+#include <tapegrad/nn/rnn.h>
 #include <tapegrad/nn/sequential.h>

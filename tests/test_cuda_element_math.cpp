@@ -216,6 +216,32 @@ TEST(CudaElementMath, SlicePlansGiveTheCpuBackendsRunningSums) {
   }
 }
 
+// Runs the argsort plan slice by slice, as its threads would (insertion sort), into fresh indices;
+// the CPU backend sorts with std::stable_sort, so ties and NaN must land alike by the shared rule.
+Tensor argsort_by_slices(const Tensor& in, int dim, SortOrder order) {
+  const Tensor out = empty(in.shape(), kInt64);
+  const TensorDesc i = in.desc(), o = out.desc();
+  const auto plan = plan_slices<2>(in.shape(), dim, {&i.strides, &o.strides});
+  for (std::int64_t s = 0; s < plan.count; ++s) {
+    std::int64_t off[2];
+    plan.slices.offsets(s, off);
+    argsort_slice_by_insertion(i.ptr<double>() + off[0], plan.extent, i.strides[dim], order,
+                               o.ptr<std::int64_t>() + off[1], o.strides[dim]);
+  }
+  return out;
+}
+
+TEST(CudaElementMath, SlicePlansSortAsTheCpuBackendWithTiesAndNaN) {
+  const Tensor in = strided_copy(with_ties({3, 5, 4}, 8));
+  for (int dim = 0; dim < 3; ++dim)
+    for (const bool descending : {false, true}) {
+      EXPECT_EQ(argsort_by_slices(in, dim, descending ? SortOrder::Descending : SortOrder::Ascending)
+                    .to_vector<std::int64_t>(),
+                sort(in, dim, descending).indices.to_vector<std::int64_t>())
+          << dim << (descending ? " descending" : " ascending");
+    }
+}
+
 // Runs a gather plan thread by thread; returns the first bad index, or -1.
 std::int64_t run_gather(const GatherPlan& plan, const Tensor& in, const Tensor& index, const Tensor& out) {
   std::int64_t bad = -1;

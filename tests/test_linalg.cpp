@@ -1,4 +1,4 @@
-// Specification of matmul (every 1-D/2-D/3-D combination torch.matmul allows here, shared and
+// Specification of matmul (every rank combination torch.matmul allows, batch broadcasting, shared and
 // strided operands, operands BLAS cannot read directly) against a textbook triple loop, and of
 // dot, outer, cat and stack: hand values, where gradients go, and the errors for bad operands.
 // Gradients against finite differences are the op table's (tests/test_op_table.cpp).
@@ -141,8 +141,41 @@ TEST(Linalg, MatmulRefusesIncompatibleShapesNamingBoth) {
   expect_error([&] { matmul(m({2, 3}), m({2})); }, {"matmul", "[2, 3]", "[2]"});
   expect_error([&] { matmul(m({2, 2, 3}), m({4, 5})); }, {"matmul", "[2, 2, 3]", "[4, 5]"});
   expect_error([&] { matmul(m({2, 3, 4}), m({3, 4, 5})); }, {"matmul", "batch", "[2, 3, 4]", "[3, 4, 5]"});
-  expect_error([&] { matmul(m({1, 2, 3, 4}), m({4, 2})); }, {"matmul", "1-D, 2-D and 3-D", "[1, 2, 3, 4]"});
-  expect_error([&] { matmul(m({}), m({2})); }, {"matmul", "1-D, 2-D and 3-D"});
+  expect_error([&] { matmul(m({2, 2, 3, 4}), m({3, 1, 4, 2})); }, {"matmul", "batch", "2 vs 3"});
+  expect_error([&] { matmul(m({}), m({2})); }, {"matmul", "at least 1 dim"});
+}
+
+TEST(Linalg, MatmulBroadcastsBatchDimsAsTorch) {
+  // [2, 1, 2, 3] x [3, 3, 4]: batch [2, 1] against [3] gives [2, 3]; entry (i, j) is a[i, 0] b[j].
+  const Tensor a = input({2, 1, 2, 3}, 51).detach(), b = input({3, 3, 4}, 52).detach();
+  const Tensor product = matmul(a, b);
+  EXPECT_EQ(shape_of(product), "[2, 3, 2, 4]");
+  for (std::int64_t i = 0; i < 2; ++i)
+    for (std::int64_t j = 0; j < 3; ++j)
+      expect_values(product.select(0, i).select(0, j), naive_matmul(a.select(0, i).select(0, 0), b.select(0, j)), 1e-12);
+  // 4-D by 2-D folds the batch into rows; 1-D operands still drop their dim.
+  const Tensor w = input({3, 5}, 53).detach();
+  EXPECT_EQ(shape_of(matmul(input({2, 3, 2, 3}, 54), w)), "[2, 3, 2, 5]");
+  EXPECT_EQ(shape_of(matmul(input({3}, 55), input({2, 1, 3, 4}, 56))), "[2, 1, 4]");
+  EXPECT_EQ(shape_of(matmul(input({2, 2, 2, 3}, 57), input({3}, 58))), "[2, 2, 2]");
+}
+
+TEST(Linalg, MatmulGradientSumsOverTheBatchDimsAnOperandWasBroadcastAlong) {
+  // Each b[j] meets both a[0, 0] and a[1, 0]: its gradient under sum is the sum over both.
+  const Tensor a = leaf({1, 2, 3, 4}, Shape{2, 1, 1, 2}), b = input({3, 2, 1}, 59);
+  const auto grads = grad({sum(matmul(a, b))}, {a, b});
+  EXPECT_EQ(shape_of(grads[1]), "[3, 2, 1]");
+  expect_values(grads[1], {4, 6, 4, 6, 4, 6});  // column sums of a over its batch: 1 + 3, 2 + 4
+  EXPECT_EQ(shape_of(grads[0]), "[2, 1, 1, 2]");
+}
+
+TEST(Linalg, BmmMultipliesEqualBatchesAndRefusesOthers) {
+  const Tensor a = input({2, 2, 3}, 60).detach(), b = input({2, 3, 4}, 61).detach();
+  expect_values(bmm(a, b), naive_matmul(a, b), 1e-12);
+  const auto m = [](Shape shape) { return zeros(shape, kFloat64); };
+  expect_error([&] { bmm(m({1, 2, 3}), m({2, 3, 4})); }, {"bmm", "batch sizes", "1 vs 2"});
+  expect_error([&] { bmm(m({2, 3}), m({3, 4})); }, {"bmm", "3-D", "[2, 3]"});
+  expect_error([&] { bmm(m({2, 2, 3}), m({2, 4, 4})); }, {"bmm", "cannot be multiplied"});
 }
 
 TEST(Linalg, MatmulRefusesInt64MixedDtypesAndUndefinedOperands) {

@@ -1,7 +1,7 @@
 // What the op table (tests/test_op_table.cpp) cannot say about the reductions (sum, mean, max/min
-// with indices, argmax/argmin, logsumexp, softmax, log_softmax, cumsum, sum_to): hand-computed
-// values, where gradients go at ties, int64 indices, stability at +-1000, float32 running sums
-// carried in double, and their errors.
+// with indices, argmax/argmin, logsumexp, softmax, log_softmax, cumsum, sort, topk, sum_to):
+// hand-computed values, where gradients go at ties, int64 indices, NaN and tie order in sorting,
+// stability at +-1000, float32 running sums carried in double, and their errors.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -359,6 +359,51 @@ TEST(Reduce, SumToRefusesShapesThatAreNotABroadcastSource) {
   expect_error([] { sum_to(zeros({2, 3}, kFloat64), {4}); }, {"sum_to", "[2, 3]", "[4]"});
   expect_error([] { sum_to(zeros({3}, kFloat64), {2, 3}); }, {"sum_to", "[3]", "[2, 3]"});
   expect_error([] { sum_to(Tensor(), {2}); }, {"undefined"});
+}
+
+// ---- sort and topk ----
+
+TEST(Sort, OrdersEachSliceAndGivesWhereEachValueCameFrom) {
+  const Tensor x = f64({3, 1, 2, 9, 7, 8}, Shape{2, 3});
+  const ValuesIndices up = sort(x);
+  expect_values(up.values, {1, 2, 3, 7, 8, 9});
+  EXPECT_EQ(up.indices.dtype(), kInt64);
+  EXPECT_EQ(int_values(up.indices), (std::vector<std::int64_t>{1, 2, 0, 1, 2, 0}));
+  const ValuesIndices down = sort(x, 0, true);
+  expect_values(down.values, {9, 7, 8, 3, 1, 2});
+  EXPECT_EQ(int_values(down.indices), (std::vector<std::int64_t>{1, 1, 1, 0, 0, 0}));
+}
+
+TEST(Sort, TiesKeepTheirIndexOrderAndNaNIsTheGreatest) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor x = f64({2, nan, 1, 2, -INFINITY, nan});
+  const ValuesIndices up = sort(x, 0, false, true);
+  EXPECT_EQ(int_values(up.indices), (std::vector<std::int64_t>{4, 2, 0, 3, 1, 5}));
+  const ValuesIndices down = sort(x, 0, true);
+  EXPECT_EQ(int_values(down.indices), (std::vector<std::int64_t>{1, 5, 0, 3, 2, 4}));
+  EXPECT_EQ(int_values(topk(x, 2).indices), (std::vector<std::int64_t>{1, 5}));
+  // int64 sorts too.
+  EXPECT_EQ(int_values(sort(from_vector<std::int64_t>({5, -1, 3})).values), (std::vector<std::int64_t>{-1, 3, 5}));
+}
+
+TEST(Sort, GradientGoesBackToWhereEachValueCameFrom) {
+  const Tensor x = leaf({3, 1, 2});
+  // sort gives [1, 2, 3]; weights 10, 20, 30 land on positions 1, 2, 0.
+  expect_values(gradient(mul(sort(x).values, f64({10, 20, 30})), x), {30, 10, 20});
+  // topk(2) gives [3, 2]: the smallest element gets nothing.
+  expect_values(gradient(mul(topk(x, 2).values, f64({10, 20})), x), {10, 0, 20});
+}
+
+TEST(Topk, TakesTheLargestOrSmallestInSortedOrderAndRefusesBadK) {
+  const Tensor x = f64({4, 9, 1, 7, 3, 8}, Shape{2, 3});
+  const ValuesIndices largest = topk(x, 2);
+  expect_values(largest.values, {9, 4, 8, 7});
+  EXPECT_EQ(int_values(largest.indices), (std::vector<std::int64_t>{1, 0, 2, 0}));
+  const ValuesIndices smallest = topk(x, 1, 0, false);
+  expect_values(smallest.values, {4, 3, 1});
+  EXPECT_EQ(shape_of(topk(x, 0).values), "[2, 0]");
+  expect_error([&] { topk(x, 4); }, {"topk", "out of range", "0 <= k <= 3"});
+  expect_error([&] { sort(x, 2); }, {"sort", "out of range"});
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Rows of the layer functions: conv2d and its two gradient ops, batch normalization (training and
-// evaluation), layer and group normalization, embedding and dropout (pooling is pooling.cpp). The
-// references are direct loops: the seven-index sum of a convolution, each channel's or group's
-// mean and variance, a row lookup.
+// evaluation), layer and group normalization, embedding, dropout and scaled dot-product attention
+// (pooling is pooling.cpp). The references are direct loops: the seven-index sum of a convolution,
+// each channel's or group's mean and variance, a row lookup, the softmax of each query's scores.
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -505,8 +506,112 @@ OpInfo embedding_row(SampleInputs& in) {
 
 }  // namespace
 
+// ---- attention ----
+
+// softmax(q k^T * scale + mask) v by loops over every output element; batch dims broadcast. A
+// floating mask is added to the scores; another dtype's zeros (and, when causal, j > i) get -inf.
+Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool causal,
+                           double scale) {
+  const std::int64_t length = q.size(-2), keys = k.size(-2), features = q.size(-1);
+  const int batch_ndim = std::max({q.dim(), k.dim(), v.dim()}) - 2;
+  Shape shape;
+  for (int d = 0; d < batch_ndim; ++d) {
+    std::int64_t size = 1;
+    for (const Tensor* t : {&q, &k, &v}) {
+      const int own = d - (batch_ndim - (t->dim() - 2));
+      if (own >= 0 && t->shape()[own] != 1) size = t->shape()[own];
+    }
+    shape.push_back(size);
+  }
+  shape.push_back(length);
+  shape.push_back(v.size(-1));
+  return reference::generate(shape, [&](const Index& index) {
+    const std::int64_t i = index[index.size() - 2], column = index.back();
+    const auto read = [&](const Tensor& t, std::int64_t row, std::int64_t col) {
+      Index full(index.begin(), index.end() - 2);
+      full.push_back(row);
+      full.push_back(col);
+      return reference::at_broadcast(t, full);
+    };
+    std::vector<double> scores;
+    for (std::int64_t j = 0; j < keys; ++j) {
+      double score = 0;
+      for (std::int64_t e = 0; e < features; ++e) score += read(q, i, e) * read(k, j, e);
+      score *= scale;
+      if (causal && j > i) score = -INFINITY;
+      if (mask.defined()) {
+        const double m = read(mask, i, j);
+        if (mask.is_floating_point()) score += m;
+        else if (m == 0) score = -INFINITY;
+      }
+      scores.push_back(score);
+    }
+    const double largest = reference::max_of(scores);
+    double total = 0, out = 0;
+    for (std::int64_t j = 0; j < keys; ++j) total += std::exp(scores[static_cast<std::size_t>(j)] - largest);
+    for (std::int64_t j = 0; j < keys; ++j)
+      out += std::exp(scores[static_cast<std::size_t>(j)] - largest) / total * read(v, j, column);
+    return out;
+  });
+}
+
+OpInfo scaled_dot_product_attention_row(SampleInputs& in) {
+  RowBuilder row("scaled_dot_product_attention", 4, kFloating, {0, 1, 2, 3}, in);
+  const auto default_scale = [](const Inputs& v) { return 1 / std::sqrt(static_cast<double>(v[0].size(-1))); };
+  const GradcheckFunction plain = [](const Inputs& v) { return scaled_dot_product_attention(v[0], v[1], v[2]); };
+  const GradcheckFunction plain_reference = [=](const Inputs& v) {
+    return attention_reference(v[0], v[1], v[2], {}, false, default_scale(v));
+  };
+  const GradcheckFunction masked = [](const Inputs& v) { return scaled_dot_product_attention(v[0], v[1], v[2], v[3]); };
+  const GradcheckFunction masked_reference = [=](const Inputs& v) {
+    return attention_reference(v[0], v[1], v[2], v[3], false, default_scale(v));
+  };
+  const GradcheckFunction causal = [](const Inputs& v) {
+    return scaled_dot_product_attention(v[0], v[1], v[2], {}, 0, true);
+  };
+  const GradcheckFunction causal_reference = [=](const Inputs& v) {
+    return attention_reference(v[0], v[1], v[2], {}, true, default_scale(v));
+  };
+  const auto boolean = [](const std::vector<double>& values, const Shape& shape) {
+    return SampleInputs::mask(values, shape).to(kInt64);
+  };
+  // Unbatched, batched, batch dims broadcast (key and value shared), empty batch and queries.
+  for (const auto& [q, k, v] : std::initializer_list<std::array<Shape, 3>>{{{{2, 3}, {4, 3}, {4, 2}}},
+                                                                           {{{2, 2, 3}, {2, 4, 3}, {2, 4, 5}}},
+                                                                           {{{2, 1, 2, 3}, {3, 4, 3}, {3, 4, 2}}},
+                                                                           {{{2, 2, 3}, {4, 3}, {4, 2}}},
+                                                                           {{{1, 1}, {1, 1}, {1, 1}}},
+                                                                           {{{0, 2, 3}, {0, 4, 3}, {0, 4, 2}}},
+                                                                           {{{2, 0, 3}, {2, 4, 3}, {2, 4, 2}}}})
+    row.sample("", {row.x(q), row.x(k), row.x(v)}, plain, plain_reference);
+  row.sample("", {row.xt({2, 2, 3}), row.xt({2, 4, 3}), row.x({2, 4, 2})}, plain, plain_reference);
+  row.sample("additive mask", {row.x({2, 2, 3}), row.x({2, 4, 3}), row.x({2, 4, 2}), row.x({2, 4})}, masked,
+             masked_reference);
+  row.sample("boolean mask [2,4]",
+             {row.x({2, 2, 3}), row.x({2, 4, 3}), row.x({2, 4, 2}), boolean({1, 0, 1, 1, 0, 1, 1, 0}, {2, 4})}, masked,
+             masked_reference);
+  row.sample("boolean mask [2,1,4]",
+             {row.x({2, 3, 3}), row.x({2, 4, 3}), row.x({2, 4, 2}), boolean({0, 0, 1, 1, 1, 0, 0, 0}, {2, 1, 4})},
+             masked, masked_reference);
+  row.sample("causal", {row.x({2, 3, 2}), row.x({2, 3, 2}), row.x({2, 3, 3})}, causal, causal_reference);
+  row.sample("causal, L 2 < S 3", {row.x({2, 2}), row.x({3, 2}), row.x({3, 3})}, causal, causal_reference);
+  row.sample("scale 0.7", {row.x({2, 3}), row.x({4, 3}), row.x({4, 2})},
+             [](const Inputs& v) { return scaled_dot_product_attention(v[0], v[1], v[2], {}, 0, false, 0.7); },
+             [](const Inputs& v) { return attention_reference(v[0], v[1], v[2], {}, false, 0.7); });
+  row.error("query E 3, key E 2", {row.x({2, 3}), row.x({4, 2}), row.x({4, 2})}, plain, {"share their last dim"});
+  row.error("key S 4, value S 3", {row.x({2, 3}), row.x({4, 3}), row.x({3, 2})}, plain, {"sequence length"});
+  row.error("a 1-D query", {row.x({3}), row.x({4, 3}), row.x({4, 2})}, plain, {"expected query [..., L, E]"});
+  row.error("mask [3,4] for scores [2,4]", {row.x({2, 3}), row.x({4, 3}), row.x({4, 2}), row.x({3, 4})}, masked,
+            {"does not broadcast", "[3, 4]"});
+  row.error("mask and is_causal", {row.x({2, 3}), row.x({2, 3}), row.x({2, 2}), row.x({2, 2})},
+            [](const Inputs& v) { return scaled_dot_product_attention(v[0], v[1], v[2], v[3], 0, true); },
+            {"not both"});
+  return row.build();
+}
+
 std::vector<OpInfo> layer_rows(SampleInputs& in) {
-  return {conv2d_row(in),
+  return {scaled_dot_product_attention_row(in),
+          conv2d_row(in),
           conv2d_input_grad_row(in),
           conv2d_weight_grad_row(in),
           conv1d_row(in),

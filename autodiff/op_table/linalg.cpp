@@ -1,4 +1,4 @@
-// Rows of matmul, linear, dot, outer, cat and stack. The references spell out each product as
+// Rows of matmul, bmm, linear, dot, outer, cat and stack. The references spell out each product as
 // a sum over the contracted index, and each join as a lookup of the part an index falls in.
 #include <cmath>
 #include <utility>
@@ -12,28 +12,36 @@ using reference::at;
 using reference::Index;
 
 // torch.matmul by its definition: a 1-D lhs is a row and a 1-D rhs a column (that dim dropped
-// from the result), and a 3-D operand's batch is shared by a 2-D one or broadcast from size 1.
+// from the result); the dims before the last two broadcast, a missing or size-1 one read at 0.
 Tensor matmul_reference(const Tensor& a, const Tensor& b) {
   const int da = a.dim(), db = b.dim();
+  const int batch_a = std::max(da - 2, 0), batch_b = std::max(db - 2, 0), batch_ndim = std::max(batch_a, batch_b);
   const std::int64_t k = a.shape()[da - 1];
-  const std::int64_t batch_a = da == 3 ? a.shape()[0] : 1, batch_b = db == 3 ? b.shape()[0] : 1;
   Shape shape;
-  if (da == 3 || db == 3) shape.push_back(batch_a == 1 ? batch_b : batch_a);
+  for (int d = 0; d < batch_ndim; ++d) {
+    const int ia = d - (batch_ndim - batch_a), ib = d - (batch_ndim - batch_b);
+    const std::int64_t size_a = ia >= 0 ? a.shape()[ia] : 1, size_b = ib >= 0 ? b.shape()[ib] : 1;
+    shape.push_back(size_a == 1 ? size_b : size_a);
+  }
   if (da >= 2) shape.push_back(a.shape()[da - 2]);
   if (db >= 2) shape.push_back(b.shape()[db - 1]);
-  const auto lhs = [&](std::int64_t batch, std::int64_t i, std::int64_t p) {
-    return da == 1 ? at(a, {p}) : da == 2 ? at(a, {i, p}) : at(a, {a.shape()[0] == 1 ? 0 : batch, i, p});
-  };
-  const auto rhs = [&](std::int64_t batch, std::int64_t p, std::int64_t j) {
-    return db == 1 ? at(b, {p}) : db == 2 ? at(b, {p, j}) : at(b, {b.shape()[0] == 1 ? 0 : batch, p, j});
+  // The element of t at the output's batch position, then (row, col).
+  const auto element = [&](const Tensor& t, int batch_t, const Index& index, std::int64_t row, std::int64_t col) {
+    Index at_t;
+    for (int d = 0; d < batch_t; ++d) {
+      const std::int64_t position = index[static_cast<std::size_t>(batch_ndim - batch_t + d)];
+      at_t.push_back(t.shape()[d] == 1 ? 0 : position);
+    }
+    if (t.dim() >= 2) at_t.push_back(row);
+    at_t.push_back(col);
+    return at(t, at_t);
   };
   return reference::generate(shape, [&](const Index& index) {
-    std::size_t d = 0;
-    const std::int64_t batch = da == 3 || db == 3 ? index[d++] : 0;
-    const std::int64_t i = da >= 2 ? index[d++] : 0;
-    const std::int64_t j = db >= 2 ? index[d++] : 0;
+    const std::int64_t i = da >= 2 ? index[static_cast<std::size_t>(batch_ndim)] : 0;
+    const std::int64_t j = db >= 2 ? index.back() : 0;
     double total = 0;
-    for (std::int64_t p = 0; p < k; ++p) total += lhs(batch, i, p) * rhs(batch, p, j);
+    for (std::int64_t p = 0; p < k; ++p)
+      total += element(a, batch_a, index, i, p) * (db >= 2 ? element(b, batch_b, index, p, j) : at(b, {p}));
     return total;
   });
 }
@@ -42,19 +50,24 @@ OpInfo matmul_row(SampleInputs& in) {
   RowBuilder row("matmul", 2, OpDTypes::Floating, {0, 1}, in);
   const GradcheckFunction call = [](const Inputs& v) { return matmul(v[0], v[1]); };
   const GradcheckFunction reference = [](const Inputs& v) { return matmul_reference(v[0], v[1]); };
-  // Every rank combination matmul takes (1-D operands promoted, a 2-D or batch-1 operand shared
-  // across the batch), then empty rows, contracted dim, columns and batches.
+  // Every rank combination (1-D operands promoted, a 2-D operand shared across the batch, batch
+  // dims broadcast from size 1 or from fewer dims), then empty rows, contracted dim, columns and
+  // batches.
   const std::pair<Shape, Shape> shapes[] = {
-      {{3}, {3}},           {{2, 3}, {3, 4}},       {{1, 3}, {3, 1}},       {{3, 1}, {1, 4}},
-      {{3}, {3, 4}},        {{2, 3}, {3}},          {{2, 2, 3}, {2, 3, 4}}, {{2, 2, 3}, {3, 4}},
-      {{2, 3}, {2, 3, 4}},  {{1, 2, 3}, {2, 3, 4}}, {{2, 2, 3}, {1, 3, 4}}, {{3}, {2, 3, 4}},
-      {{2, 2, 3}, {3}},     {{0, 3}, {3, 4}},       {{2, 0}, {0, 4}},       {{2, 3}, {3, 0}},
-      {{2, 0, 3}, {3, 4}},  {{0, 2, 3}, {3, 4}},    {{2, 3}, {0, 3, 4}}};
+      {{3}, {3}},           {{2, 3}, {3, 4}},       {{1, 3}, {3, 1}},          {{3, 1}, {1, 4}},
+      {{3}, {3, 4}},        {{2, 3}, {3}},          {{2, 2, 3}, {2, 3, 4}},    {{2, 2, 3}, {3, 4}},
+      {{2, 3}, {2, 3, 4}},  {{1, 2, 3}, {2, 3, 4}}, {{2, 2, 3}, {1, 3, 4}},    {{3}, {2, 3, 4}},
+      {{2, 2, 3}, {3}},     {{2, 1, 2, 3}, {3, 3, 4}}, {{2, 3, 2, 3}, {3, 4}}, {{2, 3}, {2, 2, 3, 4}},
+      {{3}, {2, 1, 3, 4}},  {{2, 2, 2, 3}, {3}},    {{1, 2, 3}, {2, 1, 3, 4}}, {{0, 3}, {3, 4}},
+      {{2, 0}, {0, 4}},     {{2, 3}, {3, 0}},       {{2, 0, 3}, {3, 4}},       {{0, 2, 3}, {3, 4}},
+      {{2, 3}, {0, 3, 4}},  {{0, 2, 3}, {2, 1, 3, 4}}};
   for (const auto& [a, b] : shapes) row.sample("", {row.x(a), row.x(b)}, call, reference);
   row.sample("", {row.xt({2, 3}), row.x({3, 4})}, call, reference);
   row.sample("", {row.x({2, 3}), row.xt({3, 4})}, call, reference);
   row.sample("", {row.xt({2, 2, 3}), row.xt({2, 3, 4})}, call, reference);
   row.sample("", {row.x({3}), row.xt({3, 4})}, call, reference);
+  row.sample("", {row.xt({2, 2, 2, 3}), row.x({3, 4})}, call, reference);
+  row.sample("", {row.xt({2, 1, 2, 3}), row.xt({2, 3, 4})}, call, reference);
   row.sample("lhs.t() x rhs.t()", {row.x({4, 2}), row.x({3, 4})},
              [](const Inputs& v) { return matmul(v[0].t(), v[1].t()); },
              [](const Inputs& v) {
@@ -66,9 +79,33 @@ OpInfo matmul_row(SampleInputs& in) {
              });
   row.error("[2,3] x [4,5]", {row.x({2, 3}), row.x({4, 5})}, call, {"cannot be multiplied", "3 vs 4"});
   row.error("[3] x [4]", {row.x({3}), row.x({4})}, call, {"cannot be multiplied"});
-  row.error("batches 2 and 3", {row.x({2, 2, 3}), row.x({3, 3, 4})}, call, {"batch sizes"});
-  row.error("a 0-dim operand", {row.x({}), row.x({3})}, call, {"1-D, 2-D and 3-D"});
-  row.error("a 4-D operand", {row.x({1, 2, 2, 3}), row.x({3, 4})}, call, {"1-D, 2-D and 3-D"});
+  row.error("[2,2,3] x [2,4,4]", {row.x({2, 2, 3}), row.x({2, 4, 4})}, call, {"cannot be multiplied"});
+  row.error("batches 2 and 3", {row.x({2, 2, 3}), row.x({3, 3, 4})}, call, {"batch dims", "2 vs 3"});
+  row.error("batches [2,2] and [3,1]", {row.x({2, 2, 2, 3}), row.x({3, 1, 3, 4})}, call, {"batch dims", "2 vs 3"});
+  row.error("a 0-dim operand", {row.x({}), row.x({3})}, call, {"at least 1 dim"});
+  return row.build();
+}
+
+// A product per batch entry, batches equal.
+Tensor bmm_reference(const Inputs& v) {
+  const Tensor &a = v[0], &b = v[1];
+  return reference::generate({a.shape()[0], a.shape()[1], b.shape()[2]}, [&](const Index& i) {
+    double total = 0;
+    for (std::int64_t p = 0; p < a.shape()[2]; ++p) total += at(a, {i[0], i[1], p}) * at(b, {i[0], p, i[2]});
+    return total;
+  });
+}
+
+OpInfo bmm_row(SampleInputs& in) {
+  RowBuilder row("bmm", 2, OpDTypes::Floating, {0, 1}, in);
+  const GradcheckFunction call = [](const Inputs& v) { return bmm(v[0], v[1]); };
+  const std::pair<Shape, Shape> shapes[] = {{{2, 2, 3}, {2, 3, 4}}, {{1, 1, 3}, {1, 3, 1}}, {{0, 2, 3}, {0, 3, 4}},
+                                            {{2, 0, 3}, {2, 3, 4}}, {{2, 2, 0}, {2, 0, 4}}};
+  for (const auto& [a, b] : shapes) row.sample("", {row.x(a), row.x(b)}, call, bmm_reference);
+  row.sample("", {row.xt({2, 2, 3}), row.xt({2, 3, 4})}, call, bmm_reference);
+  row.error("[2,3] x [2,3,4]", {row.x({2, 3}), row.x({2, 3, 4})}, call, {"3-D tensors", "matmul"});
+  row.error("batches 2 and 1", {row.x({2, 2, 3}), row.x({1, 3, 4})}, call, {"batch sizes", "2 vs 1"});
+  row.error("[2,2,3] x [2,4,4]", {row.x({2, 2, 3}), row.x({2, 4, 4})}, call, {"cannot be multiplied", "3 vs 4"});
   return row.build();
 }
 
@@ -230,7 +267,7 @@ OpInfo stack_row(SampleInputs& in) {
 }  // namespace
 
 std::vector<OpInfo> linalg_rows(SampleInputs& in) {
-  return {matmul_row(in), linear_row(in), dot_row(in), outer_row(in), cat_row(in), stack_row(in)};
+  return {matmul_row(in), bmm_row(in), linear_row(in), dot_row(in), outer_row(in), cat_row(in), stack_row(in)};
 }
 
 }  // namespace tapegrad::op_rows

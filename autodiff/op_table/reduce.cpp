@@ -1,7 +1,8 @@
 // Rows of the reductions: sum, mean, var and std, max/min (over everything and along a dim), logsumexp,
-// softmax, log_softmax, cumsum and sum_to.
+// softmax, log_softmax, cumsum, sort, topk and sum_to.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include <tapegrad/autodiff/op_table/rows.h>
 
@@ -184,6 +185,62 @@ OpInfo cumsum_row(SampleInputs& in) {
   return row.build();
 }
 
+// The line sorted (the samples' continuous draws have no ties and no NaN).
+std::vector<double> ascending_of(std::vector<double> line) {
+  std::sort(line.begin(), line.end());
+  return line;
+}
+std::vector<double> descending_of(std::vector<double> line) {
+  std::sort(line.begin(), line.end(), std::greater<>());
+  return line;
+}
+
+OpInfo sort_row(SampleInputs& in) {
+  RowBuilder row("sort", 1, OpDTypes::FloatingAndInt64, {0}, in);
+  const auto along_dim = [&](Tensor x, std::int64_t dim, bool descending, const std::string& detail) {
+    row.sample(detail, {std::move(x)}, [dim, descending](const Inputs& v) { return sort(v[0], dim, descending).values; },
+               [dim, descending](const Inputs& v) {
+                 return reference::along(v[0], dim, descending ? descending_of : ascending_of);
+               });
+  };
+  along_dim(row.x({3, 4}), 1, false, "dim 1");
+  along_dim(row.xt({3, 4}), 0, true, "dim 0 descending");
+  along_dim(row.x({2, 3, 4}), -1, true, "dim -1 descending");
+  along_dim(row.x({4, 1}), 1, false, "dim 1 (size 1)");
+  along_dim(row.x({}), -1, false, "a 0-dim tensor");
+  along_dim(row.x({0, 3}), 1, false, "no slices");
+  along_dim(row.x({2, 0}), 1, false, "empty slices");
+  row.error("dim 2 of a matrix", {row.x({2, 3})}, [](const Inputs& v) { return sort(v[0], 2).values; },
+            {"out of range"});
+  return row.build();
+}
+
+// The first k of each line sorted (descending when largest).
+Tensor topk_reference(const Tensor& x, std::int64_t k, std::int64_t dim, bool largest) {
+  const Tensor sorted = reference::along(x, dim, largest ? descending_of : ascending_of);
+  if (x.dim() == 0) return sorted;
+  Shape shape = x.shape();
+  shape[static_cast<int>(dim < 0 ? dim + x.dim() : dim)] = k;
+  return reference::generate(shape, [&](const reference::Index& index) { return reference::at(sorted, index); });
+}
+
+OpInfo topk_row(SampleInputs& in) {
+  RowBuilder row("topk", 1, OpDTypes::FloatingAndInt64, {0}, in);
+  const auto pick = [&](Tensor x, std::int64_t k, std::int64_t dim, bool largest, const std::string& detail) {
+    row.sample(detail, {std::move(x)}, [=](const Inputs& v) { return topk(v[0], k, dim, largest).values; },
+               [=](const Inputs& v) { return topk_reference(v[0], k, dim, largest); });
+  };
+  pick(row.x({3, 5}), 2, 1, true, "k 2 of 5");
+  pick(row.xt({4, 3}), 3, 0, false, "3 smallest along dim 0");
+  pick(row.x({2, 3, 4}), 4, -1, true, "k equal to the size");
+  pick(row.x({2, 3}), 0, -1, true, "k 0");
+  pick(row.x({}), 1, 0, true, "a 0-dim tensor");
+  row.error("k 6 of 5", {row.x({2, 5})}, [](const Inputs& v) { return topk(v[0], 6).values; },
+            {"out of range", "0 <= k <= 5"});
+  row.error("k -1", {row.x({2, 5})}, [](const Inputs& v) { return topk(v[0], -1).values; }, {"out of range"});
+  return row.build();
+}
+
 OpInfo sum_to_row(SampleInputs& in) {
   RowBuilder row("sum_to", 1, OpDTypes::FloatingAndInt64, {0}, in);
   row.sample("to [3,1]", {row.x({2, 3, 4})}, [](const Inputs& v) { return sum_to(v[0], {3, 1}); },
@@ -200,7 +257,7 @@ OpInfo sum_to_row(SampleInputs& in) {
 
 std::vector<OpInfo> reduction_rows(SampleInputs& in) {
   return {sum_row(in),       mean_row(in),       spread_row("var", in), spread_row("std", in),
-          extreme_row("max", in), extreme_row("min", in), logsumexp_row(in),   softmax_row("softmax", in), softmax_row("log_softmax", in), cumsum_row(in), sum_to_row(in)};
+          extreme_row("max", in), extreme_row("min", in), logsumexp_row(in),   softmax_row("softmax", in), softmax_row("log_softmax", in), cumsum_row(in), sort_row(in), topk_row(in), sum_to_row(in)};
 }
 
 }  // namespace tapegrad::op_rows

@@ -56,9 +56,31 @@ Tensor batched_product(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
-void check_matmul(const Tensor& a, const Tensor& b, std::int64_t k_a, std::int64_t k_b) {
-  TAPEGRAD_CHECK(k_a == k_b, "matmul: shapes {} and {} cannot be multiplied ({} vs {} in the contracted dim)", a.shape(),
+void check_matmul(const char* op, const Tensor& a, const Tensor& b, std::int64_t k_a, std::int64_t k_b) {
+  TAPEGRAD_CHECK(k_a == k_b, "{}: shapes {} and {} cannot be multiplied ({} vs {} in the contracted dim)", op, a.shape(),
                  b.shape(), k_a, k_b);
+}
+
+// The dims before a matrix's last two.
+Shape batch_dims(const Tensor& matrices) {
+  Shape batch;
+  for (int d = 0; d + 2 < matrices.dim(); ++d) batch.push_back(matrices.shape()[d]);
+  return batch;
+}
+
+// Batch dims broadcast as NumPy's (trailing dims aligned; each pair equal or one of them 1).
+Shape broadcast_batch(const Tensor& a, const Tensor& b, const Shape& batch_a, const Shape& batch_b) {
+  const int ndim = std::max(batch_a.size(), batch_b.size());
+  Shape batch = Dims::filled(ndim, 1);
+  for (int i = 0; i < ndim; ++i) {
+    const int ia = batch_a.size() - ndim + i, ib = batch_b.size() - ndim + i;
+    const std::int64_t size_a = ia >= 0 ? batch_a[ia] : 1, size_b = ib >= 0 ? batch_b[ib] : 1;
+    TAPEGRAD_CHECK(size_a == size_b || size_a == 1 || size_b == 1,
+                   "matmul: the batch dims of shapes {} and {} cannot be broadcast ({} vs {}); batch sizes must be "
+                   "equal or 1", a.shape(), b.shape(), size_a, size_b);
+    batch[i] = size_a == 1 ? size_b : size_a;
+  }
+  return batch;
 }
 
 // Product of 3-D operands (either may have batch 1), recorded with its gradient.
@@ -145,24 +167,54 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   TAPEGRAD_CHECK(a.is_floating_point(), "matmul: expected floating-point operands, got {}; convert with .to(kFloat32)",
                  a.dtype());
   const int da = a.dim(), db = b.dim();
-  TAPEGRAD_CHECK(da >= 1 && da <= 3 && db >= 1 && db <= 3,
-                 "matmul: supports 1-D, 2-D and 3-D operands, got shapes {} and {}", a.shape(), b.shape());
+  TAPEGRAD_CHECK(da >= 1 && db >= 1,
+                 "matmul: both operands need at least 1 dim, got shapes {} and {}; multiply by a 0-dim tensor with mul",
+                 a.shape(), b.shape());
   if (da == 1 && db == 1) {
-    check_matmul(a, b, a.shape()[0], b.shape()[0]);
+    check_matmul("matmul", a, b, a.shape()[0], b.shape()[0]);
     return dot(a, b);
   }
-  // Promote to 3-D [batch, rows, cols]; remember which dims to drop afterwards.
-  const Tensor a3 = da == 1 ? reshape(a, {1, 1, a.shape()[0]}) : da == 2 ? unsqueeze(a, 0) : a;
-  const Tensor b3 = db == 1 ? reshape(b, {1, b.shape()[0], 1}) : db == 2 ? unsqueeze(b, 0) : b;
-  check_matmul(a, b, a3.shape()[2], b3.shape()[1]);
-  TAPEGRAD_CHECK(a3.shape()[0] == b3.shape()[0] || a3.shape()[0] == 1 || b3.shape()[0] == 1,
-                 "matmul: batch sizes of shapes {} and {} differ", a.shape(), b.shape());
-  Tensor out = product(a3, b3);
-  Shape shape;
-  if (da == 3 || db == 3) shape.push_back(out.shape()[0]);
-  if (da != 1) shape.push_back(out.shape()[1]);
-  if (db != 1) shape.push_back(out.shape()[2]);
+  // A 1-D lhs is a row [1, k] and a 1-D rhs a column [k, 1]; that dim leaves the result.
+  const Tensor lhs = da == 1 ? unsqueeze(a, 0) : a;
+  const Tensor rhs = db == 1 ? unsqueeze(b, 1) : b;
+  const std::int64_t m = lhs.shape()[lhs.dim() - 2], k = lhs.shape()[lhs.dim() - 1];
+  const std::int64_t n = rhs.shape()[rhs.dim() - 1];
+  check_matmul("matmul", a, b, k, rhs.shape()[rhs.dim() - 2]);
+  const Shape batch = broadcast_batch(a, b, batch_dims(lhs), batch_dims(rhs));
+  const std::int64_t batch_count = numel_of(batch);
+  Tensor out;
+  if (rhs.dim() == 2) {
+    // A shared rhs: the lhs batch folds into its rows, one gemm (as torch).
+    out = product(reshape(lhs, {1, batch_count * m, k}), unsqueeze(rhs, 0));
+  } else {
+    // Each operand broadcast to the batch and its batch dims merged: a view unless the batch
+    // strides do not merge, stride 0 along a broadcast batch (the expand's backward sums it).
+    const auto batched = [&](const Tensor& t, std::int64_t rows, std::int64_t cols) {
+      Shape expanded = batch;
+      expanded.push_back(rows);
+      expanded.push_back(cols);
+      return reshape(expand(t, expanded), {batch_count, rows, cols});
+    };
+    out = product(batched(lhs, m, k), batched(rhs, k, n));
+  }
+  Shape shape = batch;
+  if (da != 1) shape.push_back(m);
+  if (db != 1) shape.push_back(n);
   return reshape(out, shape);
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_compatible("bmm", a, b);
+  TAPEGRAD_CHECK(a.is_floating_point(), "bmm: expected floating-point operands, got {}; convert with .to(kFloat32)",
+                 a.dtype());
+  TAPEGRAD_CHECK(a.dim() == 3 && b.dim() == 3,
+                 "bmm: expects two 3-D tensors [B, n, m] and [B, m, p], got shapes {} and {}; use matmul for other ranks",
+                 a.shape(), b.shape());
+  TAPEGRAD_CHECK(a.shape()[0] == b.shape()[0],
+                 "bmm: batch sizes of shapes {} and {} differ ({} vs {}); bmm does not broadcast, matmul does", a.shape(),
+                 b.shape(), a.shape()[0], b.shape()[0]);
+  check_matmul("bmm", a, b, a.shape()[2], b.shape()[1]);
+  return product(a, b);
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {

@@ -37,6 +37,7 @@ class CpuBackend final : public Backend {
                       const TensorDesc& indices) override;
   void softmax(const TensorDesc& in, int dim, SoftmaxOutput output, const TensorDesc& out) override;
   void cumsum(const TensorDesc& in, int dim, const TensorDesc& out) override;
+  void argsort(const TensorDesc& in, int dim, SortOrder order, const TensorDesc& indices) override;
 
   void gemm(const GemmProblem& problem) override;
 

@@ -1,7 +1,10 @@
 // CPU reductions: sums over any set of dims, max/min with argmax along one dim, the
-// numerically stable softmax / log-softmax, and running sums along one dim.
+// numerically stable softmax / log-softmax, running sums along one dim, and each slice's sorting
+// permutation.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #include <tapegrad/kernels/cpu/cpu_backend.h>
@@ -198,6 +201,32 @@ void CpuBackend::cumsum(const TensorDesc& in, int dim, const TensorDesc& out) {
     using T = decltype(zero);
     for_each_slice_pair<T>(in, out, dim, extent,
                            [&](const T* x, T* y) { cumsum_slice(x, y, extent, in_step, out_step); });
+  });
+}
+
+// Each slice's positions sorted by std::stable_sort (n log n) with the rule both devices share;
+// threads take whole slices, a slice costing about its length in units.
+void CpuBackend::argsort(const TensorDesc& in, int dim, SortOrder order, const TensorDesc& indices) {
+  const std::int64_t extent = in.shape[dim], in_step = in.strides[dim], out_step = indices.strides[dim];
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in.ptr<T>();
+    std::int64_t* idx = indices.ptr<std::int64_t>();
+    for_each_strided<2>(without_dim(in.shape, dim), {&in.strides, &indices.strides}, Split::Anywhere,
+                        [&](std::int64_t n, const auto& off, const auto& st) {
+                          std::vector<std::int64_t> positions(static_cast<std::size_t>(extent));
+                          for (std::int64_t s = 0; s < n; ++s) {
+                            const T* xs = x + off[0] + s * st[0];
+                            std::iota(positions.begin(), positions.end(), std::int64_t{0});
+                            std::stable_sort(positions.begin(), positions.end(), [&](std::int64_t a, std::int64_t b) {
+                              return sorts_before(xs[a * in_step], xs[b * in_step], order);
+                            });
+                            std::int64_t* out = idx + off[1] + s * st[1];
+                            for (std::int64_t j = 0; j < extent; ++j)
+                              out[j * out_step] = positions[static_cast<std::size_t>(j)];
+                          }
+                        },
+                        extent);
   });
 }
 

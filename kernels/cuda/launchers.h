@@ -82,6 +82,11 @@ void softmax(const StridedLayout<2>& slices, std::int64_t count, std::int64_t ex
 template <class T>
 void cumsum(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
             std::int64_t out_step, const T* in, T* out, Stream stream);
+// The stable sorting permutation of each slice, one thread per slice sorting by insertion;
+// slices: operands (in, indices).
+template <class T>
+void argsort(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
+             std::int64_t out_step, SortOrder order, const T* in, std::int64_t* indices, Stream stream);
 
 // ---- conv.cu ----
 // image strides are (n, c, h, w); columns and the col2im image are contiguous.

@@ -51,4 +51,14 @@ void CudaBackend::cumsum(const TensorDesc& in, int dim, const TensorDesc& out) {
   });
 }
 
+void CudaBackend::argsort(const TensorDesc& in, int dim, SortOrder order, const TensorDesc& indices) {
+  activate();
+  const auto plan = plan_slices<2>(in.shape, dim, {&in.strides, &indices.strides});
+  dispatch_dtype(in.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    cuda::argsort<T>(plan.slices, plan.count, plan.extent, in.strides[dim], indices.strides[dim], order, in.ptr<T>(),
+                     indices.ptr<std::int64_t>(), stream_);
+  });
+}
+
 }  // namespace tapegrad::kernels::cuda

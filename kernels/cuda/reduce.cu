@@ -1,6 +1,7 @@
 // CUDA reductions: sums over any set of dims, max/min with argmax along one dim, softmax and
-// log-softmax, running sums along one dim. Every output is computed by one thread or one block in a fixed order — never by
-// atomics — so results are the same run after run. Kernels first, then their launchers.
+// log-softmax, running sums and sorting permutations along one dim. Every output is computed by
+// one thread or one block in a fixed order — never by atomics — so results are the same run
+// after run. Kernels first, then their launchers.
 #include <tapegrad/kernels/cuda/device_loops.cuh>
 
 namespace tapegrad::kernels::cuda {
@@ -68,6 +69,16 @@ __global__ void cumsum_kernel(StridedLayout<2> slices, std::int64_t count, std::
   }
 }
 
+template <class T>
+__global__ void argsort_kernel(StridedLayout<2> slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
+                               std::int64_t out_step, SortOrder order, const T* in, std::int64_t* indices) {
+  TAPEGRAD_GRID_STRIDE_LOOP(s, count) {
+    std::int64_t off[2];
+    slices.offsets(s, off);
+    argsort_slice_by_insertion(in + off[0], extent, in_step, order, indices + off[1], out_step);
+  }
+}
+
 // ---- launchers ----
 
 template <class T>
@@ -105,13 +116,22 @@ void cumsum(const StridedLayout<2>& slices, std::int64_t count, std::int64_t ext
   launch_elementwise("cumsum", count, stream, cumsum_kernel<T>, slices, count, extent, in_step, out_step, in, out);
 }
 
+template <class T>
+void argsort(const StridedLayout<2>& slices, std::int64_t count, std::int64_t extent, std::int64_t in_step,
+             std::int64_t out_step, SortOrder order, const T* in, std::int64_t* indices, Stream stream) {
+  launch_elementwise("argsort", count, stream, argsort_kernel<T>, slices, count, extent, in_step, out_step, order, in,
+                     indices);
+}
+
 #define TAPEGRAD_REDUCTIONS(T)                                                                                     \
   template void reduce_sum<T>(const StridedLayout<2>&, std::int64_t, const StridedLayout<1>&, std::int64_t,       \
                               const T*, T*, Stream);                                                               \
   template void reduce_extreme<T>(const StridedLayout<3>&, std::int64_t, std::int64_t, std::int64_t, Extreme,         \
                               const T*, T*, std::int64_t*, Stream);                                                \
   template void cumsum<T>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
-                          const T*, T*, Stream);
+                          const T*, T*, Stream);                                                               \
+  template void argsort<T>(const StridedLayout<2>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t,        \
+                           SortOrder, const T*, std::int64_t*, Stream);
 TAPEGRAD_REDUCTIONS(float)
 TAPEGRAD_REDUCTIONS(double)
 TAPEGRAD_REDUCTIONS(std::int64_t)
