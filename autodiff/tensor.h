@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <type_traits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -20,6 +22,26 @@ namespace tapegrad {
 class Node;
 class Tensor;
 class Generator;
+struct GradHooks;
+
+// A gradient hook: sees the gradient computed for a tensor and may return a replacement (an
+// undefined Tensor keeps the gradient as it is).
+using GradHook = std::function<Tensor(const Tensor&)>;
+// Runs on a leaf once its .grad has taken this backward's gradient.
+using PostAccumulateGradHook = std::function<void(const Tensor&)>;
+
+// Returned by the register_*hook methods; remove() unregisters the hook (the handle may outlive
+// the tensor and its graph, removing then does nothing).
+class HookHandle {
+ public:
+  HookHandle() = default;
+  HookHandle(std::weak_ptr<GradHooks> hooks, std::uint64_t id) : hooks_(std::move(hooks)), id_(id) {}
+  void remove();
+
+ private:
+  std::weak_ptr<GradHooks> hooks_;
+  std::uint64_t id_ = 0;
+};
 
 struct TensorOptions {
   DType dtype = DType::Float32;
@@ -41,9 +63,11 @@ struct TensorImpl {
   std::int64_t offset = 0;  // in elements
   DType dtype = DType::Float32;
   bool requires_grad = false;
+  bool is_view = false;                   // made by a differentiable view op (select, narrow, view, ...)
   std::shared_ptr<Node> grad_fn;          // the op that produced this tensor; null for leaves
   std::weak_ptr<Node> grad_accumulator;   // a leaf's gradient sink, while a graph uses it
-  std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient
+  std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient (or a retained non-leaf's)
+  std::shared_ptr<GradHooks> hooks;       // a leaf's hooks, shared with its accumulator; null when none
 
   TensorImpl() = default;
   TensorImpl(const TensorImpl&) = delete;
@@ -57,6 +81,15 @@ class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  Tensor(const Tensor&) = default;
+  Tensor(Tensor&&) noexcept = default;
+  ~Tensor() = default;
+  // Assigning to a named Tensor rebinds the handle; assigning to a temporary (`x[0] = y`,
+  // `x.narrow(0, 1, 2) = 0.5`) writes into the memory it views, as in LibTorch.
+  Tensor& operator=(const Tensor&) & = default;
+  Tensor& operator=(Tensor&&) & noexcept = default;
+  Tensor& operator=(const Tensor& source) && { return copy_(source); }
+  Tensor& operator=(double value) && { return fill_(value); }
 
   // Metadata.
   bool defined() const { return impl_ != nullptr; }
@@ -103,6 +136,17 @@ class Tensor {
   // how a module moves its parameters to another device or dtype without invalidating handles.
   void set_data(const Tensor& data) const;
   std::uint32_t version() const { return impl().storage->version(); }
+
+  // Hooks, as PyTorch's. register_hook's hook runs when the gradient w.r.t. this tensor has been
+  // computed, before it is used (accumulated into a leaf's .grad, or passed on to the inputs), and
+  // may return a replacement: Tensor(const Tensor&), or void(const Tensor&) to only observe.
+  template <class Hook>
+  HookHandle register_hook(Hook&& hook) const;
+  // Keeps the gradient of this non-leaf in its grad() after backward (leaves always keep theirs).
+  void retain_grad() const;
+  bool retains_grad() const;
+  // Runs `hook(leaf)` during backward right after this leaf's .grad has taken the pass's gradient.
+  HookHandle register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
 
   // Views and copies (see ops.h for the free-function forms and their gradients).
   Tensor reshape(Shape shape) const;
@@ -170,6 +214,7 @@ class Tensor {
 
  private:
   [[noreturn]] static void throw_undefined();
+  HookHandle add_grad_hook(GradHook hook) const;
   std::shared_ptr<TensorImpl> impl_;
 };
 
@@ -177,6 +222,18 @@ struct ValuesIndices {
   Tensor values;
   Tensor indices;
 };
+
+template <class Hook>
+HookHandle Tensor::register_hook(Hook&& hook) const {
+  if constexpr (std::is_void_v<std::invoke_result_t<Hook&, const Tensor&>>) {
+    return add_grad_hook([observe = std::forward<Hook>(hook)](const Tensor& grad) mutable {
+      observe(grad);
+      return Tensor();
+    });
+  } else {
+    return add_grad_hook(GradHook(std::forward<Hook>(hook)));
+  }
+}
 
 // A fresh contiguous tensor with uninitialized contents: the output buffer of every op.
 Tensor empty(const Shape& shape, TensorOptions options = {});
