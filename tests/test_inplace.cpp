@@ -69,6 +69,49 @@ TEST(ElementwiseInPlace, UpdatesBroadcastTheOperandAndWriteThroughViews) {
   expect_values(base, {101, 0, 103, 204, 0, 206});
 }
 
+TEST(IndexAssignment, AssigningToAViewCopiesIntoTheMemoryItViews) {
+  // As in LibTorch, `x[i] = other` writes: the temporary view copies `other`'s values (broadcast
+  // and converted as copy_ does) into x's memory.
+  Tensor x = f64({1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  const Tensor y = f64({10, 20, 30, 40, 50, 60}, Shape{2, 3});
+  x[0] = y[1];
+  expect_values(x, {40, 50, 60, 4, 5, 6});
+  x[1][2] = y[0][0];
+  expect_values(x, {40, 50, 60, 4, 5, 10});
+  x.narrow(1, 0, 2) = tensor({-1.0, -2.0}, std::nullopt, kFloat32);  // broadcast over rows, converted
+  expect_values(x, {-1, -2, 60, -1, -2, 10});
+  expect_values(y, {10, 20, 30, 40, 50, 60});
+}
+
+TEST(IndexAssignment, AssigningANumberToAViewFillsIt) {
+  Tensor x = zeros({2, 3}, kFloat64);
+  x[1] = 2.5;
+  x.select(1, 0) = 7;
+  expect_values(x, {7, 0, 0, 7, 2.5, 2.5});
+}
+
+TEST(IndexAssignment, AssigningToANamedTensorRebindsTheHandle) {
+  Tensor x = f64({1, 2});
+  const Tensor original = x;
+  Tensor y = f64({3, 4});
+  x = y;  // x now names y's tensor; the old one keeps its values
+  EXPECT_TRUE(x.is_same(y));
+  expect_values(original, {1, 2});
+  Tensor row = x[0];
+  row = f64({9});  // a named view is rebound too, nothing is written
+  expect_values(y, {3, 4});
+  x = Tensor();
+  EXPECT_FALSE(x.defined());
+}
+
+TEST(IndexAssignment, AssignmentBumpsTheVersionAndChecksShapes) {
+  Tensor x = zeros({2, 3}, kFloat64);
+  const std::uint32_t before = x.version();
+  x[0] = ones({3}, kFloat64);
+  EXPECT_EQ(x.version(), before + 1);
+  expect_error([&] { x[0] = ones({4}, kFloat64); }, {"copy_", "[4]", "[3]"});
+}
+
 TEST(ElementwiseInPlace, UpdatesBumpTheVersion) {
   Tensor x = f64({1, 2});
   const std::uint32_t before = x.version();
