@@ -53,9 +53,10 @@ Tensor BackwardContext::unpack(const SavedTensor& saved) const {
   const Tensor& tensor = saved.tensor_;
   if (tensor.version() != saved.version_)
     throw AutogradError(fmt::format(
-        "{}: a tensor saved for backward (shape {}) was modified by an in-place operation (saved at version {}, "
-        "now at version {}); clone it before modifying it, or modify it before the op uses it",
-        node_.name(), tensor.shape(), saved.version_, tensor.version()));
+        "{}: one of the variables needed for gradient computation has been modified by an inplace operation: "
+        "[{} {}] is at version {}; expected version {} instead. Clone it before modifying it, or modify it before "
+        "the op uses it",
+        node_.name(), tensor.dtype(), tensor.shape(), tensor.version(), saved.version_));
   if (!saved.is_output_ || !GradMode::is_enabled()) return tensor;
   // Recording backward (create_graph): the op's output must lead back to this node.
   Tensor reconnected = tensor.detach();

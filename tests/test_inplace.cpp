@@ -211,7 +211,7 @@ TEST(ElementwiseInPlace, ModifyingATensorSavedForBackwardIsReportedAtBackward) {
     sum(y).backward();
     ADD_FAILURE() << "expected an AutogradError";
   } catch (const AutogradError& error) {
-    EXPECT_NE(std::string(error.what()).find("modified by an in-place operation"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("modified by an inplace operation"), std::string::npos) << error.what();
   }
 }
 

@@ -372,7 +372,7 @@ TEST(InPlace, ModifyingASavedOutputIsDetectedAtBackward) {
     NoGradGuard no_grad;
     y.mul_(2.0);
   }
-  expect_autograd_error([&] { z.sum().backward(); }, {"mul", "modified by an in-place operation", "version"});
+  expect_autograd_error([&] { z.sum().backward(); }, {"mul", "modified by an inplace operation", "version"});
 }
 
 TEST(InPlace, ModifyingASavedInputIsDetectedAtBackward) {
@@ -382,7 +382,7 @@ TEST(InPlace, ModifyingASavedInputIsDetectedAtBackward) {
     NoGradGuard no_grad;
     x.add_(1.0);
   }
-  expect_autograd_error([&] { z.sum().backward(); }, {"mul", "modified by an in-place operation"});
+  expect_autograd_error([&] { z.sum().backward(); }, {"mul", "modified by an inplace operation"});
 }
 
 TEST(InPlace, ModifyingThroughAnotherViewOfTheStorageIsDetected) {
@@ -393,7 +393,7 @@ TEST(InPlace, ModifyingThroughAnotherViewOfTheStorageIsDetected) {
     NoGradGuard no_grad;
     x.detach().narrow(0, 0, 1).fill_(5);
   }
-  expect_autograd_error([&] { loss.backward(); }, {"sin", "modified by an in-place operation"});
+  expect_autograd_error([&] { loss.backward(); }, {"sin", "modified by an inplace operation"});
 }
 
 TEST(InPlace, ModifyingATensorNoBackwardNeedsIsFine) {
