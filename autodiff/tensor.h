@@ -195,7 +195,8 @@ class Tensor {
   Tensor tanh() const;
   Tensor matmul(const Tensor& other) const;
 
-  // In-place updates: never recorded; refused while grad mode would need to record them.
+  // In-place updates, as PyTorch's: recorded when grad mode is on and this tensor or an operand
+  // requires grad (refused then on a leaf requiring grad, and on a view), plain kernels otherwise.
   Tensor& zero_();
   Tensor& fill_(double value);
   Tensor& copy_(const Tensor& source);
@@ -209,6 +210,16 @@ class Tensor {
   Tensor& addcmul_(const Tensor& a, const Tensor& b, double value = 1);
   Tensor& addcdiv_(const Tensor& a, const Tensor& b, double value = 1);
   Tensor& clamp_(double low, double high);
+  Tensor& relu_();
+  Tensor& masked_fill_(const Tensor& mask, double value);
+  Tensor& operator+=(const Tensor& other) { return add_(other); }
+  Tensor& operator+=(double value) { return add_(value); }
+  Tensor& operator-=(const Tensor& other) { return sub_(other); }
+  Tensor& operator-=(double value) { return add_(-value); }
+  Tensor& operator*=(const Tensor& other) { return mul_(other); }
+  Tensor& operator*=(double value) { return mul_(value); }
+  Tensor& operator/=(const Tensor& other) { return div_(other); }
+  Tensor& operator/=(double value) { return div_(value); }
 
   std::string str() const;
 

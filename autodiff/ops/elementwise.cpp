@@ -1,5 +1,5 @@
 // Elementwise ops with broadcasting, their gradients (written with differentiable ops, so they
-// can be differentiated again), comparisons, and the in-place updates optimizers use.
+// can be differentiated again), and comparisons. The in-place updates are in inplace.cpp.
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -489,110 +489,5 @@ Tensor Tensor::pow(const Tensor& exponent) const { return tapegrad::pow(*this, e
 Tensor Tensor::relu() const { return tapegrad::relu(*this); }
 Tensor Tensor::sigmoid() const { return tapegrad::sigmoid(*this); }
 Tensor Tensor::tanh() const { return tapegrad::tanh(*this); }
-
-// ---- in-place updates ----
-
-namespace {
-
-void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double alpha) {
-  check_inplace(name, self, {&other});
-  check_compatible(name, self, other);
-  TAPEGRAD_CHECK(other.shape() == self.shape() || broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
-                 "{}: the operand of shape {} cannot be broadcast to the updated tensor's shape {}", name, other.shape(),
-                 self.shape());
-  backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), alpha);
-  self.impl().storage->bump_version();
-}
-
-void inplace_unary(UnaryOp op, const char* name, const Tensor& self, const UnaryScalars& scalars) {
-  check_inplace(name, self, {});
-  backend_of(self).unary(op, self.desc(), self.desc(), scalars);
-  self.impl().storage->bump_version();
-}
-
-}  // namespace
-
-Tensor& Tensor::zero_() { return fill_(0.0); }
-
-Tensor& Tensor::fill_(double value) {
-  check_inplace("fill_", *this, {});
-  backend_of(*this).fill(desc(), value);
-  impl().storage->bump_version();
-  return *this;
-}
-
-Tensor& Tensor::copy_(const Tensor& source) {
-  check_inplace("copy_", *this, {&source});
-  check_defined("copy_", source);
-  TAPEGRAD_CHECK(broadcast_shapes(shape(), source.shape(), "copy_") == shape(),
-                 "copy_: source of shape {} cannot be broadcast to the destination's shape {}", source.shape(), shape());
-  const Tensor local = source.device() == device() ? source : source.to(device());
-  backend_of(*this).copy(broadcast_desc(local, shape()), desc());
-  impl().storage->bump_version();
-  return *this;
-}
-
-Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  inplace_binary(BinaryOp::Add, "add_", *this, other, alpha);
-  return *this;
-}
-Tensor& Tensor::add_(double value) {
-  inplace_unary(UnaryOp::AddScalar, "add_", *this, UnaryScalars::operand(value));
-  return *this;
-}
-Tensor& Tensor::sub_(const Tensor& other, double alpha) {
-  inplace_binary(BinaryOp::Sub, "sub_", *this, other, alpha);
-  return *this;
-}
-Tensor& Tensor::mul_(const Tensor& other) {
-  inplace_binary(BinaryOp::Mul, "mul_", *this, other, 1);
-  return *this;
-}
-Tensor& Tensor::mul_(double value) {
-  inplace_unary(UnaryOp::MulScalar, "mul_", *this, UnaryScalars::operand(value));
-  return *this;
-}
-Tensor& Tensor::div_(const Tensor& other) {
-  check_floating("div_", *this);
-  inplace_binary(BinaryOp::Div, "div_", *this, other, 1);
-  return *this;
-}
-Tensor& Tensor::div_(double value) {
-  check_floating("div_", *this);
-  inplace_unary(UnaryOp::MulScalar, "div_", *this, UnaryScalars::operand(1.0 / value));
-  return *this;
-}
-namespace {
-
-void inplace_addcmul(const char* name, const Tensor& self, const Tensor& a, const Tensor& b, double value,
-                     kernels::AddedTerm term) {
-  check_inplace(name, self, {&a, &b});
-  check_compatible(name, self, a);
-  check_compatible(name, self, b);
-  if (term == kernels::AddedTerm::Quotient) check_floating(name, self);
-  const bool same_shapes = a.shape() == self.shape() && b.shape() == self.shape();
-  TAPEGRAD_CHECK(same_shapes ||
-                     broadcast_shapes(self.shape(), broadcast_shapes(a.shape(), b.shape(), name), name) == self.shape(),
-                 "{}: operands of shapes {} and {} cannot be broadcast to the updated tensor's shape {}", name, a.shape(),
-                 b.shape(), self.shape());
-  backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, term,
-                           self.desc());
-  self.impl().storage->bump_version();
-}
-
-}  // namespace
-
-Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
-  inplace_addcmul("addcmul_", *this, a, b, value, kernels::AddedTerm::Product);
-  return *this;
-}
-Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
-  inplace_addcmul("addcdiv_", *this, a, b, value, kernels::AddedTerm::Quotient);
-  return *this;
-}
-Tensor& Tensor::clamp_(double low, double high) {
-  inplace_unary(UnaryOp::Clamp, "clamp_", *this, UnaryScalars::bounds(low, high));
-  return *this;
-}
 
 }  // namespace tapegrad

@@ -1,0 +1,223 @@
+// The in-place updates (add_, mul_, clamp_, copy_, ...), as PyTorch's. Without anything to record
+// (grad mode off, as in optimizer steps, or no tensor requiring grad) they run one kernel on the
+// tensor's memory. Otherwise they are recorded: the new value is computed by the out-of-place op
+// from the current one (an operand its backward reads is cloned first, so the write below does
+// not invalidate it), written into the tensor's memory, and that op's node becomes the tensor's
+// history. Nodes that saved the tensor before the write then report the change at backward.
+#include <tapegrad/autodiff/ops/common.h>
+
+namespace tapegrad {
+
+using kernels::BinaryOp;
+using kernels::UnaryOp;
+using kernels::UnaryScalars;
+using namespace detail;
+
+namespace {
+
+// Whether an in-place update of `self` must be recorded; refuses the ones PyTorch refuses.
+bool records_inplace(const char* op, const Tensor& self, std::initializer_list<const Tensor*> operands) {
+  check_defined(op, self);
+  if (!GradMode::is_enabled()) return false;
+  bool operand_requires_grad = false;
+  for (const Tensor* operand : operands) operand_requires_grad |= operand->defined() && operand->requires_grad();
+  if (!self.requires_grad() && !operand_requires_grad) return false;
+  if (self.requires_grad() && self.is_leaf())
+    throw AutogradError(fmt::format(
+        "{}: a leaf Variable that requires grad is being used in an in-place operation (shape {}). Update it under "
+        "NoGradGuard (as optimizers do), or update a clone() of it",
+        op, self.shape()));
+  if (self.impl().is_view)
+    throw AutogradError(fmt::format(
+        "{}: in-place operations on a view (shape {}) are not recorded when gradients flow through it (its base or "
+        "the operand requires grad). Build the new value out of place (e.g. with where, masked_fill or cat), or "
+        "clone() the view and update the clone",
+        op, self.shape()));
+  return true;
+}
+
+// Makes `node` self's history after a recorded write; a retained gradient follows the tensor to
+// its new value, as in PyTorch.
+void set_inplace_history(Tensor& self, std::shared_ptr<Node> node) {
+  TensorImpl& impl = self.impl();
+  if (impl.grad_fn && impl.grad_fn->hooks()) {
+    std::weak_ptr<TensorImpl>& retained = impl.grad_fn->hooks()->retained;
+    if (retained.lock() == self.impl_ptr()) {
+      retained.reset();
+      node->hooks_or_create().retained = self.impl_ptr();
+    }
+  }
+  impl.requires_grad = true;
+  std::shared_ptr<Node> previous = std::exchange(impl.grad_fn, std::move(node));
+  release_node(std::move(previous));
+}
+
+// The recorded form of an update: `updated` is self's new value computed out of place.
+void write_recorded(const char* op, Tensor& self, const Tensor& updated) {
+  TAPEGRAD_CHECK(updated.shape() == self.shape(), "{}: the result of shape {} does not fit the updated tensor's shape {}",
+                 op, updated.shape(), self.shape());
+  backend_of(self).copy(updated.desc(), self.desc());
+  self.impl().storage->bump_version();
+  set_inplace_history(self, updated.grad_fn());
+}
+
+void check_operand(const char* name, const Tensor& self, const Tensor& other) {
+  check_compatible(name, self, other);
+  TAPEGRAD_CHECK(other.shape() == self.shape() || broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
+                 "{}: the operand of shape {} cannot be broadcast to the updated tensor's shape {}", name, other.shape(),
+                 self.shape());
+}
+
+// `out_of_place(self)` computes the recorded form's new value.
+template <class OutOfPlace>
+void inplace_binary(BinaryOp op, const char* name, Tensor& self, const Tensor& other, double alpha,
+                    OutOfPlace&& out_of_place) {
+  const bool recorded = records_inplace(name, self, {&other});
+  check_operand(name, self, other);
+  if (recorded) return write_recorded(name, self, out_of_place(self));
+  backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), alpha);
+  self.impl().storage->bump_version();
+}
+
+template <class OutOfPlace>
+void inplace_unary(UnaryOp op, const char* name, Tensor& self, const UnaryScalars& scalars,
+                   OutOfPlace&& out_of_place) {
+  if (records_inplace(name, self, {})) return write_recorded(name, self, out_of_place(self));
+  backend_of(self).unary(op, self.desc(), self.desc(), scalars);
+  self.impl().storage->bump_version();
+}
+
+// An update whose new value does not depend on the old one (fill_, copy_): the kernel writes
+// self's memory, and when recorded, self's history becomes a node giving the old value no
+// gradient and `operand` (if any) the incoming gradient reduced to its shape, dtype and device.
+template <class Write>
+void overwrite(const char* name, Tensor& self, const Tensor* operand, Write&& write) {
+  const bool recorded = operand != nullptr ? records_inplace(name, self, {operand}) : records_inplace(name, self, {});
+  write();
+  self.impl().storage->bump_version();
+  if (!recorded) return;
+  Tensor updated = self.detach();
+  if (operand == nullptr) {
+    record(name, updated, {self}, [](BackwardContext&) {});
+  } else {
+    record(name, updated, {self, *operand},
+           [shape = operand->shape(), dtype = operand->dtype(), device = operand->device()](BackwardContext& ctx) {
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, sum_to(ctx.grad(), shape).to(dtype).to(device));
+           });
+  }
+  set_inplace_history(self, updated.grad_fn());
+}
+
+}  // namespace
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
+
+Tensor& Tensor::fill_(double value) {
+  overwrite("fill_", *this, nullptr, [&] { backend_of(*this).fill(desc(), value); });
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& source) {
+  check_defined("copy_", *this);
+  check_defined("copy_", source);
+  TAPEGRAD_CHECK(broadcast_shapes(shape(), source.shape(), "copy_") == shape(),
+                 "copy_: source of shape {} cannot be broadcast to the destination's shape {}", source.shape(), shape());
+  overwrite("copy_", *this, &source, [&] {
+    NoGradGuard no_grad;  // moving the source to this device is part of the write, recorded as copy_
+    const Tensor local = source.device() == device() ? source : source.to(device());
+    backend_of(*this).copy(broadcast_desc(local, shape()), desc());
+  });
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  inplace_binary(BinaryOp::Add, "add_", *this, other, alpha, [&](const Tensor& self) { return tapegrad::add(self, other, alpha); });
+  return *this;
+}
+Tensor& Tensor::add_(double value) {
+  inplace_unary(UnaryOp::AddScalar, "add_", *this, UnaryScalars::operand(value),
+                [&](const Tensor& self) { return tapegrad::add(self, value); });
+  return *this;
+}
+Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  inplace_binary(BinaryOp::Sub, "sub_", *this, other, alpha, [&](const Tensor& self) { return tapegrad::sub(self, other, alpha); });
+  return *this;
+}
+// mul, div, relu and clamp save their input for backward: the recorded forms give them a clone
+// of the old value, which the write leaves intact.
+Tensor& Tensor::mul_(const Tensor& other) {
+  inplace_binary(BinaryOp::Mul, "mul_", *this, other, 1, [&](const Tensor& self) { return tapegrad::mul(self.clone(), other); });
+  return *this;
+}
+Tensor& Tensor::mul_(double value) {
+  inplace_unary(UnaryOp::MulScalar, "mul_", *this, UnaryScalars::operand(value),
+                [&](const Tensor& self) { return tapegrad::mul(self, value); });
+  return *this;
+}
+Tensor& Tensor::div_(const Tensor& other) {
+  check_floating("div_", *this);
+  inplace_binary(BinaryOp::Div, "div_", *this, other, 1, [&](const Tensor& self) { return tapegrad::div(self.clone(), other); });
+  return *this;
+}
+Tensor& Tensor::div_(double value) {
+  check_floating("div_", *this);
+  inplace_unary(UnaryOp::MulScalar, "div_", *this, UnaryScalars::operand(1.0 / value),
+                [&](const Tensor& self) { return tapegrad::mul(self, 1.0 / value); });
+  return *this;
+}
+Tensor& Tensor::clamp_(double low, double high) {
+  inplace_unary(UnaryOp::Clamp, "clamp_", *this, UnaryScalars::bounds(low, high),
+                [&](const Tensor& self) { return tapegrad::clamp(self.clone(), low, high); });
+  return *this;
+}
+Tensor& Tensor::relu_() {
+  inplace_unary(UnaryOp::Relu, "relu_", *this, {}, [](const Tensor& self) { return tapegrad::relu(self.clone()); });
+  return *this;
+}
+
+Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
+  const bool recorded = records_inplace("masked_fill_", *this, {});
+  const Tensor filled = tapegrad::masked_fill(*this, mask, value);  // refuses a mask that does not broadcast
+  if (recorded) {
+    write_recorded("masked_fill_", *this, filled);
+  } else {
+    backend_of(*this).copy(filled.desc(), desc());
+    impl().storage->bump_version();
+  }
+  return *this;
+}
+
+namespace {
+
+void inplace_addcmul(const char* name, Tensor& self, const Tensor& a, const Tensor& b, double value,
+                     kernels::AddedTerm term) {
+  const bool recorded = records_inplace(name, self, {&a, &b});
+  check_compatible(name, self, a);
+  check_compatible(name, self, b);
+  if (term == kernels::AddedTerm::Quotient) check_floating(name, self);
+  const bool same_shapes = a.shape() == self.shape() && b.shape() == self.shape();
+  TAPEGRAD_CHECK(same_shapes ||
+                     broadcast_shapes(self.shape(), broadcast_shapes(a.shape(), b.shape(), name), name) == self.shape(),
+                 "{}: operands of shapes {} and {} cannot be broadcast to the updated tensor's shape {}", name, a.shape(),
+                 b.shape(), self.shape());
+  if (recorded) {
+    const Tensor term_value = term == kernels::AddedTerm::Product ? mul(a, b) : div(a, b);
+    return write_recorded(name, self, add(self, term_value, value));
+  }
+  backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, term,
+                           self.desc());
+  self.impl().storage->bump_version();
+}
+
+}  // namespace
+
+Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
+  inplace_addcmul("addcmul_", *this, a, b, value, kernels::AddedTerm::Product);
+  return *this;
+}
+Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
+  inplace_addcmul("addcdiv_", *this, a, b, value, kernels::AddedTerm::Quotient);
+  return *this;
+}
+
+}  // namespace tapegrad
