@@ -63,11 +63,13 @@ struct TensorImpl {
   std::int64_t offset = 0;  // in elements
   DType dtype = DType::Float32;
   bool requires_grad = false;
-  bool is_view = false;                   // made by a differentiable view op (select, narrow, view, ...)
   std::shared_ptr<Node> grad_fn;          // the op that produced this tensor; null for leaves
   std::weak_ptr<Node> grad_accumulator;   // a leaf's gradient sink, while a graph uses it
   std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient (or a retained non-leaf's)
   std::shared_ptr<GradHooks> hooks;       // a leaf's hooks, shared with its accumulator; null when none
+  // The tensor whose memory a differentiable view op (select, narrow, view, ...) looked into, so an
+  // in-place update of the view can rewrite the base's history. Weak: a view keeps no graph alive.
+  std::weak_ptr<TensorImpl> view_base;
 
   TensorImpl() = default;
   TensorImpl(const TensorImpl&) = delete;

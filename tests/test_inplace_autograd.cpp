@@ -1,7 +1,8 @@
 // Specification of in-place updates on the tape, as PyTorch's: on a non-leaf (or with an operand
 // requiring grad) they are recorded, so the gradient equals the out-of-place op's (first and
 // second order); a node that saved the old value reports the write at backward with PyTorch's
-// message; leaves requiring grad and views are refused; retain_grad follows the new value.
+// message; an update through a view rewrites the base's history (PyTorch's CopySlices); leaves
+// requiring grad and views of them are refused; retain_grad follows the new value.
 #include <functional>
 #include <string>
 #include <vector>
@@ -178,20 +179,65 @@ TEST(InPlaceAutograd, NotRecordedUnderNoGradGuard) {
   EXPECT_EQ(h.grad_fn(), node);
 }
 
-TEST(InPlaceAutograd, ViewsOfRecordedTensorsAreRefused) {
+TEST(InPlaceAutograd, UpdateThroughAViewRewritesTheBaseHistory) {
+  // h = 2x; h[0] *= y; the gradient reaches x through the untouched row and y through row 0.
   Tensor x = leaf({1, 2, 3, 4}, Shape{2, 2});
-  Tensor h = x * 1.0;
   const Tensor y = leaf({5, 6});
-  expect_error([&] { h[0] += y; }, {"add_", "view", "clone()"});
-  expect_error([&] { h.narrow(1, 0, 1).mul_(2.0); }, {"mul_", "view"});
-  expect_error([&] { h[1] = y; }, {"copy_", "view"});
-  Tensor plain = zeros({2, 2}, kFloat64);
-  expect_error([&] { plain[0].add_(y); }, {"add_", "view"});
-  expect_values(h, {1, 2, 3, 4});
-  expect_values(plain, {0, 0, 0, 0});
+  Tensor h = x * 2.0;
+  h[0] *= y;
+  expect_values(h, {10, 24, 6, 8});
+  EXPECT_STREQ(h.grad_fn()->name(), "copy_slices");
+  (h * f64({1, 2, 3, 4}, Shape{2, 2})).sum().backward();
+  expect_values(x.grad(), {10, 24, 6, 8});  // 2 * y * weight in row 0, 2 * weight in row 1
+  expect_values(y.grad(), {2, 8});          // 2x * weight in row 0
+}
+
+TEST(InPlaceAutograd, UpdatesThroughViewsMatchTheOutOfPlaceGradients) {
+  const auto narrowed = [](const std::vector<Tensor>& in) {
+    Tensor h = in[0] * 1.5;
+    h.narrow(1, 1, 2).mul_(in[1].narrow(0, 0, 2));  // columns 1 and 2 of every row
+    h.select(0, 0).add_(in[1].sum());
+    return h * in[0];
+  };
+  const auto transposed = [](const std::vector<Tensor>& in) {
+    Tensor h = in[0] * 1.5;
+    h.t().relu_();                            // through the whole (transposed) view
+    h.t()[1].copy_(in[1].narrow(0, 0, 2));    // row 1 of h^T is h's column 1
+    return h * h.sum();
+  };
+  const auto assigned = [](const std::vector<Tensor>& in) {
+    Tensor h = zeros({2, 3}, kFloat64);
+    h[1] = in[1];  // a plain tensor joins the graph through the view
+    h[0] = in[0][1] * 2.0;
+    return h * h;
+  };
+  for (const auto& fn : {GradcheckFunction(narrowed), GradcheckFunction(transposed), GradcheckFunction(assigned)}) {
+    expect_gradcheck(fn, {input({2, 3}, 41), input({3}, 42)});
+    expect_gradgradcheck(fn, {input({2, 3}, 43), input({3}, 44)});
+  }
+}
+
+TEST(InPlaceAutograd, TheViewsHistoryIsRegeneratedFromTheNewBase) {
+  Tensor x = leaf({1, 2, 3, 4});
+  Tensor h = x * 1.0;
+  Tensor front = h.narrow(0, 0, 2);
+  front.mul_(3.0);
+  EXPECT_STREQ(front.grad_fn()->name(), "as_strided");
+  (front * front).sum().backward();  // d/dx of (3x)^2 on the first two elements
+  expect_values(x.grad(), {18, 36, 0, 0});
+}
+
+TEST(InPlaceAutograd, ViewsOfLeavesAndOverlappingViewsAreRefused) {
+  Tensor w = leaf({1, 2, 3, 4}, Shape{2, 2});
+  expect_error([&] { w[0].add_(1.0); }, {"add_", "a view of a leaf Variable that requires grad"});
+  Tensor h = leaf({1, 2}) * 1.0;
+  expect_error([&] { h.expand({3, 2}).mul_(2.0); }, {"mul_", "more than one element", "clone()"});
+  expect_values(w, {1, 2, 3, 4});
   // Nothing to record: views are updated as before.
+  Tensor plain = zeros({2, 2}, kFloat64);
   plain[0].add_(f64({1, 2}));
   expect_values(plain, {1, 2, 0, 0});
+  EXPECT_FALSE(plain.requires_grad());
 }
 
 TEST(InPlaceAutograd, RetainGradFollowsTheNewValue) {

@@ -3,7 +3,8 @@
 // tensor's memory. Otherwise they are recorded: the new value is computed by the out-of-place op
 // from the current one (an operand its backward reads is cloned first, so the write below does
 // not invalidate it), written into the tensor's memory, and that op's node becomes the tensor's
-// history. Nodes that saved the tensor before the write then report the change at backward.
+// history. Nodes that saved the tensor before the write then report the change at backward. An
+// update through a view also rewrites its base's history, as PyTorch's CopySlices does.
 #include <tapegrad/autodiff/ops/common.h>
 
 namespace tapegrad {
@@ -15,25 +16,81 @@ using namespace detail;
 
 namespace {
 
+// Where a view's elements lie in its base's memory, the base being contiguous.
+struct ViewGeometry {
+  Shape base_shape;
+  Shape shape;
+  Strides strides;
+  std::int64_t offset = 0;  // from the base's first element
+};
+
+Tensor strided_embed(const Tensor& part, const ViewGeometry& geometry);
+
+// The elements of `whole` (shaped like the base) that the view sees. Linear, so its gradient is
+// strided_embed and the other way round, to any order.
+Tensor strided_extract(const Tensor& whole, const ViewGeometry& geometry) {
+  const Tensor dense = whole.contiguous();
+  Tensor out = make_view(dense, geometry.shape, geometry.strides, dense.storage_offset() + geometry.offset);
+  if (should_record(dense))
+    record("as_strided", out, {dense}, [geometry](BackwardContext& ctx) {
+      ctx.set_input_grad(0, strided_embed(ctx.grad(), geometry));
+    });
+  return out;
+}
+
+// Zeros shaped like the base, with `part` where the view sees.
+Tensor strided_embed(const Tensor& part, const ViewGeometry& geometry) {
+  Tensor out = zeros(geometry.base_shape, options_of(part));
+  backend_of(part).copy(part.desc(), make_view(out, geometry.shape, geometry.strides, geometry.offset).desc());
+  if (should_record(part))
+    record("as_strided_scatter", out, {part}, [geometry](BackwardContext& ctx) {
+      ctx.set_input_grad(0, strided_extract(ctx.grad(), geometry));
+    });
+  return out;
+}
+
+// How an update is done: `recorded` false runs the kernel alone; `base` is defined when a
+// recorded update writes through a view, whose base's history it must rewrite.
+struct InPlaceUpdate {
+  bool recorded = false;
+  Tensor base;
+};
+
+bool overlaps_itself(const Tensor& t) {
+  for (int d = 0; d < t.dim(); ++d)
+    if (t.strides()[d] == 0 && t.shape()[d] > 1) return true;
+  return false;
+}
+
 // Whether an in-place update of `self` must be recorded; refuses the ones PyTorch refuses.
-bool records_inplace(const char* op, const Tensor& self, std::initializer_list<const Tensor*> operands) {
+InPlaceUpdate plan_inplace(const char* op, const Tensor& self, std::initializer_list<const Tensor*> operands) {
   check_defined(op, self);
-  if (!GradMode::is_enabled()) return false;
+  if (!GradMode::is_enabled()) return {};
   bool operand_requires_grad = false;
   for (const Tensor* operand : operands) operand_requires_grad |= operand->defined() && operand->requires_grad();
-  if (!self.requires_grad() && !operand_requires_grad) return false;
+  if (!self.requires_grad() && !operand_requires_grad) return {};
   if (self.requires_grad() && self.is_leaf())
     throw AutogradError(fmt::format(
         "{}: a leaf Variable that requires grad is being used in an in-place operation (shape {}). Update it under "
         "NoGradGuard (as optimizers do), or update a clone() of it",
         op, self.shape()));
-  if (self.impl().is_view)
+  std::shared_ptr<TensorImpl> base_impl = self.impl().view_base.lock();
+  if (!base_impl) return {true, Tensor()};
+  Tensor base(std::move(base_impl));
+  if (base.requires_grad() && base.is_leaf())
     throw AutogradError(fmt::format(
-        "{}: in-place operations on a view (shape {}) are not recorded when gradients flow through it (its base or "
-        "the operand requires grad). Build the new value out of place (e.g. with where, masked_fill or cat), or "
-        "clone() the view and update the clone",
-        op, self.shape()));
-  return true;
+        "{}: a view of a leaf Variable that requires grad is being used in an in-place operation (view of shape {} "
+        "into a leaf of shape {}). Update the leaf under NoGradGuard, or compute the new value out of place",
+        op, self.shape(), base.shape()));
+  TAPEGRAD_CHECK(!overlaps_itself(self),
+                 "{}: unsupported operation: more than one element of the written-to tensor (shape {}, strides {}) refers "
+                 "to a single memory location; clone() it before the in-place operation",
+                 op, self.shape(), self.strides());
+  TAPEGRAD_CHECK(base.is_contiguous(),
+                 "{}: an in-place update through a view is recorded only for a contiguous base, and this view's base "
+                 "(shape {}, strides {}) is not; compute the new value out of place, or clone() the base first",
+                 op, base.shape(), base.strides());
+  return {true, std::move(base)};
 }
 
 // Makes `node` self's history after a recorded write; a retained gradient follows the tensor to
@@ -52,13 +109,42 @@ void set_inplace_history(Tensor& self, std::shared_ptr<Node> node) {
   release_node(std::move(previous));
 }
 
+// After a recorded write through `view` whose new value is `updated`: the base's value is now its
+// old one with the view's elements replaced by `updated` (PyTorch's CopySlices), and the view's
+// is those elements of the new base.
+void rebase_view(Tensor& view, Tensor& base, const Tensor& updated) {
+  const ViewGeometry geometry{base.shape(), view.shape(), view.strides(), view.storage_offset() - base.storage_offset()};
+  Tensor new_base = base.detach();
+  record("copy_slices", new_base, {base, updated}, [geometry](BackwardContext& ctx) {
+    const Tensor inside = strided_extract(ctx.grad(), geometry);
+    if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, sub(ctx.grad(), strided_embed(inside, geometry)));
+    if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, inside);
+  });
+  set_inplace_history(base, new_base.grad_fn());
+  Tensor new_view = view.detach();
+  record("as_strided", new_view, {base}, [geometry](BackwardContext& ctx) {
+    ctx.set_input_grad(0, strided_embed(ctx.grad(), geometry));
+  });
+  set_inplace_history(view, new_view.grad_fn());
+}
+
+// Gives self the history of `updated`, its new value (already in self's memory).
+void set_updated_history(const InPlaceUpdate& update, Tensor& self, const Tensor& updated) {
+  if (update.base.defined()) {
+    Tensor base = update.base;
+    rebase_view(self, base, updated);
+  } else {
+    set_inplace_history(self, updated.grad_fn());
+  }
+}
+
 // The recorded form of an update: `updated` is self's new value computed out of place.
-void write_recorded(const char* op, Tensor& self, const Tensor& updated) {
+void write_recorded(const char* op, const InPlaceUpdate& update, Tensor& self, const Tensor& updated) {
   TAPEGRAD_CHECK(updated.shape() == self.shape(), "{}: the result of shape {} does not fit the updated tensor's shape {}",
                  op, updated.shape(), self.shape());
   backend_of(self).copy(updated.desc(), self.desc());
   self.impl().storage->bump_version();
-  set_inplace_history(self, updated.grad_fn());
+  set_updated_history(update, self, updated);
 }
 
 void check_operand(const char* name, const Tensor& self, const Tensor& other) {
@@ -72,9 +158,9 @@ void check_operand(const char* name, const Tensor& self, const Tensor& other) {
 template <class OutOfPlace>
 void inplace_binary(BinaryOp op, const char* name, Tensor& self, const Tensor& other, double alpha,
                     OutOfPlace&& out_of_place) {
-  const bool recorded = records_inplace(name, self, {&other});
+  const InPlaceUpdate update = plan_inplace(name, self, {&other});
   check_operand(name, self, other);
-  if (recorded) return write_recorded(name, self, out_of_place(self));
+  if (update.recorded) return write_recorded(name, update, self, out_of_place(self));
   backend_of(self).binary(op, self.desc(), broadcast_desc(other, self.shape()), self.desc(), alpha);
   self.impl().storage->bump_version();
 }
@@ -82,7 +168,8 @@ void inplace_binary(BinaryOp op, const char* name, Tensor& self, const Tensor& o
 template <class OutOfPlace>
 void inplace_unary(UnaryOp op, const char* name, Tensor& self, const UnaryScalars& scalars,
                    OutOfPlace&& out_of_place) {
-  if (records_inplace(name, self, {})) return write_recorded(name, self, out_of_place(self));
+  const InPlaceUpdate update = plan_inplace(name, self, {});
+  if (update.recorded) return write_recorded(name, update, self, out_of_place(self));
   backend_of(self).unary(op, self.desc(), self.desc(), scalars);
   self.impl().storage->bump_version();
 }
@@ -92,10 +179,10 @@ void inplace_unary(UnaryOp op, const char* name, Tensor& self, const UnaryScalar
 // gradient and `operand` (if any) the incoming gradient reduced to its shape, dtype and device.
 template <class Write>
 void overwrite(const char* name, Tensor& self, const Tensor* operand, Write&& write) {
-  const bool recorded = operand != nullptr ? records_inplace(name, self, {operand}) : records_inplace(name, self, {});
+  const InPlaceUpdate update = operand != nullptr ? plan_inplace(name, self, {operand}) : plan_inplace(name, self, {});
   write();
   self.impl().storage->bump_version();
-  if (!recorded) return;
+  if (!update.recorded) return;
   Tensor updated = self.detach();
   if (operand == nullptr) {
     record(name, updated, {self}, [](BackwardContext&) {});
@@ -105,7 +192,7 @@ void overwrite(const char* name, Tensor& self, const Tensor* operand, Write&& wr
              if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, sum_to(ctx.grad(), shape).to(dtype).to(device));
            });
   }
-  set_inplace_history(self, updated.grad_fn());
+  set_updated_history(update, self, updated);
 }
 
 }  // namespace
@@ -176,10 +263,10 @@ Tensor& Tensor::relu_() {
 }
 
 Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
-  const bool recorded = records_inplace("masked_fill_", *this, {});
+  const InPlaceUpdate update = plan_inplace("masked_fill_", *this, {});
   const Tensor filled = tapegrad::masked_fill(*this, mask, value);  // refuses a mask that does not broadcast
-  if (recorded) {
-    write_recorded("masked_fill_", *this, filled);
+  if (update.recorded) {
+    write_recorded("masked_fill_", update, *this, filled);
   } else {
     backend_of(*this).copy(filled.desc(), desc());
     impl().storage->bump_version();
@@ -191,7 +278,7 @@ namespace {
 
 void inplace_addcmul(const char* name, Tensor& self, const Tensor& a, const Tensor& b, double value,
                      kernels::AddedTerm term) {
-  const bool recorded = records_inplace(name, self, {&a, &b});
+  const InPlaceUpdate update = plan_inplace(name, self, {&a, &b});
   check_compatible(name, self, a);
   check_compatible(name, self, b);
   if (term == kernels::AddedTerm::Quotient) check_floating(name, self);
@@ -200,9 +287,9 @@ void inplace_addcmul(const char* name, Tensor& self, const Tensor& a, const Tens
                      broadcast_shapes(self.shape(), broadcast_shapes(a.shape(), b.shape(), name), name) == self.shape(),
                  "{}: operands of shapes {} and {} cannot be broadcast to the updated tensor's shape {}", name, a.shape(),
                  b.shape(), self.shape());
-  if (recorded) {
+  if (update.recorded) {
     const Tensor term_value = term == kernels::AddedTerm::Product ? mul(a, b) : div(a, b);
-    return write_recorded(name, self, add(self, term_value, value));
+    return write_recorded(name, update, self, add(self, term_value, value));
   }
   backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, term,
                            self.desc());

@@ -63,11 +63,12 @@ std::optional<Strides> view_strides(const Shape& old_shape, const Strides& old_s
   return strides;
 }
 
-// The result of a differentiable view op: in-place updates through it are refused while they
-// would have to be recorded (see ops/inplace.cpp).
+// The result of a differentiable view op, which remembers the tensor that owns the memory (the
+// base of `a` if `a` is a view itself) for recorded in-place updates (see ops/inplace.cpp).
 Tensor view_of(const Tensor& a, const Shape& shape, const Strides& strides, std::int64_t offset) {
   Tensor out = make_view(a, shape, strides, offset);
-  out.impl().is_view = true;
+  const std::weak_ptr<TensorImpl>& base_of_a = a.impl().view_base;
+  out.impl().view_base = base_of_a.expired() ? std::weak_ptr<TensorImpl>(a.impl_ptr()) : base_of_a;
   return out;
 }
 
