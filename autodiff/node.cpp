@@ -115,7 +115,11 @@ void accumulate_grad(TensorImpl& tensor, const Tensor& grad) {
 
 std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
   TensorImpl& impl = tensor.impl();
-  if (impl.grad_fn) return impl.grad_fn;
+  if (impl.grad_fn) {
+    if (!impl.view_base.expired() && impl.view_version != impl.storage->version()) [[unlikely]]
+      detail::refresh_view_history(tensor);
+    return impl.grad_fn;
+  }
   std::shared_ptr<Node> accumulator = impl.grad_accumulator.lock();
   if (!accumulator) {
     accumulator = std::allocate_shared<AccumulateGrad>(kernels::PoolAllocator<AccumulateGrad>(), tensor.impl_ptr());

@@ -170,6 +170,12 @@ bool should_record(const Ts&... inputs) {
 // The node that receives gradients for `tensor`: its grad_fn, or (for a leaf) its accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& tensor);
 
+namespace detail {
+// A view whose memory was written since its history was set (its base updated in place) gets a
+// history from its base's current one, as PyTorch regenerates a view's grad_fn.
+void refresh_view_history(const Tensor& view);
+}  // namespace detail
+
 // Connects `output` to a new node with edges to the inputs and the given backward closure.
 template <class Backward>
 void record_node(const char* name, Tensor& output, NodeEdges next, Backward backward) {

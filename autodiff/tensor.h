@@ -70,6 +70,7 @@ struct TensorImpl {
   // The tensor whose memory a differentiable view op (select, narrow, view, ...) looked into, so an
   // in-place update of the view can rewrite the base's history. Weak: a view keeps no graph alive.
   std::weak_ptr<TensorImpl> view_base;
+  std::uint32_t view_version = 0;  // the memory's version when the view's history was last set
 
   TensorImpl() = default;
   TensorImpl(const TensorImpl&) = delete;

@@ -227,6 +227,30 @@ TEST(InPlaceAutograd, TheViewsHistoryIsRegeneratedFromTheNewBase) {
   expect_values(x.grad(), {18, 36, 0, 0});
 }
 
+TEST(InPlaceAutograd, AViewTakenBeforeItsBaseWasUpdatedFollowsTheNewValue) {
+  // As PyTorch regenerates a view's grad_fn: v sees h after h.mul_(y), values and gradient.
+  Tensor x = leaf({1, 2, 3, 4});
+  const Tensor y = leaf({5, 6, 7, 8});
+  Tensor h = x * 1.0;
+  const Tensor front = h.narrow(0, 0, 2);
+  h.mul_(y);
+  Tensor sibling = h.narrow(0, 2, 2);
+  sibling.add_(1.0);
+  (front.sum() + 2.0 * h.narrow(0, 2, 2).sum()).backward();
+  expect_values(front, {5, 12});
+  expect_values(x.grad(), {5, 6, 14, 16});
+  expect_values(y.grad(), {1, 2, 6, 8});
+  expect_gradgradcheck(
+      [](const std::vector<Tensor>& in) {
+        Tensor h = in[0] * 1.0;
+        const Tensor front = h.narrow(0, 0, 2);
+        h.mul_(in[1]);
+        h.narrow(0, 1, 2).mul_(in[1].narrow(0, 0, 2));
+        return front * front;
+      },
+      {input({4}, 51), input({4}, 52)});
+}
+
 TEST(InPlaceAutograd, ViewsOfLeavesAndOverlappingViewsAreRefused) {
   Tensor w = leaf({1, 2, 3, 4}, Shape{2, 2});
   expect_error([&] { w[0].add_(1.0); }, {"add_", "a view of a leaf Variable that requires grad"});

@@ -109,11 +109,25 @@ void set_inplace_history(Tensor& self, std::shared_ptr<Node> node) {
   release_node(std::move(previous));
 }
 
+// The history of a view: its elements of the base's current value.
+void set_view_history(Tensor& view, const Tensor& base, const ViewGeometry& geometry) {
+  Tensor new_view = view.detach();
+  record("as_strided", new_view, {base}, [geometry](BackwardContext& ctx) {
+    ctx.set_input_grad(0, strided_embed(ctx.grad(), geometry));
+  });
+  set_inplace_history(view, new_view.grad_fn());
+  view.impl().view_version = view.version();
+}
+
+ViewGeometry geometry_of(const Tensor& view, const Tensor& base) {
+  return {base.shape(), view.shape(), view.strides(), view.storage_offset() - base.storage_offset()};
+}
+
 // After a recorded write through `view` whose new value is `updated`: the base's value is now its
 // old one with the view's elements replaced by `updated` (PyTorch's CopySlices), and the view's
 // is those elements of the new base.
 void rebase_view(Tensor& view, Tensor& base, const Tensor& updated) {
-  const ViewGeometry geometry{base.shape(), view.shape(), view.strides(), view.storage_offset() - base.storage_offset()};
+  const ViewGeometry geometry = geometry_of(view, base);
   Tensor new_base = base.detach();
   record("copy_slices", new_base, {base, updated}, [geometry](BackwardContext& ctx) {
     const Tensor inside = strided_extract(ctx.grad(), geometry);
@@ -121,11 +135,7 @@ void rebase_view(Tensor& view, Tensor& base, const Tensor& updated) {
     if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, inside);
   });
   set_inplace_history(base, new_base.grad_fn());
-  Tensor new_view = view.detach();
-  record("as_strided", new_view, {base}, [geometry](BackwardContext& ctx) {
-    ctx.set_input_grad(0, strided_embed(ctx.grad(), geometry));
-  });
-  set_inplace_history(view, new_view.grad_fn());
+  set_view_history(view, base, geometry);
 }
 
 // Gives self the history of `updated`, its new value (already in self's memory).
@@ -196,6 +206,21 @@ void overwrite(const char* name, Tensor& self, const Tensor* operand, Write&& wr
 }
 
 }  // namespace
+
+namespace detail {
+
+void refresh_view_history(const Tensor& view) {
+  TensorImpl& impl = view.impl();
+  const std::shared_ptr<TensorImpl> base_impl = impl.view_base.lock();
+  // Without a live base whose history can be read through the view, the history stays as it is.
+  if (!base_impl || !base_impl->requires_grad || overlaps_itself(view)) return;
+  const Tensor base(base_impl);
+  if (!base.is_contiguous()) return;
+  Tensor handle = view;
+  set_view_history(handle, base, geometry_of(view, base));
+}
+
+}  // namespace detail
 
 Tensor& Tensor::zero_() { return fill_(0.0); }
 

@@ -69,6 +69,7 @@ Tensor view_of(const Tensor& a, const Shape& shape, const Strides& strides, std:
   Tensor out = make_view(a, shape, strides, offset);
   const std::weak_ptr<TensorImpl>& base_of_a = a.impl().view_base;
   out.impl().view_base = base_of_a.expired() ? std::weak_ptr<TensorImpl>(a.impl_ptr()) : base_of_a;
+  out.impl().view_version = a.version();
   return out;
 }
 
