@@ -4,6 +4,7 @@
 
 #include <tapegrad/autodiff/engine.h>
 #include <tapegrad/autodiff/format.h>
+#include <tapegrad/autodiff/function.h>
 #include <tapegrad/autodiff/generator.h>
 #include <tapegrad/autodiff/grad_mode.h>
 #include <tapegrad/autodiff/gradcheck.h>

@@ -55,6 +55,8 @@ class Engine {
       Node* node = ready.back();
       ready.pop_back();
       Tensor grad = std::move(node->pending_grad_);
+      if (node->hooks_ && grad.defined()) [[unlikely]]
+        grad = node->hooks_->run(std::move(grad), node->name());
       if (captures != nullptr)
         for (const Capture& capture : *captures)
           if (capture.node == node) (*captured)[capture.input_index] = grad;

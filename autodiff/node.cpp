@@ -53,9 +53,10 @@ Tensor BackwardContext::unpack(const SavedTensor& saved) const {
   const Tensor& tensor = saved.tensor_;
   if (tensor.version() != saved.version_)
     throw AutogradError(fmt::format(
-        "{}: a tensor saved for backward (shape {}) was modified by an in-place operation (saved at version {}, "
-        "now at version {}); clone it before modifying it, or modify it before the op uses it",
-        node_.name(), tensor.shape(), saved.version_, tensor.version()));
+        "{}: one of the variables needed for gradient computation has been modified by an inplace operation: "
+        "[{} {}] is at version {}; expected version {} instead. Clone it before modifying it, or modify it before "
+        "the op uses it",
+        node_.name(), tensor.dtype(), tensor.shape(), tensor.version(), saved.version_));
   if (!saved.is_output_ || !GradMode::is_enabled()) return tensor;
   // Recording backward (create_graph): the op's output must lead back to this node.
   Tensor reconnected = tensor.detach();
@@ -80,35 +81,49 @@ class AccumulateGrad final : public Node {
     TAPEGRAD_CHECK(grad.shape() == leaf->shape && grad.dtype() == leaf->dtype,
                    "backward: gradient of shape {} and dtype {} does not match its leaf of shape {} and dtype {}",
                    grad.shape(), grad.dtype(), leaf->shape, leaf->dtype);
-    if (!leaf->grad) {
-      leaf->grad = std::make_unique<Tensor>(GradMode::is_enabled() ? grad : owned_copy(grad));
-    } else if (GradMode::is_enabled()) {
-      *leaf->grad = add(*leaf->grad, grad);
-    } else {
-      leaf->grad->add_(grad);
-    }
+    accumulate_grad(*leaf, grad);
+    if (hooks() == nullptr || hooks()->post_accumulate.empty()) return;
+    const Tensor handle(std::move(leaf));
+    // A copy of the list: a hook may remove itself or register others.
+    const auto post_accumulate = hooks()->post_accumulate;
+    for (const auto& [id, hook] : post_accumulate) hook(handle);
   }
 
  private:
-  // A gradient may be a broadcast view or shared with the graph; .grad must own its memory
-  // because optimizers update it in place.
-  static Tensor owned_copy(const Tensor& grad) {
-    const bool unshared = grad.impl_ptr().use_count() == 1 && grad.impl().storage->use_count() == 1;
-    if (unshared && grad.is_contiguous() && grad.storage_offset() == 0 && !grad.requires_grad()) return grad;
-    return grad.detach().clone();
-  }
-
   std::weak_ptr<TensorImpl> leaf_;
 };
 
+// A gradient may be a broadcast view or shared with the graph; .grad must own its memory
+// because optimizers update it in place.
+Tensor owned_copy(const Tensor& grad) {
+  const bool unshared = grad.impl_ptr().use_count() == 1 && grad.impl().storage->use_count() == 1;
+  if (unshared && grad.is_contiguous() && grad.storage_offset() == 0 && !grad.requires_grad()) return grad;
+  return grad.detach().clone();
+}
+
 }  // namespace
+
+void accumulate_grad(TensorImpl& tensor, const Tensor& grad) {
+  if (!tensor.grad) {
+    tensor.grad = std::make_unique<Tensor>(GradMode::is_enabled() ? grad : owned_copy(grad));
+  } else if (GradMode::is_enabled()) {
+    *tensor.grad = add(*tensor.grad, grad);
+  } else {
+    tensor.grad->add_(grad);
+  }
+}
 
 std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
   TensorImpl& impl = tensor.impl();
-  if (impl.grad_fn) return impl.grad_fn;
+  if (impl.grad_fn) {
+    if (!impl.view_base.expired() && impl.view_version != impl.storage->version()) [[unlikely]]
+      detail::refresh_view_history(tensor);
+    return impl.grad_fn;
+  }
   std::shared_ptr<Node> accumulator = impl.grad_accumulator.lock();
   if (!accumulator) {
     accumulator = std::allocate_shared<AccumulateGrad>(kernels::PoolAllocator<AccumulateGrad>(), tensor.impl_ptr());
+    accumulator->set_hooks(impl.hooks);
     impl.grad_accumulator = accumulator;
   }
   return accumulator;

@@ -23,6 +23,22 @@ namespace tapegrad {
 class Node;
 class BackwardContext;
 
+// The hooks on one gradient: a non-leaf's live on its grad_fn, a leaf's on the leaf (shared with
+// its accumulator). Nodes without hooks hold a null pointer, so recording pays nothing for them.
+struct GradHooks {
+  std::vector<std::pair<std::uint64_t, GradHook>> on_grad;  // in registration order
+  std::vector<std::pair<std::uint64_t, PostAccumulateGradHook>> post_accumulate;
+  std::weak_ptr<TensorImpl> retained;  // the non-leaf whose .grad keeps this gradient (retain_grad)
+
+  // The gradient after the hooks (each sees its predecessor's replacement); retains it last.
+  Tensor run(Tensor grad, const char* node_name) const;
+  static std::uint64_t next_id();
+};
+
+// Adds `grad` into `tensor`'s .grad: the first gradient is kept (a private copy unless recording,
+// since optimizers update .grad in place), later ones are summed.
+void accumulate_grad(TensorImpl& tensor, const Tensor& grad);
+
 // A tensor kept for backward. It remembers the storage version it saw, so an in-place write
 // after saving is reported instead of silently corrupting the gradient. An op's own output is
 // kept without its grad_fn (that would be a reference cycle node -> output -> node) and
@@ -80,10 +96,16 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual void release_saved() {}
   virtual bool is_accumulator() const { return false; }
 
+  // Hooks on the gradient flowing into this node; null (the common case) when there are none.
+  const std::shared_ptr<GradHooks>& hooks() const { return hooks_; }
+  GradHooks& hooks_or_create();
+  void set_hooks(std::shared_ptr<GradHooks> hooks) { hooks_ = std::move(hooks); }
+
  private:
   friend class Engine;
   const char* name_;
   NodeEdges next_;
+  std::shared_ptr<GradHooks> hooks_;
   // Engine bookkeeping, valid during one backward pass.
   Tensor pending_grad_;
   std::int64_t dependencies_ = 0;
@@ -147,6 +169,12 @@ bool should_record(const Ts&... inputs) {
 
 // The node that receives gradients for `tensor`: its grad_fn, or (for a leaf) its accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& tensor);
+
+namespace detail {
+// A view whose memory was written since its history was set (its base updated in place) gets a
+// history from its base's current one, as PyTorch regenerates a view's grad_fn.
+void refresh_view_history(const Tensor& view);
+}  // namespace detail
 
 // Connects `output` to a new node with edges to the inputs and the given backward closure.
 template <class Backward>

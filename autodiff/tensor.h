@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <type_traits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -20,6 +22,26 @@ namespace tapegrad {
 class Node;
 class Tensor;
 class Generator;
+struct GradHooks;
+
+// A gradient hook: sees the gradient computed for a tensor and may return a replacement (an
+// undefined Tensor keeps the gradient as it is).
+using GradHook = std::function<Tensor(const Tensor&)>;
+// Runs on a leaf once its .grad has taken this backward's gradient.
+using PostAccumulateGradHook = std::function<void(const Tensor&)>;
+
+// Returned by the register_*hook methods; remove() unregisters the hook (the handle may outlive
+// the tensor and its graph, removing then does nothing).
+class HookHandle {
+ public:
+  HookHandle() = default;
+  HookHandle(std::weak_ptr<GradHooks> hooks, std::uint64_t id) : hooks_(std::move(hooks)), id_(id) {}
+  void remove();
+
+ private:
+  std::weak_ptr<GradHooks> hooks_;
+  std::uint64_t id_ = 0;
+};
 
 struct TensorOptions {
   DType dtype = DType::Float32;
@@ -43,7 +65,12 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<Node> grad_fn;          // the op that produced this tensor; null for leaves
   std::weak_ptr<Node> grad_accumulator;   // a leaf's gradient sink, while a graph uses it
-  std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient
+  std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient (or a retained non-leaf's)
+  std::shared_ptr<GradHooks> hooks;       // a leaf's hooks, shared with its accumulator; null when none
+  // The tensor whose memory a differentiable view op (select, narrow, view, ...) looked into, so an
+  // in-place update of the view can rewrite the base's history. Weak: a view keeps no graph alive.
+  std::weak_ptr<TensorImpl> view_base;
+  std::uint32_t view_version = 0;  // the memory's version when the view's history was last set
 
   TensorImpl() = default;
   TensorImpl(const TensorImpl&) = delete;
@@ -57,6 +84,15 @@ class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  Tensor(const Tensor&) = default;
+  Tensor(Tensor&&) noexcept = default;
+  ~Tensor() = default;
+  // Assigning to a named Tensor rebinds the handle; assigning to a temporary (`x[0] = y`,
+  // `x.narrow(0, 1, 2) = 0.5`) writes into the memory it views, as in LibTorch.
+  Tensor& operator=(const Tensor&) & = default;
+  Tensor& operator=(Tensor&&) & noexcept = default;
+  Tensor& operator=(const Tensor& source) && { return copy_(source); }
+  Tensor& operator=(double value) && { return fill_(value); }
 
   // Metadata.
   bool defined() const { return impl_ != nullptr; }
@@ -103,6 +139,17 @@ class Tensor {
   // how a module moves its parameters to another device or dtype without invalidating handles.
   void set_data(const Tensor& data) const;
   std::uint32_t version() const { return impl().storage->version(); }
+
+  // Hooks, as PyTorch's. register_hook's hook runs when the gradient w.r.t. this tensor has been
+  // computed, before it is used (accumulated into a leaf's .grad, or passed on to the inputs), and
+  // may return a replacement: Tensor(const Tensor&), or void(const Tensor&) to only observe.
+  template <class Hook>
+  HookHandle register_hook(Hook&& hook) const;
+  // Keeps the gradient of this non-leaf in its grad() after backward (leaves always keep theirs).
+  void retain_grad() const;
+  bool retains_grad() const;
+  // Runs `hook(leaf)` during backward right after this leaf's .grad has taken the pass's gradient.
+  HookHandle register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
 
   // Views and copies (see ops.h for the free-function forms and their gradients).
   Tensor reshape(Shape shape) const;
@@ -151,7 +198,8 @@ class Tensor {
   Tensor tanh() const;
   Tensor matmul(const Tensor& other) const;
 
-  // In-place updates: never recorded; refused while grad mode would need to record them.
+  // In-place updates, as PyTorch's: recorded when grad mode is on and this tensor or an operand
+  // requires grad (refused then on a leaf requiring grad, and on a view), plain kernels otherwise.
   Tensor& zero_();
   Tensor& fill_(double value);
   Tensor& copy_(const Tensor& source);
@@ -165,11 +213,22 @@ class Tensor {
   Tensor& addcmul_(const Tensor& a, const Tensor& b, double value = 1);
   Tensor& addcdiv_(const Tensor& a, const Tensor& b, double value = 1);
   Tensor& clamp_(double low, double high);
+  Tensor& relu_();
+  Tensor& masked_fill_(const Tensor& mask, double value);
+  Tensor& operator+=(const Tensor& other) { return add_(other); }
+  Tensor& operator+=(double value) { return add_(value); }
+  Tensor& operator-=(const Tensor& other) { return sub_(other); }
+  Tensor& operator-=(double value) { return add_(-value); }
+  Tensor& operator*=(const Tensor& other) { return mul_(other); }
+  Tensor& operator*=(double value) { return mul_(value); }
+  Tensor& operator/=(const Tensor& other) { return div_(other); }
+  Tensor& operator/=(double value) { return div_(value); }
 
   std::string str() const;
 
  private:
   [[noreturn]] static void throw_undefined();
+  HookHandle add_grad_hook(GradHook hook) const;
   std::shared_ptr<TensorImpl> impl_;
 };
 
@@ -177,6 +236,18 @@ struct ValuesIndices {
   Tensor values;
   Tensor indices;
 };
+
+template <class Hook>
+HookHandle Tensor::register_hook(Hook&& hook) const {
+  if constexpr (std::is_void_v<std::invoke_result_t<Hook&, const Tensor&>>) {
+    return add_grad_hook([observe = std::forward<Hook>(hook)](const Tensor& grad) mutable {
+      observe(grad);
+      return Tensor();
+    });
+  } else {
+    return add_grad_hook(GradHook(std::forward<Hook>(hook)));
+  }
+}
 
 // A fresh contiguous tensor with uninitialized contents: the output buffer of every op.
 Tensor empty(const Shape& shape, TensorOptions options = {});

@@ -70,13 +70,6 @@ class BasicBlock : public nn::Module {
   std::shared_ptr<nn::Sequential> shortcut_;
 };
 
-// Average over each channel's plane: [N, C, H, W] -> [N, C].
-class GlobalAveragePool : public nn::Module {
- public:
-  Tensor forward(const Tensor& x) override { return mean(x, {2, 3}); }
-  std::string name() const override { return "GlobalAveragePool"; }
-};
-
 std::shared_ptr<nn::Sequential> make_model(std::int64_t blocks_per_stage) {
   auto model = std::make_shared<nn::Sequential>(nn::Conv2d(1, 16, 3, 1, 1, 1, /*bias=*/false), nn::BatchNorm2d(16),
                                                 nn::ReLU());
@@ -87,7 +80,8 @@ std::shared_ptr<nn::Sequential> make_model(std::int64_t blocks_per_stage) {
       model->push_back(std::make_shared<BasicBlock>(channels, width, stride));
       channels = width;
     }
-  model->push_back(std::make_shared<GlobalAveragePool>());
+  model->push_back(std::make_shared<nn::AdaptiveAvgPool2d>(1));  // global average pooling
+  model->push_back(std::make_shared<nn::Flatten>());
   model->push_back(std::make_shared<nn::Linear>(channels, 10));
   // torchvision's initialization: He-normal convolutions keeping the backward pass's variance.
   for (nn::Module* module : model->modules())

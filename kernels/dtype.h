@@ -60,6 +60,9 @@ constexpr int promotion_rank(DType dtype) {
 }
 constexpr DType promote_types(DType a, DType b) { return promotion_rank(a) >= promotion_rank(b) ? a : b; }
 
+// The dtype true division and math functions compute in: integers as float32 (torch's default).
+constexpr DType as_floating(DType dtype) { return is_floating(dtype) ? dtype : DType::Float32; }
+
 // Whether an op computing in `from` may write its result into a tensor of `to` (torch.can_cast):
 // never floating into integral, nor a number into bool.
 constexpr bool can_cast(DType from, DType to) {

@@ -38,7 +38,7 @@ class GoldenCase {
 
   Tensor input(const std::string& key) {
     Tensor t = stored(key);
-    if (!t.is_floating_point()) return t;  // a boolean mask, stored as int64
+    if (!t.is_floating_point()) return t.to(kBool);  // a boolean mask, stored as int64
     t = t.clone().requires_grad_();
     inputs_.emplace_back(key, t);
     return t;

@@ -36,8 +36,9 @@ TEST(ScaledDotProductAttention, BooleanMaskKeepsTrueAndAdditiveMaskAdds) {
   const Tensor additive = input({3, 5}, 4);
   expect_close(scaled_dot_product_attention(q, k, v, additive), attention_by_formula(q, k, v, additive, 0.5), 1e-12,
                "additive mask");
-  // A boolean (int64 0/1) mask equals the additive mask that is 0 where it is set and -inf elsewhere.
-  const Tensor allowed = from_vector<std::int64_t>({1, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1}, Shape{3, 5});
+  // A bool mask equals the additive mask that is 0 where it is set and -inf elsewhere.
+  const Tensor allowed =
+      from_vector<std::int64_t>({1, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1}, Shape{3, 5}).to(kBool);
   const Tensor as_bias = where(allowed, zeros({}, kFloat64), full({}, -INFINITY, kFloat64));
   expect_close(scaled_dot_product_attention(q, k, v, allowed), attention_by_formula(q, k, v, as_bias, 0.5), 1e-12,
                "boolean mask");
@@ -45,7 +46,7 @@ TEST(ScaledDotProductAttention, BooleanMaskKeepsTrueAndAdditiveMaskAdds) {
 
 TEST(ScaledDotProductAttention, CausalEqualsTheLowerTriangleMaskAndScaleReplacesOneOverSqrtE) {
   const Tensor q = input({2, 3, 4}, 5), k = input({2, 3, 4}, 6), v = input({2, 3, 2}, 7);
-  const Tensor lower = tril(ones({3, 3}, kInt64));
+  const Tensor lower = tril(ones({3, 3}, kInt64)).to(kBool);
   expect_close(scaled_dot_product_attention(q, k, v, {}, 0, true), scaled_dot_product_attention(q, k, v, lower), 1e-12,
                "causal");
   // The first query sees only the first key: its output is that key's value.
@@ -64,7 +65,7 @@ TEST(ScaledDotProductAttention, DropoutDropsAttentionWeightsFromTheDefaultGenera
 }
 
 TEST(ScaledDotProductAttention, AQueryWithNoAllowedKeyGivesNaNAsTorch) {
-  const Tensor none = zeros({2, 3}, kInt64);
+  const Tensor none = zeros({2, 3}, kBool);
   const Tensor out = scaled_dot_product_attention(input({2, 4}, 11), input({3, 4}, 12), input({3, 2}, 13), none);
   EXPECT_TRUE(std::isnan(out.to_vector<double>()[0]));
 }
@@ -259,7 +260,7 @@ TEST(MultiheadAttentionLayer, TrueInABooleanMaskExcludesAPosition) {
   nn::MultiheadAttention mha(nn::MultiheadAttentionOptions{.embed_dim = 4, .num_heads = 2, .dtype = kFloat64});
   const Tensor q = input({3, 2, 4}, 27), kv = input({5, 2, 4}, 28);
   // Key 1 padded in batch entry 0, key 4 in entry 1: their columns get no weight.
-  const Tensor padding = from_vector<std::int64_t>({0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, Shape{2, 5});
+  const Tensor padding = from_vector<std::int64_t>({0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, Shape{2, 5}).to(kBool);
   const nn::MultiheadAttentionOutput out = mha.forward(q, kv, kv, padding);
   EXPECT_EQ(shape_of(out.weights), "[2, 3, 5]");
   for (int i = 0; i < 3; ++i) {

@@ -509,7 +509,7 @@ OpInfo embedding_row(SampleInputs& in) {
 // ---- attention ----
 
 // softmax(q k^T * scale + mask) v by loops over every output element; batch dims broadcast. A
-// floating mask is added to the scores; another dtype's zeros (and, when causal, j > i) get -inf.
+// floating mask is added to the scores; a bool mask's false entries (and, when causal, j > i) get -inf.
 Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool causal,
                            double scale) {
   const std::int64_t length = q.size(-2), keys = k.size(-2), features = q.size(-1);
@@ -573,7 +573,7 @@ OpInfo scaled_dot_product_attention_row(SampleInputs& in) {
     return attention_reference(v[0], v[1], v[2], {}, true, default_scale(v));
   };
   const auto boolean = [](const std::vector<double>& values, const Shape& shape) {
-    return SampleInputs::mask(values, shape).to(kInt64);
+    return SampleInputs::mask(values, shape);
   };
   // Unbatched, batched, batch dims broadcast (key and value shared), empty batch and queries.
   for (const auto& [q, k, v] : std::initializer_list<std::array<Shape, 3>>{{{{2, 3}, {4, 3}, {4, 2}}},

@@ -70,7 +70,8 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
   // scores [..., L, S] = Q K^T * scale
   Tensor scores = mul(matmul(query, transpose(key, -2, -1)), scale_factor);
   if (is_causal) {
-    const Tensor allowed = tril(ones({query.size(-2), key.size(-2)}, TensorOptions(kInt64).with_device(query.device())));
+    const Tensor allowed =
+        tril(ones({query.size(-2), key.size(-2)}, TensorOptions(kInt64).with_device(query.device()))).to(kBool);
     scores = apply_mask(scores, allowed);
   } else if (attn_mask.defined()) {
     scores = apply_mask(scores, attn_mask);

@@ -63,15 +63,4 @@ inline bool is_unbatched(const Tensor& t) { return t.defined() && t.dim() == 3; 
 
 inline TensorOptions options_of(const Tensor& t) { return TensorOptions(t.dtype()).with_device(t.device()); }
 
-// In-place updates are not recorded, so they are refused while recording would be needed.
-inline void check_inplace(const char* op, const Tensor& self, std::initializer_list<const Tensor*> others) {
-  check_defined(op, self);
-  if (!GradMode::is_enabled()) return;
-  TAPEGRAD_CHECK(!self.requires_grad(), "{}: in-place operations are not recorded, and this tensor (shape {}) requires "
-                 "grad; run the update under NoGradGuard (as optimizers do) or use the out-of-place op", op, self.shape());
-  for (const Tensor* other : others)
-    TAPEGRAD_CHECK(!other->requires_grad(), "{}: in-place operations are not recorded, and an operand (shape {}) requires "
-                   "grad; run it under NoGradGuard or use the out-of-place op", op, other->shape());
-}
-
 }  // namespace tapegrad::detail

@@ -1,6 +1,6 @@
 // Elementwise ops with broadcasting and torch's type promotion, their gradients (written with
-// differentiable ops, so they can be differentiated again), comparisons and logical ops, and
-// the in-place updates optimizers use.
+// differentiable ops, so they can be differentiated again), comparisons and logical ops. The
+// in-place updates are in inplace.cpp.
 #include <array>
 #include <cmath>
 #include <limits>
@@ -45,9 +45,6 @@ DType promote_operands(const Operand& a, const Operand& b) {
   const Operand& low = a.priority > b.priority ? b : a;
   return category(low.dtype) > category(high.dtype) ? promote_types(high.dtype, low.dtype) : high.dtype;
 }
-
-// The dtype true division and math functions compute in: integers as float32 (torch's default).
-DType as_floating(DType dtype) { return is_floating(dtype) ? dtype : kFloat32; }
 
 // Both operands converted to `dtype` (no copy for one that has it already). The conversions are
 // differentiable, so each input's gradient comes back in its own dtype.
@@ -624,134 +621,5 @@ Tensor Tensor::pow(const Tensor& exponent) const { return tapegrad::pow(*this, e
 Tensor Tensor::relu() const { return tapegrad::relu(*this); }
 Tensor Tensor::sigmoid() const { return tapegrad::sigmoid(*this); }
 Tensor Tensor::tanh() const { return tapegrad::tanh(*this); }
-
-// ---- in-place updates ----
-
-namespace {
-
-// As torch: an update computes in the promoted type and must be able to store it in self.
-void check_castable(const char* name, DType result, const Tensor& self) {
-  TAPEGRAD_CHECK(can_cast(result, self.dtype()), "{}: result type {} can't be cast to the desired output type {}; use "
-                 "the out-of-place op, or convert the operand with .to({})", name, result, self.dtype(), self.dtype());
-}
-
-void inplace_binary(BinaryOp op, const char* name, const Tensor& self, const Tensor& other, double alpha,
-                    bool true_division = false) {
-  check_inplace(name, self, {&other});
-  check_same_device(name, self, other);
-  const DType result = true_division ? as_floating(result_type(self, other)) : result_type(self, other);
-  check_castable(name, result, self);
-  TAPEGRAD_CHECK(other.shape() == self.shape() || broadcast_shapes(self.shape(), other.shape(), name) == self.shape(),
-                 "{}: the operand of shape {} cannot be broadcast to the updated tensor's shape {}", name, other.shape(),
-                 self.shape());
-  const Tensor operand = other.to(result);
-  if (result == self.dtype()) {
-    backend_of(self).binary(op, self.desc(), broadcast_desc(operand, self.shape()), self.desc(), alpha);
-  } else {  // computed in the wider type, then rounded into self once
-    const Tensor wide = self.to(result);
-    backend_of(self).binary(op, wide.desc(), broadcast_desc(operand, self.shape()), wide.desc(), alpha);
-    backend_of(self).copy(wide.desc(), self.desc());
-  }
-  self.impl().storage->bump_version();
-}
-
-void inplace_unary(UnaryOp op, const char* name, const Tensor& self, const UnaryScalars& scalars) {
-  check_inplace(name, self, {});
-  backend_of(self).unary(op, self.desc(), self.desc(), scalars);
-  self.impl().storage->bump_version();
-}
-
-// A scalar update: whenever the promoted type can be stored in self it is self's own dtype.
-void inplace_scalar(UnaryOp op, const char* name, const Tensor& self, double scalar, bool true_division = false) {
-  check_defined(name, self);
-  const DType result = true_division ? as_floating(result_type(self, scalar)) : result_type(self, scalar);
-  check_castable(name, result, self);
-  inplace_unary(op, name, self, UnaryScalars::operand(scalar));
-}
-
-}  // namespace
-
-Tensor& Tensor::zero_() { return fill_(0.0); }
-
-Tensor& Tensor::fill_(double value) {
-  check_inplace("fill_", *this, {});
-  backend_of(*this).fill(desc(), value);
-  impl().storage->bump_version();
-  return *this;
-}
-
-Tensor& Tensor::copy_(const Tensor& source) {
-  check_inplace("copy_", *this, {&source});
-  check_defined("copy_", source);
-  TAPEGRAD_CHECK(broadcast_shapes(shape(), source.shape(), "copy_") == shape(),
-                 "copy_: source of shape {} cannot be broadcast to the destination's shape {}", source.shape(), shape());
-  const Tensor local = source.device() == device() ? source : source.to(device());
-  backend_of(*this).copy(broadcast_desc(local, shape()), desc());
-  impl().storage->bump_version();
-  return *this;
-}
-
-Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  inplace_binary(BinaryOp::Add, "add_", *this, other, alpha);
-  return *this;
-}
-Tensor& Tensor::add_(double value) {
-  inplace_scalar(UnaryOp::AddScalar, "add_", *this, value);
-  return *this;
-}
-Tensor& Tensor::sub_(const Tensor& other, double alpha) {
-  inplace_binary(BinaryOp::Sub, "sub_", *this, other, alpha);
-  return *this;
-}
-Tensor& Tensor::mul_(const Tensor& other) {
-  inplace_binary(BinaryOp::Mul, "mul_", *this, other, 1);
-  return *this;
-}
-Tensor& Tensor::mul_(double value) {
-  inplace_scalar(UnaryOp::MulScalar, "mul_", *this, value);
-  return *this;
-}
-Tensor& Tensor::div_(const Tensor& other) {
-  inplace_binary(BinaryOp::Div, "div_", *this, other, 1, true);
-  return *this;
-}
-Tensor& Tensor::div_(double value) {
-  check_defined("div_", *this);
-  check_castable("div_", as_floating(result_type(*this, value)), *this);
-  inplace_unary(UnaryOp::MulScalar, "div_", *this, UnaryScalars::operand(1.0 / value));
-  return *this;
-}
-namespace {
-
-void inplace_addcmul(const char* name, const Tensor& self, const Tensor& a, const Tensor& b, double value,
-                     kernels::AddedTerm term) {
-  check_inplace(name, self, {&a, &b});
-  check_compatible(name, self, a);
-  check_compatible(name, self, b);
-  if (term == kernels::AddedTerm::Quotient) check_floating(name, self);
-  const bool same_shapes = a.shape() == self.shape() && b.shape() == self.shape();
-  TAPEGRAD_CHECK(same_shapes ||
-                     broadcast_shapes(self.shape(), broadcast_shapes(a.shape(), b.shape(), name), name) == self.shape(),
-                 "{}: operands of shapes {} and {} cannot be broadcast to the updated tensor's shape {}", name, a.shape(),
-                 b.shape(), self.shape());
-  backend_of(self).addcmul(broadcast_desc(a, self.shape()), broadcast_desc(b, self.shape()), value, term,
-                           self.desc());
-  self.impl().storage->bump_version();
-}
-
-}  // namespace
-
-Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
-  inplace_addcmul("addcmul_", *this, a, b, value, kernels::AddedTerm::Product);
-  return *this;
-}
-Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
-  inplace_addcmul("addcdiv_", *this, a, b, value, kernels::AddedTerm::Quotient);
-  return *this;
-}
-Tensor& Tensor::clamp_(double low, double high) {
-  inplace_unary(UnaryOp::Clamp, "clamp_", *this, UnaryScalars::bounds(low, high));
-  return *this;
-}
 
 }  // namespace tapegrad

@@ -63,9 +63,19 @@ std::optional<Strides> view_strides(const Shape& old_shape, const Strides& old_s
   return strides;
 }
 
+// The result of a differentiable view op, which remembers the tensor that owns the memory (the
+// base of `a` if `a` is a view itself) for recorded in-place updates (see ops/inplace.cpp).
+Tensor view_of(const Tensor& a, const Shape& shape, const Strides& strides, std::int64_t offset) {
+  Tensor out = make_view(a, shape, strides, offset);
+  const std::weak_ptr<TensorImpl>& base_of_a = a.impl().view_base;
+  out.impl().view_base = base_of_a.expired() ? std::weak_ptr<TensorImpl>(a.impl_ptr()) : base_of_a;
+  out.impl().view_version = a.version();
+  return out;
+}
+
 // A view of `a` with new geometry whose gradient is the incoming gradient reshaped back.
 Tensor reshaping_view(const char* name, const Tensor& a, const Shape& shape, const Strides& strides) {
-  Tensor out = make_view(a, shape, strides, a.storage_offset());
+  Tensor out = view_of(a, shape, strides, a.storage_offset());
   if (should_record(a))
     record(name, out, {a}, [input_shape = a.shape()](BackwardContext& ctx) {
       ctx.set_input_grad(0, reshape(ctx.grad(), input_shape));
@@ -176,7 +186,7 @@ Tensor permute(const Tensor& a, const Dims& dims) {
     shape.push_back(a.shape()[d]);
     strides.push_back(a.strides()[d]);
   }
-  Tensor out = make_view(a, shape, strides, a.storage_offset());
+  Tensor out = view_of(a, shape, strides, a.storage_offset());
   if (should_record(a))
     record("permute", out, {a}, [inverse](BackwardContext& ctx) { ctx.set_input_grad(0, permute(ctx.grad(), inverse)); });
   return out;
@@ -206,7 +216,7 @@ Tensor slice(const Tensor& a, std::int64_t dim_arg, std::int64_t start, std::int
   Strides strides = a.strides();
   shape[dim] = (end - start + step - 1) / step;
   strides[dim] *= step;
-  Tensor out = make_view(a, shape, strides, a.storage_offset() + start * a.strides()[dim]);
+  Tensor out = view_of(a, shape, strides, a.storage_offset() + start * a.strides()[dim]);
   if (should_record(a))
     record("slice", out, {a}, [input_shape = a.shape(), dim, start, end, step](BackwardContext& ctx) {
       ctx.set_input_grad(0, slice_backward(ctx.grad(), input_shape, dim, start, end, step));
@@ -302,7 +312,7 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     }
   }
   if (out_shape == a.shape()) return a;
-  Tensor out = make_view(a, out_shape, strides, a.storage_offset());
+  Tensor out = view_of(a, out_shape, strides, a.storage_offset());
   if (should_record(a))
     record("expand", out, {a}, [input_shape = a.shape()](BackwardContext& ctx) {
       ctx.set_input_grad(0, sum_to(ctx.grad(), input_shape));
