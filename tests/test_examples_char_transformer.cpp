@@ -43,7 +43,7 @@ TEST(CharTransformerExample, LearnsTheBookAndContinuesThePrompt) {
   const auto out = fresh_output_dir("char_transformer");
   const ProgramRun run = run_example("char_transformer", tiny_model(out) + " --steps 120 --prompt 'The whale'");
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_NE(run.output.find("CausalSelfAttention(heads=2)"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("(attention): CausalSelfAttention(heads=2"), std::string::npos) << run.output;
 
   const CsvTable metrics = read_csv(out / "metrics.csv");
   EXPECT_EQ(metrics.columns,
@@ -95,7 +95,8 @@ TEST(CharTransformerExample, BadFlagsAndAMissingBookAreExplained) {
     EXPECT_NE(help.output.find(flag), std::string::npos) << flag << " is not documented:\n" << help.output;
 
   const auto out = fresh_output_dir("char_transformer_errors");
-  const ProgramRun heads = run_example("char_transformer", tiny_model(out) + " --heads 3");
+  const ProgramRun heads = run_example(
+      "char_transformer", "--data-dir " + example_data_dir() + " --width 32 --heads 3 --out " + out.string());
   EXPECT_EQ(heads.exit_code, 1);
   EXPECT_NE(heads.output.find("--heads 3 does not divide --width 32"), std::string::npos) << heads.output;
 
