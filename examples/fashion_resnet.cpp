@@ -91,17 +91,10 @@ std::shared_ptr<nn::Sequential> make_model(std::int64_t blocks_per_stage) {
 }
 
 experiment::Figure training_curves(const experiment::MetricsLog& metrics, const experiment::Program& program) {
-  using experiment::Series;
-  return {.png = program.out_path("curves.png"),
-          .csv = metrics.path(),
-          .panels = {{.title = "loss", .x_label = "epoch", .y_label = "cross-entropy",
-                      .series = {Series{.title = "train", .x = "epoch", .y = "train_loss", .style = "linespoints"},
-                                 Series{.title = "test", .x = "epoch", .y = "test_loss", .style = "linespoints"}}},
-                     {.title = "accuracy", .x_label = "epoch", .y_label = "accuracy",
-                      .series = {Series{.title = "train", .x = "epoch", .y = "train_accuracy", .style = "linespoints"},
-                                 Series{.title = "test", .x = "epoch", .y = "test_accuracy", .style = "linespoints"}}},
-                     {.title = "learning rate", .x_label = "epoch", .y_label = "lr",
-                      .series = {Series{.title = "lr", .x = "epoch", .y = "lr", .style = "linespoints"}}}}};
+  std::vector<experiment::Panel> panels = experiment::loss_and_accuracy_panels("cross-entropy");
+  panels.push_back({.title = "learning rate", .x_label = "epoch", .y_label = "lr",
+                    .series = {{.title = "lr", .x = "epoch", .y = "lr", .style = "linespoints"}}});
+  return {.png = program.out_path("curves.png"), .csv = metrics.path(), .panels = std::move(panels)};
 }
 
 }  // namespace

@@ -32,15 +32,8 @@ std::shared_ptr<nn::Sequential> make_model() {
 }
 
 experiment::Figure training_curves(const experiment::MetricsLog& metrics, const experiment::Program& program) {
-  using experiment::Series;
-  return {.png = program.out_path("curves.png"),
-          .csv = metrics.path(),
-          .panels = {{.title = "loss", .x_label = "epoch", .y_label = "NLL loss",
-                      .series = {Series{.title = "train", .x = "epoch", .y = "train_loss", .style = "linespoints"},
-                                 Series{.title = "test", .x = "epoch", .y = "test_loss", .style = "linespoints"}}},
-                     {.title = "accuracy", .x_label = "epoch", .y_label = "accuracy",
-                      .series = {Series{.title = "train", .x = "epoch", .y = "train_accuracy", .style = "linespoints"},
-                                 Series{.title = "test", .x = "epoch", .y = "test_accuracy", .style = "linespoints"}}}}};
+  return {.png = program.out_path("curves.png"), .csv = metrics.path(),
+          .panels = experiment::loss_and_accuracy_panels("NLL loss")};
 }
 
 // Prints the predicted distribution over the ten digits for test image `index` and draws it as

@@ -25,13 +25,6 @@ std::string tiny_model(const std::filesystem::path& out) {
          "--eval-batches 4 --sample-length 60 --threads 2 --seed 4 --out " + out.string();
 }
 
-std::vector<double> column(const CsvTable& table, const std::string& name) {
-  std::vector<double> values;
-  const std::size_t index = table.index_of(name);
-  for (const auto& row : table.rows) values.push_back(std::stod(row.at(index)));
-  return values;
-}
-
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -49,14 +42,14 @@ TEST(CharTransformerExample, LearnsTheBookAndContinuesThePrompt) {
   EXPECT_EQ(metrics.columns,
             (std::vector<std::string>{"step", "lr", "train_loss", "validation_loss", "validation_bpc", "seconds"}));
   ASSERT_EQ(metrics.rows.size(), 3u);
-  EXPECT_EQ(column(metrics, "step"), (std::vector<double>{40, 80, 120}));
-  const std::vector<double> validation = column(metrics, "validation_loss"), bits = column(metrics, "validation_bpc");
+  EXPECT_EQ(metrics.numbers("step"), (std::vector<double>{40, 80, 120}));
+  const std::vector<double> validation = metrics.numbers("validation_loss"), bits = metrics.numbers("validation_bpc");
   for (std::size_t i = 0; i < validation.size(); ++i) EXPECT_NEAR(bits[i], validation[i] / std::numbers::ln2, 1e-9);
   // Guessing uniformly among the book's ~90 characters costs ln 90 = 4.5 nats; even this tiny
   // model learns the letters' frequencies and common pairs within a hundred steps.
   EXPECT_LT(validation.back(), 3.0);
   EXPECT_LT(validation.back(), validation.front());
-  const std::vector<double> lr = column(metrics, "lr");
+  const std::vector<double> lr = metrics.numbers("lr");
   EXPECT_LT(lr.back(), lr.front());  // the cosine decay
 
   const std::string sample = read_file(out / "sample.txt");
@@ -83,7 +76,7 @@ TEST(CharTransformerExample, ResumedRunEqualsAnUninterruptedOne) {
   EXPECT_NE(resume.output.find("resumed from"), std::string::npos) << resume.output;
 
   const CsvTable a = read_csv(straight / "metrics.csv"), b = read_csv(partial / "metrics.csv");
-  for (const char* name : {"step", "lr", "train_loss", "validation_loss"}) EXPECT_EQ(column(a, name), column(b, name)) << name;
+  for (const char* name : {"step", "lr", "train_loss", "validation_loss"}) EXPECT_EQ(a.numbers(name), b.numbers(name)) << name;
   EXPECT_EQ(read_file(straight / "sample.txt"), read_file(partial / "sample.txt"));
 }
 

@@ -21,13 +21,6 @@ std::string small_run(const std::filesystem::path& out, int epochs) {
          "--seed 3 --epochs " + std::to_string(epochs) + " --out " + out.string();
 }
 
-std::vector<double> column(const CsvTable& table, const std::string& name) {
-  std::vector<double> values;
-  const std::size_t index = table.index_of(name);
-  for (const auto& row : table.rows) values.push_back(std::stod(row.at(index)));
-  return values;
-}
-
 TEST(FashionResnetExample, LearnsOnASliceAndFollowsTheCosineSchedule) {
   REQUIRE_EXAMPLES();
   REQUIRE_DATA_FILE(kTrainImages);
@@ -42,13 +35,13 @@ TEST(FashionResnetExample, LearnsOnASliceAndFollowsTheCosineSchedule) {
                                                        "test_accuracy", "seconds"}));
   ASSERT_EQ(metrics.rows.size(), 3u);
   // CosineAnnealingLR over 3 epochs from 0.1: 0.1, 0.1 (1 + cos(pi/3)) / 2, 0.1 (1 + cos(2pi/3)) / 2.
-  const std::vector<double> lr = column(metrics, "lr");
+  const std::vector<double> lr = metrics.numbers("lr");
   EXPECT_NEAR(lr[0], 0.1, 1e-12);
   EXPECT_NEAR(lr[1], 0.075, 1e-12);
   EXPECT_NEAR(lr[2], 0.025, 1e-12);
-  const std::vector<double> train_loss = column(metrics, "train_loss");
+  const std::vector<double> train_loss = metrics.numbers("train_loss");
   EXPECT_LT(train_loss.back(), 0.75 * train_loss.front());
-  EXPECT_GT(column(metrics, "test_accuracy").back(), 0.5);  // ten classes: chance is 0.1
+  EXPECT_GT(metrics.numbers("test_accuracy").back(), 0.5);  // ten classes: chance is 0.1
 
   EXPECT_TRUE(std::filesystem::exists(out / "checkpoint.safetensors"));
   EXPECT_TRUE(std::filesystem::exists(out / "model.safetensors"));
@@ -73,7 +66,7 @@ TEST(FashionResnetExample, ResumedRunEqualsAnUninterruptedOne) {
   const CsvTable a = read_csv(straight / "metrics.csv"), b = read_csv(partial / "metrics.csv");
   ASSERT_EQ(b.rows.size(), 2u);
   for (const char* name : {"lr", "train_loss", "test_loss", "test_accuracy"})
-    EXPECT_EQ(column(a, name), column(b, name)) << name;
+    EXPECT_EQ(a.numbers(name), b.numbers(name)) << name;
 }
 
 TEST(FashionResnetExample, HelpShowsTheDefaultsAndBadFlagsAreExplained) {

@@ -112,4 +112,13 @@ bool render(const Figure& figure) {
   return true;
 }
 
+std::vector<Panel> loss_and_accuracy_panels(const std::string& loss_label) {
+  const auto panel = [](std::string title, std::string y_label, const std::string& column) {
+    return Panel{.title = std::move(title), .x_label = "epoch", .y_label = std::move(y_label),
+                 .series = {Series{.title = "train", .x = "epoch", .y = "train_" + column, .style = "linespoints"},
+                            Series{.title = "test", .x = "epoch", .y = "test_" + column, .style = "linespoints"}}};
+  };
+  return {panel("loss", loss_label, "loss"), panel("accuracy", "accuracy", "accuracy")};
+}
+
 }  // namespace experiment

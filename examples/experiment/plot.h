@@ -36,6 +36,10 @@ struct Figure {
   int panel_width = 560, panel_height = 420;
 };
 
+// The two panels of a classifier's training: loss and accuracy per epoch, each with a train and a
+// test line, from the columns train_loss, test_loss, train_accuracy and test_accuracy.
+std::vector<Panel> loss_and_accuracy_panels(const std::string& loss_label);
+
 bool gnuplot_available();
 // Draws `figure`; false when gnuplot is missing (noticed once) or failed (its message printed).
 bool render(const Figure& figure);
