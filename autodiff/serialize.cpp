@@ -131,13 +131,18 @@ Entry parse_entry(const std::string& name, const Json& info, const std::string& 
   const Json& shape = info["shape"];
   TAPEGRAD_CHECK(shape.is_array() && shape.size() <= static_cast<std::size_t>(kMaxDims),
                  "{}: shape of '{}' must be a list of at most {} sizes, got {}", where, name, kMaxDims, shape.dump());
-  std::uint64_t bytes = dtype_size(entry.dtype);
+  // Strides multiply the extents after a dim even when another dim is 0, so the product of the
+  // non-zero extents (in bytes) must fit too, not only the tensor's size.
+  std::uint64_t bytes = dtype_size(entry.dtype), spanned = bytes;
   for (const Json& size : shape) {
     TAPEGRAD_CHECK(size.is_number_unsigned(), "{}: shape of '{}' must hold non-negative integers, got {}", where, name,
                    shape.dump());
     const std::uint64_t extent = size.get<std::uint64_t>();
-    TAPEGRAD_CHECK(extent == 0 || bytes <= std::numeric_limits<std::int64_t>::max() / extent,
-                   "{}: shape {} of '{}' overflows", where, shape.dump(), name);
+    constexpr auto kLargest = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    TAPEGRAD_CHECK(extent == 0 || spanned <= kLargest / extent,
+                   "{}: shape {} of '{}' is too large: its sizes multiply past 2^63 bytes; the file is corrupt", where,
+                   shape.dump(), name);
+    if (extent != 0) spanned *= extent;
     bytes *= extent;
     entry.shape.push_back(static_cast<std::int64_t>(extent));
   }

@@ -153,7 +153,14 @@ TEST_F(TensorFiles, RejectsDamagedFilesWithClearErrors) {
   expect_error([&] { load_tensors(path("size")); }, {"needs 12 bytes"});
   write(path("overflow"),
         safetensors_bytes(R"({"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", std::string(8, '\0')));
-  expect_error([&] { load_tensors(path("overflow")); }, {"overflows"});
+  expect_error([&] { load_tensors(path("overflow")); }, {path("overflow").string(), "too large", "2^63"});
+  // An empty tensor whose other extent is absurd: its size is 0 bytes, but its strides are not.
+  for (const char* shape : {"[0,18446744073709551615]", "[0,4611686018427387904,4]"}) {
+    write(path("empty_huge"), safetensors_bytes(std::string(R"({"a":{"dtype":"F32","shape":)") + shape +
+                                                    R"(,"data_offsets":[0,0]}})",
+                                                ""));
+    expect_error([&] { load_tensors(path("empty_huge")); }, {path("empty_huge").string(), "too large"});
+  }
   write(path("dtype"), safetensors_bytes(R"({"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}})", std::string(2, '\0')));
   expect_error([&] { load_tensors(path("dtype")); }, {"does not support"});
   write(path("negative"), safetensors_bytes(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", std::string(4, '\0')));
