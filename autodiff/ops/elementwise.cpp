@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <tuple>
 
 #include <tapegrad/autodiff/ops/common.h>
 
@@ -46,15 +47,52 @@ DType promote_operands(const Operand& a, const Operand& b) {
   return category(low.dtype) > category(high.dtype) ? promote_types(high.dtype, low.dtype) : high.dtype;
 }
 
-// Both operands converted to `dtype` (no copy for one that has it already). The conversions are
-// differentiable, so each input's gradient comes back in its own dtype.
-std::array<Tensor, 2> promoted(const char* name, const Tensor& a, const Tensor& b, DType dtype) {
+// Both operands in `dtype`: the arguments themselves where they have it already (so the common
+// case costs no reference-count traffic), converted copies otherwise. The conversions are
+// differentiable, so each input's gradient comes back in its own dtype. Bound as
+// `const auto& [a, b] = promoted(...)`, which keeps the pair alive for the caller's scope.
+class PromotedPair {
+ public:
+  PromotedPair(const Tensor& a, const Tensor& b, DType dtype)
+      : a_(a.dtype() == dtype ? Tensor() : a.to(dtype)),
+        b_(b.dtype() == dtype ? Tensor() : b.to(dtype)),
+        a_ref_(a_.defined() ? a_ : a),
+        b_ref_(b_.defined() ? b_ : b) {}
+  PromotedPair(const PromotedPair&) = delete;
+  PromotedPair& operator=(const PromotedPair&) = delete;
+
+  template <std::size_t I>
+  const Tensor& get() const {
+    if constexpr (I == 0) return a_ref_;
+    else return b_ref_;
+  }
+
+ private:
+  Tensor a_, b_;  // the converted operands, when a conversion was needed
+  const Tensor& a_ref_;
+  const Tensor& b_ref_;
+};
+
+}  // namespace
+}  // namespace tapegrad
+
+template <>
+struct std::tuple_size<tapegrad::PromotedPair> : std::integral_constant<std::size_t, 2> {};
+template <std::size_t I>
+struct std::tuple_element<I, tapegrad::PromotedPair> {
+  using type = const tapegrad::Tensor&;
+};
+
+namespace tapegrad {
+namespace {
+
+PromotedPair promoted(const char* name, const Tensor& a, const Tensor& b, DType dtype) {
   check_same_device(name, a, b);
-  return {a.to(dtype), b.to(dtype)};
+  return PromotedPair(a, b, dtype);
 }
-std::array<Tensor, 2> promoted(const char* name, const Tensor& a, const Tensor& b) {
+PromotedPair promoted(const char* name, const Tensor& a, const Tensor& b) {
   check_same_device(name, a, b);
-  return promoted(name, a, b, result_type(a, b));
+  return PromotedPair(a, b, result_type(a, b));
 }
 
 Tensor unary_forward(UnaryOp op, const Tensor& a, const UnaryScalars& scalars = {}) {
@@ -96,7 +134,7 @@ Tensor math_unary(UnaryOp op, const char* name, const Tensor& a) {
 Tensor reduce_grad(const Tensor& grad, const Shape& shape) { return sum_to(grad, shape); }
 
 Tensor comparison(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
-  const auto [x, y] = promoted(name, a, b);
+  const auto& [x, y] = promoted(name, a, b);
   return binary_forward(op, name, x, y, 1, kBool);
 }
 
@@ -127,7 +165,7 @@ DType result_type(const Tensor& a, double b) {
 // ---- binary arithmetic ----
 
 Tensor add(const Tensor& first, const Tensor& second, double alpha) {
-  const auto [a, b] = promoted("add", first, second);
+  const auto& [a, b] = promoted("add", first, second);
   Tensor out = binary_forward(BinaryOp::Add, "add", a, b, alpha);
   if (should_record(a, b))
     record("add", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
@@ -139,7 +177,7 @@ Tensor add(const Tensor& first, const Tensor& second, double alpha) {
 }
 
 Tensor sub(const Tensor& first, const Tensor& second, double alpha) {
-  const auto [a, b] = promoted("sub", first, second);
+  const auto& [a, b] = promoted("sub", first, second);
   Tensor out = binary_forward(BinaryOp::Sub, "sub", a, b, alpha);
   if (should_record(a, b))
     record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
@@ -150,7 +188,7 @@ Tensor sub(const Tensor& first, const Tensor& second, double alpha) {
 }
 
 Tensor mul(const Tensor& first, const Tensor& second) {
-  const auto [a, b] = promoted("mul", first, second);
+  const auto& [a, b] = promoted("mul", first, second);
   Tensor out = binary_forward(BinaryOp::Mul, "mul", a, b);
   if (should_record(a, b))
     record("mul", out, {a, b},
@@ -168,7 +206,7 @@ Tensor mul(const Tensor& first, const Tensor& second) {
 
 Tensor div(const Tensor& first, const Tensor& second) {
   check_same_device("div", first, second);
-  const auto [a, b] = promoted("div", first, second, as_floating(result_type(first, second)));
+  const auto& [a, b] = promoted("div", first, second, as_floating(result_type(first, second)));
   Tensor out = binary_forward(BinaryOp::Div, "div", a, b);
   if (should_record(a, b))
     record("div", out, {a, b},
@@ -245,7 +283,7 @@ Tensor pow(const Tensor& base, double exponent) {
 }
 
 Tensor pow(const Tensor& first, const Tensor& second) {
-  const auto [base, exponent] = promoted("pow", first, second);
+  const auto& [base, exponent] = promoted("pow", first, second);
   check_floating("pow", base);
   Tensor out = binary_forward(BinaryOp::Pow, "pow", base, exponent);
   if (should_record(base, exponent))
@@ -455,7 +493,7 @@ Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> h
 // minimum/maximum: the gradient goes to the selected operand and is split evenly on ties.
 namespace {
 Tensor min_max(BinaryOp op, const char* name, const Tensor& first, const Tensor& second) {
-  const auto [a, b] = promoted(name, first, second);
+  const auto& [a, b] = promoted(name, first, second);
   Tensor out = binary_forward(op, name, a, b);
   if (should_record(a, b))
     record(name, out, {a, b},
@@ -486,7 +524,7 @@ void check_mask(const char* name, const Tensor& mask, const Tensor& values) {
 }  // namespace
 
 Tensor where(const Tensor& condition, const Tensor& first, const Tensor& second) {
-  const auto [a, b] = promoted("where", first, second);
+  const auto& [a, b] = promoted("where", first, second);
   check_mask("where", condition, a);
   const Shape shape =
       broadcast_shapes(condition.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
