@@ -75,7 +75,7 @@ LibsvmData read_libsvm(const std::string& path, const LibsvmOptions& options) {
                      path, number, *index, previous_index);
       TAPEGRAD_CHECK(*index <= options.max_feature_index,
                      "read_libsvm: {}:{}: feature index {} (in '{}') exceeds the largest accepted, {}; if the data "
-                     "really is that wide, raise LibsvmOptions::max_feature_index",
+                     "really is that wide, raise LibsvmOptions::max_feature_index (--max-feature-index in the examples)",
                      path, number, *index, printable(token), options.max_feature_index);
       TAPEGRAD_CHECK(!options.num_features || *index <= *options.num_features,
                      "read_libsvm: {}:{}: feature index {} exceeds the {} features expected", path, number, *index,

@@ -166,8 +166,8 @@ void run_lbfgs(const Problem& problem, Tensor& x, std::int64_t memory, int itera
 // wider data is refused before either is allocated.
 constexpr double kMemoryBudgetBytes = 2.0 * (1 << 30);
 
-Problem load_problem(const std::string& path) {
-  const datasets::LibsvmData data = datasets::read_libsvm(path);
+Problem load_problem(const std::string& path, std::int64_t max_feature_index) {
+  const datasets::LibsvmData data = datasets::read_libsvm(path, {.max_feature_index = max_feature_index});
   const auto rows = static_cast<double>(data.features.rows()), features = static_cast<double>(data.features.num_columns);
   const double bytes = 8 * (rows * features + features * features);
   TAPEGRAD_CHECK(bytes <= kMemoryBudgetBytes,
@@ -193,6 +193,9 @@ int main(int argc, char** argv) {
   int second_order_iterations = 50;
   CLI::App& app = program.app();
   app.add_option("--file", file, "LIBSVM file (default: libsvm/heart_scale in the data folder)");
+  std::int64_t max_feature_index = datasets::LibsvmOptions{}.max_feature_index;
+  app.add_option("--max-feature-index", max_feature_index, "Largest feature index the LIBSVM file may use")
+      ->capture_default_str()->check(experiment::Positive);
   app.add_option("--gd-lrs", gd_lrs, "GD step sizes")->delimiter(',')->capture_default_str();
   app.add_option("--sgd-lr", sgd_lr, "Minibatch SGD step size")->capture_default_str();
   app.add_option("--adagrad-lr", adagrad_lr, "Adagrad step size")->capture_default_str();
@@ -204,7 +207,7 @@ int main(int argc, char** argv) {
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();
     const std::string path = file.empty() ? datasets::require_data_file(p.data_dir(), "libsvm/heart_scale") : file;
-    const Problem problem = load_problem(path);
+    const Problem problem = load_problem(path, max_feature_index);
     fmt::print("{}: {} rows, {} features; {} full-batch iterations (first order), {} (second order)\n", path,
                problem.rows(), problem.features(), flags.epochs, second_order_iterations);
 

@@ -100,6 +100,10 @@ TEST(SigmoidLeastSquaresExample, DataTooWideForItsDenseMatricesIsRefusedNamingTh
   EXPECT_EQ(huge.exit_code, 1) << huge.output;
   for (const char* words : {"wide.libsvm:2", "feature index 1099511627776", "max_feature_index"})
     EXPECT_NE(huge.output.find(words), std::string::npos) << words << "\n" << huge.output;
+  // Raising the bound lets the index through, to the memory check.
+  const ProgramRun raised = run_example("sigmoid_least_squares", "--file " + file + " --max-feature-index 1099511627776 --out " + out.string());
+  EXPECT_EQ(raised.exit_code, 1) << raised.output;
+  EXPECT_NE(raised.output.find("has 1099511627776 features"), std::string::npos) << raised.output;
 
   std::ofstream(file) << "";
   const ProgramRun empty = run_example("sigmoid_least_squares", "--file " + file + " --out " + out.string());
