@@ -9,6 +9,11 @@
 #include <regex>
 #include <string>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <tapegrad/kernels/cuda/cuda.h>
@@ -133,6 +138,65 @@ TEST(MnistMlpExample, TrainsOnTheGpuAsOnTheCpu) {
     ASSERT_EQ(a.size(), b.size()) << column;
     for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(b[i], a[i], 1e-3 + 1e-3 * std::abs(a[i])) << column;
   }
+}
+
+// A finished run's folder is not trained over by a run that forgot --resume: it is refused with
+// exit status 2 before anything is written, and --overwrite says to start over.
+TEST(MnistMlpExample, AnEarlierRunIsNeitherReplacedNorMixedWithoutBeingAsked) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = fresh_output_dir("mnist_mlp_guarded");
+  ASSERT_EQ(run_example("mnist_mlp", small_run(out, 2)).exit_code, 0);
+  const std::string checkpoint = file_bytes(out / "checkpoint.safetensors"), metrics = file_bytes(out / "metrics.csv");
+
+  const ProgramRun again = run_example("mnist_mlp", small_run(out, 1));
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  for (const std::string words : {(out / "checkpoint.safetensors").string(), std::string("--resume"),
+                                  std::string("--overwrite")})
+    EXPECT_NE(again.output.find(words), std::string::npos) << words << "\n" << again.output;
+  EXPECT_EQ(file_bytes(out / "checkpoint.safetensors"), checkpoint);
+  EXPECT_EQ(file_bytes(out / "metrics.csv"), metrics);
+
+  const ProgramRun both = run_example("mnist_mlp", small_run(out, 1) + " --resume --overwrite");
+  EXPECT_NE(both.exit_code, 0) << both.output;
+  EXPECT_NE(both.output.find("excludes"), std::string::npos) << both.output;
+
+  const ProgramRun over = run_example("mnist_mlp", small_run(out, 1) + " --overwrite");
+  ASSERT_EQ(over.exit_code, 0) << over.output;
+  EXPECT_EQ(read_csv(out / "metrics.csv").rows.size(), 1u);
+}
+
+// One run at a time per folder: a second is refused at once, naming the process that holds it;
+// temporary files of killed runs are cleared, those of live processes kept.
+TEST(MnistMlpExample, OneRunAtATimePerOutputFolderAndNoLeftoversOfKilledRuns) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = fresh_output_dir("mnist_mlp_locked");
+  {
+    const int fd = ::open((out / ".lock").c_str(), O_RDWR | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    const std::string pid = std::to_string(::getpid());
+    ASSERT_EQ(::write(fd, pid.data(), pid.size()), static_cast<ssize_t>(pid.size()));
+    const ProgramRun busy = run_example("mnist_mlp", small_run(out, 1));
+    ::close(fd);
+    EXPECT_EQ(busy.exit_code, 2) << busy.output;
+    EXPECT_NE(busy.output.find("in use by another run (process " + pid + ")"), std::string::npos) << busy.output;
+    EXPECT_FALSE(std::filesystem::exists(out / "metrics.csv"));
+  }
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);  // a process id that is no longer alive
+  const auto dead = out / ("checkpoint.safetensors.tmp." + std::to_string(child));
+  const auto alive = out / ("checkpoint.safetensors.tmp." + std::to_string(::getpid()));
+  std::ofstream(dead) << "partial";
+  std::ofstream(alive) << "partial";
+  const ProgramRun run = run_example("mnist_mlp", small_run(out, 1));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("removed 1 temporary file(s)"), std::string::npos) << run.output;
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(alive));
 }
 
 }  // namespace

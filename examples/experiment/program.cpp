@@ -5,6 +5,7 @@
 #include <exception>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace experiment {
 
@@ -30,7 +31,7 @@ const CLI::Validator Positive = number_check([](double value) { return value > 0
 const CLI::Validator NonNegative = number_check([](double value) { return value >= 0; }, "zero or more", "NONNEGATIVE");
 
 Program::Program(std::string name, std::string description, Flags defaults, unsigned flag_groups)
-    : name_(std::move(name)), app_(std::move(description), name_), flags_(std::move(defaults)) {
+    : name_(std::move(name)), app_(std::move(description), name_), flags_(std::move(defaults)), flag_groups_(flag_groups) {
   if (flag_groups & kDataFlags) {
     app_.add_option("--data-dir", flags_.data_dir, "Folder with the datasets (default: $TAPEGRAD_DATA, else data/)");
     app_.add_option("--limit-train", flags_.limit_train, "Use only the first N training examples (0: all)")
@@ -52,8 +53,13 @@ Program::Program(std::string name, std::string description, Flags defaults, unsi
   app_.add_option("--device", flags_.device, "Where to compute")->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app_.add_option("--out", flags_.out, fmt::format("Folder for metrics, plots and checkpoints (default: runs/{})", name_));
-  if (flag_groups & kResumeFlag)
-    app_.add_flag("--resume", flags_.resume, "Continue from the checkpoint in --out, if there is one");
+  if (flag_groups & kResumeFlag) {
+    CLI::Option* resume =
+        app_.add_flag("--resume", flags_.resume, "Continue from the checkpoint in --out, if there is one");
+    app_.add_flag("--overwrite", flags_.overwrite,
+                  "Start over in an --out that holds an earlier run's checkpoint, replacing its files")
+        ->excludes(resume);
+  }
 }
 
 std::string Program::data_dir() const {
@@ -74,6 +80,21 @@ void Program::apply_flags() {
   if (error)
     throw Error(fmt::format("cannot create the output folder '{}': {}; pass a writable folder with --out",
                             out_dir_.string(), error.message()));
+  guard_out_dir();
+}
+
+void Program::guard_out_dir() {
+  out_dir_lock_ = std::make_unique<OutDirLock>(out_dir_);
+  if (const int removed = remove_stale_temporaries(out_dir_); removed > 0)
+    fmt::print("removed {} temporary file(s) that killed runs left in {}\n", removed, out_dir_.string());
+  if (!(flag_groups_ & kResumeFlag) || flags_.resume || flags_.overwrite) return;
+  const std::vector<std::filesystem::path> checkpoints = checkpoints_in(out_dir_);
+  if (checkpoints.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& checkpoint : checkpoints) names.push_back(checkpoint.string());
+  throw Refused(fmt::format("{} holds the checkpoint of an earlier run ({}); continue that run with --resume, start "
+                            "over with --overwrite (which replaces its files), or pass another folder with --out",
+                            out_dir_.string(), fmt::join(names, ", ")));
 }
 
 int Program::run(int argc, char** argv, const std::function<void(Program&)>& body) {
@@ -86,6 +107,10 @@ int Program::run(int argc, char** argv, const std::function<void(Program&)>& bod
     apply_flags();
     body(*this);
     return 0;
+  } catch (const Refused& refused) {
+    std::fflush(stdout);
+    fmt::print(stderr, "{}: refused: {}\n", name_, refused.what());
+    return kRefusedExitCode;
   } catch (const Diverged& diverged) {
     std::fflush(stdout);
     fmt::print(stderr, "\n{}: training diverged: {}\n", name_, diverged.what());

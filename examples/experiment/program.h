@@ -15,8 +15,11 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
 #include <tapegrad/tapegrad.h>
+
+#include "out_dir.h"
 
 namespace experiment {
 
@@ -42,6 +45,7 @@ struct Flags {
   std::int64_t limit_train = 0;  // 0: the whole set
   std::int64_t limit_test = 0;
   bool resume = false;
+  bool overwrite = false;        // start over in an --out that holds an earlier run's checkpoint
 };
 
 // Thrown when training produces a non-finite loss; run() reports it and exits with
@@ -52,6 +56,7 @@ class Diverged : public std::runtime_error {
 };
 
 inline constexpr int kErrorExitCode = 1;
+inline constexpr int kRefusedExitCode = 2;  // the output folder is busy, or holds a run to resume
 inline constexpr int kDivergedExitCode = 3;
 
 class Program {
@@ -78,12 +83,17 @@ class Program {
 
  private:
   void apply_flags();
+  // Locks the output folder, clears what killed runs left there, and refuses to start over a
+  // checkpoint unless --resume or --overwrite says what to do with it.
+  void guard_out_dir();
 
   std::string name_;
   CLI::App app_;
   Flags flags_;
   tapegrad::Device device_ = tapegrad::Device::cpu();
   std::filesystem::path out_dir_;
+  unsigned flag_groups_;
+  std::unique_ptr<OutDirLock> out_dir_lock_;
 };
 
 // Checks for numeric flags whose messages stay human-sized ("--lr: must be positive, got -1");
