@@ -2,6 +2,7 @@
 // tensor files, the nn module, the optimizers and the datasets.
 #pragma once
 
+#include <tapegrad/autodiff/anomaly_mode.h>
 #include <tapegrad/autodiff/engine.h>
 #include <tapegrad/autodiff/format.h>
 #include <tapegrad/autodiff/function.h>

@@ -11,9 +11,11 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include <tapegrad/autodiff/anomaly_mode.h>
 #include <tapegrad/autodiff/grad_mode.h>
 #include <tapegrad/autodiff/tensor.h>
 #include <tapegrad/kernels/small_alloc.h>
@@ -22,6 +24,12 @@ namespace tapegrad {
 
 class Node;
 class BackwardContext;
+
+// Where the forward op that recorded a node was called (anomaly mode only).
+struct ForwardTrace;
+struct ForwardTraceDeleter {
+  void operator()(ForwardTrace* trace) const;
+};
 
 // The hooks on one gradient: a non-leaf's live on its grad_fn, a leaf's on the leaf (shared with
 // its accumulator). Nodes without hooks hold a null pointer, so recording pays nothing for them.
@@ -101,11 +109,18 @@ class Node : public std::enable_shared_from_this<Node> {
   GradHooks& hooks_or_create();
   void set_hooks(std::shared_ptr<GradHooks> hooks) { hooks_ = std::move(hooks); }
 
+  // Anomaly mode: remembers the call stack of the forward op recording this node, for the message
+  // of a backward whose gradient here is not finite.
+  void capture_forward_trace();
+  // That call stack, one frame a line, innermost first; empty when none was captured.
+  std::string forward_trace() const;
+
  private:
   friend class Engine;
   const char* name_;
   NodeEdges next_;
   std::shared_ptr<GradHooks> hooks_;
+  std::unique_ptr<ForwardTrace, ForwardTraceDeleter> forward_trace_;
   // Engine bookkeeping, valid during one backward pass.
   Tensor pending_grad_;
   std::int64_t dependencies_ = 0;
@@ -182,6 +197,8 @@ void record_node(const char* name, Tensor& output, NodeEdges next, Backward back
   output.impl().requires_grad = true;
   output.impl().grad_fn = std::allocate_shared<FunctionNode<Backward>>(
       kernels::PoolAllocator<FunctionNode<Backward>>(), name, std::move(next), std::move(backward));
+  if (autograd::is_anomaly_enabled()) [[unlikely]]
+    output.impl().grad_fn->capture_forward_trace();
 }
 
 inline std::shared_ptr<Node> edge_to(const Tensor& input) {
