@@ -16,6 +16,8 @@
 
 namespace tapegrad {
 
+class Tensor;
+
 // Thrown by a backward in anomaly mode when a node's gradient holds NaN or Inf.
 class AnomalyError : public AutogradError {
  public:
@@ -35,6 +37,13 @@ namespace autograd {
 
 void set_detect_anomaly(bool enabled);
 bool is_anomaly_enabled();
+
+// Anomaly mode's account of a non-finite forward result, such as a loss: the earliest op on its
+// graph whose output held NaN or Inf ("'log' is the earliest op on its graph whose output held
+// inf values. The forward call that created it: ..."); not in PyTorch, which checks only
+// gradients. Empty when no op recorded in anomaly mode had such an output (the graph was
+// recorded with the mode off).
+std::string first_non_finite_op(const Tensor& output);
 
 // Turns anomaly detection on (or off) for a scope and restores the previous state on exit.
 class detect_anomaly {

@@ -6,12 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
-#include <cmath>
 #include <span>
-#include <string>
-#include <string_view>
 
+#include <tapegrad/autodiff/anomaly_checks.h>
 #include <tapegrad/autodiff/node.h>
 #include <tapegrad/autodiff/ops.h>
 
@@ -73,7 +70,7 @@ class Engine {
         BackwardContext context(*node, grad, std::span<Tensor>(grad_inputs.data(), node->num_inputs()));
         node->apply(context);
         if (detect_anomaly) [[unlikely]]
-          check_finite(*node, std::span<const Tensor>(grad_inputs.data(), node->num_inputs()));
+          detail::check_backward_finite(*node, std::span<const Tensor>(grad_inputs.data(), node->num_inputs()));
       }
       if (!keep_graph) node->release_saved();
       for (std::size_t i = 0; i < node->num_inputs(); ++i) {
@@ -88,47 +85,6 @@ class Engine {
   }
 
  private:
-  // Anomaly mode: throws for the first gradient of `node` that holds NaN or Inf, naming the node
-  // and the forward call that recorded it, as PyTorch's detect_anomaly.
-  static void check_finite(const Node& node, std::span<const Tensor> grads) {
-    NoGradGuard no_grad;  // the checks are not part of a create_graph backward's graph
-    for (std::size_t i = 0; i < grads.size(); ++i) {
-      const Tensor& grad = grads[i];
-      if (!grad.defined() || !grad.is_floating_point()) continue;
-      // 0 * x is NaN exactly where x is NaN or infinite, and a sum of zeros cannot overflow.
-      if (!std::isnan(sum(mul(grad, 0.0)).item())) continue;
-      const bool has_nan = any(ne(grad, grad)).item() != 0;
-      const std::string backward_name = backward_name_of(node.name());
-      const std::string trace = node.forward_trace();
-      throw AnomalyError(
-          fmt::format("Function '{}' returned {} values in its {}th output (the gradient of input {} of '{}').{}",
-                      backward_name, has_nan ? "nan" : "inf", i, i, node.name(),
-                      trace.empty() ? " Its forward call was not recorded: anomaly mode was off when it ran."
-                                    : "\nThe forward call that created it:\n" + trace),
-          backward_name, i);
-    }
-  }
-
-  // PyTorch's names for backward functions: "binary_cross_entropy" -> "BinaryCrossEntropyBackward";
-  // a custom function's class name gets the suffix as it is.
-  static std::string backward_name_of(std::string_view op) {
-    const bool snake_case = std::all_of(op.begin(), op.end(), [](char c) {
-      return c == '_' || std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
-    });
-    if (!snake_case) return std::string(op) + "Backward";
-    std::string name;
-    bool word_start = true;
-    for (const char c : op) {
-      if (c == '_') {
-        word_start = true;
-        continue;
-      }
-      name += word_start ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
-      word_start = false;
-    }
-    return name + "Backward";
-  }
-
   // Work lists of one pass. Kept per thread and reused, so a backward over a small graph does not
   // pay a dozen vector growths; a backward started from inside another (a node's apply calling
   // grad()) gets fresh ones.

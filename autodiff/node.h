@@ -109,11 +109,12 @@ class Node : public std::enable_shared_from_this<Node> {
   GradHooks& hooks_or_create();
   void set_hooks(std::shared_ptr<GradHooks> hooks) { hooks_ = std::move(hooks); }
 
-  // Anomaly mode: remembers the call stack of the forward op recording this node, for the message
-  // of a backward whose gradient here is not finite.
-  void capture_forward_trace();
-  // That call stack, one frame a line, innermost first; empty when none was captured.
-  std::string forward_trace() const;
+  // Anomaly mode: remembers the call stack of the forward op recording this node, and whether
+  // its outputs held NaN or Inf, for the messages of autograd::first_non_finite_op and of a
+  // backward whose gradient here is not finite.
+  void record_forward_call(std::span<const Tensor> outputs);
+  // What record_forward_call kept; null when the node was recorded with the mode off.
+  const ForwardTrace* forward_call() const { return forward_trace_.get(); }
 
  private:
   friend class Engine;
@@ -198,7 +199,7 @@ void record_node(const char* name, Tensor& output, NodeEdges next, Backward back
   output.impl().grad_fn = std::allocate_shared<FunctionNode<Backward>>(
       kernels::PoolAllocator<FunctionNode<Backward>>(), name, std::move(next), std::move(backward));
   if (autograd::is_anomaly_enabled()) [[unlikely]]
-    output.impl().grad_fn->capture_forward_trace();
+    output.impl().grad_fn->record_forward_call(std::span<const Tensor>(&output, 1));
 }
 
 inline std::shared_ptr<Node> edge_to(const Tensor& input) {

@@ -47,7 +47,7 @@ TEST(AnomalyMode, NamesTheBackwardWhoseGradientIsInfAndTheForwardCallThatCreated
   EXPECT_NE(message.find("NamesTheBackwardWhoseGradientIsInfAndTheForwardCallThatCreatedIt"), std::string::npos)
       << message;
   // The stack begins at the op, not inside the capture.
-  EXPECT_EQ(message.find("capture_forward_trace"), std::string::npos) << message;
+  EXPECT_EQ(message.find("record_forward_call"), std::string::npos) << message;
   EXPECT_FALSE(x.grad().defined());  // the pass stopped before the leaf
 }
 
@@ -132,6 +132,25 @@ TEST(AnomalyMode, CustomFunctionsGetTheirClassNameAndForwardCall) {
   EXPECT_NE(error.backward_name().find("NanGradientBackward"), std::string::npos) << error.what();
   EXPECT_NE(std::string(error.what()).find("CustomFunctionsGetTheirClassNameAndForwardCall"), std::string::npos)
       << error.what();
+}
+
+TEST(AnomalyMode, FirstNonFiniteOpNamesTheEarliestOpWhoseOutputWasNotFinite) {
+  autograd::detect_anomaly anomaly;
+  Tensor x = leaf({1, 0});
+  // log(0) = -inf comes first; exp(-inf) = 0 is finite again; the NaN added last comes later.
+  Tensor loss = (log(x) * 2.0).exp().sum() + std::nan("");
+  const std::string origin = autograd::first_non_finite_op(loss);
+  EXPECT_NE(origin.find("'log' is the earliest op on its graph whose output held inf values."), std::string::npos)
+      << origin;
+  EXPECT_NE(origin.find("FirstNonFiniteOpNamesTheEarliestOpWhoseOutputWasNotFinite"), std::string::npos) << origin;
+  EXPECT_EQ(autograd::first_non_finite_op((x * 2.0).sum()), "");  // finite: nothing to explain
+}
+
+TEST(AnomalyMode, FirstNonFiniteOpIsEmptyForGraphsRecordedWithoutTheMode) {
+  Tensor x = leaf({0});
+  Tensor loss = log(x).sum();
+  autograd::detect_anomaly anomaly;
+  EXPECT_EQ(autograd::first_non_finite_op(loss), "");
 }
 
 TEST(AnomalyMode, GuardRestoresThePreviousStateAndNests) {

@@ -53,6 +53,8 @@ Program::Program(std::string name, std::string description, Flags defaults, unsi
   app_.add_option("--device", flags_.device, "Where to compute")->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app_.add_option("--out", flags_.out, fmt::format("Folder for metrics, plots and checkpoints (default: runs/{})", name_));
+  app_.add_flag("--detect-anomaly", flags_.detect_anomaly,
+                "Name the op whose gradient first becomes NaN or Inf, and where it was called (slow)");
   if (flag_groups & kResumeFlag) {
     CLI::Option* resume =
         app_.add_flag("--resume", flags_.resume, "Continue from the checkpoint in --out, if there is one");
@@ -69,6 +71,7 @@ std::string Program::data_dir() const {
 void Program::apply_flags() {
   if (flags_.threads > 0) set_num_threads(flags_.threads);
   manual_seed(flags_.seed);
+  autograd::set_detect_anomaly(flags_.detect_anomaly);
   if (flags_.device == "cuda") {
     if (!cuda::is_available())
       throw DeviceError(fmt::format("--device cuda: {}; run with --device cpu", cuda::unavailable_reason()));

@@ -23,8 +23,8 @@
 
 namespace experiment {
 
-// Which of the shared flags a program offers (--seed, --threads, --device, --out and --help
-// always): the data flags, the training flags and --resume.
+// Which of the shared flags a program offers (--seed, --threads, --device, --out,
+// --detect-anomaly and --help always): the data flags, the training flags and --resume.
 enum FlagGroup : unsigned {
   kDataFlags = 1,      // --data-dir, --limit-train, --limit-test
   kTrainingFlags = 2,  // --epochs, --batch-size, --lr
@@ -46,6 +46,7 @@ struct Flags {
   std::int64_t limit_test = 0;
   bool resume = false;
   bool overwrite = false;        // start over in an --out that holds an earlier run's checkpoint
+  bool detect_anomaly = false;   // backward names the op whose gradient first became NaN or Inf
 };
 
 // Thrown when training produces a non-finite loss; run() reports it and exits with

@@ -41,11 +41,18 @@ PassResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, datasets:
     const double value = loss.item();
     if (!std::isfinite(value))
       throw Diverged(fmt::format("the loss became {} at epoch {}, step {} of the epoch (lr {}){}; the last finite loss "
-                                 "was {}. Lower --lr.", value, label.epoch + 1, result.steps + 1, optimizer.lr(),
-                                 label.run.empty() ? "" : fmt::format(" in run '{}'", label.run), last_finite));
+                                 "was {}. Lower --lr.{}", value, label.epoch + 1, result.steps + 1, optimizer.lr(),
+                                 label.run.empty() ? "" : fmt::format(" in run '{}'", label.run), last_finite,
+                                 autograd::is_anomaly_enabled() ? " " + autograd::first_non_finite_op(loss) : ""));
     last_finite = value;
     optimizer.zero_grad();
-    loss.backward();
+    try {
+      loss.backward();
+    } catch (const AnomalyError& anomaly) {  // only under --detect-anomaly
+      throw Diverged(fmt::format("a gradient became non-finite at epoch {}, step {} of the epoch (lr {}){}, the loss "
+                                 "being {}. Lower --lr. {}", label.epoch + 1, result.steps + 1, optimizer.lr(),
+                                 label.run.empty() ? "" : fmt::format(" in run '{}'", label.run), value, anomaly.what()));
+    }
     optimizer.step();
 
     const std::int64_t batch = input.size(0);
