@@ -128,7 +128,9 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   }
   std::size_t nbytes = 0;
   TAPEGRAD_CHECK(!__builtin_mul_overflow(static_cast<std::size_t>(numel), dtype_size(options.dtype), &nbytes),
-                 "empty: shape {} of {} needs more bytes than memory can address", shape, options.dtype);
+                 "out of memory: a tensor of shape {} and dtype {} needs {} x {} bytes, more than memory can "
+                 "address; reduce the batch size or the tensor's dimensions", shape, options.dtype, numel,
+                 dtype_size(options.dtype));
   impl->storage = kernels::StoragePtr(kernels::Storage::create(nbytes, options.device));
   impl->dtype = options.dtype;
   Tensor result(std::move(impl));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 
 #include <fmt/format.h>
@@ -18,9 +19,16 @@ constexpr std::size_t kLargeGranule = std::size_t{2} << 20;
 
 std::size_t round_up(std::size_t n, std::size_t granule) { return (n + granule - 1) / granule * granule; }
 
+// "8589934592 bytes (8.0 GiB)": exact for comparing, in a unit a person reads at a glance.
 std::string bytes_str(std::size_t bytes) {
-  constexpr double kMiB = 1024.0 * 1024.0;
-  return fmt::format("{} bytes ({:.1f} MiB)", bytes, static_cast<double>(bytes) / kMiB);
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double scaled = static_cast<double>(bytes) / 1024.0;
+  std::size_t unit = 0;
+  while (scaled >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    scaled /= 1024.0;
+    ++unit;
+  }
+  return fmt::format("{} bytes ({:.1f} {})", bytes, scaled, kUnits[unit]);
 }
 
 }  // namespace
@@ -28,7 +36,8 @@ std::string bytes_str(std::size_t bytes) {
 std::size_t CachingAllocator::size_class(std::size_t nbytes) {
   // Rounding up must not wrap around to a tiny block.
   TAPEGRAD_CHECK(nbytes <= std::numeric_limits<std::size_t>::max() - kLargeGranule + 1,
-                 "out of memory: allocating {} bytes is more than any device can hold; use smaller tensors", nbytes);
+                 "out of memory: requested {}, more than any device can hold; reduce the batch size or the "
+                 "tensor's dimensions", bytes_str(nbytes));
   if (nbytes <= kSmallLimit) return round_up(std::max<std::size_t>(nbytes, 1), kSmallGranule);
   return round_up(nbytes, kLargeGranule);
 }
@@ -60,9 +69,9 @@ void* CachingAllocator::allocate_from_device(std::size_t block_size) {
   }
   if (block == nullptr)
     throw Error(fmt::format(
-        "out of memory on {}: allocating {} failed; tapegrad has {} allocated in tensors and had {} reserved "
-        "(tensors and cached blocks, the cache now released), and the device reports {} free. Use smaller batches or "
-        "models, or free tensors that are no longer needed",
+        "out of memory on {}: requested {}; tapegrad has {} allocated in tensors and had {} reserved (tensors and "
+        "cached blocks; the cache was released and the request retried), and the device reports {} free. Reduce the "
+        "batch size or the model, or free tensors that are no longer needed",
         raw_.device_name, bytes_str(block_size), bytes_str(stats_.allocated), bytes_str(reserved_before_release),
         bytes_str(raw_.free_bytes())));
   stats_.reserved += block_size;
