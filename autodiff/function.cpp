@@ -101,7 +101,7 @@ void CustomFunctionNode::finish_forward(std::vector<Tensor>& outputs, const std:
     ctx.to_save_.clear();
     return;
   }
-  if (autograd::is_anomaly_enabled()) record_forward_call(outputs);
+  if (autograd::is_anomaly_enabled()) tapegrad::detail::record_forward_call(shared_from_this(), outputs);
   for (const Tensor& input : tensor_inputs) input_shapes_.push_back(input.defined() ? input.shape() : Shape{});
   output_grads_.resize(outputs.size());
   for (std::size_t i = 0; i < outputs.size(); ++i) {

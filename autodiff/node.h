@@ -11,7 +11,6 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,12 +23,6 @@ namespace tapegrad {
 
 class Node;
 class BackwardContext;
-
-// Where the forward op that recorded a node was called (anomaly mode only).
-struct ForwardTrace;
-struct ForwardTraceDeleter {
-  void operator()(ForwardTrace* trace) const;
-};
 
 // The hooks on one gradient: a non-leaf's live on its grad_fn, a leaf's on the leaf (shared with
 // its accumulator). Nodes without hooks hold a null pointer, so recording pays nothing for them.
@@ -109,19 +102,11 @@ class Node : public std::enable_shared_from_this<Node> {
   GradHooks& hooks_or_create();
   void set_hooks(std::shared_ptr<GradHooks> hooks) { hooks_ = std::move(hooks); }
 
-  // Anomaly mode: remembers the call stack of the forward op recording this node, and whether
-  // its outputs held NaN or Inf, for the messages of autograd::first_non_finite_op and of a
-  // backward whose gradient here is not finite.
-  void record_forward_call(std::span<const Tensor> outputs);
-  // What record_forward_call kept; null when the node was recorded with the mode off.
-  const ForwardTrace* forward_call() const { return forward_trace_.get(); }
-
  private:
   friend class Engine;
   const char* name_;
   NodeEdges next_;
   std::shared_ptr<GradHooks> hooks_;
-  std::unique_ptr<ForwardTrace, ForwardTraceDeleter> forward_trace_;
   // Engine bookkeeping, valid during one backward pass.
   Tensor pending_grad_;
   std::int64_t dependencies_ = 0;
@@ -190,6 +175,10 @@ namespace detail {
 // A view whose memory was written since its history was set (its base updated in place) gets a
 // history from its base's current one, as PyTorch regenerates a view's grad_fn.
 void refresh_view_history(const Tensor& view);
+// Anomaly mode: remembers the call stack of the forward op that recorded `node` and whether its
+// outputs held NaN or Inf, for autograd::first_non_finite_op and the message of a backward whose
+// gradient there is not finite. Kept beside the node, so that nodes cost nothing more without it.
+void record_forward_call(const std::shared_ptr<Node>& node, std::span<const Tensor> outputs);
 }  // namespace detail
 
 // Connects `output` to a new node with edges to the inputs and the given backward closure.
@@ -199,7 +188,7 @@ void record_node(const char* name, Tensor& output, NodeEdges next, Backward back
   output.impl().grad_fn = std::allocate_shared<FunctionNode<Backward>>(
       kernels::PoolAllocator<FunctionNode<Backward>>(), name, std::move(next), std::move(backward));
   if (autograd::is_anomaly_enabled()) [[unlikely]]
-    output.impl().grad_fn->record_forward_call(std::span<const Tensor>(&output, 1));
+    detail::record_forward_call(output.impl().grad_fn, std::span<const Tensor>(&output, 1));
 }
 
 inline std::shared_ptr<Node> edge_to(const Tensor& input) {
