@@ -35,6 +35,12 @@ class LRScheduler {
   // metadata); load_state restores them, so a resumed schedule continues exactly.
   virtual std::string state() const;
   virtual void load_state(const std::string& saved);
+  // Makes `initial_lrs` (one per group) the base learning rates of a schedule already under way,
+  // as a resumed run given another learning rate needs: PyTorch's scheduler.base_lrs are replaced
+  // and the learning rates it last set are scaled by the same ratio, so every schedule (each is
+  // linear in its base learning rates) continues as if it had started from `initial_lrs`. The
+  // optimizer's groups are left to the caller.
+  virtual void rebase(const std::vector<double>& initial_lrs);
 
   const Optimizer& optimizer() const { return optimizer_; }
 
@@ -204,6 +210,7 @@ class SequentialLR : public LRScheduler {
 
   std::string state() const override;
   void load_state(const std::string& saved) override;
+  void rebase(const std::vector<double>& initial_lrs) override;
 
  protected:
   std::vector<double> compute_lr() override;
