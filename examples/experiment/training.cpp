@@ -41,7 +41,8 @@ PassResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, datasets:
     const double value = loss.item();
     if (!std::isfinite(value))
       throw Diverged(fmt::format("the loss became {} at epoch {}, step {} of the epoch (lr {}){}; the last finite loss "
-                                 "was {}. Lower --lr.", value, label.epoch + 1, result.steps + 1, optimizer.lr(),
+                                 "was {}. Lower --lr (with --resume --override to continue from the last checkpoint).",
+                                 value, label.epoch + 1, result.steps + 1, optimizer.lr(),
                                  label.run.empty() ? "" : fmt::format(" in run '{}'", label.run), last_finite));
     last_finite = value;
     optimizer.zero_grad();
