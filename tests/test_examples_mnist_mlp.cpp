@@ -348,6 +348,12 @@ TEST(MnistMlpResume, EveryMetadataFieldIsParsedStrictlyNamingFieldAndFile) {
     EXPECT_EQ(run.output.find("stoull"), std::string::npos) << run.output;
     save_tensors(path, before.tensors, before.metadata);
   }
+  rewrite_checkpoint(out, [](auto& metadata) { metadata["metrics"] += "2,0.5\n"; });
+  const ProgramRun short_row = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 3 --resume");
+  EXPECT_EQ(short_row.exit_code, 1) << short_row.output;
+  EXPECT_NE(short_row.output.find("checkpoint '" + path + "': the field 'metrics' does not fit: the checkpoint's "
+                                  "metrics row '2,0.5' has 2 cells"),
+            std::string::npos) << short_row.output;
 }
 
 // A checkpoint written before checkpoints recorded their configuration is refused, and continued

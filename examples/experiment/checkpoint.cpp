@@ -150,8 +150,12 @@ std::int64_t Checkpointer::restore_if(bool resume) {
   }
   if (scheduler_ != nullptr) scheduler_->load_state(schedule->second);
   if (!restored_lrs.empty()) rebase_learning_rates(restored_lrs);
-  if (owned_rows_) metrics_.restore_rows(metrics, owned_rows_);
-  else metrics_.restore(metrics);
+  try {
+    if (owned_rows_) metrics_.restore_rows(metrics, owned_rows_);
+    else metrics_.restore(metrics);
+  } catch (const std::runtime_error& error) {
+    throw Error(fmt::format("checkpoint '{}': the field 'metrics' does not fit: {}", path_.string(), error.what()));
+  }
   steps_done_ = steps_done;
   return epochs_done;
 }
