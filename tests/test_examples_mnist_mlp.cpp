@@ -367,7 +367,8 @@ TEST(MnistMlpResume, ACheckpointWithoutConfigurationNeedsOverride) {
   });
   const ProgramRun refused = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume");
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
-  EXPECT_NE(refused.output.find("does not record the configuration of its run"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("checkpoint.safetensors does not record the configuration of its run"), std::string::npos)
+      << refused.output;
   const ProgramRun overridden =
       run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --override");
   EXPECT_EQ(overridden.exit_code, 0) << overridden.output;

@@ -135,13 +135,11 @@ Configuration Program::defining_values() {
 }
 
 void Program::check_resumed_configuration() const {
-  std::vector<std::string> checkpoints, changes;
-  bool unrecorded = false;
+  std::vector<std::string> unrecorded, changes;
   for (const auto& checkpoint : checkpoints_in(out_dir_)) {
     const std::optional<Configuration> recorded = recorded_configuration(checkpoint);
-    checkpoints.push_back(checkpoint.string());
     if (!recorded) {
-      unrecorded = true;
+      unrecorded.push_back(checkpoint.string());
       continue;
     }
     for (const auto& [flag, value] : configuration_) {
@@ -153,14 +151,15 @@ void Program::check_resumed_configuration() const {
     }
   }
   if (flags_.override_configuration) {
-    if (unrecorded) fmt::print("--override: the checkpoint records no configuration; the flags given now apply\n");
+    if (!unrecorded.empty())
+      fmt::print("--override: {} records no configuration; the flags given now apply\n", fmt::join(unrecorded, ", "));
     for (const std::string& change : changes) fmt::print("--override: {}; the new value applies\n", change);
     return;
   }
-  if (unrecorded)
+  if (!unrecorded.empty())
     throw Refused(fmt::format("{} does not record the configuration of its run (it was written by an older version): "
                               "continue it with the flags given now with --resume --override, or start over with "
-                              "--overwrite", fmt::join(checkpoints, ", ")));
+                              "--overwrite", fmt::join(unrecorded, ", ")));
   if (!changes.empty())
     throw Refused(fmt::format("the run in {} was made with other flags: {}. Resume with the checkpoint's values, add "
                               "--override to continue it with the new ones, or start over with --overwrite or another "
