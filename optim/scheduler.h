@@ -29,6 +29,8 @@ class LRScheduler {
   void step();
   // The learning rates the last step() (or the constructor) set, one per group.
   const std::vector<double>& last_lr() const { return last_lr_; }
+  // The initial learning rates the schedule is computed from, one per group (PyTorch's base_lrs).
+  const std::vector<double>& base_lrs() const { return base_lrs_; }
   std::int64_t last_epoch() const { return last_epoch_; }
 
   // The epoch count and learning rates as JSON text (store it e.g. in a tensor file's

@@ -370,9 +370,23 @@ TEST(MnistMlpResume, ACheckpointWithoutConfigurationNeedsOverride) {
   EXPECT_NE(refused.output.find("checkpoint.safetensors does not record the configuration of its run"), std::string::npos)
       << refused.output;
   const ProgramRun overridden =
-      run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --override");
+      run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --override --lr 0.002");
   EXPECT_EQ(overridden.exit_code, 0) << overridden.output;
+  EXPECT_NE(overridden.output.find("starts from 0.002 instead of 0.001"), std::string::npos) << overridden.output;
   EXPECT_EQ(checkpoint_of(out).metadata.at("config.seed"), "5");
+}
+
+// A flag newer than a checkpoint counts as having had its default value in the checkpoint's run.
+TEST(MnistMlpResume, AFlagTheCheckpointLacksHadItsDefault) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = one_epoch_run("mnist_mlp_newer_flag");
+  rewrite_checkpoint(out, [](auto& metadata) { metadata.erase("config.batch-size"); });
+  const ProgramRun other = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --batch-size 32");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("--batch-size 64 in the checkpoint, 32 now"), std::string::npos) << other.output;
+  const ProgramRun same = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume");
+  EXPECT_EQ(same.exit_code, 0) << same.output;
 }
 
 // A full disk while the checkpoint is written: a clear error, and the previous checkpoint intact.

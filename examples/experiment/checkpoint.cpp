@@ -130,7 +130,8 @@ std::int64_t Checkpointer::restore_if(bool resume) {
     positions.emplace_back(parse_u64(file, "generator." + name + ".seed", path_),
                            parse_u64(file, "generator." + name + ".offset", path_));
   const std::string& metrics = field(file, "metrics", path_);
-  // Checkpoints written before the initial learning rates were recorded have none.
+  // Checkpoints written before the initial learning rates were recorded have none: their
+  // schedule's base rates, or the rates restored, stand in for them.
   std::vector<double> restored_lrs;
   if (file.metadata.contains(initial_lr_key(0)))
     for (std::size_t group = 0; group < initial_lrs_.size(); ++group)
@@ -149,7 +150,12 @@ std::int64_t Checkpointer::restore_if(bool resume) {
     generators_[i].second->set_offset(positions[i].second);
   }
   if (scheduler_ != nullptr) scheduler_->load_state(schedule->second);
-  if (!restored_lrs.empty()) rebase_learning_rates(restored_lrs);
+  if (restored_lrs.empty()) {
+    if (scheduler_ != nullptr) restored_lrs = scheduler_->base_lrs();
+    else
+      for (std::size_t group = 0; group < initial_lrs_.size(); ++group) restored_lrs.push_back(optimizer_.group_lr(group));
+  }
+  rebase_learning_rates(restored_lrs);
   try {
     if (owned_rows_) metrics_.restore_rows(metrics, owned_rows_);
     else metrics_.restore(metrics);
