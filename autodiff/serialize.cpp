@@ -11,7 +11,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
+#include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -29,8 +32,14 @@ using Json = nlohmann::json;
 
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference implementation's bound
 constexpr const char* kVersionKey = "tapegrad.format_version";
-constexpr const char* kChecksumKey = "tapegrad.checksum";
-constexpr const char* kFormatVersion = "1";
+constexpr const char* kFormatVersion = "2";
+// Format 2: a CRC-32 of the whole file (length, header with the metadata, data), computed with
+// the checksum's own hex digits set to the placeholder's, so any changed byte is caught before
+// anything in the file is interpreted.
+constexpr std::string_view kFileChecksumKey = "tapegrad.file_checksum";
+constexpr std::string_view kChecksumPlaceholder = "crc32:00000000";
+// Format 1: a CRC-32 of the data section only; files written so still load and are checked.
+constexpr const char* kDataChecksumKey = "tapegrad.checksum";
 
 std::string safetensors_dtype(DType dtype) {
   switch (dtype) {
@@ -52,54 +61,96 @@ std::optional<DType> dtype_from_safetensors(const std::string& name) {
   return std::nullopt;
 }
 
-// CRC-32 of the data section, as hex: detects flipped bytes and torn writes.
-std::string checksum_of(const char* data, std::size_t size) {
-  uLong crc = crc32_z(0L, Z_NULL, 0);
-  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data), size);
-  return fmt::format("crc32:{:08x}", static_cast<std::uint32_t>(crc));
+uLong crc_of(uLong crc, std::string_view bytes) {
+  return crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
 }
 
-void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
-  while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
+std::string crc_text(uLong crc) { return fmt::format("crc32:{:08x}", static_cast<std::uint32_t>(crc)); }
+
+// CRC-32 of `parts` one after the other, as text: detects flipped bytes and torn writes.
+std::string checksum_of(std::initializer_list<std::string_view> parts) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (std::string_view part : parts) crc = crc_of(crc, part);
+  return crc_text(crc);
+}
+
+// Where the file checksum's value starts in `header`, when its key appears there exactly once
+// as the JSON writer writes it.
+std::optional<std::size_t> file_checksum_position(std::string_view header) {
+  const std::string key = fmt::format("\"{}\":\"", kFileChecksumKey);
+  const std::size_t found = header.find(key);
+  if (found == std::string_view::npos || header.find(key, found + 1) != std::string_view::npos) return std::nullopt;
+  const std::size_t value = found + key.size();
+  if (header.size() < value + kChecksumPlaceholder.size() + 1 || header[value + kChecksumPlaceholder.size()] != '"')
+    return std::nullopt;
+  return value;
+}
+
+// The checksum of a file made of `head` (the length and the header) then `data`, with the
+// value at `position` of the header read as the placeholder.
+std::string file_checksum(std::string_view head, std::string_view data, std::size_t position) {
+  const std::size_t begin = 8 + position, end = begin + kChecksumPlaceholder.size();
+  return checksum_of({head.substr(0, begin), kChecksumPlaceholder, head.substr(end), data});
+}
+
+[[noreturn]] void fail_checksum(const std::string& where, std::string_view stored, std::string_view actual) {
+  fail("{} is damaged (checksum mismatch): it records {}, its bytes give {}; the file is corrupt: delete it or restore "
+       "a copy", where, stored, actual);
+}
+
+// What a failed write says: the OS's reason, and that the file under the real name is untouched.
+[[noreturn]] void fail_write(std::string_view what, const std::filesystem::path& path, int error) {
+  fail("could not write {} '{}': {}; {}", what, path.string(), std::strerror(error),
+       std::filesystem::exists(path) ? fmt::format("the previous {} is kept", what) : "nothing was written");
+}
+
+void write_all(int fd, std::string_view bytes, std::string_view what, const std::filesystem::path& path) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
     if (written < 0 && errno == EINTR) continue;
-    TAPEGRAD_CHECK(written > 0, "save_tensors: writing '{}' failed: {}", path.string(), std::strerror(errno));
-    data += written;
-    size -= static_cast<std::size_t>(written);
+    if (written <= 0) fail_write(what, path, written < 0 ? errno : EIO);
+    bytes.remove_prefix(static_cast<std::size_t>(written));
   }
 }
 
 // Writes `header` then `data` to a temporary file beside `path`, flushes it to disk and renames
-// it over `path`: readers see the old file or the new one, never a torn one.
-void write_atomically(const std::filesystem::path& path, const std::string& header, const std::string& data) {
+// it over `path`: readers see the old file or the new one, never a torn one. Any failure (a full
+// disk, a file-size limit) removes the temporary file and leaves `path` as it was.
+void write_atomically(const std::filesystem::path& path, std::string_view header, std::string_view data,
+                      std::string_view what) {
   const std::filesystem::path temporary = path.string() + fmt::format(".tmp.{}", ::getpid());
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  TAPEGRAD_CHECK(fd >= 0, "save_tensors: cannot create '{}': {}; check that the directory exists and is writable",
-                 temporary.string(), std::strerror(errno));
+  TAPEGRAD_CHECK(fd >= 0, "could not write {} '{}': cannot create '{}': {}; check that the directory exists and is "
+                 "writable", what, path.string(), temporary.string(), std::strerror(errno));
   try {
-    write_all(fd, header.data(), header.size(), temporary);
-    write_all(fd, data.data(), data.size(), temporary);
-    TAPEGRAD_CHECK(::fsync(fd) == 0, "save_tensors: flushing '{}' failed: {}", temporary.string(), std::strerror(errno));
+    write_all(fd, header, what, path);
+    write_all(fd, data, what, path);
+    if (::fsync(fd) != 0) fail_write(what, path, errno);
   } catch (...) {
     ::close(fd);
     std::filesystem::remove(temporary);
     throw;
   }
-  ::close(fd);
+  if (::close(fd) != 0) {  // some file systems report a failed write-back only here
+    const int error = errno;
+    std::filesystem::remove(temporary);
+    fail_write(what, path, error);
+  }
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
   if (error) {
     std::filesystem::remove(temporary);
-    fail("save_tensors: cannot rename '{}' to '{}': {}", temporary.string(), path.string(), error.message());
+    fail("could not write {} '{}': cannot rename '{}' over it: {}", what, path.string(), temporary.string(),
+         error.message());
   }
 }
 
-std::string read_file(const std::filesystem::path& path) {
+std::string read_file(const std::filesystem::path& path, const std::string& where) {
   std::ifstream in(path, std::ios::binary);
-  TAPEGRAD_CHECK(in.good(), "load_tensors: cannot open '{}' ({}); check the path", path.string(),
+  TAPEGRAD_CHECK(in.good(), "cannot open {} ({}); check the path", where,
                  std::filesystem::exists(path) ? "unreadable" : "no such file");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TAPEGRAD_CHECK(!in.bad(), "load_tensors: reading '{}' failed", path.string());
+  TAPEGRAD_CHECK(!in.bad(), "reading {} failed", where);
   return bytes;
 }
 
@@ -170,7 +221,7 @@ const Tensor& TensorFile::at(const std::string& name) const {
 }
 
 void save_tensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                  const std::map<std::string, std::string>& metadata) {
+                  const std::map<std::string, std::string>& metadata, std::string_view what) {
   Json header = Json::object();
   std::string data;
   for (const auto& [name, tensor] : tensors) {
@@ -190,20 +241,27 @@ void save_tensors(const std::filesystem::path& path, const NamedTensors& tensors
   Json meta = metadata;
   meta["format"] = metadata.contains("format") ? metadata.at("format") : "pt";  // what safetensors.torch writes
   meta[kVersionKey] = kFormatVersion;
-  meta[kChecksumKey] = checksum_of(data.data(), data.size());
+  meta.erase(kDataChecksumKey);  // copied from a format-1 file's metadata, it would not match
+  meta[std::string(kFileChecksumKey)] = kChecksumPlaceholder;
   header["__metadata__"] = meta;
 
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned, as the reference writer does
-  std::string prefix(8, '\0');
+  const std::optional<std::size_t> position = file_checksum_position(text);
+  TAPEGRAD_CHECK(position.has_value(), "save_tensors: a metadata entry of '{}' spells out the checksum's key '{}'; "
+                 "rename it", path.string(), kFileChecksumKey);
+  std::string head(8, '\0');
   const std::uint64_t length = text.size();
-  std::memcpy(prefix.data(), &length, 8);
-  write_atomically(path, prefix + text, data);
+  std::memcpy(head.data(), &length, 8);
+  head += text;
+  const std::string checksum = file_checksum(head, data, *position);
+  head.replace(8 + *position, checksum.size(), checksum);
+  write_atomically(path, head, data, what);
 }
 
-TensorFile load_tensors(const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
-  const std::string where = fmt::format("load_tensors('{}')", path.string());
+TensorFile load_tensors(const std::filesystem::path& path, std::string_view what) {
+  const std::string where = fmt::format("{} '{}'", what, path.string());
+  const std::string bytes = read_file(path, where);
   TAPEGRAD_CHECK(bytes.size() >= 8, "{}: the file has {} bytes, fewer than the 8-byte header length; it is truncated or "
                  "not a safetensors file", where, bytes.size());
   std::uint64_t header_length = 0;
@@ -213,6 +271,14 @@ TensorFile load_tensors(const std::filesystem::path& path) {
   TAPEGRAD_CHECK(header_length <= bytes.size() - 8, "{}: header length {} runs past the end of the {}-byte file; the "
                  "file is truncated", where, header_length, bytes.size());
   const std::string_view header_text(bytes.data() + 8, header_length);
+  // Checked before the header is parsed: a damaged name or number is reported as damage.
+  const std::optional<std::size_t> checksum_position = file_checksum_position(header_text);
+  if (checksum_position) {
+    const std::string_view head(bytes.data(), 8 + header_length), data = std::string_view(bytes).substr(head.size());
+    const std::string_view stored = header_text.substr(*checksum_position, kChecksumPlaceholder.size());
+    const std::string actual = file_checksum(head, data, *checksum_position);
+    if (stored != actual) fail_checksum(where, stored, actual);
+  }
   TAPEGRAD_CHECK(!header_text.empty() && header_text.front() == '{', "{}: the header is not a JSON object; the file is "
                  "corrupt or not a safetensors file", where);
   const Json header = Json::parse(header_text, nullptr, /*allow_exceptions=*/false);
@@ -231,6 +297,11 @@ TensorFile load_tensors(const std::filesystem::path& path) {
     }
     entries.push_back(parse_entry(name, info, where));
   }
+  // A tapegrad file always carries a checksum; without one, a byte of its key was changed.
+  const bool written_by_tapegrad = file.metadata.contains(kVersionKey) || file.metadata.contains(std::string(kFileChecksumKey));
+  TAPEGRAD_CHECK(checksum_position || file.metadata.contains(kDataChecksumKey) || !written_by_tapegrad,
+                 "{} is damaged: its tapegrad metadata has no readable checksum; the file is corrupt: delete it or "
+                 "restore a copy", where);
 
   // The byte ranges must tile the data section: sorted by offset, each starts where the last ended.
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
@@ -247,10 +318,9 @@ TensorFile load_tensors(const std::filesystem::path& path) {
                  "is {}", where, expected_begin, data_size, expected_begin > data_size ? "truncated" : "corrupt");
 
   const char* data = bytes.data() + 8 + header_length;
-  if (const auto stored = file.metadata.find(kChecksumKey); stored != file.metadata.end()) {
-    const std::string actual = checksum_of(data, data_size);
-    TAPEGRAD_CHECK(stored->second == actual, "{}: checksum mismatch (stored {}, data gives {}); the file is corrupt",
-                   where, stored->second, actual);
+  if (const auto stored = file.metadata.find(kDataChecksumKey); stored != file.metadata.end() && !checksum_position) {
+    const std::string actual = checksum_of({std::string_view(data, data_size)});
+    if (stored->second != actual) fail_checksum(where, stored->second, actual);
   }
   for (const Entry& entry : entries) {
     // A bool byte other than 0 or 1 is not a value a bool can hold: reading it would be undefined.

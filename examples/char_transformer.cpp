@@ -316,6 +316,7 @@ int main(int argc, char** argv) {
                  "Stop after this many steps, as an interrupted run would (the schedule still spans --steps); "
                  "--resume continues")
       ->check(CLI::PositiveNumber);
+  for (const char* flag : {"stop-after", "sample-length", "temperature", "prompt"}) program.may_change_on_resume(flag);
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();

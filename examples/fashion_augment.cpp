@@ -383,6 +383,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   program.app().add_option("--settings", settings, "Augmentation settings to run: none, train, test, both")
       ->delimiter(',')->capture_default_str()->check(CLI::IsMember({"none", "train", "test", "both"}));
+  program.may_change_on_resume("settings");  // which runs; each has its own checkpoint
   program.app().add_option("--test-copies", options.test_copies, "Augmented copies of each test image in the vote")
       ->capture_default_str()->check(experiment::Positive);
   program.app().add_option("--vote-every", options.vote_every,

@@ -274,6 +274,8 @@ int main(int argc, char** argv) {
       ->delimiter(',')->capture_default_str()->check(experiment::Positive);
   app.add_option("--passes", config.passes, "Passes over the training subsample at half the divergent learning rate")
       ->capture_default_str()->check(experiment::Positive);
+  program.may_change_on_resume("passes");       // as --epochs
+  program.may_change_on_resume("batch-sizes");  // which runs; each has its own checkpoint
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     sort_unique(config.batch_sizes);

@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
                            "Stop after this many epochs, as an interrupted run would (the schedule still spans "
                            "--epochs); --resume continues")
       ->check(experiment::Positive);
+  program.may_change_on_resume("stop-after");
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();

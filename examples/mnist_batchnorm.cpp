@@ -248,6 +248,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", config.runs,
                  "Only these runs, named bn-<lr> or nobn-<lr> (e.g. bn-0.5,nobn-0.01; default: all)")
       ->delimiter(',');
+  for (const char* selection : {"lrs", "runs"}) program.may_change_on_resume(selection);  // each run has its own checkpoint
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     std::ranges::sort(config.lrs);

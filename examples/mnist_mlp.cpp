@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   std::int64_t shown_digit = 0;
   program.app().add_option("--show-digit", shown_digit, "Test image whose class probabilities are printed and plotted")
       ->capture_default_str()->check(experiment::NonNegative);
+  program.may_change_on_resume("show-digit");
 
   return program.run(argc, argv, [&](experiment::Program& p) {
     const experiment::Flags& flags = p.flags();

@@ -3,7 +3,7 @@
 // continues bit for bit.
 #include <tapegrad/optim/optimizer.h>
 
-#include <stdexcept>
+#include <charconv>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -185,12 +185,19 @@ void Optimizer::load_state_dict(const TensorFile& saved) {
       options.push_back(std::move(flat));
     }
     for (const auto& [key, entry] : states.items()) {
-      const std::size_t index = std::stoul(key);
+      std::size_t index = 0;
+      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), index);
+      TAPEGRAD_CHECK(error == std::errc() && end == key.data() + key.size() && !key.empty(),
+                     "load_state_dict: malformed {} optimizer state: '{}' is not a parameter index", name(), key);
       TAPEGRAD_CHECK(index < params.size(), "load_state_dict: the saved state has state for parameter {}, but there "
                      "are {} parameters", index, params.size());
       const Tensor& param = params[index];
       ParamState param_state;
-      param_state.step = entry.at("step").get<std::int64_t>();
+      const Json& step = entry.at("step");
+      TAPEGRAD_CHECK(step.is_number_integer() && step.get<std::int64_t>() >= 0, "load_state_dict: malformed {} "
+                     "optimizer state: the step count of parameter {} is {}, not a whole number", name(), index,
+                     step.dump());
+      param_state.step = step.get<std::int64_t>();
       for (const auto& buffer : entry.at("buffers")) {
         const std::string buffer_name = buffer.get<std::string>();
         const Tensor& stored = saved.at(buffer_key(index, buffer_name));
@@ -200,8 +207,6 @@ void Optimizer::load_state_dict(const TensorFile& saved) {
       loaded[param.impl_ptr().get()] = std::move(param_state);
     }
   } catch (const Json::exception& error) {
-    fail("load_state_dict: malformed {} optimizer state: {}", name(), error.what());
-  } catch (const std::logic_error& error) {  // a parameter index that is not a number
     fail("load_state_dict: malformed {} optimizer state: {}", name(), error.what());
   }
   load_group_options(options);

@@ -148,6 +148,19 @@ void LRScheduler::load_state(const std::string& saved) {
   last_lr_ = std::move(last_lr);
 }
 
+void LRScheduler::rebase(const std::vector<double>& initial_lrs) {
+  TAPEGRAD_CHECK(initial_lrs.size() == base_lrs_.size(), "LRScheduler: rebase: got {} learning rates for {} groups",
+                 initial_lrs.size(), base_lrs_.size());
+  for (std::size_t group = 0; group < base_lrs_.size(); ++group) {
+    TAPEGRAD_CHECK(initial_lrs[group] > 0 && base_lrs_[group] > 0,
+                   "LRScheduler: rebase: learning rates must be positive, got {} for a schedule based on {}",
+                   initial_lrs[group], base_lrs_[group]);
+    last_lr_[group] = last_lr_[group] == base_lrs_[group] ? initial_lrs[group]
+                                                          : last_lr_[group] * (initial_lrs[group] / base_lrs_[group]);
+    base_lrs_[group] = initial_lrs[group];
+  }
+}
+
 StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
     : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
   TAPEGRAD_CHECK(step_size > 0, "StepLR: step_size must be positive, got {}", step_size);
@@ -328,6 +341,11 @@ void SequentialLR::load_state(const std::string& saved) {
                  schedulers_.size());
   LRScheduler::load_state(saved);
   for (std::size_t i = 0; i < schedulers_.size(); ++i) schedulers_[i]->load_state(schedulers[i].dump());
+}
+
+void SequentialLR::rebase(const std::vector<double>& initial_lrs) {
+  LRScheduler::rebase(initial_lrs);
+  for (const auto& scheduler : schedulers_) scheduler->rebase(initial_lrs);
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options)

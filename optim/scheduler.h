@@ -29,12 +29,20 @@ class LRScheduler {
   void step();
   // The learning rates the last step() (or the constructor) set, one per group.
   const std::vector<double>& last_lr() const { return last_lr_; }
+  // The initial learning rates the schedule is computed from, one per group (PyTorch's base_lrs).
+  const std::vector<double>& base_lrs() const { return base_lrs_; }
   std::int64_t last_epoch() const { return last_epoch_; }
 
   // The epoch count and learning rates as JSON text (store it e.g. in a tensor file's
   // metadata); load_state restores them, so a resumed schedule continues exactly.
   virtual std::string state() const;
   virtual void load_state(const std::string& saved);
+  // Makes `initial_lrs` (one per group) the base learning rates of a schedule already under way,
+  // as a resumed run given another learning rate needs: PyTorch's scheduler.base_lrs are replaced
+  // and the learning rates it last set are scaled by the same ratio, so every schedule (each is
+  // linear in its base learning rates) continues as if it had started from `initial_lrs`. The
+  // optimizer's groups are left to the caller.
+  virtual void rebase(const std::vector<double>& initial_lrs);
 
   const Optimizer& optimizer() const { return optimizer_; }
 
@@ -204,6 +212,7 @@ class SequentialLR : public LRScheduler {
 
   std::string state() const override;
   void load_state(const std::string& saved) override;
+  void rebase(const std::vector<double>& initial_lrs) override;
 
  protected:
   std::vector<double> compute_lr() override;

@@ -23,9 +23,9 @@ struct ProgramRun {
   std::string output;  // stdout and stderr together
 };
 
-#ifdef TAPEGRAD_EXAMPLES_DIR
-inline ProgramRun run_example(const std::string& name, const std::string& arguments = "") {
-  const std::string command = std::string("\"") + TAPEGRAD_EXAMPLES_DIR + "/" + name + "\" " + arguments + " 2>&1";
+// Runs a shell command line; its exit status and output (stdout and stderr together).
+inline ProgramRun run_command(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   ProgramRun run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
@@ -35,8 +35,18 @@ inline ProgramRun run_example(const std::string& name, const std::string& argume
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
 }
+
+#ifdef TAPEGRAD_EXAMPLES_DIR
+// The shell words that start example `name`.
+inline std::string example_command(const std::string& name) {
+  return std::string("\"") + TAPEGRAD_EXAMPLES_DIR + "/" + name + "\"";
+}
+inline ProgramRun run_example(const std::string& name, const std::string& arguments = "") {
+  return run_command(example_command(name) + " " + arguments);
+}
 #define REQUIRE_EXAMPLES()
 #else
+inline std::string example_command(const std::string&) { return {}; }
 inline ProgramRun run_example(const std::string&, const std::string& = "") { return {}; }
 #define REQUIRE_EXAMPLES() GTEST_SKIP() << "built without the examples (TAPEGRAD_BUILD_EXAMPLES=OFF)"
 #endif

@@ -4,10 +4,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <numeric>
 #include <regex>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -17,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include <tapegrad/kernels/cuda/cuda.h>
+#include <tapegrad/tapegrad.h>
 
 #include "example_runner.h"
 
@@ -197,6 +201,216 @@ TEST(MnistMlpExample, OneRunAtATimePerOutputFolderAndNoLeftoversOfKilledRuns) {
   EXPECT_NE(run.output.find("removed 1 temporary file(s)"), std::string::npos) << run.output;
   EXPECT_FALSE(std::filesystem::exists(dead));
   EXPECT_TRUE(std::filesystem::exists(alive));
+}
+
+// ---- resuming: the checkpoint's configuration, its integrity, a full disk ----
+
+// A short run's flags without the ones the resume tests vary (--lr, --seed, --limit-train).
+std::string base_flags(const std::filesystem::path& out, int threads = 2) {
+  return "--data-dir " + example_data_dir() + " --limit-test 200 --threads " + std::to_string(threads) + " --out " +
+         out.string();
+}
+
+// `out` after one epoch at lr 0.001, seed 5, on 600 training images.
+std::filesystem::path one_epoch_run(const std::string& name) {
+  const auto out = fresh_output_dir(name);
+  const ProgramRun run = run_example("mnist_mlp", base_flags(out) + " --limit-train 600 --seed 5 --epochs 1");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  return out;
+}
+
+const std::string kSameRun = " --limit-train 600 --seed 5";
+
+TEST(MnistMlpResume, OtherDefiningFlagsAreRefusedNamingEachWithBothValues) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = one_epoch_run("mnist_mlp_config_refused");
+  const std::string checkpoint = file_bytes(out / "checkpoint.safetensors"), metrics = file_bytes(out / "metrics.csv");
+
+  const ProgramRun changed = run_example(
+      "mnist_mlp", base_flags(out) + " --epochs 2 --resume --lr 0.1 --batch-size 32 --seed 7 --limit-train 1000");
+  EXPECT_EQ(changed.exit_code, 2) << changed.output;
+  for (const char* words : {"--lr 0.001 in the checkpoint, 0.1 now", "--batch-size 64 in the checkpoint, 32 now",
+                            "--seed 5 in the checkpoint, 7 now", "--limit-train 600 in the checkpoint, 1000 now",
+                            "--override"})
+    EXPECT_NE(changed.output.find(words), std::string::npos) << words << "\n" << changed.output;
+  EXPECT_EQ(file_bytes(out / "checkpoint.safetensors"), checkpoint);
+  EXPECT_EQ(file_bytes(out / "metrics.csv"), metrics);
+
+  // The same value written otherwise is the same value; --epochs, --threads and --show-digit may change.
+  const ProgramRun same =
+      run_example("mnist_mlp", base_flags(out, 1) + kSameRun + " --lr 1e-3 --epochs 2 --show-digit 3 --resume");
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_EQ(read_csv(out / "metrics.csv").rows.size(), 2u);
+
+  const ProgramRun alone = run_example("mnist_mlp", base_flags(out) + " --override");
+  EXPECT_NE(alone.exit_code, 0);
+  EXPECT_NE(alone.output.find("--override requires --resume"), std::string::npos) << alone.output;
+}
+
+// The metadata of the checkpoint in `out` (the file read as a tensor file).
+TensorFile checkpoint_of(const std::filesystem::path& out) { return load_tensors(out / "checkpoint.safetensors"); }
+
+TEST(MnistMlpResume, OverrideAppliesTheNewLearningRateAndSaysWhatChanged) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = one_epoch_run("mnist_mlp_config_override");
+  const ProgramRun resumed =
+      run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --override --lr 0.01");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("--override: --lr 0.001 in the checkpoint, 0.01 now; the new value applies"),
+            std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("learning rate now starts from 0.01 instead of 0.001, and continues at 0.01"),
+            std::string::npos) << resumed.output;
+  const TensorFile saved = checkpoint_of(out);
+  EXPECT_NE(saved.metadata.at("optimizer/optimizer.param_groups").find("\"lr\":0.01,"), std::string::npos)
+      << saved.metadata.at("optimizer/optimizer.param_groups");
+  EXPECT_EQ(saved.metadata.at("config.lr"), "0.01");
+  EXPECT_EQ(saved.metadata.at("initial_lr.0"), "0.01");
+  // The next resume is the run at its new rate: nothing to override.
+  const ProgramRun again = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 3 --resume --lr 0.01");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.output.find("--override"), std::string::npos) << again.output;
+}
+
+// "Lower --lr" after a divergence is advice that works: the resumed run trains at the lower rate.
+TEST(MnistMlpResume, AfterADivergenceALowerLearningRateContinuesTheRun) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = one_epoch_run("mnist_mlp_config_diverged");
+  const ProgramRun diverged =
+      run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --override --lr 1e30");
+  EXPECT_EQ(diverged.exit_code, 3) << diverged.output;
+  EXPECT_NE(diverged.output.find("Lower --lr (with --resume --override"), std::string::npos) << diverged.output;
+  EXPECT_EQ(checkpoint_of(out).metadata.at("epochs_done"), "1");
+  const ProgramRun lower =
+      run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --override --lr 0.0005");
+  ASSERT_EQ(lower.exit_code, 0) << lower.output;
+  EXPECT_NE(lower.output.find("epoch 2/2"), std::string::npos) << lower.output;
+  EXPECT_NE(checkpoint_of(out).metadata.at("optimizer/optimizer.param_groups").find("\"lr\":0.0005,"),
+            std::string::npos);
+}
+
+// One-byte edits of a checkpoint, each of which used to be taken at face value.
+TEST(MnistMlpResume, AnyEditedByteIsReportedAsDamageNamingTheFile) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = fresh_output_dir("mnist_mlp_edited");
+  ASSERT_EQ(run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 3").exit_code, 0);
+  const auto path = out / "checkpoint.safetensors";
+  const std::string original = file_bytes(path);
+  // Adam's step count, in the optimizer's state (JSON text inside the header's JSON, hence the backslash).
+  const std::string steps = "step\\\":" + checkpoint_of(out).metadata.at("steps_done");
+  const std::size_t loss = original.find('.', original.find("\\n1,")) + 2;  // a digit of epoch 1's train loss
+  for (const std::string& text : {steps, std::string("\\n1,"), std::string("model/0.weight")})
+    ASSERT_NE(original.find(text), std::string::npos) << text;
+  for (const auto& [edit, position, replacement] : std::vector<std::tuple<std::string, std::size_t, char>>{
+           {"Adam's step count", original.find(steps) + 7, '1'},
+           {"epochs_done", original.find("\"epochs_done\":\"3\"") + 15, '6'},
+           {"a loss in the metrics", loss, original[loss] == '9' ? '8' : '9'},
+           {"a tensor's name", original.find("model/0.weight") + 8, 'v'}}) {
+    ASSERT_LT(position, original.size()) << edit;
+    std::string bytes = original;
+    bytes[position] = replacement;
+    std::ofstream(path, std::ios::binary) << bytes;
+    const ProgramRun run = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 4 --resume");
+    EXPECT_EQ(run.exit_code, 1) << edit << "\n" << run.output;
+    EXPECT_NE(run.output.find("checkpoint '" + path.string() + "' is damaged (checksum mismatch)"), std::string::npos)
+        << edit << "\n" << run.output;
+    EXPECT_NE(run.output.find("delete it or restore a copy"), std::string::npos) << edit << "\n" << run.output;
+  }
+  std::ofstream(path, std::ios::binary) << original;
+  EXPECT_EQ(read_csv(out / "metrics.csv").rows.size(), 3u);
+}
+
+// Rewrites the checkpoint in `out` with `edit` applied to its metadata (and a valid checksum).
+void rewrite_checkpoint(const std::filesystem::path& out,
+                        const std::function<void(std::map<std::string, std::string>&)>& edit) {
+  TensorFile file = checkpoint_of(out);
+  edit(file.metadata);
+  save_tensors(out / "checkpoint.safetensors", file.tensors, file.metadata);
+}
+
+TEST(MnistMlpResume, EveryMetadataFieldIsParsedStrictlyNamingFieldAndFile) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = one_epoch_run("mnist_mlp_fields");
+  const auto path = (out / "checkpoint.safetensors").string();
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"epochs_done", "three"}, {"epochs_done", "1x"}, {"steps_done", "-1"}, {"steps_done", " 9"},
+           {"generator.default.offset", "18446744073709551616"}, {"initial_lr.0", "0.001abc"}}) {
+    const TensorFile before = checkpoint_of(out);
+    rewrite_checkpoint(out, [&](auto& metadata) { metadata[field] = value; });
+    const ProgramRun run = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume");
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_NE(run.output.find("checkpoint '" + path + "': the field '" + field + "' is '" + value + "', not a"),
+              std::string::npos) << run.output;
+    EXPECT_EQ(run.output.find("stoull"), std::string::npos) << run.output;
+    save_tensors(path, before.tensors, before.metadata);
+  }
+  rewrite_checkpoint(out, [](auto& metadata) { metadata["metrics"] += "2,0.5\n"; });
+  const ProgramRun short_row = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 3 --resume");
+  EXPECT_EQ(short_row.exit_code, 1) << short_row.output;
+  EXPECT_NE(short_row.output.find("checkpoint '" + path + "': the field 'metrics' does not fit: the checkpoint's "
+                                  "metrics row '2,0.5' has 2 cells"),
+            std::string::npos) << short_row.output;
+}
+
+// A checkpoint written before checkpoints recorded their configuration is refused, and continued
+// with the flags given now under --override.
+TEST(MnistMlpResume, ACheckpointWithoutConfigurationNeedsOverride) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = one_epoch_run("mnist_mlp_unrecorded");
+  rewrite_checkpoint(out, [](auto& metadata) {
+    std::erase_if(metadata, [](const auto& entry) { return entry.first.starts_with("config."); });
+  });
+  const ProgramRun refused = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("checkpoint.safetensors does not record the configuration of its run"), std::string::npos)
+      << refused.output;
+  const ProgramRun overridden =
+      run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --override --lr 0.002");
+  EXPECT_EQ(overridden.exit_code, 0) << overridden.output;
+  EXPECT_NE(overridden.output.find("starts from 0.002 instead of 0.001"), std::string::npos) << overridden.output;
+  EXPECT_EQ(checkpoint_of(out).metadata.at("config.seed"), "5");
+}
+
+// A flag newer than a checkpoint counts as having had its default value in the checkpoint's run.
+TEST(MnistMlpResume, AFlagTheCheckpointLacksHadItsDefault) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  const auto out = one_epoch_run("mnist_mlp_newer_flag");
+  rewrite_checkpoint(out, [](auto& metadata) { metadata.erase("config.batch-size"); });
+  const ProgramRun other = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume --batch-size 32");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("--batch-size 64 in the checkpoint, 32 now"), std::string::npos) << other.output;
+  const ProgramRun same = run_example("mnist_mlp", base_flags(out) + kSameRun + " --epochs 2 --resume");
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+}
+
+// A full disk while the checkpoint is written: a clear error, and the previous checkpoint intact.
+// The disk is a 2 MiB tmpfs in a user and mount namespace of its own (skipped where those are not
+// allowed); the file-size-limit variant in test_serialize runs everywhere.
+TEST(MnistMlpResume, AFullDiskKeepsThePreviousCheckpoint) {
+  REQUIRE_EXAMPLES();
+  REQUIRE_DATA_FILE(kTrainImages);
+  if (run_command("unshare -Urm true").exit_code != 0) GTEST_SKIP() << "no user namespaces to mount a small tmpfs in";
+  const auto source = one_epoch_run("mnist_mlp_full_disk_source");
+  const auto disk = fresh_output_dir("mnist_mlp_full_disk");
+  const std::string script =
+      "mount -t tmpfs -o size=2m tmpfs " + disk.string() + " && cp " + (source / "checkpoint.safetensors").string() +
+      " " + (source / "metrics.csv").string() + " " + disk.string() + " && " + example_command("mnist_mlp") + " " +
+      base_flags(disk) + kSameRun + " --epochs 2 --resume; echo \"exit status $?\"; cmp " +
+      (source / "checkpoint.safetensors").string() + " " + (disk / "checkpoint.safetensors").string() +
+      " && echo intact; ls -a " + disk.string();
+  const ProgramRun run = run_command("unshare -Urm sh -c '" + script + "'");
+  EXPECT_NE(run.output.find("exit status 1"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("could not write checkpoint '" + (disk / "checkpoint.safetensors").string() +
+                            "': No space left on device; the previous checkpoint is kept"),
+            std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("intact"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find(".tmp."), std::string::npos) << "a temporary file was left:\n" << run.output;
 }
 
 }  // namespace

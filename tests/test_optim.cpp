@@ -475,6 +475,14 @@ TEST(OptimizerState, MismatchedStateIsRefusedAndLeavesTheOptimizerUnchanged) {
                                                       {"options": {"lr": 1}, "shapes": [[2]]}])";
   expect_error([&] { target.optimizer.load_state_dict(bad_options); }, {"lack 'betas.0'"});
   expect_error([&] { target.optimizer.load_state_dict(TensorFile{}); }, {"not an optimizer state"});
+  // Numbers are read strictly: no trailing characters after an index, no fractional step count.
+  const std::string state_text = saved.metadata.at("optimizer.state");
+  TensorFile bad_index = saved;
+  bad_index.metadata["optimizer.state"].replace(state_text.find("\"0\":"), 4, "\"0x\":");
+  expect_error([&] { target.optimizer.load_state_dict(bad_index); }, {"malformed", "'0x' is not a parameter index"});
+  TensorFile fractional_step = saved;
+  fractional_step.metadata["optimizer.state"].replace(state_text.find("\"step\":3"), 8, "\"step\":3.5");
+  expect_error([&] { target.optimizer.load_state_dict(fractional_step); }, {"step count of parameter", "3.5"});
 
   EXPECT_EQ(target.optimizer.group_lr(0), 0.2);
   EXPECT_EQ(target.optimizer.state(target.w)->step, 1);

@@ -331,6 +331,46 @@ TEST(SchedulerState, ASavedPlateauSchedulerResumesItsCounters) {
   }
 }
 
+// A resumed run given other initial rates: the schedule restored from the old run and rebased on
+// the new rates goes on as a run started from them would, to rounding (schedules are linear in
+// their base rates, and in a floor such as eta_min that the program derives from the same lr).
+TEST(SchedulerState, ARebasedScheduleContinuesAsIfStartedFromTheNewRates) {
+  const auto build = [](TwoGroups& groups, double eta_min) {
+    return std::make_unique<optim::SequentialLR>(
+        groups.sgd,
+        std::vector<std::shared_ptr<optim::LRScheduler>>{
+            std::make_shared<optim::LinearLR>(groups.sgd, 0.25, 1.0, 4),
+            std::make_shared<optim::CosineAnnealingLR>(groups.sgd, 6, eta_min)},
+        std::vector<std::int64_t>{3});
+  };
+  const auto halved = [](TwoGroups& groups) {
+    groups.sgd.set_group_lr(0, 0.05);
+    groups.sgd.set_group_lr(1, 0.0125);
+    return &groups;
+  };
+  TwoGroups old_run, resumed, fresh;
+  const auto original = build(old_run, 0.0005);
+  const auto reference = build(*halved(fresh), 0.00025);
+  for (int epoch = 0; epoch < 5; ++epoch) {
+    original->step();
+    reference->step();
+  }
+  const auto rebased = build(*halved(resumed), 0.00025);
+  rebased->load_state(original->state());
+  rebased->rebase({0.05, 0.0125});
+  for (std::size_t group = 0; group < 2; ++group) {  // what the caller does to the optimizer
+    EXPECT_NEAR(rebased->last_lr()[group], original->last_lr()[group] / 2, 1e-17);
+    resumed.sgd.set_group_lr(group, rebased->last_lr()[group]);
+  }
+  for (int epoch = 0; epoch < 8; ++epoch) {
+    rebased->step();
+    reference->step();
+    for (std::size_t group = 0; group < 2; ++group)
+      EXPECT_NEAR(resumed.sgd.group_lr(group), fresh.sgd.group_lr(group), 1e-15) << "epoch " << epoch;
+  }
+  expect_error([&] { rebased->rebase({0.1}); }, {"1 learning rates for 2 groups"});
+}
+
 TEST(SchedulerState, LoadingMalformedOrMismatchedStateThrows) {
   TwoGroups groups;
   optim::StepLR scheduler(groups.sgd, 2);

@@ -5,9 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -67,8 +72,9 @@ TEST_F(TensorFiles, RoundTripIsExactForEveryDtypeAndLayout) {
   }
   EXPECT_EQ(file.metadata.at("note"), "hello");
   EXPECT_EQ(file.metadata.at("format"), "pt");
-  EXPECT_EQ(file.metadata.at("tapegrad.format_version"), "1");
-  EXPECT_EQ(file.metadata.at("tapegrad.checksum").rfind("crc32:", 0), 0u);
+  EXPECT_EQ(file.metadata.at("tapegrad.format_version"), "2");
+  EXPECT_EQ(file.metadata.at("tapegrad.file_checksum").rfind("crc32:", 0), 0u);
+  EXPECT_FALSE(file.metadata.contains("tapegrad.checksum"));
   expect_error([&] { (void)file.at("nope"); }, {"no tensor 'nope'", "f32"});
 }
 
@@ -130,14 +136,15 @@ TEST_F(TensorFiles, RejectsDamagedFilesWithClearErrors) {
   write(path("tiny"), "abc");
   expect_error([&] { load_tensors(path("tiny")); }, {"fewer than the 8-byte header length"});
   write(path("truncated"), good.substr(0, good.size() - 3));
-  expect_error([&] { load_tensors(path("truncated")); }, {"cover 32 bytes", "truncated"});
+  expect_error([&] { load_tensors(path("truncated")); }, {"is damaged (checksum mismatch)"});
   write(path("header_cut"), good.substr(0, 20));
   expect_error([&] { load_tensors(path("header_cut")); }, {"runs past the end", "truncated"});
 
   std::string flipped = good;
   flipped[flipped.size() - 5] ^= 0x10;  // a bit of the data
   write(path("flipped"), flipped);
-  expect_error([&] { load_tensors(path("flipped")); }, {"checksum mismatch", "corrupt"});
+  expect_error([&] { load_tensors(path("flipped")); },
+               {"tensor file '" + path("flipped").string() + "' is damaged (checksum mismatch)", "restore a copy"});
 
   std::string huge = good;
   const std::uint64_t absurd = 1ull << 60;
@@ -166,7 +173,100 @@ TEST_F(TensorFiles, RejectsDamagedFilesWithClearErrors) {
   write(path("negative"), safetensors_bytes(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", std::string(4, '\0')));
   expect_error([&] { load_tensors(path("negative")); }, {"non-negative"});
   write(path("extra"), good + "xx");
-  expect_error([&] { load_tensors(path("extra")); }, {"file holds"});
+  expect_error([&] { load_tensors(path("extra")); }, {"is damaged (checksum mismatch)"});
+  // Without a checksum (a file written elsewhere), the data section's size is what shows it.
+  const std::string bare = safetensors_bytes(R"({"a":{"dtype":"F32","shape":[8],"data_offsets":[0,32]}})",
+                                             std::string(32, '\0'));
+  write(path("bare_truncated"), bare.substr(0, bare.size() - 3));
+  expect_error([&] { load_tensors(path("bare_truncated")); }, {"cover 32 bytes", "truncated"});
+  write(path("bare_extra"), bare + "xx");
+  expect_error([&] { load_tensors(path("bare_extra")); }, {"file holds"});
+}
+
+// The checksum covers the whole file: a changed byte anywhere in the header (a tensor's name,
+// shape or offsets, the metadata, the JSON itself) is damage, found before anything is read.
+TEST_F(TensorFiles, ChecksumCoversHeaderAndMetadata) {
+  save_tensors(path("good"), {{"weight", ones({4})}, {"bias", zeros({2}, kFloat64)}}, {{"epochs_done", "3"}});
+  const std::string good = read(path("good"));
+  const auto flip_at = [&](const std::string& text, std::size_t offset_in_text, char replacement) {
+    std::string bytes = good;
+    const std::size_t position = bytes.find(text);
+    EXPECT_NE(position, std::string::npos) << text;
+    bytes[position + offset_in_text] = replacement;
+    write(path("edited"), bytes);
+    return path("edited");
+  };
+  for (const auto& [text, offset, replacement] : std::vector<std::tuple<std::string, std::size_t, char>>{
+           {"\"weight\"", 1, 'v'},          // a tensor's name: not a model mismatch but damage
+           {"\"epochs_done\":\"3\"", 15, '6'},  // a metadata value
+           {"\"shape\":[4]", 9, '2'},       // a shape, which would also fail the size check
+           {"{", 0, '['}}) {                // the JSON itself
+    expect_error([&] { load_tensors(flip_at(text, offset, replacement)); },
+                 {"'" + path("edited").string() + "' is damaged (checksum mismatch)", "delete it or restore a copy"});
+  }
+  expect_error([&] { load_tensors(flip_at("file_checksum", 0, 'F')); }, {"is damaged", "no readable checksum"});
+  expect_error([&] { (void)load_tensors(flip_at("\"weight\"", 1, 'v'), "checkpoint"); },
+               {"checkpoint '" + path("edited").string() + "' is damaged (checksum mismatch)"});
+}
+
+// Files of format 1, whose checksum covers the data only, still load, and are still checked.
+TEST_F(TensorFiles, LoadsFormatOneFilesAndChecksTheirData) {
+  std::string data(8, '\0');
+  const float a[2] = {1, 2};
+  std::memcpy(data.data(), a, 8);
+  const auto format_one = [&](const std::string& checksum) {
+    return safetensors_bytes(R"({"__metadata__":{"format":"pt","tapegrad.checksum":")" + checksum +
+                             R"(","tapegrad.format_version":"1"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                             data);
+  };
+  write(path("one"), format_one("crc32:2e3fa576"));  // zlib.crc32 of the data
+  expect_values(load_tensors(path("one")).at("a"), {1, 2}, 0);
+  write(path("one_damaged"), format_one("crc32:2e3fa577"));
+  expect_error([&] { load_tensors(path("one_damaged")); }, {"is damaged (checksum mismatch)"});
+  // Saving what was loaded writes format 2, with no stale format-1 checksum.
+  const TensorFile loaded = load_tensors(path("one"));
+  save_tensors(path("two"), loaded.tensors, loaded.metadata);
+  const TensorFile resaved = load_tensors(path("two"));
+  EXPECT_FALSE(resaved.metadata.contains("tapegrad.checksum"));
+  EXPECT_EQ(resaved.metadata.at("tapegrad.format_version"), "2");
+}
+
+// A write that fails part-way (here a file-size limit, as a full disk fails it) throws with the
+// system's reason, leaves the file already there byte for byte, and leaves no temporary file.
+TEST_F(TensorFiles, AFailedWriteKeepsThePreviousFile) {
+  save_tensors(path("t.safetensors"), {{"x", ones({4})}});
+  const std::string previous = read(path("t.safetensors"));
+  const auto failing_save = [&](const fs::path& file) {
+    const fs::path message = path("message");
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::signal(SIGXFSZ, SIG_IGN);  // writes past the limit then fail with EFBIG instead of killing
+      const rlimit limit{.rlim_cur = 4096, .rlim_max = 4096};
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      try {
+        save_tensors(file, {{"x", ones({100000})}});
+      } catch (const Error& error) {
+        const std::string text = error.what();
+        const int fd = ::open(message.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);  // short: under the limit
+        if (fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size())) ::_exit(0);
+      }
+      ::_exit(1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the save did not fail with an Error";
+    const std::string text = read(message);
+    fs::remove(message);
+    return text;
+  };
+  const std::string kept = failing_save(path("t.safetensors"));
+  EXPECT_NE(kept.find("could not write tensor file '" + path("t.safetensors").string() + "': File too large; the "
+                      "previous tensor file is kept"), std::string::npos) << kept;
+  EXPECT_EQ(read(path("t.safetensors")), previous);
+  const std::string none = failing_save(path("new.safetensors"));
+  EXPECT_NE(none.find("File too large; nothing was written"), std::string::npos) << none;
+  EXPECT_FALSE(fs::exists(path("new.safetensors")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);  // no temporary file left
 }
 
 // ---- modules ----
@@ -220,7 +320,7 @@ TEST_F(TensorFiles, ModuleLoadRejectsMismatchesAndLeavesTheModuleUnchanged) {
   std::string bytes = read(path("good"));
   bytes[bytes.size() - 1] ^= 0x01;
   write(path("flipped"), bytes);
-  expect_error([&] { nn::load(model, path("flipped")); }, {"checksum mismatch"});
+  expect_error([&] { nn::load(model, path("flipped")); }, {"is damaged (checksum mismatch)"});
   expect_unchanged();
 }
 

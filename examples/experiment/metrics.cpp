@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -42,7 +43,13 @@ std::size_t MetricsLog::column_index(std::string_view column) const {
 }
 
 double MetricsLog::number(std::size_t row, std::string_view column) const {
-  return std::stod(rows_.at(row).at(column_index(column)));
+  const std::string& cell = rows_.at(row).at(column_index(column));
+  double value = 0;
+  const auto [end, error] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+  if (cell.empty() || error != std::errc() || end != cell.data() + cell.size())
+    throw std::runtime_error(fmt::format("{}: row {} holds '{}' in column '{}', which is not a number", path_.string(),
+                                         row + 1, cell, column));
+  return value;
 }
 
 std::string MetricsLog::text() const {
@@ -64,6 +71,9 @@ std::vector<std::vector<std::string>> MetricsLog::parse_rows(const std::string& 
     std::vector<std::string>& cells = rows.emplace_back();
     std::istringstream fields(line);
     for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+    if (cells.size() != columns_.size())
+      throw std::runtime_error(fmt::format("the checkpoint's metrics row '{}' has {} cells but {} has {} columns", line,
+                                           cells.size(), path_.string(), columns_.size()));
   }
   return rows;
 }
@@ -91,7 +101,12 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out << text;
     out.flush();
-    if (!out) throw std::runtime_error(fmt::format("cannot write '{}'; is the folder writable?", temporary.string()));
+    if (!out) {
+      std::filesystem::remove(temporary);
+      throw std::runtime_error(fmt::format("could not write '{}' (is the folder writable, the disk full?); {}",
+                                           path.string(), std::filesystem::exists(path) ? "the previous file is kept"
+                                                                                        : "nothing was written"));
+    }
   }
   std::filesystem::rename(temporary, path);
 }

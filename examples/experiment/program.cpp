@@ -1,5 +1,7 @@
 #include "program.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -23,6 +25,23 @@ CLI::Validator number_check(bool (*accept)(double), const char* requirement, con
         return accept(value) ? std::string() : fmt::format("must be {}, got {}", requirement, input);
       },
       description);
+}
+
+// Flags that may take other values when a run is resumed: how long it runs, where and with what
+// resources, and what to do with the output folder.
+constexpr std::array kAlwaysChangeable{"help", "epochs", "threads", "data-dir", "device", "out", "resume", "overwrite",
+                                       "override", "detect-anomaly"};
+
+// The option's value as text, read from the variable it is bound to as --help reads defaults
+// ("0.001", "[16,128]"); the option's shown default is left as it was.
+std::string value_text(CLI::Option& option) {
+  if (option.get_type_size_max() == 0) return option.count() > 0 ? "true" : "false";  // a flag
+  const std::string shown = option.get_default_str();
+  option.capture_default_str();
+  std::string value = option.get_default_str();
+  option.default_str(shown);
+  if (value.empty() && option.count() > 0) value = fmt::format("{}", fmt::join(option.results(), ","));
+  return value;
 }
 
 }  // namespace
@@ -61,6 +80,9 @@ Program::Program(std::string name, std::string description, Flags defaults, unsi
     app_.add_flag("--overwrite", flags_.overwrite,
                   "Start over in an --out that holds an earlier run's checkpoint, replacing its files")
         ->excludes(resume);
+    app_.add_flag("--override", flags_.override_configuration,
+                  "With --resume: continue even with flags that differ from the checkpoint's; the new values apply")
+        ->needs(resume);
   }
 }
 
@@ -90,6 +112,7 @@ void Program::guard_out_dir() {
   out_dir_lock_ = std::make_unique<OutDirLock>(out_dir_);
   if (const int removed = remove_stale_temporaries(out_dir_); removed > 0)
     fmt::print("removed {} temporary file(s) that killed runs left in {}\n", removed, out_dir_.string());
+  if (flags_.resume) check_resumed_configuration();
   if (!(flag_groups_ & kResumeFlag) || flags_.resume || flags_.overwrite) return;
   const std::vector<std::filesystem::path> checkpoints = checkpoints_in(out_dir_);
   if (checkpoints.empty()) return;
@@ -100,12 +123,61 @@ void Program::guard_out_dir() {
                             out_dir_.string(), fmt::join(names, ", ")));
 }
 
+Configuration Program::defining_values() {
+  Configuration values;
+  for (CLI::Option* option : app_.get_options()) {
+    const std::vector<std::string>& names = option->get_lnames();
+    if (names.empty()) continue;
+    const std::string& name = names.front();
+    if (std::ranges::find(kAlwaysChangeable, name) != kAlwaysChangeable.end() ||
+        std::ranges::find(changeable_, name) != changeable_.end())
+      continue;
+    values.emplace(name, value_text(*option));
+  }
+  return values;
+}
+
+void Program::check_resumed_configuration() const {
+  std::vector<std::string> unrecorded, changes;
+  for (const auto& checkpoint : checkpoints_in(out_dir_)) {
+    const std::optional<Configuration> recorded = recorded_configuration(checkpoint);
+    if (!recorded) {
+      unrecorded.push_back(checkpoint.string());
+      continue;
+    }
+    for (const auto& [flag, value] : configuration_) {
+      // A flag newer than the checkpoint ran as its default then.
+      const auto found = recorded->find(flag);
+      const std::string& then = found != recorded->end() ? found->second : defaults_.at(flag);
+      const std::string change = fmt::format("--{} {} in the checkpoint, {} now", flag, then, value);
+      if (then != value && std::ranges::find(changes, change) == changes.end()) changes.push_back(change);
+    }
+  }
+  if (flags_.override_configuration) {
+    if (!unrecorded.empty())
+      fmt::print("--override: {} records no configuration; the flags given now apply\n", fmt::join(unrecorded, ", "));
+    for (const std::string& change : changes) fmt::print("--override: {}; the new value applies\n", change);
+    return;
+  }
+  if (!unrecorded.empty())
+    throw Refused(fmt::format("{} does not record the configuration of its run (it was written by an older version): "
+                              "continue it with the flags given now with --resume --override, or start over with "
+                              "--overwrite", fmt::join(unrecorded, ", ")));
+  if (!changes.empty())
+    throw Refused(fmt::format("the run in {} was made with other flags: {}. Resume with the checkpoint's values, add "
+                              "--override to continue it with the new ones, or start over with --overwrite or another "
+                              "--out", out_dir_.string(), fmt::join(changes, "; ")));
+}
+
 int Program::run(int argc, char** argv, const std::function<void(Program&)>& body) {
+  defaults_ = defining_values();
   try {
     app_.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app_.exit(error);
   }
+  configuration_ = defining_values();
+  set_run_configuration(configuration_);
   try {
     apply_flags();
     body(*this);

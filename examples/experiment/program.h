@@ -13,12 +13,14 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <memory>
 
 #include <tapegrad/tapegrad.h>
 
+#include "checkpoint.h"
 #include "out_dir.h"
 
 namespace experiment {
@@ -47,6 +49,7 @@ struct Flags {
   bool resume = false;
   bool overwrite = false;        // start over in an --out that holds an earlier run's checkpoint
   bool detect_anomaly = false;   // backward names the op whose gradient first became NaN or Inf
+  bool override_configuration = false;  // --override: resume with flags that differ from the checkpoint's
 };
 
 // Thrown when training produces a non-finite loss; run() reports it and exits with
@@ -57,7 +60,9 @@ class Diverged : public std::runtime_error {
 };
 
 inline constexpr int kErrorExitCode = 1;
-inline constexpr int kRefusedExitCode = 2;  // the output folder is busy, or holds a run to resume
+// The output folder is busy, holds a run to resume, or --resume was given flags that differ from
+// the checkpoint's without --override.
+inline constexpr int kRefusedExitCode = 2;
 inline constexpr int kDivergedExitCode = 3;
 
 class Program {
@@ -66,6 +71,14 @@ class Program {
 
   // For the program's own flags, added before run().
   CLI::App& app() { return app_; }
+  // Every flag defines the run, and a checkpoint records them all: --resume refuses other values
+  // unless --override is given, except for --epochs, --threads, --data-dir, --device, --out and
+  // the flags that say what to do with the folder, and the flags named here (without dashes): the
+  // program's own that only extend or end the run (--stop-after), choose which of a study's runs
+  // are done (each with its own checkpoint), or shape what is shown at the end.
+  void may_change_on_resume(std::string flag) { changeable_.push_back(std::move(flag)); }
+  // The flags that define the run, as given or defaulted (name without dashes -> value); set by run().
+  const Configuration& configuration() const { return configuration_; }
   const std::string& name() const { return name_; }
   const Flags& flags() const { return flags_; }
 
@@ -87,6 +100,9 @@ class Program {
   // Locks the output folder, clears what killed runs left there, and refuses to start over a
   // checkpoint unless --resume or --overwrite says what to do with it.
   void guard_out_dir();
+  // Under --resume: compares the checkpoints' recorded configuration with the flags given now;
+  // refuses any difference without --override, and prints each one with it.
+  void check_resumed_configuration() const;
 
   std::string name_;
   CLI::App app_;
@@ -95,6 +111,12 @@ class Program {
   std::filesystem::path out_dir_;
   unsigned flag_groups_;
   std::unique_ptr<OutDirLock> out_dir_lock_;
+  // The defining flags' values as their bound variables hold them now.
+  Configuration defining_values();
+
+  std::vector<std::string> changeable_;
+  Configuration defaults_;  // before parsing: the values of flags that checkpoints of older versions lack
+  Configuration configuration_;
 };
 
 // Checks for numeric flags whose messages stay human-sized ("--lr: must be positive, got -1");

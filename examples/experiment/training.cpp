@@ -41,7 +41,8 @@ PassResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, datasets:
     const double value = loss.item();
     if (!std::isfinite(value))
       throw Diverged(fmt::format("the loss became {} at epoch {}, step {} of the epoch (lr {}){}; the last finite loss "
-                                 "was {}. Lower --lr.{}", value, label.epoch + 1, result.steps + 1, optimizer.lr(),
+                                 "was {}. Lower --lr (with --resume --override to continue from the last checkpoint).{}",
+                                 value, label.epoch + 1, result.steps + 1, optimizer.lr(),
                                  label.run.empty() ? "" : fmt::format(" in run '{}'", label.run), last_finite,
                                  autograd::is_anomaly_enabled() ? " " + autograd::first_non_finite_op(loss) : ""));
     last_finite = value;
@@ -50,7 +51,8 @@ PassResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, datasets:
       loss.backward();
     } catch (const AnomalyError& anomaly) {  // only under --detect-anomaly
       throw Diverged(fmt::format("a gradient became non-finite at epoch {}, step {} of the epoch (lr {}){}, the loss "
-                                 "being {}. Lower --lr. {}", label.epoch + 1, result.steps + 1, optimizer.lr(),
+                                 "being {}. Lower --lr (with --resume --override to continue from the last "
+                                 "checkpoint). {}", label.epoch + 1, result.steps + 1, optimizer.lr(),
                                  label.run.empty() ? "" : fmt::format(" in run '{}'", label.run), value, anomaly.what()));
     }
     optimizer.step();
