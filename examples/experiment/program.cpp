@@ -28,7 +28,7 @@ CLI::Validator number_check(bool (*accept)(double), const char* requirement, con
 }
 
 // Flags that may take other values when a run is resumed: how long it runs, where and with what
-// resources, and what to do with the output folder.
+// resources, what to do with the output folder, and whether backward checks for NaN.
 constexpr std::array kAlwaysChangeable{"help", "epochs", "threads", "data-dir", "device", "out", "resume", "overwrite",
                                        "override", "detect-anomaly"};
 
