@@ -8,6 +8,8 @@
 #include <tapegrad/nn/clip_grad.h>
 #include <tapegrad/nn/containers.h>
 #include <tapegrad/nn/conv.h>
+#include <tapegrad/nn/data_parallel.h>
+#include <tapegrad/nn/distributed.h>
 #include <tapegrad/nn/embedding.h>
 #include <tapegrad/nn/init.h>
 #include <tapegrad/nn/linear.h>
