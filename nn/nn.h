@@ -19,3 +19,4 @@
 #include <tapegrad/nn/pooling.h>
 #include <tapegrad/nn/rnn.h>
 #include <tapegrad/nn/sequential.h>
+#include <tapegrad/nn/sync_batchnorm.h>

@@ -227,6 +227,38 @@ TEST(DistributedDataParallel, RefusesRanksWithDifferentModels) {
   EXPECT_THROW(distributed::DistributedDataParallel ddp(model), Error);
 }
 
+// ---- SyncBatchNorm against BatchNorm on the whole batch ----
+
+TEST(SyncBatchNorm, EachRanksShareNormalizesWithTheGlobalBatchStatistics) {
+  // The global batch [8, 3, 2] and a loss weighting each output differently, on every rank.
+  Generator generator(7);
+  const Tensor x = randn({8, 3, 2}, generator, kFloat64).mul_(3).add_(1);
+  const Tensor loss_weights = randn({8, 3, 2}, generator, kFloat64);
+  const nn::BatchNormOptions options{.num_features = 3, .dtype = kFloat64};
+
+  nn::BatchNorm1d reference(options);
+  const Tensor whole = x.clone().requires_grad_();
+  const Tensor whole_output = reference(whole);
+  (whole_output * loss_weights).sum().backward();
+
+  distributed::SyncBatchNorm synced(options);
+  const std::int64_t local = 8 / ranks();
+  const Tensor mine = x.narrow(0, rank() * local, local).clone().requires_grad_();
+  const Tensor output = synced(mine);
+  (output * loss_weights.narrow(0, rank() * local, local)).sum().backward();
+
+  EXPECT_LT(max_difference(output, whole_output.narrow(0, rank() * local, local)), 1e-12);
+  EXPECT_LT(max_difference(mine.grad(), whole.grad().narrow(0, rank() * local, local)), 1e-12);
+  EXPECT_LT(max_difference(synced.running_mean, reference.running_mean), 1e-12);
+  EXPECT_LT(max_difference(synced.running_var, reference.running_var), 1e-12);
+  // Each rank holds its rows' share of the parameter gradients; together they are the whole.
+  Tensor weight_grad = synced.weight.grad().clone(), bias_grad = synced.bias.grad().clone();
+  world().all_reduce(weight_grad);
+  world().all_reduce(bias_grad);
+  EXPECT_LT(max_difference(weight_grad, reference.weight.grad()), 1e-12);
+  EXPECT_LT(max_difference(bias_grad, reference.bias.grad()), 1e-12);
+}
+
 // ---- DistributedSampler ----
 
 TEST(DistributedSampler, ShardsAreDisjointAndCoverTheEpoch) {
