@@ -62,9 +62,9 @@ void DistributedDataParallel::build_buckets(double bucket_cap_mb) {
   double bytes = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    TAPEGRAD_CHECK(p.device().is_cpu(), "DistributedDataParallel: parameter {} lives on {}; the process group "
-                   "reduces CPU tensors", i, p.device());
-    const bool new_bucket = groups.empty() || bytes >= cap_bytes || params_[groups.back().front()].dtype() != p.dtype();
+    const Tensor& first = groups.empty() ? p : params_[groups.back().front()];
+    const bool new_bucket =
+        groups.empty() || bytes >= cap_bytes || first.dtype() != p.dtype() || first.device() != p.device();
     if (new_bucket) {
       groups.emplace_back();
       bytes = 0;
@@ -78,7 +78,8 @@ void DistributedDataParallel::build_buckets(double bucket_cap_mb) {
     std::int64_t total = 0;
     for (std::size_t i : members) total += params_[i].numel();
     Bucket bucket;
-    bucket.flat = zeros({total}, TensorOptions(params_[members.front()].dtype()));
+    const Tensor& first = params_[members.front()];
+    bucket.flat = zeros({total}, TensorOptions(first.dtype()).with_device(first.device()));
     std::int64_t offset = 0;
     for (std::size_t i : members) {
       grad_slots_[i] = bucket.flat.narrow(0, offset, params_[i].numel()).view(params_[i].shape());

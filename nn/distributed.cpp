@@ -70,10 +70,6 @@ void check_supported(const char* call, const Tensor& tensor) {
   TAPEGRAD_CHECK(tensor.dtype() == kFloat32 || tensor.dtype() == kFloat64 || tensor.dtype() == kInt64,
                  "distributed {}: tensors of float32, float64 or int64 are supported, got {}; convert with .to()",
                  call, tensor.dtype());
-  TAPEGRAD_CHECK(tensor.device().is_cpu(),
-                 "distributed {}: the tensor lives on {}, but the process group's engine works on CPU tensors; "
-                 "copy it with .cpu(), run the collective, and copy it back",
-                 call, tensor.device());
 }
 
 // Runs `collective` on a contiguous buffer holding `tensor`'s values, then writes them back into
@@ -107,9 +103,15 @@ void Work::wait() {
   }
 }
 
+kernels::comm::Communicator& ProcessGroup::communicator_for(const Tensor& tensor) {
+  return tensor.device().is_cpu() ? *communicator_ : kernels::comm::cuda_world_communicator();
+}
+
 void ProcessGroup::check_same_on_all_ranks(const char* call, const Tensor& tensor, std::int64_t extra) {
   check_supported(call, tensor);
   if (size() == 1) return;
+  // The device counts too: rank 0 on the CPU and rank 1 on a GPU would call different engines.
+  extra = extra * 2 + (tensor.device().is_cpu() ? 0 : 1);
   const CallRecord mine = record_of(call, tensor, extra);
   std::vector<CallRecord> all(static_cast<std::size_t>(size()));
   communicator_->allgather(&mine, all.data(), kRecordWords, kInt64);
@@ -128,9 +130,10 @@ void ProcessGroup::all_reduce(const Tensor& tensor, ReduceOp op) {
   TAPEGRAD_CHECK(!(op == ReduceOp::Average && tensor.dtype() == kInt64),
                  "distributed all_reduce: the average of int64 tensors would round; reduce with Sum and divide a "
                  "floating-point copy");
+  if (size() == 1) return;  // the sum and the mean of one rank's tensor are that tensor
   on_contiguous(tensor, [&](const Tensor& buffer) {
-    communicator_->allreduce_sum(buffer.desc().data, buffer.numel(), buffer.dtype());
-    if (op == ReduceOp::Average && size() > 1) Tensor(buffer).mul_(1.0 / size());
+    communicator_for(buffer).allreduce_sum(buffer.desc().data, buffer.numel(), buffer.dtype());
+    if (op == ReduceOp::Average) Tensor(buffer).mul_(1.0 / size());
   });
 }
 
@@ -138,8 +141,9 @@ void ProcessGroup::broadcast(const Tensor& tensor, int root) {
   TAPEGRAD_CHECK(root >= 0 && root < size(), "distributed broadcast: root {} is not a rank of this group of {}", root,
                  size());
   check_same_on_all_ranks("broadcast", tensor, root);
+  if (size() == 1) return;
   on_contiguous(tensor, [&](const Tensor& buffer) {
-    communicator_->broadcast(buffer.desc().data, buffer.numel(), buffer.dtype(), root);
+    communicator_for(buffer).broadcast(buffer.desc().data, buffer.numel(), buffer.dtype(), root);
   });
 }
 
@@ -149,8 +153,9 @@ Tensor ProcessGroup::all_gather(const Tensor& tensor) {
   const Tensor sent = tensor.contiguous();
   Shape shape = tensor.shape();
   shape.insert(0, size());
-  Tensor gathered = zeros(shape, TensorOptions(tensor.dtype()));
-  communicator_->allgather(sent.desc().data, gathered.desc().data, sent.numel(), sent.dtype());
+  if (size() == 1) return sent.reshape(shape).clone();
+  Tensor gathered = zeros(shape, TensorOptions(tensor.dtype()).with_device(tensor.device()));
+  communicator_for(sent).allgather(sent.desc().data, gathered.desc().data, sent.numel(), sent.dtype());
   return gathered;
 }
 
@@ -162,8 +167,9 @@ Work ProcessGroup::all_reduce_async(const Tensor& tensor, ReduceOp op) {
                  "call .contiguous() and keep that tensor", tensor.shape());
   TAPEGRAD_CHECK(!(op == ReduceOp::Average && tensor.dtype() == kInt64),
                  "distributed all_reduce_async: the average of int64 tensors would round; reduce with Sum");
+  if (size() == 1) return Work();
   const double scale = op == ReduceOp::Average ? 1.0 / size() : 1.0;
-  return Work(communicator_->start_allreduce_sum(tensor.desc().data, tensor.numel(), tensor.dtype()), tensor, scale);
+  return Work(communicator_for(tensor).start_allreduce_sum(tensor.desc().data, tensor.numel(), tensor.dtype()), tensor, scale);
 }
 
 void ProcessGroup::abort(const std::string& message) {

@@ -40,8 +40,8 @@ class Work {
 
 // The ranks of one job. Every collective is called by all ranks in the same order; each first
 // checks that all ranks passed tensors of the same shape and dtype (else every rank throws an
-// Error naming the ranks that differ). float32, float64 and int64 tensors, contiguous or not,
-// on the CPU.
+// Error naming the ranks that differ). float32, float64 and int64 tensors, contiguous or not:
+// CPU tensors through MPI, CUDA tensors through NCCL (loaded on the first such call).
 class ProcessGroup {
  public:
   explicit ProcessGroup(kernels::comm::Communicator& communicator) : communicator_(&communicator) {}
@@ -72,6 +72,7 @@ class ProcessGroup {
 
  private:
   void check_same_on_all_ranks(const char* call, const Tensor& tensor, std::int64_t extra);
+  kernels::comm::Communicator& communicator_for(const Tensor& tensor);
   kernels::comm::Communicator* communicator_;
 };
 

@@ -87,6 +87,22 @@ TEST(ProcessGroup, RanksPassingDifferentShapesAllFail) {
   EXPECT_EQ(one.item<double>(), ranks());
 }
 
+TEST(ProcessGroup, CudaTensorsGoThroughNccl) {
+  if (!cuda::is_available()) GTEST_SKIP() << "needs a GPU: " << cuda::unavailable_reason();
+  // NCCL wants one GPU per rank on a machine.
+  if (cuda::device_count() < world().local_size()) GTEST_SKIP() << "needs a GPU for each rank on this machine";
+  const Device gpu = Device::cuda(world().local_rank());
+  Tensor t = tensor({1, 2, 3}, std::nullopt, TensorOptions(kFloat32).with_device(gpu)).mul_(rank() + 1);
+  world().all_reduce(t);
+  EXPECT_EQ(t.cpu().to_vector<double>(), (std::vector<double>{triangle(), 2 * triangle(), 3 * triangle()}));
+  Tensor root = full({2}, rank(), TensorOptions(kInt64).with_device(gpu));
+  world().broadcast(root, 0);
+  EXPECT_EQ(root.cpu().to_vector<std::int64_t>(), (std::vector<std::int64_t>{0, 0}));
+  const Tensor all = world().all_gather(full({1}, rank(), TensorOptions(kFloat64).with_device(gpu)));
+  EXPECT_EQ(all.device(), gpu);
+  for (int r = 0; r < ranks(); ++r) EXPECT_EQ(all[r].item<double>(), r);
+}
+
 TEST(ProcessGroup, RefusesWhatItCannotReduce) {
   EXPECT_THROW(world().all_reduce(ones({2}, kInt64), distributed::ReduceOp::Average), Error);
   EXPECT_THROW(world().all_reduce(ones({2}, kUInt8)), Error);

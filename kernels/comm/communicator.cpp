@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/kernels/comm/mpi/module.h>
+#include <tapegrad/kernels/comm/nccl/module.h>
 #include <tapegrad/kernels/error.h>
 
 namespace tapegrad::kernels::comm {
@@ -53,33 +54,36 @@ class SingleProcessCommunicator final : public Communicator {
   };
 };
 
-#ifdef TAPEGRAD_MPI_MODULE
-// The module sits beside libtapegrad, in the build tree and once installed.
-std::filesystem::path mpi_module_path() {
+// A module beside libtapegrad (in the build tree and once installed), opened with its symbols
+// global (Open MPI's own plugins resolve MPI's symbols through the MPI module), and the address
+// of its entry function; null with `error` set when it cannot be loaded.
+void* open_module_entry(const char* file, const char* entry_name, std::string& error) {
   Dl_info info{};
-  if (dladdr(reinterpret_cast<const void*>(&mpi_module_path), &info) == 0 || info.dli_fname == nullptr)
-    return TAPEGRAD_MPI_MODULE;
-  return std::filesystem::path(info.dli_fname).parent_path() / TAPEGRAD_MPI_MODULE;
-}
-
-Communicator& load_mpi_world(const Launch& launch) {
-  const std::filesystem::path path = mpi_module_path();
-  // Global: Open MPI's own plugins, which it dlopens, resolve MPI's symbols through it.
+  std::filesystem::path path = file;
+  if (dladdr(reinterpret_cast<const void*>(&open_module_entry), &info) != 0 && info.dli_fname != nullptr)
+    path = std::filesystem::path(info.dli_fname).parent_path() / file;
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
   if (handle == nullptr) {
-    const char* error = dlerror();
+    const char* why = dlerror();
+    error = why != nullptr ? why : path.string();
+    return nullptr;
+  }
+  void* entry = dlsym(handle, entry_name);
+  if (entry == nullptr) error = fmt::format("{} is not a module of this tapegrad build; reinstall tapegrad", path.string());
+  return entry;
+}
+
+#ifdef TAPEGRAD_MPI_MODULE
+Communicator& load_mpi_world(const Launch& launch) {
+  std::string error;
+  void* entry_function = open_module_entry(TAPEGRAD_MPI_MODULE, TAPEGRAD_MPI_MODULE_ENTRY, error);
+  const MpiModuleEntry* entry =
+      entry_function != nullptr ? reinterpret_cast<const MpiModuleEntry* (*)()>(entry_function)() : nullptr;
+  if (entry == nullptr || entry->version != MpiModuleEntry::kVersion)
     throw Error(fmt::format("this process was started by an MPI launcher ({}), but tapegrad's MPI module could not "
                             "be loaded ({}); install Open MPI's library (Debian: libopenmpi3) and tapegrad with "
                             "libtapegrad_mpi.so, or run the program without mpirun",
-                            launch.evidence, error != nullptr ? error : path.string()));
-  }
-  using EntryFunction = const MpiModuleEntry* (*)();
-  const auto entry_function = reinterpret_cast<EntryFunction>(dlsym(handle, TAPEGRAD_MPI_MODULE_ENTRY));
-  const MpiModuleEntry* entry = entry_function != nullptr ? entry_function() : nullptr;
-  if (entry == nullptr || entry->version != MpiModuleEntry::kVersion)
-    throw Error(fmt::format("{} is not the MPI module of this tapegrad build (a module from another version?); "
-                            "reinstall tapegrad",
-                            path.string()));
+                            launch.evidence, error.empty() ? "a module from another version" : error));
   return entry->world();
 }
 #else
@@ -87,6 +91,26 @@ Communicator& load_mpi_world(const Launch& launch) {
   throw Error(fmt::format("this process was started by an MPI launcher ({}), but tapegrad was built without MPI; "
                           "install Open MPI (Debian: libopenmpi-dev) and rebuild, or run the program without mpirun",
                           launch.evidence));
+}
+#endif
+
+#ifdef TAPEGRAD_NCCL_MODULE
+Communicator& load_nccl_world() {
+  std::string error;
+  void* entry_function = open_module_entry(TAPEGRAD_NCCL_MODULE, TAPEGRAD_NCCL_MODULE_ENTRY, error);
+  const NcclModuleEntry* entry =
+      entry_function != nullptr ? reinterpret_cast<const NcclModuleEntry* (*)()>(entry_function)() : nullptr;
+  if (entry == nullptr || entry->version != NcclModuleEntry::kVersion)
+    throw Error(fmt::format("collectives on CUDA tensors need NCCL, but tapegrad's NCCL module could not be loaded "
+                            "({}); install NCCL (libnccl2) or put the CUDA toolkit's library folder on "
+                            "LD_LIBRARY_PATH, or copy the tensors to the CPU",
+                            error.empty() ? "a module from another version" : error));
+  return entry->world(world_communicator());
+}
+#else
+Communicator& load_nccl_world() {
+  throw Error("collectives on CUDA tensors need NCCL, but tapegrad was built without CUDA; copy the tensors to the "
+              "CPU with .cpu()");
 }
 #endif
 
@@ -128,6 +152,11 @@ Launch detect_launch() {
 
 Communicator& world_communicator() {
   static Communicator& world = make_world();
+  return world;
+}
+
+Communicator& cuda_world_communicator() {
+  static Communicator& world = load_nccl_world();
   return world;
 }
 

@@ -62,4 +62,9 @@ Launch detect_launch();
 // process, else a group of this process alone. The same object on every call.
 Communicator& world_communicator();
 
+// The same job's communicator for CUDA buffers: NCCL, from the module libtapegrad_nccl.so loaded
+// on the first call, which only a job of several processes makes (a single process has nothing
+// to exchange). Throws an Error saying what is missing when NCCL cannot be used.
+Communicator& cuda_world_communicator();
+
 }  // namespace tapegrad::kernels::comm
