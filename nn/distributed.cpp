@@ -28,9 +28,9 @@ constexpr std::int64_t kRecordWords = sizeof(CallRecord) / sizeof(std::int64_t);
 static_assert(sizeof(CallRecord) == kRecordWords * sizeof(std::int64_t));
 
 std::int64_t call_code(std::string_view call) {
-  std::int64_t code = 0;
-  for (const char c : call) code = code * 131 + c;
-  return code;
+  std::uint64_t code = 0;  // unsigned: the hash wraps around by design
+  for (const char c : call) code = code * 131 + static_cast<unsigned char>(c);
+  return static_cast<std::int64_t>(code);
 }
 
 CallRecord record_of(const char* call, const Tensor& tensor, std::int64_t extra) {
@@ -43,7 +43,9 @@ CallRecord record_of(const char* call, const Tensor& tensor, std::int64_t extra)
   for (std::int64_t d = 0; d < tensor.dim(); ++d) {
     const std::size_t slot = std::min(static_cast<std::size_t>(d), kShownDims - 1);
     const bool folded = slot != static_cast<std::size_t>(d);
-    record.dims[slot] = folded ? record.dims[slot] * 1000003 + tensor.size(d) : tensor.size(d);
+    const std::uint64_t fold =
+        static_cast<std::uint64_t>(record.dims[slot]) * 1000003 + static_cast<std::uint64_t>(tensor.size(d));
+    record.dims[slot] = folded ? static_cast<std::int64_t>(fold) : tensor.size(d);
   }
   return record;
 }
