@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <span>
 
 #include <tapegrad/autodiff/anomaly_checks.h>
@@ -13,6 +14,11 @@
 #include <tapegrad/autodiff/ops.h>
 
 namespace tapegrad {
+
+namespace {
+// The callbacks queued during the backward pass under way on this thread (null when none is).
+thread_local std::vector<std::function<void()>>* queued_callbacks = nullptr;
+}  // namespace
 
 class Engine {
  public:
@@ -46,6 +52,15 @@ class Engine {
         for (Tensor& slot : work.grad_inputs) slot = Tensor();
       }
     } reset{work};
+    // A pass started from inside another (a node calling grad()) has callbacks of its own.
+    std::vector<std::function<void()>> callbacks;
+    struct CallbackScope {
+      std::vector<std::function<void()>>* outer;
+      explicit CallbackScope(std::vector<std::function<void()>>* mine) : outer(queued_callbacks) {
+        queued_callbacks = mine;
+      }
+      ~CallbackScope() { queued_callbacks = outer; }
+    } callback_scope(&callbacks);
 
     std::vector<Node*>& ready = work.ready;
     for (std::size_t i = 0; i < roots.size(); ++i) accumulate(*roots[i], std::move(root_grads[i]));
@@ -82,6 +97,11 @@ class Engine {
       }
     }
     reset.completed = true;
+    // Callbacks may queue further callbacks; each runs once, in order.
+    for (std::size_t i = 0; i < callbacks.size(); ++i) {
+      std::function<void()> callback = std::move(callbacks[i]);
+      callback();
+    }
   }
 
  private:
@@ -236,6 +256,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
           "undefined gradient for it instead",
           i, inputs[i].shape()));
   return results;
+}
+
+void queue_backward_callback(std::function<void()> callback) {
+  TAPEGRAD_CHECK(callback != nullptr, "queue_backward_callback: the callback is empty");
+  TAPEGRAD_CHECK(queued_callbacks != nullptr,
+                 "queue_backward_callback: no backward pass is under way on this thread; queue callbacks from a "
+                 "gradient hook while backward runs");
+  queued_callbacks->push_back(std::move(callback));
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {

@@ -2,6 +2,7 @@
 // gradients of chosen inputs without touching .grad.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -21,5 +22,11 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, std::optional<bool> retain_graph = std::nullopt,
                          bool create_graph = false, bool allow_unused = false);
+
+// Runs `callback` when the backward pass under way on this thread has finished, after every node
+// and hook (PyTorch's Variable._execution_engine.queue_callback): data-parallel training waits
+// for its gradient reductions there. Callable only from inside a pass (a hook); callbacks run in
+// the order queued, and not at all when the pass throws.
+void queue_backward_callback(std::function<void()> callback);
 
 }  // namespace tapegrad

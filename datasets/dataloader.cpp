@@ -71,12 +71,16 @@ DataLoader::DataLoader(DatasetPtr dataset, DataLoaderOptions options)
                  "DataLoader: num_samples must be -1 (the dataset's size) or non-negative, got {}", options_.num_samples);
   TAPEGRAD_CHECK(!options_.with_replacement || dataset_->size() > 0 || samples_per_epoch() == 0,
                  "DataLoader: cannot sample with replacement from an empty dataset");
+  TAPEGRAD_CHECK(options_.sampler == nullptr || (!options_.shuffle && !options_.with_replacement),
+                 "DataLoader: a sampler decides the order itself; turn shuffle and sampling with replacement off "
+                 "(the sampler shuffles when told to)");
   kernels::backend_for(options_.device);  // an unusable device fails here, not at the first batch
 }
 
 DataLoader::~DataLoader() = default;
 
 std::int64_t DataLoader::samples_per_epoch() const {
+  if (options_.sampler) return options_.sampler->size();
   if (options_.with_replacement && options_.num_samples >= 0) return options_.num_samples;
   return dataset_->size();
 }
@@ -89,6 +93,13 @@ std::int64_t DataLoader::size() const {
 std::vector<std::int64_t> DataLoader::epoch_order(std::int64_t epoch) const {
   TAPEGRAD_CHECK(epoch >= 0, "DataLoader: epoch must be non-negative, got {}", epoch);
   const std::int64_t n = dataset_->size();
+  if (options_.sampler) {
+    std::vector<std::int64_t> order = options_.sampler->indices(epoch);
+    for (const std::int64_t index : order)
+      TAPEGRAD_CHECK(index >= 0 && index < n, "DataLoader: the sampler gave index {} for a dataset of {} examples; "
+                     "build the sampler for this dataset's size", index, n);
+    return order;
+  }
   // Each epoch reads its own stretch of the seed's Philox counters (2^40 draws apart), so an
   // epoch's order never depends on the epochs before it.
   Generator generator(options_.seed);

@@ -20,6 +20,15 @@ namespace tapegrad::datasets {
 // the generator it is given.
 using SampleTransform = std::function<Tensor(const Tensor& input, Generator& generator)>;
 
+// Which examples an epoch serves, and in what order, in place of the loader's own order (torch's
+// Sampler): a distributed::DistributedSampler gives each rank its shard this way.
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  virtual std::int64_t size() const = 0;  // indices per epoch
+  virtual std::vector<std::int64_t> indices(std::int64_t epoch) const = 0;
+};
+
 struct DataLoaderOptions {
   std::int64_t batch_size = 1;
   bool shuffle = false;           // a fresh permutation each epoch
@@ -40,6 +49,8 @@ struct DataLoaderOptions {
   // augmentation is the same for a seed whatever the batch size, prefetching or thread timing,
   // and differs from epoch to epoch. The examples are read one by one with Dataset::get.
   SampleTransform transform;
+  // Serves the sampler's indices each epoch; shuffle and sampling with replacement must be off.
+  std::shared_ptr<const Sampler> sampler;
 
   DataLoaderOptions& with_batch_size(std::int64_t b) { batch_size = b; return *this; }
   DataLoaderOptions& with_shuffle(bool s = true) { shuffle = s; return *this; }
@@ -53,6 +64,7 @@ struct DataLoaderOptions {
   DataLoaderOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
   DataLoaderOptions& with_device(Device d) { device = d; return *this; }
   DataLoaderOptions& with_transform(SampleTransform t) { transform = std::move(t); return *this; }
+  DataLoaderOptions& with_sampler(std::shared_ptr<const Sampler> s) { sampler = std::move(s); return *this; }
   // A function without randomness, or an image transform applied to each image [C, H, W] as a
   // batch of one.
   DataLoaderOptions& with_transform(std::function<Tensor(const Tensor&)> t);

@@ -10,6 +10,7 @@
 #include <tapegrad/datasets/image_io.h>
 #include <tapegrad/datasets/libsvm.h>
 #include <tapegrad/datasets/mnist.h>
+#include <tapegrad/datasets/distributed_sampler.h>
 #include <tapegrad/datasets/normalize.h>
 #include <tapegrad/datasets/transforms.h>
 #include <tapegrad/datasets/tta.h>

@@ -29,6 +29,7 @@
 #include <fmt/ranges.h>
 
 #include <experiment/checkpoint.h>
+#include <experiment/distributed_run.h>
 #include <experiment/plot.h>
 #include <experiment/program.h>
 #include <experiment/training.h>
@@ -207,10 +208,11 @@ datasets::DataLoaderOptions pass_sampling(std::int64_t train_size, const experim
   const std::int64_t steps = std::llround(static_cast<double>(train_size) / static_cast<double>(flags.batch_size));
   TAPEGRAD_CHECK(steps >= 1, "--batch-size {} is more than twice the {} training images; lower it", flags.batch_size,
                  train_size);
-  return datasets::DataLoaderOptions()
-      .with_batch_size(flags.batch_size)
-      .with_sampling_with_replacement(steps * flags.batch_size)
-      .with_seed(stream_seed(flags.seed, Stream::kSampling));
+  return experiment::shard_over_ranks(datasets::DataLoaderOptions()
+                                          .with_batch_size(flags.batch_size)
+                                          .with_sampling_with_replacement(steps * flags.batch_size)
+                                          .with_seed(stream_seed(flags.seed, Stream::kSampling)),
+                                      train_size);
 }
 
 struct StudyOptions {

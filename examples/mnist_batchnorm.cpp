@@ -22,6 +22,7 @@
 #include <fmt/ranges.h>
 
 #include <experiment/checkpoint.h>
+#include <experiment/distributed_run.h>
 #include <experiment/metrics.h>
 #include <experiment/plot.h>
 #include <experiment/program.h>
@@ -104,9 +105,11 @@ void train_run(const Run& run, const StudyConfig& config, const StudyData& data,
   auto model = make_model(run.batchnorm);
   model->to(program.device());
   optim::SGD optimizer(model->parameters(), {.lr = run.lr, .momentum = 0.9});
-  datasets::DataLoader loader(data.train, datasets::DataLoaderOptions().with_batch_size(config.batch_size)
-                                              .with_shuffle().with_seed(flags.seed)
-                                              .with_device(program.device()));
+  datasets::DataLoader loader(data.train, experiment::shard_over_ranks(
+                                              datasets::DataLoaderOptions().with_batch_size(config.batch_size)
+                                                  .with_shuffle().with_seed(flags.seed)
+                                                  .with_device(program.device()),
+                                              data.train->size()));
 
   experiment::Checkpointer checkpoint(program.out_path(fmt::format("checkpoint_{}.safetensors", run.name())), *model,
                                       optimizer, metrics);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <experiment/checkpoint.h>
+#include <experiment/distributed_run.h>
 #include <experiment/plot.h>
 #include <experiment/program.h>
 #include <experiment/training.h>
@@ -87,8 +88,10 @@ int main(int argc, char** argv) {
     const experiment::LossFunction loss = [](const Tensor& log_probabilities, const Tensor& target) {
       return nll_loss(log_probabilities, target);
     };
-    datasets::DataLoader loader(train, datasets::DataLoaderOptions().with_batch_size(flags.batch_size)
-                                           .with_shuffle().with_seed(flags.seed).with_device(p.device()));
+    datasets::DataLoader loader(train, experiment::shard_over_ranks(
+                                           datasets::DataLoaderOptions().with_batch_size(flags.batch_size)
+                                               .with_shuffle().with_seed(flags.seed).with_device(p.device()),
+                                           train->size()));
 
     experiment::MetricsLog metrics(p.out_path("metrics.csv"),
                                    {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",

@@ -8,6 +8,8 @@
 #include <tapegrad/nn/clip_grad.h>
 #include <tapegrad/nn/containers.h>
 #include <tapegrad/nn/conv.h>
+#include <tapegrad/nn/data_parallel.h>
+#include <tapegrad/nn/distributed.h>
 #include <tapegrad/nn/embedding.h>
 #include <tapegrad/nn/init.h>
 #include <tapegrad/nn/linear.h>
@@ -17,3 +19,4 @@
 #include <tapegrad/nn/pooling.h>
 #include <tapegrad/nn/rnn.h>
 #include <tapegrad/nn/sequential.h>
+#include <tapegrad/nn/sync_batchnorm.h>

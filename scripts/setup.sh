@@ -19,11 +19,12 @@ done
 
 # libopenblas-pthread-dev: the flavour that tapegrad's own threads may call concurrently (see
 # kernels/cpu/blas.h).
+# libopenmpi-dev, openmpi-bin: MPI for distributed training (a module loaded only under mpirun).
 # libdnnl-dev: oneDNN, for convolutions. libcli11-dev parses the examples' flags; gnuplot-nox draws
 # their plots. libboost-stacktrace-dev names the forward calls in anomaly mode's messages.
 packages=(cmake g++ make pkg-config libopenblas-pthread-dev libdnnl-dev libfmt-dev libgtest-dev libgmock-dev
           libbenchmark-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev gnuplot-nox
-          libboost-stacktrace-dev)
+          libboost-stacktrace-dev libopenmpi-dev openmpi-bin)
 
 missing=()
 for package in "${packages[@]}"; do

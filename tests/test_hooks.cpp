@@ -246,5 +246,31 @@ TEST(PostAccumulateGradHook, OptimizerStepInsideTheHookUpdatesTheLeaf) {
   EXPECT_FALSE(w.grad().defined());
 }
 
+TEST(BackwardCallbacks, RunOnceAfterEveryGradientOfThePassInQueueOrder) {
+  // Data-parallel training waits for its gradient reductions here: both leaves' .grad must be
+  // final when the callback runs, however the hooks fire.
+  Tensor a = tensor({1, 2}, std::nullopt, kFloat64).requires_grad_();
+  Tensor b = tensor({3}, std::nullopt, kFloat64).requires_grad_();
+  std::vector<std::string> events;
+  a.register_post_accumulate_grad_hook([&](const Tensor&) {
+    events.push_back("a");
+    queue_backward_callback([&] {
+      events.push_back(fmt::format("first: a.grad {} b.grad {}", a.grad().sum().item<double>(), b.grad().item<double>()));
+      queue_backward_callback([&] { events.push_back("queued by a callback"); });
+    });
+    queue_backward_callback([&] { events.push_back("second"); });
+  });
+  b.register_post_accumulate_grad_hook([&](const Tensor&) { events.push_back("b"); });
+  (a.sum() * b.sum()).backward();
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[2], "first: a.grad 6 b.grad 3");
+  EXPECT_EQ(events[3], "second");
+  EXPECT_EQ(events[4], "queued by a callback");
+}
+
+TEST(BackwardCallbacks, RefusedOutsideABackwardPass) {
+  EXPECT_THROW(queue_backward_callback([] {}), Error);
+}
+
 }  // namespace
 }  // namespace tapegrad

@@ -1,5 +1,7 @@
 #include "program.h"
 
+#include "distributed_run.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -61,13 +63,15 @@ Program::Program(std::string name, std::string description, Flags defaults, unsi
   if (flag_groups & kTrainingFlags) {
     app_.add_option("--epochs", flags_.epochs, "Passes over the training data")
         ->capture_default_str()->check(Positive);
-    app_.add_option("--batch-size", flags_.batch_size, "Examples per step")
+    app_.add_option("--batch-size", flags_.batch_size, "Examples per step (under mpirun: over all ranks together)")
         ->capture_default_str()->check(Positive);
     app_.add_option("--lr", flags_.lr, "Learning rate")->capture_default_str()->check(Positive);
   }
   app_.add_option("--seed", flags_.seed, "Seed of every random draw (init, data order, augmentation)")
       ->capture_default_str();
-  app_.add_option("--threads", flags_.threads, "CPU threads (0: every core this process may use)")
+  app_.add_option("--threads", flags_.threads,
+                  "CPU threads (0: every core this process may use; under mpirun, the cores divided among this "
+                  "machine's ranks)")
       ->capture_default_str()->check(NonNegative);
   app_.add_option("--device", flags_.device, "Where to compute")->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
@@ -91,6 +95,7 @@ std::string Program::data_dir() const {
 }
 
 void Program::apply_flags() {
+  join_distributed_job(flags_);
   if (flags_.threads > 0) set_num_threads(flags_.threads);
   manual_seed(flags_.seed);
   autograd::set_detect_anomaly(flags_.detect_anomaly);
@@ -100,6 +105,10 @@ void Program::apply_flags() {
     device_ = Device::cuda();
   }
   out_dir_ = flags_.out.empty() ? std::filesystem::path("runs") / name_ : std::filesystem::path(flags_.out);
+  if (!is_main_rank()) {  // rank 0 alone writes the output folder
+    out_dir_ = follower_out_dir(out_dir_, name_, flags_.resume);
+    return;
+  }
   std::error_code error;
   std::filesystem::create_directories(out_dir_, error);
   if (error)
@@ -185,15 +194,19 @@ int Program::run(int argc, char** argv, const std::function<void(Program&)>& bod
   } catch (const Refused& refused) {
     std::fflush(stdout);
     fmt::print(stderr, "{}: refused: {}\n", name_, refused.what());
-    return kRefusedExitCode;
+    return finish_rank(kRefusedExitCode, name_);
   } catch (const Diverged& diverged) {
     std::fflush(stdout);
     fmt::print(stderr, "\n{}: training diverged: {}\n", name_, diverged.what());
-    return kDivergedExitCode;
+    return finish_rank(kDivergedExitCode, name_);
+  } catch (const AnomalyError& anomaly) {  // under --detect-anomaly, in a program's own training loop
+    std::fflush(stdout);
+    fmt::print(stderr, "\n{}: training diverged: {}\n", name_, anomaly.what());
+    return finish_rank(kDivergedExitCode, name_);
   } catch (const std::exception& error) {
     std::fflush(stdout);
     fmt::print(stderr, "\n{}: error: {}\n", name_, error.what());
-    return kErrorExitCode;
+    return finish_rank(kErrorExitCode, name_);
   }
 }
 

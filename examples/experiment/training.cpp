@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "distributed_run.h"
 #include "program.h"
 #include "progress.h"
 
@@ -30,6 +31,7 @@ std::int64_t count_correct(const Tensor& output, const Tensor& target) {
 PassResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, datasets::DataLoader& loader,
                        const LossFunction& loss_function, const EpochLabel& label, Device device) {
   model.train();
+  const GradientAveraging averaging(model);
   ProgressBar progress(epoch_text(label), loader.size());
   PassResult result;
   double loss_sum = 0, last_finite = NAN;
@@ -38,7 +40,8 @@ PassResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, datasets:
     const Tensor input = input_batch.to(device), target = target_batch.to(device);
     const Tensor output = model(input);
     Tensor loss = loss_function(output, target);
-    const double value = loss.item();
+    // Under mpirun, all ranks must agree that training diverged, or one would stop alone.
+    const double value = mean_over_ranks(loss.item());
     if (!std::isfinite(value))
       throw Diverged(fmt::format("the loss became {} at epoch {}, step {} of the epoch (lr {}){}; the last finite loss "
                                  "was {}. Lower --lr (with --resume --override to continue from the last checkpoint).{}",
@@ -66,6 +69,11 @@ PassResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, datasets:
   }
   progress.finish();
   result.seconds = progress.elapsed_seconds();
+  // Under mpirun each rank saw its shard; the epoch's figures cover all of them.
+  double examples = static_cast<double>(result.examples), correct_total = static_cast<double>(correct);
+  sum_over_ranks({&loss_sum, &correct_total, &examples});
+  result.examples = static_cast<std::int64_t>(examples);
+  correct = static_cast<std::int64_t>(correct_total);
   if (result.examples > 0) {
     result.loss = loss_sum / static_cast<double>(result.examples);
     result.accuracy = static_cast<double>(correct) / static_cast<double>(result.examples);
