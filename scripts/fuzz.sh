@@ -66,7 +66,9 @@ for target in "${targets[@]}"; do
   artifacts="$build/artifacts/$target"
   log="$build/logs/$target.log"
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
-  cp -n fuzz/corpus/"$target"/* "$corpus"/
+  for seed in fuzz/corpus/"$target"/*; do  # seeds missing from the working corpus (not cp -n: its status varies)
+    [[ -e "$corpus/${seed##*/}" ]] || cp "$seed" "$corpus/"
+  done
   crashes_before=$(find "$artifacts" -type f | wc -l)
   echo "fuzz.sh: $target for ${seconds} s (log: $log)"
   status=0
