@@ -59,6 +59,11 @@ cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 if [[ -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
 export UBSAN_OPTIONS=print_stacktrace=1
 
+# The findings saved in $artifacts (libFuzzer also saves slow-unit-* files, which are not).
+count_findings() {
+  find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l
+}
+
 summary=()
 failed=0
 for target in "${targets[@]}"; do
@@ -69,14 +74,14 @@ for target in "${targets[@]}"; do
   for seed in fuzz/corpus/"$target"/*; do  # seeds missing from the working corpus (not cp -n: its status varies)
     [[ -e "$corpus/${seed##*/}" ]] || cp "$seed" "$corpus/"
   done
-  crashes_before=$(find "$artifacts" -type f | wc -l)
+  crashes_before=$(count_findings)
   echo "fuzz.sh: $target for ${seconds} s (log: $log)"
   status=0
   "$build/fuzz/fuzz_$target" "$corpus" -max_total_time="$seconds" -max_len="${max_len[$target]}" \
     -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   coverage=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
-  crashes=$(($(find "$artifacts" -type f | wc -l) - crashes_before))
+  crashes=$(($(count_findings) - crashes_before))
   summary+=("$(printf '%-12s executions %-10s %-20s crashes %s' "$target" "${executions:-?}" "${coverage:-cov: ? ft: ?}" \
     "$crashes")")
   if ((status != 0 || crashes > 0)); then
