@@ -68,6 +68,9 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options) {
       const auto value = detail::parse_number(cells[c]);
       TAPEGRAD_CHECK(value.has_value(), "read_csv: {}:{}: column '{}' holds '{}', which is not a finite number", path,
                      number, detail::printable(names[c]), detail::printable(cells[c]));
+      TAPEGRAD_CHECK(options.dtype != kFloat32 || detail::fits_float32(*value),
+                     "read_csv: {}:{}: column '{}' holds '{}', which is beyond float32's range (+-3.4e38); read the "
+                     "table with dtype kFloat64", path, number, detail::printable(names[c]), detail::printable(cells[c]));
       values.push_back(*value);
     }
   }

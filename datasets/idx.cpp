@@ -134,7 +134,9 @@ std::vector<std::uint8_t> read_growing(gzFile file, std::uint64_t payload, const
 Shape read_idx_shape(const std::string& path) { return open_idx(path).header.shape; }
 
 Tensor read_idx(const std::string& path) {
-  const auto [file, header] = open_idx(path);
+  const OpenIdx opened = open_idx(path);
+  const GzFile& file = opened.file;
+  const IdxHeader& header = opened.header;  // a reference, not a structured binding: the lambda uses it
   const auto check_count = [&](std::uint64_t got) {
     TAPEGRAD_CHECK(got == header.payload, "read_idx: {} holds {} payload bytes, but its header {} declares {}", path,
                    got, header.shape, header.payload);

@@ -8,6 +8,7 @@
 
 namespace tapegrad::datasets {
 
+using detail::fits_float32;
 using detail::parse_integer;
 using detail::parse_number;
 using detail::printable;
@@ -60,6 +61,8 @@ LibsvmData read_libsvm(const std::string& path, const LibsvmOptions& options) {
         const auto label = parse_number(token);
         TAPEGRAD_CHECK(label.has_value(), "read_libsvm: {}:{}: the label '{}' is not a number", path, number,
                        printable(token));
+        TAPEGRAD_CHECK(fits_float32(*label), "read_libsvm: {}:{}: the label '{}' is beyond float32's range (+-3.4e38), "
+                       "in which labels are stored", path, number, printable(token));
         labels.push_back(static_cast<float>(*label));
         first = false;
         continue;
@@ -82,6 +85,8 @@ LibsvmData read_libsvm(const std::string& path, const LibsvmOptions& options) {
                      *options.num_features);
       TAPEGRAD_CHECK(value.has_value(), "read_libsvm: {}:{}: the value '{}' of feature {} is not a finite number", path,
                      number, printable(token.substr(colon + 1)), *index);
+      TAPEGRAD_CHECK(fits_float32(*value), "read_libsvm: {}:{}: the value '{}' of feature {} is beyond float32's range "
+                     "(+-3.4e38), in which values are stored", path, number, printable(token.substr(colon + 1)), *index);
       previous_index = *index;
       if (*index > largest_index) {
         largest_index = *index;

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,8 @@ std::optional<std::int64_t> parse_integer(std::string_view token) {
   if (token.empty() || error != std::errc() || end != token.data() + token.size()) return std::nullopt;
   return value;
 }
+
+bool fits_float32(double value) { return std::abs(value) <= std::numeric_limits<float>::max(); }
 
 namespace {
 

@@ -14,6 +14,8 @@ std::string_view trim(std::string_view text);
 // The number spelled by all of `token` ("+1", "-0.5", "1e-3"), or nothing if it is not exactly one.
 std::optional<double> parse_number(std::string_view token);
 std::optional<std::int64_t> parse_integer(std::string_view token);
+// Whether `value` stays finite as a float32 (beyond +-3.4e38 it would become infinity).
+bool fits_float32(double value);
 
 // `text` as it may be shown in a message: at most `limit` characters, bytes that are not
 // printable ASCII written as \xNN, and "..." when cut, so a binary file never reaches the terminal.

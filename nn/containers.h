@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <ranges>
 #include <string>
@@ -66,9 +67,37 @@ class ModuleSequence : public Module {
     return *typed;
   }
 
-  // The modules in order, as shared_ptrs.
-  auto begin() const { return std::views::values(named_children()).begin(); }
-  auto end() const { return std::views::values(named_children()).end(); }
+  // The modules in order, as shared_ptrs: named_children()'s second members. (Written out, where
+  // std::views::values would do: clang 14 cannot compile that view over libstdc++ 12's vector.)
+  class Iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = std::shared_ptr<Module>;
+    using difference_type = std::ptrdiff_t;
+    using reference = const std::shared_ptr<Module>&;
+    using pointer = const std::shared_ptr<Module>*;
+
+    Iterator() = default;
+    explicit Iterator(std::vector<std::pair<std::string, std::shared_ptr<Module>>>::const_iterator entry)
+        : entry_(entry) {}
+    reference operator*() const { return entry_->second; }
+    pointer operator->() const { return &entry_->second; }
+    Iterator& operator++() {
+      ++entry_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      const Iterator before = *this;
+      ++entry_;
+      return before;
+    }
+    bool operator==(const Iterator&) const = default;
+
+   private:
+    std::vector<std::pair<std::string, std::shared_ptr<Module>>>::const_iterator entry_;
+  };
+  Iterator begin() const { return Iterator(named_children().begin()); }
+  Iterator end() const { return Iterator(named_children().end()); }
 };
 
 class ModuleList : public ModuleSequence {

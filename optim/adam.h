@@ -11,12 +11,13 @@
 namespace tapegrad::optim {
 
 // Adam's and AdamW's options, which differ only in the default weight decay.
-template <double kDefaultWeightDecay>
+// (The default comes from a type, not a double template argument, which clang 14 does not take.)
+template <class Defaults>
 struct AdamOptionsWith {
   double lr = 1e-3;
   std::array<double, 2> betas{0.9, 0.999};
   double eps = 1e-8;
-  double weight_decay = kDefaultWeightDecay;
+  double weight_decay = Defaults::kWeightDecay;
   bool amsgrad = false;
   double l1 = 0;  // proximal L1 strength (see OptimizerWith::run_step)
 
@@ -31,8 +32,14 @@ struct AdamOptionsWith {
   }
   void validate() const;
 };
-using AdamOptions = AdamOptionsWith<0.0>;
-using AdamWOptions = AdamOptionsWith<1e-2>;
+struct AdamDefaults {
+  static constexpr double kWeightDecay = 0.0;
+};
+struct AdamWDefaults {
+  static constexpr double kWeightDecay = 1e-2;
+};
+using AdamOptions = AdamOptionsWith<AdamDefaults>;
+using AdamWOptions = AdamOptionsWith<AdamWDefaults>;
 template <> void AdamOptions::validate() const;
 template <> void AdamWOptions::validate() const;
 

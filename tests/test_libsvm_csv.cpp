@@ -27,6 +27,8 @@ using tapegrad::testing::ScratchDir;
 using tapegrad::testing::write_text;
 
 const std::string kIris = (std::filesystem::path(__FILE__).parent_path().parent_path() / "examples/data/iris.csv").string();
+// Inputs that fuzz/ found the readers mishandling, kept as they were found.
+const std::filesystem::path kFuzzRegressions = std::filesystem::path(__FILE__).parent_path() / "data/fuzz_regressions";
 
 // ---- LIBSVM ----
 
@@ -73,6 +75,22 @@ TEST(LibsvmReader, MalformedLinesAreErrorsWithTheirLineNumbers) {
     expect_error([&] { read_libsvm(dir.file("bad")); }, fragments);
   }
   expect_error([] { read_libsvm("/nonexistent/heart_scale"); }, {"cannot open", "/nonexistent/heart_scale"});
+}
+
+// Labels and values are stored as float32: a finite number beyond its range would become
+// infinity (the fuzzer's find: a label of 57 digits).
+TEST(LibsvmReader, NumbersBeyondFloat32AreRefused) {
+  ScratchDir dir;
+  write_text(dir.file("big"), "1 1:1\n1e39 2:1\n");
+  expect_error([&] { read_libsvm(dir.file("big")); }, {"big:2", "label '1e39'", "float32's range"});
+  write_text(dir.file("big"), "1 1:-3.5e38\n");
+  expect_error([&] { read_libsvm(dir.file("big")); }, {"big:1", "value '-3.5e38' of feature 1", "float32's range"});
+  write_text(dir.file("largest"), "3.4028234e38 1:-3.4028234e38\n");  // float32's largest, rounded down
+  const datasets::LibsvmData largest = read_libsvm(dir.file("largest"));
+  EXPECT_EQ(largest.labels.to_vector<float>(), std::vector<float>{3.4028234e38f});
+  EXPECT_EQ(largest.features.values.to_vector<float>(), std::vector<float>{-3.4028234e38f});
+  const std::string found = (kFuzzRegressions / "libsvm_label_beyond_float32.libsvm").string();
+  expect_error([&] { read_libsvm(found); }, {"libsvm_label_beyond_float32.libsvm:1", "float32's range"});
 }
 
 TEST(LibsvmReader, FeatureIndicesAreBoundedAndTheBoundCanBeRaised) {
@@ -191,6 +209,19 @@ TEST(CsvReader, MalformedRowsAreErrorsWithLineAndColumn) {
   expect_error([&] { read_csv(kIris, {.label_column = "kind"}); }, {"no column 'kind'", "species"});
   write_text(dir.file("nothing.csv"), "");
   expect_error([&] { read_csv(dir.file("nothing.csv")); }, {"nothing.csv", "holds no lines"});
+}
+
+// float32 tables refuse what float32 cannot hold, rather than store infinity (the fuzzer's find:
+// a cell of 96 ones); float64 tables take it.
+TEST(CsvReader, NumbersBeyondFloat32AreRefusedInFloat32Tables) {
+  ScratchDir dir;
+  write_text(dir.file("big.csv"), "a,b\n1,2\n3,-1e39\n");
+  expect_error([&] { read_csv(dir.file("big.csv")); }, {"big.csv:3", "column 'b'", "'-1e39'", "float32's range",
+                                                        "kFloat64"});
+  EXPECT_EQ(read_csv(dir.file("big.csv"), {.dtype = kFloat64}).values.to_vector<double>(),
+            (std::vector<double>{1, 2, 3, -1e39}));
+  const std::string found = (kFuzzRegressions / "csv_value_beyond_float32.csv").string();
+  expect_error([&] { read_csv(found); }, {"csv_value_beyond_float32.csv:2", "float32's range"});
 }
 
 }  // namespace

@@ -50,7 +50,10 @@ std::string pool_detail(const Pool2dParams& p) {
 Tensor max_pool2d_reference(const Tensor& input, const Pool2dParams& p, bool argmax) {
   const Tensor x = batched(input);
   const Shape& s = x.shape();
-  const auto [rows, columns] = axes(s, p);
+  // Named, not a structured binding: the lambda below uses both, which clang 14 does not allow.
+  const std::array<Axis, 2> windows = axes(s, p);
+  const Axis& rows = windows[0];
+  const Axis& columns = windows[1];
   const Tensor y = reference::generate({s[0], s[1], rows.outputs(), columns.outputs()}, [&](const Index& i) {
     double best = -INFINITY;
     std::int64_t position = -1;
@@ -135,8 +138,10 @@ std::string avg_pool_detail(const AvgPool2dParams& p) {
 Tensor avg_pool2d_reference(const Tensor& input, const AvgPool2dParams& p) {
   const Tensor x = batched(input);
   const Shape& s = x.shape();
-  const auto [rows, columns] =
+  const std::array<Axis, 2> windows =
       axes(s, {.kernel = p.kernel, .stride = p.stride, .padding = p.padding, .ceil_mode = p.ceil_mode});
+  const Axis& rows = windows[0];
+  const Axis& columns = windows[1];
   const Tensor y = reference::generate({s[0], s[1], rows.outputs(), columns.outputs()}, [&](const Index& i) {
     double sum = 0, inside_count = 0, padded_count = 0;
     for (std::int64_t kh = 0; kh < p.kernel[0]; ++kh)
