@@ -34,19 +34,9 @@ fi
 
 # clang and libFuzzer, and what the library builds against (see scripts/setup.sh).
 packages=(cmake make pkg-config clang-14 libclang-rt-14-dev libopenblas-pthread-dev libdnnl-dev libfmt-dev
-          zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev)
-missing=()
-for package in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
-  [[ "$status" == installed ]] || missing+=("$package")
-done
-if ((${#missing[@]} > 0)); then
-  echo "fuzz.sh: installing ${missing[*]}"
-  as_root=()
-  if ((EUID != 0)); then as_root=(sudo); fi
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+          zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev libboost-stacktrace-dev)
+source scripts/packages.sh
+install_missing_packages fuzz.sh "${packages[@]}"
 
 build=build-fuzz
 launcher=()

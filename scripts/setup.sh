@@ -26,19 +26,8 @@ packages=(cmake g++ make pkg-config libopenblas-pthread-dev libdnnl-dev libfmt-d
           libbenchmark-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev gnuplot-nox
           libboost-stacktrace-dev libopenmpi-dev openmpi-bin)
 
-missing=()
-for package in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
-  [[ "$status" == installed ]] || missing+=("$package")
-done
-
-if ((${#missing[@]} > 0)); then
-  echo "setup.sh: installing ${missing[*]}"
-  as_root=()
-  if ((EUID != 0)); then as_root=(sudo); fi
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+source scripts/packages.sh
+install_missing_packages setup.sh "${packages[@]}"
 
 if ((sanitize)); then
   build_dir=build-asan
