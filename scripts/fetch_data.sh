@@ -63,17 +63,8 @@ as_root() {
   if ((EUID == 0)); then "$@"; else sudo "$@"; fi
 }
 
-# Installs Debian packages that are missing, as scripts/setup.sh does.
-apt_install() {
-  local package missing=()
-  for package in "$@"; do
-    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)" == installed ]] || missing+=("$package")
-  done
-  ((${#missing[@]} == 0)) && return
-  echo "fetch_data.sh: installing ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-}
+source "$root/scripts/packages.sh"
+apt_install() { install_missing_packages fetch_data.sh "$@"; }
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
