@@ -29,29 +29,14 @@ struct AllReduceSum : autograd::Function<AllReduceSum> {
 
 }  // namespace
 
-SyncBatchNorm::SyncBatchNorm(const nn::BatchNormOptions& options) : options_(options) {
-  TAPEGRAD_CHECK(options.num_features > 0, "SyncBatchNorm: num_features must be positive, got {}",
-                 options.num_features);
-  TAPEGRAD_CHECK(options.eps > 0, "SyncBatchNorm: eps must be positive, got {}", options.eps);
-  const Shape features{options.num_features};
-  if (options.affine) {
-    weight = register_parameter("weight", ones(features, options.dtype));
-    bias = register_parameter("bias", zeros(features, options.dtype));
-  }
-  if (options.track_running_stats) {
-    running_mean = register_buffer("running_mean", zeros(features, options.dtype));
-    running_var = register_buffer("running_var", ones(features, options.dtype));
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, kInt64));
-  }
-}
-
 Tensor SyncBatchNorm::forward(const Tensor& input) {
-  TAPEGRAD_CHECK(input.defined() && input.dim() >= 2 && input.dim() <= 4 && input.size(1) == options_.num_features,
+  const nn::BatchNormOptions& options = this->options();
+  // Evaluation shares nothing, as in PyTorch: the running statistics, or without them the rank's
+  // own batch.
+  if (!is_training()) return nn::BatchNorm::forward(input);
+  TAPEGRAD_CHECK(input.defined() && input.dim() >= 2 && input.dim() <= 4 && input.size(1) == options.num_features,
                  "SyncBatchNorm: expected an input of 2 to 4 dims with {} channels in dim 1, got {}",
-                 options_.num_features, input.defined() ? fmt::format("shape {}", input.shape()) : "an undefined tensor");
-  const bool use_batch_statistics = is_training() || !options_.track_running_stats;
-  if (!use_batch_statistics)
-    return batch_norm(input, running_mean, running_var, weight, bias, false, options_.momentum, options_.eps);
+                 options.num_features, input.defined() ? fmt::format("shape {}", input.shape()) : "an undefined tensor");
   Dims reduced;
   for (int d = 0; d < input.dim(); ++d)
     if (d != 1) reduced.push_back(d);
@@ -63,27 +48,21 @@ Tensor SyncBatchNorm::forward(const Tensor& input) {
   const Tensor mean = AllReduceSum::apply(input.sum(reduced, true)) / count;
   const Tensor centered = input - mean;
   const Tensor variance = AllReduceSum::apply((centered * centered).sum(reduced, true)) / count;
-  Tensor output = centered / sqrt(variance + options_.eps);
-  if (options_.affine) {
+  Tensor output = centered / sqrt(variance + options.eps);
+  if (options.affine) {
     Shape channel_shape = Shape::filled(input.dim(), 1);
-    channel_shape[1] = options_.num_features;
+    channel_shape[1] = options.num_features;
     output = output * weight.view(channel_shape) + bias.view(channel_shape);
   }
-  if (is_training() && options_.track_running_stats) {
+  if (options.track_running_stats) {
     NoGradGuard no_grad;
-    const double momentum = options_.momentum;
+    const double momentum = options.momentum;
     // The running variance is the unbiased one, as in BatchNorm.
-    running_mean.mul_(1 - momentum).add_(mean.reshape({options_.num_features}) * momentum);
-    running_var.mul_(1 - momentum).add_(variance.reshape({options_.num_features}) * (momentum * count / (count - 1)));
+    running_mean.mul_(1 - momentum).add_(mean.reshape({options.num_features}) * momentum);
+    running_var.mul_(1 - momentum).add_(variance.reshape({options.num_features}) * (momentum * count / (count - 1)));
     num_batches_tracked.add_(1);
   }
   return output;
-}
-
-std::string SyncBatchNorm::extra_repr() const {
-  return fmt::format("{}, eps={}, momentum={}, affine={}, track_running_stats={}", options_.num_features, options_.eps,
-                     options_.momentum, options_.affine ? "True" : "False",
-                     options_.track_running_stats ? "True" : "False");
 }
 
 }  // namespace tapegrad::distributed

@@ -6,26 +6,18 @@
 #pragma once
 
 #include <tapegrad/nn/batchnorm.h>
-#include <tapegrad/nn/module.h>
 
 namespace tapegrad::distributed {
 
-class SyncBatchNorm : public nn::Module {
+// A BatchNorm (same parameters and buffers under the same names, so state files interchange)
+// whose training statistics come from every rank.
+class SyncBatchNorm : public nn::BatchNorm {
  public:
-  explicit SyncBatchNorm(const nn::BatchNormOptions& options);
+  explicit SyncBatchNorm(const nn::BatchNormOptions& options) : nn::BatchNorm(options, 2, 4) {}
   explicit SyncBatchNorm(std::int64_t num_features) : SyncBatchNorm(nn::BatchNormOptions{num_features}) {}
 
   Tensor forward(const Tensor& input) override;
   std::string name() const override { return "SyncBatchNorm"; }
-  std::string extra_repr() const override;
-
-  const nn::BatchNormOptions& options() const { return options_; }
-  // As BatchNorm's, under the same names, so state files interchange.
-  Tensor weight, bias;
-  Tensor running_mean, running_var, num_batches_tracked;
-
- private:
-  nn::BatchNormOptions options_;
 };
 
 }  // namespace tapegrad::distributed
