@@ -46,6 +46,18 @@ inline std::filesystem::path write_input(const std::uint8_t* data, std::size_t s
   return write_file(name, data, size);
 }
 
+// Reads an IDX file as both targets do: a refusal is fine, but read_idx_shape must accept every
+// file read_idx accepts, with the same shape.
+inline void read_idx_consistently(const std::string& path) {
+  Tensor tensor;
+  try {
+    tensor = datasets::read_idx(path);
+  } catch (const Error&) {
+    return;
+  }
+  if (datasets::read_idx_shape(path) != tensor.shape()) __builtin_trap();
+}
+
 // The threads of tapegrad's pool would only slow each input down (and confuse libFuzzer's
 // per-input memory accounting); the readers are single-threaded.
 inline void single_threaded() { set_num_threads(1); }
