@@ -131,7 +131,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
                  "out of memory: a tensor of shape {} and dtype {} needs {} x {} bytes, more than memory can "
                  "address; reduce the batch size or the tensor's dimensions", shape, options.dtype, numel,
                  dtype_size(options.dtype));
-  impl->storage = kernels::StoragePtr(kernels::Storage::create(nbytes, options.device));
+  impl->storage = kernels::Storage::create(nbytes, options.device);
   impl->dtype = options.dtype;
   Tensor result(std::move(impl));
   if (options.requires_grad) result.requires_grad_(true);

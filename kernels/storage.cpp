@@ -21,15 +21,15 @@ bool fits_small_block(std::size_t nbytes, Device device) {
 
 }  // namespace
 
-Storage* Storage::create(std::size_t nbytes, Device device) {
+StoragePtr Storage::create(std::size_t nbytes, Device device) {
   if (fits_small_block(nbytes, device)) {
     void* block = small_alloc(kHeaderSize + nbytes);
-    return new (block) Storage(static_cast<char*>(block) + kHeaderSize, nbytes, device);
+    return StoragePtr::adopt(new (block) Storage(static_cast<char*>(block) + kHeaderSize, nbytes, device));
   }
   Backend& backend = backend_for(device);
   void* data = backend.allocate(nbytes);
   try {
-    return new (small_alloc(sizeof(Storage))) Storage(data, nbytes, device);
+    return StoragePtr::adopt(new (small_alloc(sizeof(Storage))) Storage(data, nbytes, device));
   } catch (...) {
     backend.deallocate(data, nbytes);
     throw;

@@ -14,9 +14,12 @@
 
 namespace tapegrad::kernels {
 
+class StoragePtr;
+
 class Storage {
  public:
-  static Storage* create(std::size_t nbytes, Device device);
+  // A new storage and its first owner.
+  static StoragePtr create(std::size_t nbytes, Device device);
 
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
@@ -25,8 +28,11 @@ class Storage {
   void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
   void retain() { refcount_.fetch_add(1, std::memory_order_relaxed); }
+  // A sole owner skips the atomic read-modify-write (tens of cycles on a hot path of tiny
+  // tensors): nobody else holds a handle it could copy from, so the count cannot rise meanwhile.
   void release() {
-    if (refcount_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+    if (refcount_.load(std::memory_order_acquire) == 1 || refcount_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      destroy();
   }
   int use_count() const { return refcount_.load(std::memory_order_relaxed); }
 
@@ -34,7 +40,7 @@ class Storage {
   Storage(void* data, std::size_t nbytes, Device device) : data_(data), nbytes_(nbytes), device_(device) {}
   void destroy();
 
-  std::atomic<int> refcount_{0};
+  std::atomic<int> refcount_{1};  // made by create() for its first owner
   std::atomic<std::uint32_t> version_{0};
   void* data_;
   std::size_t nbytes_;
@@ -59,6 +65,12 @@ class StoragePtr {
   }
 
   Storage* get() const { return storage_; }
+  // Takes over a reference the caller holds, without counting it again.
+  static StoragePtr adopt(Storage* storage) {
+    StoragePtr handle;
+    handle.storage_ = storage;
+    return handle;
+  }
   Storage* operator->() const { return storage_; }
   explicit operator bool() const { return storage_ != nullptr; }
 
