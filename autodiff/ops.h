@@ -262,6 +262,11 @@ struct Conv2dParams {
 };
 // input [N, C_in, H, W], weight [C_out, C_in / groups, kH, kW], bias [C_out] (optional: pass {}).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, const Conv2dParams& params = {});
+// relu(conv2d(input, weight, bias, params)) in one pass over the output: the same values and
+// gradients, without the output making a second trip through memory. nn::Sequential runs a
+// Conv2d followed by a ReLU this way.
+Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+                   const Conv2dParams& params = {});
 // The two gradients of conv2d, differentiable themselves (so conv layers have second
 // derivatives): d(input) from d(output) and the weight, d(weight) from the input and d(output).
 Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,

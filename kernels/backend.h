@@ -42,6 +42,9 @@ inline TensorDesc summed_output(const TensorDesc& out) {
   return target;
 }
 
+// What a convolution applies to its outputs after the bias.
+enum class ConvActivation : std::uint8_t { None, Relu };
+
 // One operand of a (batched) matrix product: a row-major matrix, possibly read transposed.
 struct GemmOperand {
   const void* data = nullptr;
@@ -134,9 +137,10 @@ class Backend {
   // results and grad_output contiguous, `input` strided [N, C, H, W]. The base class computes
   // them with im2col, gemm and col2im over chunks of the batch (kernels/conv_by_columns.cpp): the
   // reference that a backend's own kernels are tested against.
-  // out [N, C_out, out_h, out_w] = input * weight, plus bias [C_out] when `bias.data` is set.
+  // out [N, C_out, out_h, out_w] = input * weight, plus bias [C_out] when `bias.data` is set,
+  // then `activation` (UnaryOp::Relu's rule), applied while each part of the output is in cache.
   virtual void conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias,
-                      const Window2d& window, const TensorDesc& out);
+                      const Window2d& window, const TensorDesc& out, ConvActivation activation);
   // grad_input [N, C, H, W] from grad_output [N, C_out, out_h, out_w].
   virtual void conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
                                  const TensorDesc& grad_input);
@@ -150,6 +154,12 @@ class Backend {
   // image gives -inf at its first tap moved into the image.
   virtual void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                           const TensorDesc& indices) = 0;
+  // Max pooling's gradient in one pass: `grad_input` (contiguous [N, C, H, W]) becomes zeros with
+  // each gradient of the contiguous `grad_values` [N, C, out_h, out_w] added at its plane's
+  // position in `indices` (max_pool2d's), in row-major output order, so overlapping windows sum
+  // their gradients in a fixed order.
+  virtual void max_pool2d_backward(const TensorDesc& grad_values, const TensorDesc& indices, const Window2d& window,
+                                   const TensorDesc& grad_input) = 0;
 
   // One fused optimizer update of a parameter and its state, in place (kernels/optim_updates.h):
   // the step's type names the rule, and `state` holds the rule's buffers in its order (an empty

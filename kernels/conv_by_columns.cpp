@@ -95,7 +95,7 @@ void to_channels_first(Backend& backend, const TensorDesc& grad_output, const Sc
 }  // namespace
 
 void Backend::conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias, const Window2d& w,
-                     const TensorDesc& out) {
+                     const TensorDesc& out, ConvActivation activation) {
   const std::int64_t out_channels = weight.shape[0], plane = output_plane(w), rows = column_rows(w);
   const Scratch columns(*this, {samples_per_chunk(w) * rows * plane}, input.dtype);
   const Scratch product(*this, {out_channels * samples_per_chunk(w) * plane}, input.dtype);
@@ -131,6 +131,7 @@ void Backend::conv2d(const TensorDesc& input, const TensorDesc& weight, const Te
     } else {
       copy(permuted, destination);
     }
+    if (activation == ConvActivation::Relu) unary(UnaryOp::Relu, destination, destination, {});
   });
 }
 

@@ -61,8 +61,12 @@ Conv2d::Conv2d(const Conv2dOptions& options) : options_(options) {
   initialize(weight, bias);
 }
 
-Tensor Conv2d::forward(const Tensor& input) {
-  return conv2d(input, weight, bias, Conv2dParams{options_.stride, options_.padding, options_.dilation, options_.groups});
+Tensor Conv2d::forward(const Tensor& input) { return conv2d(input, weight, bias, params()); }
+
+Tensor Conv2d::forward_relu(const Tensor& input) { return conv2d_relu(input, weight, bias, params()); }
+
+Conv2dParams Conv2d::params() const {
+  return Conv2dParams{options_.stride, options_.padding, options_.dilation, options_.groups};
 }
 
 std::string Conv2d::extra_repr() const {

@@ -33,6 +33,8 @@ class Conv2d : public Module {
 
   // input [N, in_channels, H, W] -> [N, out_channels, H', W']
   Tensor forward(const Tensor& input) override;
+  // relu(forward(input)), with the ReLU applied while the convolution writes its output.
+  Tensor forward_relu(const Tensor& input);
   std::string name() const override { return "Conv2d"; }
   std::string extra_repr() const override;
 
@@ -41,6 +43,7 @@ class Conv2d : public Module {
   Tensor bias;    // [out_channels], uniform in +-1/sqrt(fan_in); undefined without bias
 
  private:
+  Conv2dParams params() const;
   Conv2dOptions options_;
 };
 

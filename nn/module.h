@@ -63,6 +63,9 @@ class Module {
   virtual Tensor forward(const Tensor& input);
   // forward, with the forward hooks around it when there are any, as calling a PyTorch module.
   Tensor operator()(const Tensor& input) { return hooks_ ? forward_with_hooks(input) : forward(input); }
+  // Whether a forward hook was ever registered (removing it leaves the answer true): callers
+  // that would skip operator() for a faster path take it only when this is false.
+  bool ever_had_forward_hooks() const { return hooks_ != nullptr; }
 
   // Hooks run by operator() (not by a direct forward call) in registration order. A hook
   // returning a tensor replaces the input (pre-hook) or output (hook) that the next one sees;

@@ -152,6 +152,33 @@ TEST(Sequential, SharesAppendAndExtendWithModuleList) {
   expect_error([&] { (void)model.at<nn::Linear>(1); }, {"Sequential::at", "module 1 is a ReLU"});
 }
 
+// Sequential runs Conv2d + ReLU as one conv2d_relu: the same output and gradients as calling
+// the layers one by one; a hook on either layer sees what it would see unfused.
+TEST(Sequential, RunsAConvolutionAndItsReluAsOneOpWithTheSameResults) {
+  manual_seed(0);
+  nn::Sequential model(nn::Conv2d(2, 4, 3, 1, 1), nn::ReLU(), nn::MaxPool2d(2), nn::Conv2d(4, 3, 3), nn::ReLU());
+  const Tensor x = randn({2, 2, 8, 8});
+  const Tensor fused = model(x);
+  EXPECT_EQ(std::string_view(fused.grad_fn()->name()), "conv2d_relu");
+  Tensor separate = x;
+  for (const auto& layer : model) separate = layer->forward(separate);
+  EXPECT_EQ(std::string_view(separate.grad_fn()->name()), "relu");
+  EXPECT_TRUE(equal(fused, separate));
+  const std::vector<Tensor> params = model.parameters();
+  const std::vector<Tensor> fused_grads = grad({sum(fused * fused)}, params);
+  const std::vector<Tensor> separate_grads = grad({sum(separate * separate)}, params);
+  for (std::size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(equal(fused_grads[i], separate_grads[i])) << i;
+
+  int relu_calls = 0;
+  model[1]->register_forward_hook([&](nn::Module&, const Tensor& input, const Tensor&) {
+    ++relu_calls;
+    EXPECT_LT(input.min().item(), 0.0) << "the hook sees the convolution's output before the ReLU";
+  });
+  const Tensor hooked = model(x);
+  EXPECT_EQ(relu_calls, 1);
+  EXPECT_TRUE(equal(hooked, fused));
+}
+
 TEST(ModuleList, IndexesFromEitherEndAndIteratesInOrder) {
   ContainerNet net;
   const nn::ModuleList& layers = *net.layers;

@@ -197,10 +197,13 @@ TEST(CpuConvolution, AgreesWithTheIm2colReferenceOnEveryGeometry) {
     const Tensor x = conv_input(c, g), weight = randn(c.weight, g, kFloat64), bias = randn({c.weight[0]}, g, kFloat64);
     const kernels::TensorDesc bias_desc = c.bias ? bias.desc() : kernels::TensorDesc{};
     const Shape out_shape{w.batch, c.weight[0], w.out_h, w.out_w};
-    Tensor out = empty(out_shape, kFloat64), reference = empty(out_shape, kFloat64);
-    cpu.conv2d(x.desc(), weight.desc(), bias_desc, w, out.desc());
-    cpu.kernels::Backend::conv2d(x.desc(), weight.desc(), bias_desc, w, reference.desc());
-    testing::expect_close(out, reference, 1e-12, "forward");
+    for (const auto activation : {kernels::ConvActivation::None, kernels::ConvActivation::Relu}) {
+      Tensor out = empty(out_shape, kFloat64), reference = empty(out_shape, kFloat64);
+      cpu.conv2d(x.desc(), weight.desc(), bias_desc, w, out.desc(), activation);
+      cpu.kernels::Backend::conv2d(x.desc(), weight.desc(), bias_desc, w, reference.desc(), activation);
+      testing::expect_close(out, reference, 1e-12, "forward");
+      if (activation == kernels::ConvActivation::Relu) EXPECT_GE(out.min().item(), 0.0);
+    }
 
     const Tensor gy = randn(out_shape, g, kFloat64);
     Tensor gx = empty(c.input, kFloat64), gx_reference = empty(c.input, kFloat64);
@@ -228,10 +231,13 @@ TEST(CpuConvolution, Float32AgreesWithTheIm2colReference) {
     const Tensor x = conv_input(c, g).to(kFloat32), weight = randn(c.weight, g), bias = randn({c.weight[0]}, g);
     const kernels::TensorDesc bias_desc = c.bias ? bias.desc() : kernels::TensorDesc{};
     const Shape out_shape{w.batch, c.weight[0], w.out_h, w.out_w};
-    Tensor out = empty(out_shape), reference = empty(out_shape);
-    cpu.conv2d(x.desc(), weight.desc(), bias_desc, w, out.desc());
-    cpu.kernels::Backend::conv2d(x.desc(), weight.desc(), bias_desc, w, reference.desc());
-    testing::expect_close(out, reference, 1e-4, "forward");
+    for (const auto activation : {kernels::ConvActivation::None, kernels::ConvActivation::Relu}) {
+      Tensor out = empty(out_shape), reference = empty(out_shape);
+      cpu.conv2d(x.desc(), weight.desc(), bias_desc, w, out.desc(), activation);
+      cpu.kernels::Backend::conv2d(x.desc(), weight.desc(), bias_desc, w, reference.desc(), activation);
+      testing::expect_close(out, reference, 1e-4, "forward");
+      if (activation == kernels::ConvActivation::Relu) EXPECT_GE(out.min().item(), 0.0);
+    }
 
     const Tensor gy = randn(out_shape, g);
     Tensor gx = empty(c.input), gx_reference = empty(c.input);

@@ -18,6 +18,32 @@ using namespace testing;  // the shared test vocabulary of test_util.h
 
 // ---- conv2d ----
 
+// conv2d_relu against relu(conv2d(...)): the same bits forward and backward, on the im2col path
+// (one input channel) and on oneDNN's (16 input channels, float32), and NaN stays NaN.
+TEST(Conv2dRelu, EqualsReluOfConv2dBitForBit) {
+  const Conv2dParams p{.padding = {2, 2}};
+  for (const DType dtype : {kFloat32, kFloat64})
+    for (const std::int64_t channels : {1, 16}) {
+      Generator generator(3);
+      const Tensor x = randn({4, channels, 14, 14}, generator).to(dtype).requires_grad_();
+      const Tensor w = randn({8, channels, 5, 5}, generator).to(dtype).requires_grad_();
+      const Tensor b = randn({8}, generator).to(dtype).requires_grad_();
+      const Tensor g = randn({4, 8, 14, 14}, generator).to(dtype);
+      const Tensor fused = conv2d_relu(x, w, b, p), separate = relu(conv2d(x, w, b, p));
+      EXPECT_TRUE(equal(fused, separate)) << fmt::format("{}, {} channels", dtype, channels);
+      EXPECT_EQ(std::string_view(fused.grad_fn()->name()), "conv2d_relu");
+      const std::vector<Tensor> fused_grads = grad({fused}, {x, w, b}, {g});
+      const std::vector<Tensor> separate_grads = grad({separate}, {x, w, b}, {g});
+      for (std::size_t i = 0; i < 3; ++i)
+        EXPECT_TRUE(equal(fused_grads[i], separate_grads[i])) << fmt::format("{}, {} channels, input {}", dtype, channels, i);
+    }
+  const Tensor x = zeros({1, 16, 6, 6});
+  x[0][3][2][2] = std::numeric_limits<double>::quiet_NaN();
+  const Tensor y = conv2d_relu(x, ones({2, 16, 3, 3}), {}, {.padding = {1, 1}});
+  EXPECT_TRUE(std::isnan(y[0][0][2][2].item())) << "relu(NaN) is NaN, also when fused";
+  EXPECT_EQ(y[0][0][5][5].item(), 0.0);
+}
+
 // out[n, o, y, x] = bias[o] + sum_{c, i, j} in[n, c, y s - p + i d, x s - p + j d] w[o, c, i, j],
 // reading 0 outside the image: the definition, one multiply-add at a time.
 std::vector<double> direct_conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
@@ -154,6 +180,26 @@ TEST(MaxPool2d, NaNPropagates) {
   const Tensor x = f64({1, nan, 3, 4}, Shape{1, 1, 2, 2});
   EXPECT_TRUE(std::isnan(max_pool2d(x, pool(2)).item()));
   EXPECT_EQ(max_pool2d_with_indices(x, pool(2)).indices.item<std::int64_t>(), 1);
+}
+
+// The single-pass backward (each plane zeroed and filled in cache) against the scatter-add it
+// replaces, bit for bit: tiled 2x2 windows (the CNN's layer) and overlapping ones, float32 and
+// float64, a non-contiguous incoming gradient included.
+TEST(MaxPool2d, BackwardEqualsAScatterAddIntoZeros) {
+  for (const DType dtype : {kFloat32, kFloat64})
+    for (const Pool2dParams& p : {pool(2), pool(3, 1, 1)}) {
+      Generator generator(7);
+      const Tensor x = randn({3, 4, 12, 10}, generator).to(dtype).requires_grad_();
+      const ValuesIndices r = max_pool2d_with_indices(x, p);
+      const Tensor g = randn({r.values.size(0), r.values.size(1), r.values.size(3), r.values.size(2)}, generator)
+                           .to(dtype)
+                           .transpose(2, 3);
+      const Tensor routed = grad({r.values}, {x}, {g})[0];
+      const Shape planes{3, 4, 12 * 10}, flat{3, 4, r.values.size(2) * r.values.size(3)};
+      const Tensor expected =
+          scatter_add_into_zeros(g.contiguous().reshape(flat), planes, 2, r.indices.reshape(flat)).reshape(x.shape());
+      EXPECT_TRUE(equal(routed, expected)) << fmt::format("{}, kernel {}", dtype, p.kernel[0]);
+    }
 }
 
 // Distinct values (a shuffled ramp) keep finite differences away from ties.

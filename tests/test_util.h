@@ -66,6 +66,11 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double to
     EXPECT_NEAR(a[i], e[i], tolerance * (1 + std::abs(e[i]))) << what << ", element " << i;
 }
 
+// The same shape and the same values, element for element (NaN-free tensors: NaN != NaN).
+inline bool equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to_vector<double>() == b.to_vector<double>();
+}
+
 // x's values rounded to float32 and stored as `dtype`, in x's layout: the non-contiguous inputs
 // of these tests are transposed views (last two dims swapped, as transposed_input() makes), so
 // the copy is made transposed too and the float32 run walks the same strides as the float64 one.

@@ -136,6 +136,28 @@ OpInfo conv2d_row(SampleInputs& in) {
   return row.build();
 }
 
+// relu(conv2d(...)) in one op; pre-activations drawn from row.x land on both sides of 0.
+OpInfo conv2d_relu_row(SampleInputs& in) {
+  RowBuilder row("conv2d_relu", 3, kFloating, {0, 1, 2}, in);
+  const auto conv = [&](Tensor x, Tensor w, Tensor b, Conv2dParams p, const std::string& note = "") {
+    const bool bias = b.defined();
+    Inputs inputs{std::move(x), std::move(w)};
+    if (bias) inputs.push_back(std::move(b));
+    row.sample(conv_detail(p) + (bias ? "" : ", no bias") + note, std::move(inputs),
+               [p](const Inputs& v) { return conv2d_relu(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); },
+               [p](const Inputs& v) { return relu(conv2d_reference(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p)); });
+  };
+  conv(row.x({2, 2, 5, 5}), row.x({3, 2, 3, 3}), row.x({3}), {});
+  conv(row.x({2, 1, 6, 6}), row.x({4, 1, 3, 3}), {}, {.padding = {1, 1}}, ", one input channel");
+  conv(row.x({2, 8, 5, 5}), row.x({4, 8, 3, 3}), row.x({4}), {.padding = {1, 1}}, ", 8 input channels");
+  conv(row.x({3, 5, 5}), row.x({2, 3, 3, 3}), row.x({2}), {.padding = {1, 1}}, ", unbatched [C,H,W]");
+  conv(row.xt({1, 4, 5, 5}), row.xt({2, 2, 2, 2}), row.x({2}), {.padding = {1, 0}, .groups = 2});
+  conv(row.x({0, 2, 4, 4}), row.x({3, 2, 3, 3}), row.x({3}), {}, ", empty batch");
+  row.error("input [1,2,5,5], weight [3,3,3,3]", {row.x({1, 2, 5, 5}), row.x({3, 3, 3, 3})},
+            [](const Inputs& v) { return conv2d_relu(v[0], v[1]); }, {"conv2d_relu", "2 channels", "expects 3"});
+  return row.build();
+}
+
 OpInfo conv2d_input_grad_row(SampleInputs& in) {
   RowBuilder row("conv2d_input_grad", 2, kFloating, {0, 1}, in);
   const auto grad = [&](Tensor gy, Tensor w, Shape input_shape, Conv2dParams p) {
@@ -612,6 +634,7 @@ OpInfo scaled_dot_product_attention_row(SampleInputs& in) {
 std::vector<OpInfo> layer_rows(SampleInputs& in) {
   return {scaled_dot_product_attention_row(in),
           conv2d_row(in),
+          conv2d_relu_row(in),
           conv2d_input_grad_row(in),
           conv2d_weight_grad_row(in),
           conv1d_row(in),

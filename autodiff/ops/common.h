@@ -63,4 +63,8 @@ inline bool is_unbatched(const Tensor& t) { return t.defined() && t.dim() == 3; 
 
 inline TensorOptions options_of(const Tensor& t) { return TensorOptions(t.dtype()).with_device(t.device()); }
 
+// ReLU's gradient: `grad` where `input` is positive, else 0. The output of the ReLU may stand in
+// for its input: it is positive at exactly the same places.
+Tensor relu_backward(const Tensor& grad, const Tensor& input);
+
 }  // namespace tapegrad::detail

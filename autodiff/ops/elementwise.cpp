@@ -453,10 +453,9 @@ Tensor softplus(const Tensor& a, double beta, double threshold) {
   return out;
 }
 
-namespace {
 // The gradient where the input is positive, else 0 (0 at the kink, as PyTorch), in one pass. It
 // is linear in the gradient, so its own backward is itself; the input gets no gradient.
-Tensor relu_backward(const Tensor& grad, const Tensor& input) {
+Tensor detail::relu_backward(const Tensor& grad, const Tensor& input) {
   Tensor out = binary_forward(BinaryOp::ReluGrad, "relu_backward", grad, input);
   if (should_record(grad))
     record("relu_backward", out, {grad}, [si = SavedTensor::input(input)](BackwardContext& ctx) {
@@ -464,7 +463,6 @@ Tensor relu_backward(const Tensor& grad, const Tensor& input) {
     });
   return out;
 }
-}  // namespace
 
 Tensor relu(const Tensor& a) {
   check_defined("relu", a);

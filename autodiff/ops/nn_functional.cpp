@@ -83,13 +83,13 @@ kernels::TensorDesc contiguous_desc(const Tensor& t, Tensor& holder) {
 }
 
 Tensor conv2d_forward(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                      const Conv2dParams& params) {
+                      const Conv2dParams& params, kernels::ConvActivation activation) {
   const kernels::Window2d w = conv_window(op, input.shape(), weight.shape(), params);
   Tensor out = empty({w.batch, weight.shape()[0], w.out_h, w.out_w}, options_of(input));
   if (out.numel() == 0) return out;
   Tensor kernel;
   backend_of(input).conv2d(input.desc(), contiguous_desc(weight, kernel), bias.defined() ? bias.desc() : kernels::TensorDesc{},
-                           w, out.desc());
+                           w, out.desc(), activation);
   return out;
 }
 
@@ -116,7 +116,7 @@ Tensor conv2d_weight_grad_forward(const Tensor& input, const Tensor& grad_output
 // conv2d, its messages naming `op`, the function the user called (conv1d runs through here on
 // [N, C, 1, L] images).
 Tensor convolution(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                   const Conv2dParams& params) {
+                   const Conv2dParams& params, kernels::ConvActivation activation = kernels::ConvActivation::None) {
   check_floating(op, input);
   check_compatible(op, input, weight);
   TAPEGRAD_CHECK(input.dim() == 3 || input.dim() == 4,
@@ -127,17 +127,22 @@ Tensor convolution(const char* op, const Tensor& input, const Tensor& weight, co
                    "{}: bias must be [C_out] = [{}] for a weight of shape {}, got shape {}", op,
                    weight.dim() > 0 ? weight.shape()[0] : 0, weight.shape(), bias.shape());
   }
-  if (is_unbatched(input)) return squeeze(convolution(op, unsqueeze(input, 0), weight, bias, params), 0);
-  Tensor out = conv2d_forward(op, input, weight, bias, params);
-  if (should_record(input, weight, bias))
-    record("conv2d", out, {input, weight, bias},
-           [si = SavedTensor::input(input), sw = SavedTensor::input(weight), params](BackwardContext& ctx) {
-             const Tensor& g = ctx.grad();  // [N, C_out, out_h, out_w]
-             const Tensor x = ctx.unpack(si), w = ctx.unpack(sw);
-             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d_input_grad(g, w, x.shape(), params));
-             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d_weight_grad(x, g, w.shape(), params));
-             if (ctx.needs_input_grad(2)) ctx.set_input_grad(2, sum(g, {0, 2, 3}));
-           });
+  if (is_unbatched(input))
+    return squeeze(convolution(op, unsqueeze(input, 0), weight, bias, params, activation), 0);
+  Tensor out = conv2d_forward(op, input, weight, bias, params, activation);
+  if (!should_record(input, weight, bias)) return out;
+  const bool relu_after = activation == kernels::ConvActivation::Relu;
+  record(relu_after ? "conv2d_relu" : "conv2d", out, {input, weight, bias},
+         [si = SavedTensor::input(input), sw = SavedTensor::input(weight),
+          // ReLU's gradient from its output: positive exactly where its input was.
+          so = relu_after ? SavedTensor::output(out) : SavedTensor(), relu_after, params](BackwardContext& ctx) {
+           // [N, C_out, out_h, out_w], the gradient of the convolution's own output
+           const Tensor g = relu_after ? relu_backward(ctx.grad(), ctx.unpack(so)) : ctx.grad();
+           const Tensor x = ctx.unpack(si), w = ctx.unpack(sw);
+           if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d_input_grad(g, w, x.shape(), params));
+           if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d_weight_grad(x, g, w.shape(), params));
+           if (ctx.needs_input_grad(2)) ctx.set_input_grad(2, sum(g, {0, 2, 3}));
+         });
   return out;
 }
 
@@ -145,6 +150,10 @@ Tensor convolution(const char* op, const Tensor& input, const Tensor& weight, co
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
   return convolution("conv2d", input, weight, bias, params);
+}
+
+Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
+  return convolution("conv2d_relu", input, weight, bias, params, kernels::ConvActivation::Relu);
 }
 
 Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,

@@ -66,6 +66,21 @@ void check_image(const char* op, const Tensor& input) {
                  input.shape());
 }
 
+// Max pooling's gradient with respect to its input: each output's gradient at its argmax, zeros
+// elsewhere. Its own gradient gathers at the same positions, which makes the second derivative.
+Tensor max_pool2d_backward(const Tensor& grad_values, const Tensor& indices, const kernels::Window2d& w) {
+  const Tensor grad = grad_values.contiguous();
+  Tensor grad_input = empty({w.batch, w.channels, w.height, w.width}, options_of(grad));
+  if (grad_input.numel() > 0) backend_of(grad).max_pool2d_backward(grad.desc(), indices.desc(), w, grad_input.desc());
+  if (should_record(grad))
+    record("max_pool2d_backward", grad_input, {grad}, [indices, w](BackwardContext& ctx) {
+      const Tensor planes = reshape(ctx.grad(), {w.batch, w.channels, w.height * w.width});
+      const Tensor routed = gather(planes, 2, reshape(indices, {w.batch, w.channels, w.out_h * w.out_w}));
+      ctx.set_input_grad(0, reshape(routed, indices.shape()));
+    });
+  return grad_input;
+}
+
 // Both max pooling entry points; `op` names the one the user called, in the messages.
 ValuesIndices max_pool2d_impl(const char* op, const Tensor& input, const Pool2dParams& params) {
   if (is_unbatched(input)) {
@@ -79,13 +94,8 @@ ValuesIndices max_pool2d_impl(const char* op, const Tensor& input, const Pool2dP
   Tensor indices = empty(out_shape, TensorOptions(kInt64).with_device(input.device()));
   if (values.numel() > 0) backend_of(input).max_pool2d(input.desc(), w, values.desc(), indices.desc());
   if (should_record(input))
-    record("max_pool2d", values, {input}, [indices, input_shape = input.shape()](BackwardContext& ctx) {
-      // Each output's gradient goes to its argmax: a scatter-add over the flattened planes,
-      // whose own gradient (a gather) makes the second derivative.
-      const Shape planes{input_shape[0], input_shape[1], input_shape[2] * input_shape[3]};
-      const Shape flat{planes[0], planes[1], ctx.grad().size(2) * ctx.grad().size(3)};
-      const Tensor routed = scatter_add_into_zeros(reshape(ctx.grad(), flat), planes, 2, reshape(indices, flat));
-      ctx.set_input_grad(0, reshape(routed, input_shape));
+    record("max_pool2d", values, {input}, [indices, w](BackwardContext& ctx) {
+      ctx.set_input_grad(0, max_pool2d_backward(ctx.grad(), indices, w));
     });
   return {values, indices};
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include <tapegrad/kernels/cpu/conv_activation.h>
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/onednn_conv.h>
 #include <tapegrad/kernels/cpu/parallel.h>
@@ -242,7 +243,7 @@ void for_each_image(Backend& backend, const ConvShape& shape, std::int64_t image
 
 template <class T>
 void conv_forward(Backend& backend, const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias,
-                  const Window2d& w, const TensorDesc& out) {
+                  const Window2d& w, const TensorDesc& out, ConvActivation activation) {
   const ConvShape s(w, weight.shape[0]);
   T* y = out.ptr<T>();
   const T* kernel = weight.ptr<T>();
@@ -254,12 +255,14 @@ void conv_forward(Backend& backend, const TensorDesc& input, const TensorDesc& w
     for (std::int64_t g = 0; g < s.groups; ++g)
       backend.gemm(product(s.group_out, s.plane, s.group_rows, {kernel + s.weight_block(g), s.group_rows, 0, false},
                            {columns + s.column_block(g), s.plane, 0, false}, y_n + s.output_block(g), 0));
-    if (b == nullptr) return;
-    for (std::int64_t c = 0; c < s.out_channels; ++c) {
-      const T shift = b[c * bias.strides[0]];
-      T* row = y_n + c * s.plane;
-      for (std::int64_t i = 0; i < s.plane; ++i) row[i] += shift;
+    if (b != nullptr) {
+      for (std::int64_t c = 0; c < s.out_channels; ++c) {
+        const T shift = b[c * bias.strides[0]];
+        T* row = y_n + c * s.plane;
+        for (std::int64_t i = 0; i < s.plane; ++i) row[i] += shift;
+      }
     }
+    if (activation == ConvActivation::Relu) apply_relu(y_n, s.out_channels * s.plane);
   });
 }
 
@@ -327,16 +330,16 @@ void check_float(DType dtype, const char* op) {
 }  // namespace
 
 void CpuBackend::conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias,
-                        const Window2d& window, const TensorDesc& out) {
+                        const Window2d& window, const TensorDesc& out, ConvActivation activation) {
   check_float(input.dtype, "conv2d");
   const bool plain = is_contiguous(input) && is_contiguous(weight) && (bias.data == nullptr || bias.strides[0] == 1);
   if (onednn::handles(window, input.dtype, plain))
     onednn::conv2d(input.ptr<float>(), weight.ptr<float>(), bias.data != nullptr ? bias.ptr<float>() : nullptr, window,
-                   weight.shape[0], out.ptr<float>());
+                   weight.shape[0], out.ptr<float>(), activation);
   else if (input.dtype == DType::Float32)
-    conv_forward<float>(*this, input, weight, bias, window, out);
+    conv_forward<float>(*this, input, weight, bias, window, out, activation);
   else
-    conv_forward<double>(*this, input, weight, bias, window, out);
+    conv_forward<double>(*this, input, weight, bias, window, out, activation);
 }
 
 void CpuBackend::conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,

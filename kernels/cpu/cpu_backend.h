@@ -42,7 +42,7 @@ class CpuBackend final : public Backend {
   void gemm(const GemmProblem& problem) override;
 
   void conv2d(const TensorDesc& input, const TensorDesc& weight, const TensorDesc& bias, const Window2d& window,
-              const TensorDesc& out) override;
+              const TensorDesc& out, ConvActivation activation) override;
   void conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
                          const TensorDesc& grad_input) override;
   void conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
@@ -51,6 +51,8 @@ class CpuBackend final : public Backend {
   void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) override;
   void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                   const TensorDesc& indices) override;
+  void max_pool2d_backward(const TensorDesc& grad_values, const TensorDesc& indices, const Window2d& window,
+                           const TensorDesc& grad_input) override;
 
   void optimizer_step(const OptimizerStep& step, const TensorDesc& param, const TensorDesc& grad,
                       std::span<const TensorDesc> state) override;

@@ -18,6 +18,7 @@
 
 #include <dnnl.hpp>
 
+#include <tapegrad/kernels/cpu/conv_activation.h>
 #include <tapegrad/kernels/cpu/parallel.h>
 
 namespace tapegrad::kernels::cpu::onednn {
@@ -241,7 +242,7 @@ bool handles(const Window2d& w, DType dtype, bool contiguous_operands) {
 }
 
 void conv2d(const float* input, const float* weight, const float* bias, const Window2d& w, std::int64_t out_channels,
-            float* out) {
+            float* out, ConvActivation activation) {
   const std::int64_t image_in = w.channels * w.height * w.width, image_out = out_channels * w.out_h * w.out_w;
   for_each_chunk(w, out_channels, [&](std::int64_t, std::int64_t first, const Window2d& chunk) {
     const ForwardPlan& plan = plan_for<ForwardPlan>(chunk, out_channels);
@@ -256,6 +257,8 @@ void conv2d(const float* input, const float* weight, const float* bias, const Wi
     args.insert({DNNL_ARG_BIAS, memory(plan.conv.bias, cpu_engine(), bias != nullptr ? mutable_ptr(bias) : zeros.get())});
     execute(plan.primitive, plan.conv.forward_pd, std::move(args));
     plan.dst.write_back(dst, out + first * image_out);
+    // Not oneDNN's ReLU post-op: its max against zero turns NaN into 0, where ReLU keeps NaN.
+    if (activation == ConvActivation::Relu) apply_relu(out + first * image_out, chunk.batch * image_out);
   });
 }
 
@@ -306,7 +309,7 @@ namespace tapegrad::kernels::cpu::onednn {
 
 bool handles(const Window2d&, DType, bool) { return false; }
 
-void conv2d(const float*, const float*, const float*, const Window2d&, std::int64_t, float*) {
+void conv2d(const float*, const float*, const float*, const Window2d&, std::int64_t, float*, ConvActivation) {
   throw Error("conv2d: this build of tapegrad has no oneDNN");
 }
 void conv2d_input_grad(const float*, const float*, const Window2d&, std::int64_t, float*) {

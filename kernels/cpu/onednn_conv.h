@@ -17,7 +17,7 @@ bool handles(const Window2d& window, DType dtype, bool contiguous_operands);
 
 // The three entries of the backend, on contiguous NCHW / OIHW float32 arrays; `bias` may be null.
 void conv2d(const float* input, const float* weight, const float* bias, const Window2d& window,
-            std::int64_t out_channels, float* out);
+            std::int64_t out_channels, float* out, ConvActivation activation);
 void conv2d_input_grad(const float* grad_output, const float* weight, const Window2d& window,
                        std::int64_t out_channels, float* grad_input);
 void conv2d_weight_grad(const float* input, const float* grad_output, const Window2d& window,

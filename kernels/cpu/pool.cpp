@@ -173,7 +173,38 @@ void max_pool_planes(const TensorDesc& input, const Window2d& g, T* values, std:
     pool(0, planes);
 }
 
+// Each plane of the gradient is zeroed and receives its outputs' gradients while it sits in
+// the core's cache: one pass over memory, where zeros and then a scatter make two.
+template <class T>
+void max_pool_backward_planes(const T* grad_values, const std::int64_t* indices, const Window2d& g, T* grad_input) {
+  const std::int64_t in_plane = g.height * g.width, out_plane = g.out_h * g.out_w;
+  const auto route = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t unit = begin; unit < end; ++unit) {
+      T* plane = grad_input + unit * in_plane;
+      const T* grad = grad_values + unit * out_plane;
+      const std::int64_t* index = indices + unit * out_plane;
+      std::fill_n(plane, in_plane, T(0));
+      for (std::int64_t o = 0; o < out_plane; ++o) plane[index[o]] += grad[o];
+    }
+  };
+  const std::int64_t planes = g.batch * g.channels;
+  if (worth_parallel(planes * (in_plane + kScatterUnitsPerElement * out_plane)))
+    parallel_for(planes, route);
+  else
+    route(0, planes);
+}
+
 }  // namespace
+
+void CpuBackend::max_pool2d_backward(const TensorDesc& grad_values, const TensorDesc& indices, const Window2d& window,
+                                     const TensorDesc& grad_input) {
+  TAPEGRAD_CHECK(is_floating(grad_values.dtype), "max_pool2d_backward: expected float32 or float64 data, got {}",
+                 grad_values.dtype);
+  if (grad_values.dtype == DType::Float32)
+    max_pool_backward_planes(grad_values.ptr<float>(), indices.ptr<std::int64_t>(), window, grad_input.ptr<float>());
+  else
+    max_pool_backward_planes(grad_values.ptr<double>(), indices.ptr<std::int64_t>(), window, grad_input.ptr<double>());
+}
 
 void CpuBackend::max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                             const TensorDesc& indices) {

@@ -56,6 +56,8 @@ class CudaBackend final : public Backend {
   void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) override;
   void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
                   const TensorDesc& indices) override;
+  void max_pool2d_backward(const TensorDesc& grad_values, const TensorDesc& indices, const Window2d& window,
+                           const TensorDesc& grad_input) override;
 
   void optimizer_step(const OptimizerStep& step, const TensorDesc& param, const TensorDesc& grad,
                       std::span<const TensorDesc> state) override;
