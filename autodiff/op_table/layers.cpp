@@ -96,16 +96,27 @@ Tensor conv2d_weight_grad_reference(const Tensor& x, const Tensor& grad_output, 
       [&](const Term& t) { return at(x, {t.n, t.ci, t.h, t.w}) * at(grad_output, {t.n, t.o, t.oh, t.ow}); });
 }
 
-OpInfo conv2d_row(SampleInputs& in) {
-  RowBuilder row("conv2d", 3, kFloating, {0, 1, 2}, in);
-  const auto conv = [&](Tensor x, Tensor w, Tensor b, Conv2dParams p, const std::string& note = "") {
+using ConvFunction = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&);
+
+// What adds a sample of `function` (conv2d, or conv2d_relu with relu set) to `row`: input,
+// weight, bias ({} for none), parameters and a note for its name.
+auto conv_sampler(RowBuilder& row, ConvFunction function, bool relu) {
+  return [&row, function, relu](Tensor x, Tensor w, Tensor b, Conv2dParams p, const std::string& note = "") {
     const bool bias = b.defined();
     Inputs inputs{std::move(x), std::move(w)};
     if (bias) inputs.push_back(std::move(b));
     row.sample(conv_detail(p) + (bias ? "" : ", no bias") + note, std::move(inputs),
-               [p](const Inputs& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); },
-               [p](const Inputs& v) { return conv2d_reference(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); });
+               [function, p](const Inputs& v) { return function(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); },
+               [relu, p](const Inputs& v) {
+                 const Tensor y = conv2d_reference(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p);
+                 return relu ? tapegrad::relu(y) : y;
+               });
   };
+}
+
+OpInfo conv2d_row(SampleInputs& in) {
+  RowBuilder row("conv2d", 3, kFloating, {0, 1, 2}, in);
+  const auto conv = conv_sampler(row, &conv2d, false);
   conv(row.x({2, 2, 5, 5}), row.x({3, 2, 3, 3}), row.x({3}), {});
   conv(row.x({2, 2, 5, 5}), row.x({3, 2, 3, 3}), {}, {.padding = {1, 1}});
   conv(row.x({1, 2, 7, 6}), row.x({2, 2, 3, 2}), row.x({2}), {.stride = {2, 2}, .padding = {2, 2}}, ", 3x2 kernel");
@@ -139,14 +150,7 @@ OpInfo conv2d_row(SampleInputs& in) {
 // relu(conv2d(...)) in one op; pre-activations drawn from row.x land on both sides of 0.
 OpInfo conv2d_relu_row(SampleInputs& in) {
   RowBuilder row("conv2d_relu", 3, kFloating, {0, 1, 2}, in);
-  const auto conv = [&](Tensor x, Tensor w, Tensor b, Conv2dParams p, const std::string& note = "") {
-    const bool bias = b.defined();
-    Inputs inputs{std::move(x), std::move(w)};
-    if (bias) inputs.push_back(std::move(b));
-    row.sample(conv_detail(p) + (bias ? "" : ", no bias") + note, std::move(inputs),
-               [p](const Inputs& v) { return conv2d_relu(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); },
-               [p](const Inputs& v) { return relu(conv2d_reference(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p)); });
-  };
+  const auto conv = conv_sampler(row, &conv2d_relu, true);
   conv(row.x({2, 2, 5, 5}), row.x({3, 2, 3, 3}), row.x({3}), {});
   conv(row.x({2, 1, 6, 6}), row.x({4, 1, 3, 3}), {}, {.padding = {1, 1}}, ", one input channel");
   conv(row.x({2, 8, 5, 5}), row.x({4, 8, 3, 3}), row.x({4}), {.padding = {1, 1}}, ", 8 input channels");
