@@ -2,7 +2,10 @@
 // containers (in parameters, state dicts and files), shared layers and tensors listed once as
 // parameters but saved under every name, indexing, lookup and removal with their errors,
 // printing as PyTorch prints, and every generic module operation reaching the contained layers.
+#include <bit>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -177,6 +180,77 @@ TEST(Sequential, RunsAConvolutionAndItsReluAsOneOpWithTheSameResults) {
   const Tensor hooked = model(x);
   EXPECT_EQ(relu_calls, 1);
   EXPECT_TRUE(equal(hooked, fused));
+}
+
+// The values and gradients of `model` on x, run by Sequential and layer by layer.
+struct FusedAndSeparate {
+  Tensor fused, separate;
+  std::vector<Tensor> fused_grads, separate_grads;
+};
+FusedAndSeparate run_fused_and_separate(nn::Sequential& model, const Tensor& x) {
+  FusedAndSeparate r;
+  r.fused = model(x);
+  r.separate = x;
+  for (const auto& layer : model) r.separate = layer->forward(r.separate);
+  std::vector<Tensor> wrt = model.parameters();
+  if (x.requires_grad()) wrt.push_back(x);
+  const Tensor weights = arange(r.fused.numel(), kFloat64).reshape(r.fused.shape()).to(x.dtype()) - 3;
+  r.fused_grads = grad({sum(r.fused * weights)}, wrt);
+  r.separate_grads = grad({sum(r.separate * weights)}, wrt);
+  return r;
+}
+
+// Equal shapes and values bit for bit, NaN matching NaN.
+bool identical(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!(std::isnan(x[i]) && std::isnan(y[i])) && std::bit_cast<std::uint64_t>(x[i]) != std::bit_cast<std::uint64_t>(y[i]))
+      return false;
+  return true;
+}
+
+// Sequential runs a ReLU followed by a MaxPool2d as the pooling, then the ReLU on its 4x smaller
+// output. The values (NaN included) and every gradient are those of the layers run in order, bit
+// for bit: windows tiled and overlapping with padding, all-negative windows, ties, -0 and NaN.
+TEST(Sequential, RunsAReluBeforeMaxPoolingAsThePoolingThenTheRelu) {
+  const nn::MaxPool2dOptions tiled{}, overlapping{{3, 3}, {2, 2}, {1, 1}};
+  for (const nn::MaxPool2dOptions& pool : {tiled, overlapping}) {
+    SCOPED_TRACE(pool.kernel_size[0]);
+    manual_seed(2);
+    nn::Sequential conv_model(nn::Conv2d(2, 3, 3, 1, 1), nn::ReLU(), nn::MaxPool2d(pool), nn::Conv2d(3, 2, 3), nn::ReLU());
+    const FusedAndSeparate conv = run_fused_and_separate(conv_model, randn({2, 2, 10, 10}));
+    EXPECT_EQ(std::string_view(conv.fused.grad_fn()->name()), "conv2d_relu");  // the last pair is still fused
+    EXPECT_TRUE(identical(conv.fused, conv.separate));
+    for (std::size_t i = 0; i < conv.fused_grads.size(); ++i)
+      EXPECT_TRUE(identical(conv.fused_grads[i], conv.separate_grads[i])) << "parameter " << i;
+
+    // Ties among positives, windows of negatives and -0, exact zeros, and a NaN.
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const Tensor x = tensor({1.0, 1.0, -2.0, -0.0, 0.0, -1.0, 3.0, 3.0, -5.0, -4.0, -0.0, -3.0, 2.0, nan, 0.5, 0.5,
+                             0.0, 0.0, -1.0, 4.0, 7.0, -7.0, 2.0, 2.0, -1.0, -2.0, -3.0, -4.0, 1.0, 1.0, 1.0, 1.0},
+                            Shape{1, 2, 4, 4}, kFloat64).requires_grad_();
+    nn::Sequential relu_pool{nn::ReLU(), nn::MaxPool2d(pool)};
+    const FusedAndSeparate plain = run_fused_and_separate(relu_pool, x);
+    EXPECT_EQ(std::string_view(plain.fused.grad_fn()->name()), "relu");
+    EXPECT_EQ(std::string_view(plain.separate.grad_fn()->name()), "max_pool2d");
+    EXPECT_TRUE(identical(plain.fused, plain.separate));
+    EXPECT_TRUE(identical(plain.fused_grads[0], plain.separate_grads[0]));
+  }
+}
+
+// A hook on either layer sees what it would see unfused, so hooked layers run in order.
+TEST(Sequential, RunsAHookedReluAndMaxPoolingInTheirOwnOrder) {
+  nn::Sequential model(nn::ReLU(), nn::MaxPool2d(2));
+  int hook_calls = 0;
+  model[0]->register_forward_hook([&](nn::Module&, const Tensor& input, const Tensor& output) {
+    ++hook_calls;
+    EXPECT_EQ(shape_of(input), "[1, 1, 4, 4]");
+    EXPECT_EQ(shape_of(output), "[1, 1, 4, 4]");
+  });
+  const Tensor y = model(randn({1, 1, 4, 4}).requires_grad_());
+  EXPECT_EQ(hook_calls, 1);
+  EXPECT_EQ(std::string_view(y.grad_fn()->name()), "max_pool2d");
 }
 
 TEST(ModuleList, IndexesFromEitherEndAndIteratesInOrder) {
