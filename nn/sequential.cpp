@@ -21,8 +21,8 @@ bool is_plain(const Module* layer) {
 // A ReLU followed by a MaxPool2d runs in the other order: ReLU is monotone, so
 // relu(max_pool(x)) equals max_pool(relu(x)) value for value (NaN included), and the input
 // gradients are equal to the bit: each window passes its gradient to the same first maximum,
-// and only where that maximum is positive. The ReLU and its gradient then touch a tensor
-// kernel_h x kernel_w times smaller.
+// and only where that maximum is positive. The ReLU and its gradient then touch the pooled
+// tensor (4x smaller for 2x2 windows).
 bool is_relu_before_pool(const Module* layer, const Module* next) {
   return is_plain<ReLU>(layer) && is_plain<MaxPool2d>(next);
 }
@@ -38,7 +38,8 @@ Tensor Sequential::forward(const Tensor& input) {
     if (is_relu_before_pool(layer, next)) {
       x = relu(next->forward(x));
       ++it;
-    } else if (is_plain<Conv2d>(layer) && is_plain<ReLU>(next) && !is_relu_before_pool(next, layer_at(std::next(it, 2)))) {
+    } else if (is_plain<Conv2d>(layer) && is_plain<ReLU>(next) &&  // `next` exists, so it + 2 is at most end()
+               !is_relu_before_pool(next, layer_at(std::next(it, 2)))) {
       // A Conv2d and its ReLU run as one conv2d_relu: the same values and gradients, with one
       // pass less over the convolution's output.
       x = static_cast<Conv2d*>(layer)->forward_relu(x);

@@ -155,33 +155,6 @@ TEST(Sequential, SharesAppendAndExtendWithModuleList) {
   expect_error([&] { (void)model.at<nn::Linear>(1); }, {"Sequential::at", "module 1 is a ReLU"});
 }
 
-// Sequential runs Conv2d + ReLU as one conv2d_relu: the same output and gradients as calling
-// the layers one by one; a hook on either layer sees what it would see unfused.
-TEST(Sequential, RunsAConvolutionAndItsReluAsOneOpWithTheSameResults) {
-  manual_seed(0);
-  nn::Sequential model(nn::Conv2d(2, 4, 3, 1, 1), nn::ReLU(), nn::MaxPool2d(2), nn::Conv2d(4, 3, 3), nn::ReLU());
-  const Tensor x = randn({2, 2, 8, 8});
-  const Tensor fused = model(x);
-  EXPECT_EQ(std::string_view(fused.grad_fn()->name()), "conv2d_relu");
-  Tensor separate = x;
-  for (const auto& layer : model) separate = layer->forward(separate);
-  EXPECT_EQ(std::string_view(separate.grad_fn()->name()), "relu");
-  EXPECT_TRUE(equal(fused, separate));
-  const std::vector<Tensor> params = model.parameters();
-  const std::vector<Tensor> fused_grads = grad({sum(fused * fused)}, params);
-  const std::vector<Tensor> separate_grads = grad({sum(separate * separate)}, params);
-  for (std::size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(equal(fused_grads[i], separate_grads[i])) << i;
-
-  int relu_calls = 0;
-  model[1]->register_forward_hook([&](nn::Module&, const Tensor& input, const Tensor&) {
-    ++relu_calls;
-    EXPECT_LT(input.min().item(), 0.0) << "the hook sees the convolution's output before the ReLU";
-  });
-  const Tensor hooked = model(x);
-  EXPECT_EQ(relu_calls, 1);
-  EXPECT_TRUE(equal(hooked, fused));
-}
-
 // The values and gradients of `model` on x, run by Sequential and layer by layer.
 struct FusedAndSeparate {
   Tensor fused, separate;
@@ -210,7 +183,30 @@ bool identical(const Tensor& a, const Tensor& b) {
   return true;
 }
 
-// Sequential runs a ReLU followed by a MaxPool2d as the pooling, then the ReLU on its 4x smaller
+// Sequential runs Conv2d + ReLU as one conv2d_relu: the same output and gradients as calling
+// the layers one by one; a hook on either layer sees what it would see unfused.
+TEST(Sequential, RunsAConvolutionAndItsReluAsOneOpWithTheSameResults) {
+  manual_seed(0);
+  nn::Sequential model(nn::Conv2d(2, 4, 3, 1, 1), nn::ReLU(), nn::MaxPool2d(2), nn::Conv2d(4, 3, 3), nn::ReLU());
+  const Tensor x = randn({2, 2, 8, 8});
+  const FusedAndSeparate run = run_fused_and_separate(model, x);
+  EXPECT_EQ(std::string_view(run.fused.grad_fn()->name()), "conv2d_relu");
+  EXPECT_EQ(std::string_view(run.separate.grad_fn()->name()), "relu");
+  EXPECT_TRUE(identical(run.fused, run.separate));
+  for (std::size_t i = 0; i < run.fused_grads.size(); ++i)
+    EXPECT_TRUE(identical(run.fused_grads[i], run.separate_grads[i])) << i;
+
+  int relu_calls = 0;
+  model[1]->register_forward_hook([&](nn::Module&, const Tensor& input, const Tensor&) {
+    ++relu_calls;
+    EXPECT_LT(input.min().item(), 0.0) << "the hook sees the convolution's output before the ReLU";
+  });
+  const Tensor hooked = model(x);
+  EXPECT_EQ(relu_calls, 1);
+  EXPECT_TRUE(equal(hooked, run.fused));
+}
+
+// Sequential runs a ReLU followed by a MaxPool2d as the pooling, then the ReLU on the pooled
 // output. The values (NaN included) and every gradient are those of the layers run in order, bit
 // for bit: windows tiled and overlapping with padding, all-negative windows, ties, -0 and NaN.
 TEST(Sequential, RunsAReluBeforeMaxPoolingAsThePoolingThenTheRelu) {
