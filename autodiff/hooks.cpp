@@ -55,7 +55,7 @@ std::shared_ptr<GradHooks> hooks_of(const Tensor& tensor) {
   }
   if (!impl.hooks) {
     impl.hooks = std::make_shared<GradHooks>();
-    if (std::shared_ptr<Node> accumulator = impl.grad_accumulator.lock()) accumulator->set_hooks(impl.hooks);
+    if (impl.grad_accumulator) impl.grad_accumulator->set_hooks(impl.hooks);
   }
   return impl.hooks;
 }

@@ -120,13 +120,12 @@ std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
       detail::refresh_view_history(tensor);
     return impl.grad_fn;
   }
-  std::shared_ptr<Node> accumulator = impl.grad_accumulator.lock();
-  if (!accumulator) {
-    accumulator = std::allocate_shared<AccumulateGrad>(kernels::PoolAllocator<AccumulateGrad>(), tensor.impl_ptr());
-    accumulator->set_hooks(impl.hooks);
-    impl.grad_accumulator = accumulator;
+  if (!impl.grad_accumulator) {
+    impl.grad_accumulator =
+        std::allocate_shared<AccumulateGrad>(kernels::PoolAllocator<AccumulateGrad>(), tensor.impl_ptr());
+    impl.grad_accumulator->set_hooks(impl.hooks);
   }
-  return accumulator;
+  return impl.grad_accumulator;
 }
 
 }  // namespace tapegrad

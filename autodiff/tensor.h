@@ -64,7 +64,9 @@ struct TensorImpl {
   DType dtype = DType::Float32;
   bool requires_grad = false;
   std::shared_ptr<Node> grad_fn;          // the op that produced this tensor; null for leaves
-  std::weak_ptr<Node> grad_accumulator;   // a leaf's gradient sink, while a graph uses it
+  // A leaf's gradient sink, made when an op first records the leaf and kept with it: it holds the
+  // leaf weakly, so no cycle forms, and every step of a training loop finds it instead of making one.
+  std::shared_ptr<Node> grad_accumulator;
   std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient (or a retained non-leaf's)
   std::shared_ptr<GradHooks> hooks;       // a leaf's hooks, shared with its accumulator; null when none
   // The tensor whose memory a differentiable view op (select, narrow, view, ...) looked into, so an
