@@ -144,9 +144,11 @@ class Backend {
   // grad_input [N, C, H, W] from grad_output [N, C_out, out_h, out_w].
   virtual void conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
                                  const TensorDesc& grad_input);
-  // grad_weight [C_out, C / groups, kH, kW] from the input and grad_output.
+  // grad_weight [C_out, C / groups, kH, kW] from the input and grad_output; when `grad_bias.data`
+  // is set, also grad_bias [C_out], grad_output summed over images and positions while the weight
+  // gradient reads it (a separate sum is one more pass over grad_output, megabytes per layer).
   virtual void conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
-                                  const TensorDesc& grad_weight);
+                                  const TensorDesc& grad_weight, const TensorDesc& grad_bias);
   // Max over each (dilated) window of `input` (strided [N, C, H, W], implicit -inf padding,
   // windows may hang over the bottom and right edges) into the contiguous `values` and int64
   // `indices` [N, C, out_h, out_w]; an index is h * W + w in its input plane. Ties go to the

@@ -162,7 +162,7 @@ void Backend::conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc&
 }
 
 void Backend::conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& w,
-                                 const TensorDesc& grad_weight) {
+                                 const TensorDesc& grad_weight, const TensorDesc& grad_bias) {
   const std::int64_t out_channels = grad_weight.shape[0], plane = output_plane(w), rows = column_rows(w);
   const Scratch gy(*this, {out_channels, w.batch * plane}, input.dtype);
   to_channels_first(*this, grad_output, gy);
@@ -186,6 +186,12 @@ void Backend::conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad
       gemm(problem);
     }
   });
+  if (grad_bias.data == nullptr) return;
+  // grad_bias [C_out] as reduce_sum's output: gy's shape, stride 0 over the images and positions.
+  TensorDesc sums = gy.desc();
+  sums.data = grad_bias.data;
+  sums.strides = Strides{1, 0};
+  reduce_sum(gy.desc(), sums);
 }
 
 }  // namespace tapegrad::kernels

@@ -182,6 +182,29 @@ std::vector<ConvCase> conv_cases() {
   };
 }
 
+// The CPU backend's weight gradient against the im2col reference's, each computed alone and
+// together with the bias gradient, which must be grad_output summed per channel.
+void expect_parameter_grads_agree(const Tensor& x, const Tensor& gy, const kernels::Window2d& w,
+                                  const Shape& weight_shape, double tolerance) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  const TensorOptions options(x.dtype());
+  Tensor gw = empty(weight_shape, options), gw_reference = empty(weight_shape, options);
+  cpu.conv2d_weight_grad(x.desc(), gy.desc(), w, gw.desc(), {});
+  cpu.kernels::Backend::conv2d_weight_grad(x.desc(), gy.desc(), w, gw_reference.desc(), {});
+  testing::expect_close(gw, gw_reference, tolerance, "weight gradient");
+
+  const Shape bias_shape{weight_shape[0]};
+  Tensor gw_with_bias = empty(weight_shape, options), gb = full(bias_shape, NAN, options);
+  Tensor gw_reference_with_bias = empty(weight_shape, options), gb_reference = full(bias_shape, NAN, options);
+  cpu.conv2d_weight_grad(x.desc(), gy.desc(), w, gw_with_bias.desc(), gb.desc());
+  cpu.kernels::Backend::conv2d_weight_grad(x.desc(), gy.desc(), w, gw_reference_with_bias.desc(), gb_reference.desc());
+  testing::expect_close(gw_with_bias, gw_reference, tolerance, "weight gradient beside the bias gradient");
+  testing::expect_close(gw_reference_with_bias, gw_reference, tolerance, "reference weight gradient beside the bias's");
+  const Tensor channel_sums = gy.to(kFloat64).sum({0, 2, 3}).to(x.dtype());
+  testing::expect_close(gb, channel_sums, tolerance, "bias gradient");
+  testing::expect_close(gb_reference, channel_sums, tolerance, "reference bias gradient");
+}
+
 Tensor conv_input(const ConvCase& c, Generator& g) {
   if (!c.transposed_input) return randn(c.input, g, kFloat64);
   const Shape& s = c.input;
@@ -211,10 +234,7 @@ TEST(CpuConvolution, AgreesWithTheIm2colReferenceOnEveryGeometry) {
     cpu.kernels::Backend::conv2d_input_grad(gy.desc(), weight.desc(), w, gx_reference.desc());
     testing::expect_close(gx, gx_reference, 1e-12, "input gradient");
 
-    Tensor gw = empty(c.weight, kFloat64), gw_reference = empty(c.weight, kFloat64);
-    cpu.conv2d_weight_grad(x.desc(), gy.desc(), w, gw.desc());
-    cpu.kernels::Backend::conv2d_weight_grad(x.desc(), gy.desc(), w, gw_reference.desc());
-    testing::expect_close(gw, gw_reference, 1e-12, "weight gradient");
+    expect_parameter_grads_agree(x, gy, w, c.weight, 1e-12);
   }
 }
 
@@ -245,10 +265,7 @@ TEST(CpuConvolution, Float32AgreesWithTheIm2colReference) {
     cpu.kernels::Backend::conv2d_input_grad(gy.desc(), weight.desc(), w, gx_reference.desc());
     testing::expect_close(gx, gx_reference, 1e-4, "input gradient");
 
-    Tensor gw = empty(c.weight), gw_reference = empty(c.weight);
-    cpu.conv2d_weight_grad(x.desc(), gy.desc(), w, gw.desc());
-    cpu.kernels::Backend::conv2d_weight_grad(x.desc(), gy.desc(), w, gw_reference.desc());
-    testing::expect_close(gw, gw_reference, 1e-4, "weight gradient");
+    expect_parameter_grads_agree(x, gy, w, c.weight, 1e-4);
   }
 }
 
@@ -260,9 +277,13 @@ TEST(CpuConvolution, ResultsAreBitIdenticalForAnyThreadCount) {
   const auto run = [&](int threads) {
     set_num_threads(threads);
     const Conv2dParams p{{1, 1}, {2, 2}, {1, 1}};
+    // A backward through the layer: the weight and bias gradients from one pass.
+    const Tensor w = weight.detach().requires_grad_(), b = bias.detach().requires_grad_();
+    (conv2d(x, w, b, p) * gy).sum().backward();
     return std::vector<std::vector<float>>{conv2d(x, weight, bias, p).to_vector<float>(),
                                            conv2d_input_grad(gy, weight, x.shape(), p).to_vector<float>(),
-                                           conv2d_weight_grad(x, gy, weight.shape(), p).to_vector<float>()};
+                                           conv2d_weight_grad(x, gy, weight.shape(), p).to_vector<float>(),
+                                           w.grad().to_vector<float>(), b.grad().to_vector<float>()};
   };
   const auto serial = run(1);
   EXPECT_EQ(run(2), serial);

@@ -103,13 +103,18 @@ Tensor conv2d_input_grad_forward(const Tensor& grad_output, const Tensor& weight
   return grad_input;
 }
 
+// The weight gradient; with `grad_bias`, the bias gradient too, from the same pass over grad_output.
 Tensor conv2d_weight_grad_forward(const Tensor& input, const Tensor& grad_output, const Shape& weight_shape,
-                                  const kernels::Window2d& w) {
+                                  const kernels::Window2d& w, Tensor* grad_bias = nullptr) {
   Tensor grad_weight = empty(weight_shape, options_of(input));
-  if (grad_weight.numel() == 0) return grad_weight;
-  if (w.batch * output_plane(w) == 0) return grad_weight.detach().zero_();
+  if (grad_weight.numel() == 0 || w.batch * output_plane(w) == 0) {
+    if (grad_bias != nullptr) *grad_bias = sum(grad_output, {0, 2, 3});
+    return grad_weight.zero_();
+  }
+  if (grad_bias != nullptr) *grad_bias = empty({weight_shape[0]}, options_of(input));
   Tensor gy;
-  backend_of(input).conv2d_weight_grad(input.desc(), contiguous_desc(grad_output, gy), w, grad_weight.desc());
+  backend_of(input).conv2d_weight_grad(input.desc(), contiguous_desc(grad_output, gy), w, grad_weight.desc(),
+                                       grad_bias != nullptr ? grad_bias->desc() : kernels::TensorDesc{});
   return grad_weight;
 }
 
@@ -140,6 +145,14 @@ Tensor convolution(const char* op, const Tensor& input, const Tensor& weight, co
            const Tensor g = relu_after ? relu_backward(ctx.grad(), ctx.unpack(so)) : ctx.grad();
            const Tensor x = ctx.unpack(si), w = ctx.unpack(sw);
            if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d_input_grad(g, w, x.shape(), params));
+           if (ctx.needs_input_grad(1) && ctx.needs_input_grad(2) && !GradMode::is_enabled()) {
+             // Not recording (no create_graph): both parameter gradients from one pass over g.
+             Tensor grad_bias;
+             const kernels::Window2d window = conv_window("conv2d", x.shape(), w.shape(), params);
+             ctx.set_input_grad(1, conv2d_weight_grad_forward(x, g, w.shape(), window, &grad_bias));
+             ctx.set_input_grad(2, grad_bias);
+             return;
+           }
            if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d_weight_grad(x, g, w.shape(), params));
            if (ctx.needs_input_grad(2)) ctx.set_input_grad(2, sum(g, {0, 2, 3}));
          });

@@ -285,14 +285,32 @@ void conv_input_grad(Backend& backend, const TensorDesc& grad_output, const Tens
   });
 }
 
+// Adds each channel's sum of one image's output gradient [C_out, plane] to bias_sums [C_out],
+// while the weight gradient's product has the image in cache.
+template <class T>
+void add_channel_sums(const T* gy_n, std::int64_t channels, std::int64_t plane, double* bias_sums) {
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const T* row = gy_n + c * plane;
+    double sum = 0;
+    // Vector lanes of partial sums: one chain of dependent additions would cost 4 cycles each.
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t i = 0; i < plane; ++i) sum += row[i];
+    bias_sums[c] += sum;
+  }
+}
+
 template <class T>
 void conv_weight_grad(Backend& backend, const TensorDesc& input, const TensorDesc& grad_output, const Window2d& w,
-                      const TensorDesc& grad_weight) {
+                      const TensorDesc& grad_weight, const TensorDesc& grad_bias) {
   const ConvShape s(w, grad_weight.shape[0]);
   const std::int64_t size = s.out_channels * s.group_rows;
   const std::int64_t partial_count = std::min(w.batch, kWeightGradPartials);
-  // Run 0 sums into grad_weight itself, the others into partial sums added to it in order.
+  // Run 0 sums into grad_weight itself, the others into partial sums added to it in order; the
+  // bias gradient likewise, in double, one row of C_out per run.
   Buffer<T> partials(backend, (partial_count - 1) * size);
+  const bool with_bias = grad_bias.data != nullptr;
+  Buffer<double> bias_partials(backend, with_bias ? partial_count * s.out_channels : 0);
+  if (with_bias) std::fill_n(bias_partials.get(), partial_count * s.out_channels, 0.0);
   const T* gy = grad_output.ptr<T>();
   const auto run_partials = [&](std::int64_t partial_begin, std::int64_t partial_end) {
     Unfolder<T> unfolder(backend, s);
@@ -302,6 +320,7 @@ void conv_weight_grad(Backend& backend, const TensorDesc& input, const TensorDes
       for (std::int64_t n = first; n < last; ++n) {
         const T* columns = unfolder.unfold_image(input, n);
         const T* gy_n = gy + n * s.out_channels * s.plane;
+        if (with_bias) add_channel_sums(gy_n, s.out_channels, s.plane, bias_partials.get() + p * s.out_channels);
         // sum[group] (+)= gy_n[group] [group_out, plane] x columns[group]^T [plane, group_rows]
         for (std::int64_t g = 0; g < s.groups; ++g)
           backend.gemm(product(s.group_out, s.group_rows, s.plane, {gy_n + s.output_block(g), s.plane, 0, false},
@@ -318,6 +337,12 @@ void conv_weight_grad(Backend& backend, const TensorDesc& input, const TensorDes
   for (std::int64_t p = 1; p < partial_count; ++p) {
     const T* part = partials.get() + (p - 1) * size;
     for (std::int64_t i = 0; i < size; ++i) total[i] += part[i];
+  }
+  if (!with_bias) return;
+  for (std::int64_t c = 0; c < s.out_channels; ++c) {
+    double bias_sum = 0;
+    for (std::int64_t p = 0; p < partial_count; ++p) bias_sum += bias_partials.get()[p * s.out_channels + c];
+    grad_bias.ptr<T>()[c] = static_cast<T>(bias_sum);
   }
 }
 
@@ -355,15 +380,15 @@ void CpuBackend::conv2d_input_grad(const TensorDesc& grad_output, const TensorDe
 }
 
 void CpuBackend::conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
-                                    const TensorDesc& grad_weight) {
+                                    const TensorDesc& grad_weight, const TensorDesc& grad_bias) {
   check_float(input.dtype, "conv2d_weight_grad");
   if (onednn::handles(window, input.dtype, is_contiguous(input) && is_contiguous(grad_output)))
     onednn::conv2d_weight_grad(input.ptr<float>(), grad_output.ptr<float>(), window, grad_weight.shape[0],
-                               grad_weight.ptr<float>());
+                               grad_weight.ptr<float>(), grad_bias.ptr<float>());
   else if (input.dtype == DType::Float32)
-    conv_weight_grad<float>(*this, input, grad_output, window, grad_weight);
+    conv_weight_grad<float>(*this, input, grad_output, window, grad_weight, grad_bias);
   else
-    conv_weight_grad<double>(*this, input, grad_output, window, grad_weight);
+    conv_weight_grad<double>(*this, input, grad_output, window, grad_weight, grad_bias);
 }
 
 void CpuBackend::im2col(const TensorDesc& image, const Window2d& window, const TensorDesc& columns) {

@@ -46,7 +46,7 @@ class CpuBackend final : public Backend {
   void conv2d_input_grad(const TensorDesc& grad_output, const TensorDesc& weight, const Window2d& window,
                          const TensorDesc& grad_input) override;
   void conv2d_weight_grad(const TensorDesc& input, const TensorDesc& grad_output, const Window2d& window,
-                          const TensorDesc& grad_weight) override;
+                          const TensorDesc& grad_weight, const TensorDesc& grad_bias) override;
   void im2col(const TensorDesc& image, const Window2d& window, const TensorDesc& columns) override;
   void col2im(const TensorDesc& columns, const Window2d& window, const TensorDesc& image) override;
   void max_pool2d(const TensorDesc& input, const Window2d& window, const TensorDesc& values,

@@ -176,9 +176,12 @@ struct WeightGradPlan {
   Operand src, diff_dst, diff_weights;
   explicit WeightGradPlan(const Window2d& w, std::int64_t out_channels)
       : conv(w, out_channels),
+        // With the bias gradient always: summing diff_dst while the primitive reads it costs
+        // little, and one plan serves both calls.
         pd(dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, Convolution::any(conv.src),
-                                                    Convolution::any(conv.weights), Convolution::any(conv.dst),
-                                                    conv.strides, conv.dilates, conv.padding_l, conv.padding_r),
+                                                    Convolution::any(conv.weights), conv.bias,
+                                                    Convolution::any(conv.dst), conv.strides, conv.dilates,
+                                                    conv.padding_l, conv.padding_r),
            conv.attr, cpu_engine(), conv.forward_pd),
         primitive(pd), src(conv.src, pd.src_desc(), true, false), diff_dst(conv.dst, pd.diff_dst_desc(), true, false),
         diff_weights(conv.weights, pd.diff_weights_desc(), false, true) {}
@@ -277,12 +280,19 @@ void conv2d_input_grad(const float* grad_output, const float* weight, const Wind
 }
 
 void conv2d_weight_grad(const float* input, const float* grad_output, const Window2d& w, std::int64_t out_channels,
-                        float* grad_weight) {
+                        float* grad_weight, float* grad_bias) {
   const std::int64_t image_in = w.channels * w.height * w.width, image_out = out_channels * w.out_h * w.out_w;
   const std::int64_t size = out_channels * (w.channels / w.groups) * w.kernel_h * w.kernel_w;
   const std::int64_t chunks = chunk_count(w.batch);
-  // Chunk 0 writes grad_weight itself, the others partial sums added to it in order.
+  // Chunk 0 writes grad_weight (and grad_bias) itself, the others partial sums added to it in
+  // order. Without grad_bias, every chunk's bias sums go to scratch.
   Scratch partials((chunks - 1) * size * sizeof(float));
+  Scratch bias_partials((grad_bias != nullptr ? chunks - 1 : chunks) * out_channels * sizeof(float));
+  const auto bias_target = [&](std::int64_t c) {
+    float* scratch = static_cast<float*>(bias_partials.get());
+    if (grad_bias == nullptr) return scratch + c * out_channels;
+    return c == 0 ? grad_bias : scratch + (c - 1) * out_channels;
+  };
   for_each_chunk(w, out_channels, [&](std::int64_t c, std::int64_t first, const Window2d& chunk) {
     const WeightGradPlan& plan = plan_for<WeightGradPlan>(chunk, out_channels);
     float* target = c == 0 ? grad_weight : static_cast<float*>(partials.get()) + (c - 1) * size;
@@ -290,12 +300,17 @@ void conv2d_weight_grad(const float* input, const float* grad_output, const Wind
     const memory x = plan.src.bind(mutable_ptr(input + first * image_in), x_buffer, true);
     const memory dy = plan.diff_dst.bind(mutable_ptr(grad_output + first * image_out), dy_buffer, true);
     const memory dw = plan.diff_weights.bind(target, dw_buffer, false);
-    execute(plan.primitive, plan.pd, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+    const memory db(plan.conv.bias, cpu_engine(), bias_target(c));
+    execute(plan.primitive, plan.pd,
+            {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}, {DNNL_ARG_DIFF_BIAS, db}});
     plan.diff_weights.write_back(dw, target);
   });
   for (std::int64_t c = 1; c < chunks; ++c) {
     const float* part = static_cast<const float*>(partials.get()) + (c - 1) * size;
     for (std::int64_t i = 0; i < size; ++i) grad_weight[i] += part[i];
+    if (grad_bias == nullptr) continue;
+    const float* bias_part = bias_target(c);
+    for (std::int64_t i = 0; i < out_channels; ++i) grad_bias[i] += bias_part[i];
   }
 }
 
@@ -315,7 +330,7 @@ void conv2d(const float*, const float*, const float*, const Window2d&, std::int6
 void conv2d_input_grad(const float*, const float*, const Window2d&, std::int64_t, float*) {
   throw Error("conv2d_input_grad: this build of tapegrad has no oneDNN");
 }
-void conv2d_weight_grad(const float*, const float*, const Window2d&, std::int64_t, float*) {
+void conv2d_weight_grad(const float*, const float*, const Window2d&, std::int64_t, float*, float*) {
   throw Error("conv2d_weight_grad: this build of tapegrad has no oneDNN");
 }
 

@@ -15,12 +15,13 @@ namespace tapegrad::kernels::cpu::onednn {
 // channels x taps that its blocked kernels win (a single-channel first layer stays on im2col).
 bool handles(const Window2d& window, DType dtype, bool contiguous_operands);
 
-// The three entries of the backend, on contiguous NCHW / OIHW float32 arrays; `bias` may be null.
+// The three entries of the backend, on contiguous NCHW / OIHW float32 arrays; `bias` and
+// `grad_bias` may be null.
 void conv2d(const float* input, const float* weight, const float* bias, const Window2d& window,
             std::int64_t out_channels, float* out, ConvActivation activation);
 void conv2d_input_grad(const float* grad_output, const float* weight, const Window2d& window,
                        std::int64_t out_channels, float* grad_input);
 void conv2d_weight_grad(const float* input, const float* grad_output, const Window2d& window,
-                        std::int64_t out_channels, float* grad_weight);
+                        std::int64_t out_channels, float* grad_weight, float* grad_bias);
 
 }  // namespace tapegrad::kernels::cpu::onednn
