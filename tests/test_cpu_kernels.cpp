@@ -327,6 +327,55 @@ TEST(CpuMaxPool, TheTwoByTwoPathAgreesWithTheGeneralKernelOnTiesInfinitiesAndNaN
   }
 }
 
+// The gradient of MaxPool2d(2) is zeros plus each window's gradient added at its argmax: every
+// position written, on planes with a row and a column past the last window, with -0 and NaN
+// among the gradients.
+TEST(CpuMaxPool, TheGradientIsZerosPlusEachGradientAtItsArgmax) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  Generator g(13);
+  for (const DType dtype : {kFloat32, kFloat64})
+    for (const std::int64_t height : {6, 7})
+      for (const std::int64_t width : {4, 15, 29, 40, 70}) {
+        SCOPED_TRACE(fmt::format("{} height {} width {}", dtype, height, width));
+        kernels::Window2d w;
+        w.batch = 2;
+        w.channels = 3;
+        w.height = height;
+        w.width = width;
+        w.kernel_h = w.kernel_w = w.stride_h = w.stride_w = 2;
+        w.out_h = height / 2;
+        w.out_w = width / 2;
+        const Shape in_shape{2, 3, height, width}, out_shape{2, 3, w.out_h, w.out_w};
+        const Tensor x = randint(0, 3, in_shape, g).to(dtype);  // ties in many windows
+        Tensor values = empty(out_shape, dtype), index = empty(out_shape, kInt64);
+        cpu.max_pool2d(x.desc(), w, values.desc(), index.desc());
+        std::vector<double> grads = randn(out_shape, g, kFloat64).to_vector<double>();
+        grads[1] = -0.0;
+        grads[4] = std::numeric_limits<double>::quiet_NaN();
+        const Tensor grad = from_vector(grads, out_shape).to(dtype);
+
+        Tensor grad_input = full(in_shape, 7.0, dtype);  // every position must be written
+        cpu.max_pool2d_backward(grad.desc(), index.desc(), w, grad_input.desc());
+
+        const std::vector<double> rounded = grad.to_vector<double>();
+        const std::vector<std::int64_t> at = index.to_vector<std::int64_t>();
+        const std::int64_t in_plane = height * width, out_plane = w.out_h * w.out_w;
+        std::vector<double> expected(static_cast<std::size_t>(2 * 3 * in_plane), 0.0);
+        for (std::int64_t plane = 0; plane < 2 * 3; ++plane)
+          for (std::int64_t o = 0; o < out_plane; ++o)
+            expected[plane * in_plane + at[plane * out_plane + o]] += rounded[plane * out_plane + o];
+        const std::vector<double> actual = grad_input.to_vector<double>();
+        for (std::size_t i = 0; i < actual.size(); ++i) {
+          if (std::isnan(expected[i])) {
+            EXPECT_TRUE(std::isnan(actual[i])) << "position " << i;
+            continue;
+          }
+          EXPECT_EQ(actual[i], expected[i]) << "position " << i;
+          EXPECT_EQ(std::signbit(actual[i]), std::signbit(expected[i])) << "position " << i;
+        }
+      }
+}
+
 // Large enough to run on several threads, with indices repeating along the scattered dim.
 TEST(CpuScatterAdd, SplitsOnlyBetweenSlicesAndMatchesAPlainLoop) {
   ThreadSetting restore;
