@@ -38,15 +38,31 @@ void throw_graph_released(const char* op) {
       op));
 }
 
+namespace {
+
+bool describe_same_memory(const TensorImpl& a, const TensorImpl& b) {
+  return a.storage.get() == b.storage.get() && a.offset == b.offset && a.dtype == b.dtype && a.shape == b.shape &&
+         a.strides == b.strides;
+}
+
+}  // namespace
+
 SavedTensor SavedTensor::input(const Tensor& tensor) {
   if (!tensor.is_leaf() || !tensor.requires_grad()) return SavedTensor(tensor, tensor.version(), false);
   // A leaf is kept as an alias that reaches the leaf only through its accumulator, which holds it
   // weakly. A strong reference would close the cycle leaf -> .grad -> grad_fn -> this node -> leaf
-  // as soon as a create_graph backward stores a gradient that depends on this node.
-  Tensor alias = tensor.detach();
-  alias.impl().requires_grad = true;
-  alias.impl().grad_fn = gradient_edge(tensor);
-  return SavedTensor(std::move(alias), tensor.version(), false);
+  // as soon as a create_graph backward stores a gradient that depends on this node. The leaf
+  // holding its alias closes none: the alias leads back to the leaf only through that weak link.
+  // set_data drops the alias; the comparison keeps any other change of the leaf's memory from
+  // reaching a backward through a stale one.
+  TensorImpl& leaf = tensor.impl();
+  if (!leaf.saved_alias || !describe_same_memory(*leaf.saved_alias, leaf)) {
+    Tensor alias = tensor.detach();
+    alias.impl().requires_grad = true;
+    alias.impl().grad_fn = gradient_edge(tensor);
+    leaf.saved_alias = alias.impl_ptr();
+  }
+  return SavedTensor(Tensor(leaf.saved_alias), tensor.version(), false);
 }
 
 Tensor BackwardContext::unpack(const SavedTensor& saved) const {

@@ -108,6 +108,7 @@ void Tensor::set_data(const Tensor& data) const {
   t.strides = source.strides;
   t.offset = source.offset;
   t.dtype = source.dtype;
+  t.saved_alias.reset();  // it keeps the old memory alive; the next op that saves this leaf makes one anew
   if (t.grad != nullptr && (t.grad->shape() != t.shape || t.grad->dtype() != t.dtype || t.grad->device() != device()))
     t.grad.reset();  // a gradient for the old data no longer fits
 }

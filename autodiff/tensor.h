@@ -67,6 +67,9 @@ struct TensorImpl {
   // A leaf's gradient sink, made when an op first records the leaf and kept with it: it holds the
   // leaf weakly, so no cycle forms, and every step of a training loop finds it instead of making one.
   std::shared_ptr<Node> grad_accumulator;
+  // The alias of a leaf that nodes save in its place (see SavedTensor::input), kept while it still
+  // describes the leaf's memory, so the ops of a step share one instead of making their own.
+  std::shared_ptr<TensorImpl> saved_alias;
   std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient (or a retained non-leaf's)
   std::shared_ptr<GradHooks> hooks;       // a leaf's hooks, shared with its accumulator; null when none
   // The tensor whose memory a differentiable view op (select, narrow, view, ...) looked into, so an

@@ -407,6 +407,21 @@ TEST(InPlace, ModifyingATensorNoBackwardNeedsIsFine) {
   expect_values(x.grad(), {1, 1});
 }
 
+// A leaf saved by ops before and after it takes new data (set_data): each backward gets the
+// memory its op saw, although ops share one saved alias of a leaf while its memory stays.
+TEST(InPlace, ALeafSavedBeforeAndAfterSetDataGivesEachBackwardTheDataItsOpSaw) {
+  Tensor w = leaf({3, 3});
+  Tensor x = leaf({5, 5});
+  const Tensor before = (w * x).sum() + (w * w).sum();
+  w.set_data(from_vector(std::vector<double>{7, 7}, Shape{2}));
+  const Tensor after = (w * x).sum();
+  after.backward();
+  expect_values(x.grad(), {7, 7});
+  x.set_grad({});
+  before.backward();
+  expect_values(x.grad(), {3, 3});
+}
+
 // ---- freeing the graph ----
 
 TEST(GraphLifetime, BackwardTwiceWithoutRetainGraphIsAnError) {
