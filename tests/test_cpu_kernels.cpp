@@ -291,6 +291,19 @@ TEST(CpuConvolution, ResultsAreBitIdenticalForAnyThreadCount) {
 
 // ---- max pooling: the 2x2 fast path against the general kernel ----
 
+// MaxPool2d(2) over a batch of 2 images of 3 channels.
+kernels::Window2d two_by_two_window(std::int64_t height, std::int64_t width) {
+  kernels::Window2d w;
+  w.batch = 2;
+  w.channels = 3;
+  w.height = height;
+  w.width = width;
+  w.kernel_h = w.kernel_w = w.stride_h = w.stride_w = 2;
+  w.out_h = height / 2;
+  w.out_w = width / 2;
+  return w;
+}
+
 TEST(CpuMaxPool, TheTwoByTwoPathAgreesWithTheGeneralKernelOnTiesInfinitiesAndNaN) {
   kernels::Backend& cpu = kernels::backend_for(Device::cpu());
   Generator g(11);
@@ -307,14 +320,7 @@ TEST(CpuMaxPool, TheTwoByTwoPathAgreesWithTheGeneralKernelOnTiesInfinitiesAndNaN
     Tensor strided = slice(zeros({2, 3, height, 2 * width}), 3, 0, 2 * width, 2);
     strided.copy_(x);
 
-    kernels::Window2d w;
-    w.batch = 2;
-    w.channels = 3;
-    w.height = height;
-    w.width = width;
-    w.kernel_h = w.kernel_w = w.stride_h = w.stride_w = 2;
-    w.out_h = height / 2;
-    w.out_w = width / 2;
+    const kernels::Window2d w = two_by_two_window(height, width);
     const Shape out_shape{2, 3, w.out_h, w.out_w};
     Tensor fast = empty(out_shape), fast_index = empty(out_shape, kInt64);
     Tensor general = empty(out_shape), general_index = empty(out_shape, kInt64);
@@ -337,14 +343,7 @@ TEST(CpuMaxPool, TheGradientIsZerosPlusEachGradientAtItsArgmax) {
     for (const std::int64_t height : {6, 7})
       for (const std::int64_t width : {4, 15, 29, 40, 70}) {
         SCOPED_TRACE(fmt::format("{} height {} width {}", dtype, height, width));
-        kernels::Window2d w;
-        w.batch = 2;
-        w.channels = 3;
-        w.height = height;
-        w.width = width;
-        w.kernel_h = w.kernel_w = w.stride_h = w.stride_w = 2;
-        w.out_h = height / 2;
-        w.out_w = width / 2;
+        const kernels::Window2d w = two_by_two_window(height, width);
         const Shape in_shape{2, 3, height, width}, out_shape{2, 3, w.out_h, w.out_w};
         const Tensor x = randint(0, 3, in_shape, g).to(dtype);  // ties in many windows
         Tensor values = empty(out_shape, dtype), index = empty(out_shape, kInt64);
