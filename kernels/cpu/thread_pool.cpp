@@ -2,21 +2,30 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include <sched.h>
+
 #include <immintrin.h>
 
 namespace tapegrad::kernels::cpu {
 namespace {
 
-// How long an idle worker polls for the next region before it sleeps: long enough to bridge
-// the serial gap between two kernels of a training step (a few microseconds), short enough
-// that a worker between steps, or beside a busy process, gives its core away.
-constexpr int kIdleSpins = 4000;  // pause instructions, roughly 20-60 us
+// How an idle worker waits for the next region. The serial stretches of a training step (a
+// small product, an elementwise op below the parallel threshold, the optimizer) last from a few
+// microseconds to about a millisecond, and a worker that slept through one wakes tens of
+// microseconds late (longer on a virtual machine, whose idle CPU the host has descheduled).
+// So the worker first polls with pause instructions, then keeps polling for the rest of
+// kIdleWait while yielding its core to any other thread that wants it (beside a busy process,
+// the caller's serial work comes first), and only then sleeps. Deadlines are in time, not in
+// pause instructions, whose cost ranges from about 10 to 150 cycles across CPUs.
+constexpr auto kPauseWait = std::chrono::microseconds(50);
+constexpr auto kIdleWait = std::chrono::milliseconds(1);
 // How long the caller polls for chunks still running on workers before it sleeps.
 constexpr int kFinishSpins = 20000;
 
@@ -159,12 +168,28 @@ class Pool {
     if (sleeping_.load(std::memory_order_seq_cst) > 0) epoch_.notify_all();
   }
 
+  // Polls until the epoch moves past `seen` (true) or kIdleWait has passed (false).
+  bool wait_for_change(std::uint32_t seen) const {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point start = Clock::now();
+    const auto changed = [&] { return epoch_.load(std::memory_order_acquire) != seen; };
+    while (Clock::now() - start < kPauseWait)
+      for (int spin = 0; spin < 16; ++spin) {
+        if (changed()) return true;
+        _mm_pause();
+      }
+    while (Clock::now() - start < kIdleWait) {
+      if (changed()) return true;
+      sched_yield();
+    }
+    return changed();
+  }
+
   void worker_loop() {
     in_region = true;  // regions started from inside a chunk run serially
     std::uint32_t seen = epoch_.load(std::memory_order_acquire);
     while (true) {
-      for (int spin = 0; spin < kIdleSpins && epoch_.load(std::memory_order_acquire) == seen; ++spin) _mm_pause();
-      if (epoch_.load(std::memory_order_acquire) == seen) {
+      if (!wait_for_change(seen)) {
         sleeping_.fetch_add(1, std::memory_order_seq_cst);
         epoch_.wait(seen, std::memory_order_seq_cst);
         sleeping_.fetch_sub(1, std::memory_order_relaxed);
