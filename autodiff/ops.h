@@ -312,6 +312,11 @@ Tensor max_pool2d(const Tensor& input, const Pool2dParams& params);
 Tensor max_pool2d(const Tensor& input, std::int64_t kernel_size);
 // Also the int64 position of each maximum within its H*W plane, as return_indices=True.
 ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& params);
+// relu(max_pool2d(input, params)), equal to max_pool2d(relu(input), params) value for value and
+// in its gradient, with the ReLU applied while each plane is in cache and its gradient inside the
+// pooling's. nn::Sequential runs a ReLU followed by a MaxPool2d (or a MaxPool2d followed by a
+// ReLU) this way.
+Tensor max_pool2d_relu(const Tensor& input, const Pool2dParams& params);
 
 struct AvgPool2dParams {
   std::array<std::int64_t, 2> kernel{2, 2};

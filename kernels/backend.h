@@ -162,6 +162,16 @@ class Backend {
   // their gradients in a fixed order.
   virtual void max_pool2d_backward(const TensorDesc& grad_values, const TensorDesc& indices, const Window2d& window,
                                    const TensorDesc& grad_input) = 0;
+  // max_pool2d, then ReLU (UnaryOp::Relu's rule) on `values`: what a ReLU before the pooling
+  // gives, since ReLU is monotone. This default runs the two kernels; a backend that can apply
+  // the ReLU while each plane of `values` is in cache overrides it.
+  virtual void max_pool2d_relu(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
+                               const TensorDesc& indices);
+  // max_pool2d_relu's gradient: each gradient of `grad_values` where its output in `values` is
+  // positive (BinaryOp::ReluGrad's rule), else 0, then routed as by max_pool2d_backward.
+  virtual void max_pool2d_relu_backward(const TensorDesc& grad_values, const TensorDesc& values,
+                                        const TensorDesc& indices, const Window2d& window,
+                                        const TensorDesc& grad_input);
 
   // One fused optimizer update of a parameter and its state, in place (kernels/optim_updates.h):
   // the step's type names the rule, and `state` holds the rule's buffers in its order (an empty

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <tapegrad/kernels/backend.h>
+#include <tapegrad/kernels/scratch.h>
 
 namespace tapegrad::kernels {
 namespace {
@@ -18,28 +19,6 @@ std::int64_t column_rows(const Window2d& w) { return w.channels * w.kernel_h * w
 // (g + 1) * group_rows), which meets only its own output channels: one gemm per group.
 std::int64_t group_rows(const Window2d& w) { return column_rows(w) / w.groups; }
 std::int64_t output_plane(const Window2d& w) { return w.out_h * w.out_w; }
-
-// Device memory for one call, given back on every path out.
-class Scratch {
- public:
-  Scratch(Backend& backend, const Shape& shape, DType dtype) : backend_(backend) {
-    desc_.shape = shape;
-    desc_.strides = contiguous_strides(shape);
-    desc_.dtype = dtype;
-    bytes_ = static_cast<std::size_t>(std::max<std::int64_t>(numel_of(shape), 1)) * dtype_size(dtype);
-    desc_.data = backend_.allocate(bytes_);
-  }
-  ~Scratch() { backend_.deallocate(desc_.data, bytes_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  const TensorDesc& desc() const { return desc_; }
-  void* data() const { return desc_.data; }
-
- private:
-  Backend& backend_;
-  TensorDesc desc_;
-  std::size_t bytes_ = 0;
-};
 
 // Samples [begin, begin + count) of the batch.
 struct Chunk {

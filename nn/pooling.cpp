@@ -15,10 +15,13 @@ Pair stride_or_kernel(const Pair& stride, const Pair& kernel) { return stride ==
 
 }  // namespace
 
-Tensor MaxPool2d::forward(const Tensor& input) {
-  return max_pool2d(input, Pool2dParams{options_.kernel_size, options_.stride, options_.padding, options_.dilation,
-                                        options_.ceil_mode});
+Pool2dParams MaxPool2d::params() const {
+  return {options_.kernel_size, options_.stride, options_.padding, options_.dilation, options_.ceil_mode};
 }
+
+Tensor MaxPool2d::forward(const Tensor& input) { return max_pool2d(input, params()); }
+
+Tensor MaxPool2d::forward_relu(const Tensor& input) { return max_pool2d_relu(input, params()); }
 
 std::string MaxPool2d::extra_repr() const {
   std::string repr = fmt::format("kernel_size={}, stride={}, padding={}", pair_repr(options_.kernel_size),

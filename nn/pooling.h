@@ -28,10 +28,14 @@ class MaxPool2d : public Module {
       : MaxPool2d(MaxPool2dOptions{{kernel_size, kernel_size}, {stride, stride}, {padding, padding},
                                    {dilation, dilation}, ceil_mode}) {}
   Tensor forward(const Tensor& input) override;
+  // relu(forward(input)) as one max_pool2d_relu (what Sequential runs for a ReLU and this layer).
+  Tensor forward_relu(const Tensor& input);
   std::string name() const override { return "MaxPool2d"; }
   std::string extra_repr() const override;
 
  private:
+  Pool2dParams params() const;
+
   MaxPool2dOptions options_;
 };
 

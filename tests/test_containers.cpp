@@ -209,7 +209,7 @@ TEST(Sequential, RunsAConvolutionAndItsReluAsOneOpWithTheSameResults) {
 // Sequential runs a ReLU followed by a MaxPool2d as the pooling, then the ReLU on the pooled
 // output. The values (NaN included) and every gradient are those of the layers run in order, bit
 // for bit: windows tiled and overlapping with padding, all-negative windows, ties, -0 and NaN.
-TEST(Sequential, RunsAReluBeforeMaxPoolingAsThePoolingThenTheRelu) {
+TEST(Sequential, RunsAReluNextToMaxPoolingAsOneMaxPool2dRelu) {
   const nn::MaxPool2dOptions tiled{}, overlapping{{3, 3}, {2, 2}, {1, 1}};
   for (const nn::MaxPool2dOptions& pool : {tiled, overlapping}) {
     SCOPED_TRACE(pool.kernel_size[0]);
@@ -226,12 +226,14 @@ TEST(Sequential, RunsAReluBeforeMaxPoolingAsThePoolingThenTheRelu) {
     const Tensor x = tensor({1.0, 1.0, -2.0, -0.0, 0.0, -1.0, 3.0, 3.0, -5.0, -4.0, -0.0, -3.0, 2.0, nan, 0.5, 0.5,
                              0.0, 0.0, -1.0, 4.0, 7.0, -7.0, 2.0, 2.0, -1.0, -2.0, -3.0, -4.0, 1.0, 1.0, 1.0, 1.0},
                             Shape{1, 2, 4, 4}, kFloat64).requires_grad_();
-    nn::Sequential relu_pool{nn::ReLU(), nn::MaxPool2d(pool)};
-    const FusedAndSeparate plain = run_fused_and_separate(relu_pool, x);
-    EXPECT_EQ(std::string_view(plain.fused.grad_fn()->name()), "relu");
-    EXPECT_EQ(std::string_view(plain.separate.grad_fn()->name()), "max_pool2d");
-    EXPECT_TRUE(identical(plain.fused, plain.separate));
-    EXPECT_TRUE(identical(plain.fused_grads[0], plain.separate_grads[0]));
+    nn::Sequential relu_pool{nn::ReLU(), nn::MaxPool2d(pool)}, pool_relu{nn::MaxPool2d(pool), nn::ReLU()};
+    for (nn::Sequential* model : {&relu_pool, &pool_relu}) {
+      const FusedAndSeparate pair = run_fused_and_separate(*model, x);
+      EXPECT_EQ(std::string_view(pair.fused.grad_fn()->name()), "max_pool2d_relu");
+      EXPECT_EQ(std::string_view(pair.separate.grad_fn()->name()), model == &relu_pool ? "max_pool2d" : "relu");
+      EXPECT_TRUE(identical(pair.fused, pair.separate));
+      EXPECT_TRUE(identical(pair.fused_grads[0], pair.separate_grads[0]));
+    }
   }
 }
 

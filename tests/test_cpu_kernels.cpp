@@ -3,6 +3,7 @@
 // convolution kernels against the backend's generic im2col + gemm reference, the 2x2 max-pool
 // fast path against the general kernel, and results that do not depend on the thread count.
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -373,6 +374,60 @@ TEST(CpuMaxPool, TheGradientIsZerosPlusEachGradientAtItsArgmax) {
           EXPECT_EQ(std::signbit(actual[i]), std::signbit(expected[i])) << "position " << i;
         }
       }
+}
+
+// Equal bit for bit, NaN matching NaN (of any payload).
+bool same_bits(const Tensor& a, const Tensor& b) {
+  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!(std::isnan(x[i]) && std::isnan(y[i])) && std::bit_cast<std::uint64_t>(x[i]) != std::bit_cast<std::uint64_t>(y[i]))
+      return false;
+  return x.size() == y.size();
+}
+
+// The CPU's max_pool2d_relu (the ReLU on each plane while it is in cache, its gradient inside the
+// routing) against the backend's generic entries (max pooling, then ReLU and ReLU's gradient as
+// elementwise kernels; the CUDA backend runs these): tiled and overlapping windows, negative
+// windows, -0, ties and NaN among the inputs and the gradients, and a batch large enough to split.
+TEST(CpuMaxPool, TheFusedReluAgreesBitForBitWithThePoolingAndReluKernels) {
+  ThreadSetting restore;
+  set_num_threads(2);
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  kernels::Window2d overlapping = two_by_two_window(7, 9);
+  overlapping.kernel_h = overlapping.kernel_w = 3;
+  overlapping.pad_h = overlapping.pad_w = 1;
+  overlapping.out_h = 4;
+  overlapping.out_w = 5;
+  kernels::Window2d large = two_by_two_window(28, 28);
+  large.batch = 48;
+  large.channels = 16;
+  Generator g(17);
+  for (const DType dtype : {kFloat32, kFloat64})
+    for (const kernels::Window2d& w : {two_by_two_window(6, 29), overlapping, large}) {
+      SCOPED_TRACE(fmt::format("{} kernel {} batch {} width {}", dtype, w.kernel_h, w.batch, w.width));
+      const Shape in_shape{w.batch, w.channels, w.height, w.width}, out_shape{w.batch, w.channels, w.out_h, w.out_w};
+      std::vector<double> inputs = (randint(-4, 2, in_shape, g).to(kFloat64) * 0.5).to_vector<double>();
+      for (std::size_t i = 0; i < inputs.size(); i += 17) inputs[i] = -0.0;
+      for (std::size_t i = 5; i < inputs.size(); i += 23) inputs[i] = std::numeric_limits<double>::quiet_NaN();
+      const Tensor x = from_vector(inputs, in_shape).to(dtype);
+      Tensor fused = empty(out_shape, dtype), fused_index = empty(out_shape, kInt64);
+      Tensor generic = empty(out_shape, dtype), generic_index = empty(out_shape, kInt64);
+      cpu.max_pool2d_relu(x.desc(), w, fused.desc(), fused_index.desc());
+      cpu.kernels::Backend::max_pool2d_relu(x.desc(), w, generic.desc(), generic_index.desc());
+      EXPECT_TRUE(same_bits(fused, generic));
+      EXPECT_EQ(fused_index.to_vector<std::int64_t>(), generic_index.to_vector<std::int64_t>());
+      EXPECT_GT(sum(eq(fused, 0.0).to(kFloat64)).item(), 0.0) << "some windows must have no positive maximum";
+
+      std::vector<double> grads = randn(out_shape, g, kFloat64).to_vector<double>();
+      grads[1] = -0.0;
+      grads[2] = std::numeric_limits<double>::quiet_NaN();
+      const Tensor grad = from_vector(grads, out_shape).to(dtype);
+      Tensor fused_grad = full(in_shape, 7.0, dtype), generic_grad = full(in_shape, 7.0, dtype);
+      cpu.max_pool2d_relu_backward(grad.desc(), fused.desc(), fused_index.desc(), w, fused_grad.desc());
+      cpu.kernels::Backend::max_pool2d_relu_backward(grad.desc(), fused.desc(), fused_index.desc(), w,
+                                                      generic_grad.desc());
+      EXPECT_TRUE(same_bits(fused_grad, generic_grad));
+    }
 }
 
 // Large enough to run on several threads, with indices repeating along the scattered dim.

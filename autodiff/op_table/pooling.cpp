@@ -70,6 +70,26 @@ Tensor max_pool2d_reference(const Tensor& input, const Pool2dParams& p, bool arg
   return input.dim() == 3 ? unbatched(y) : y;
 }
 
+// relu(max_pool2d(...)) in one op. Most windows of draws from row.x have a positive maximum;
+// draws shifted down by 0.5 make windows whose maximum is negative, where no gradient passes.
+OpInfo max_pool_relu_row(SampleInputs& in) {
+  RowBuilder row("max_pool2d_relu", 1, kFloating, {0}, in);
+  const auto pool = [&](Tensor x, Pool2dParams p, const std::string& note = "") {
+    row.sample(pool_detail(p) + note, {std::move(x)}, [p](const Inputs& v) { return max_pool2d_relu(v[0], p); },
+               [p](const Inputs& v) { return relu(max_pool2d_reference(v[0], p, false)); });
+  };
+  pool(row.x({2, 2, 4, 4}), {}, " (stride = kernel)");
+  pool(row.x({2, 3, 6, 6}) - 0.5, {}, ", mostly negative");
+  pool(row.x({1, 2, 5, 5}) - 0.5, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, ", mostly negative");
+  pool(row.x({2, 3, 3}), {.kernel = {2, 2}, .stride = {1, 1}}, ", unbatched [C,H,W]");
+  pool(row.xt({2, 1, 5, 6}) - 0.5, {.kernel = {3, 2}, .stride = {2, 2}, .dilation = {2, 1}, .ceil_mode = true});
+  pool(row.x({0, 2, 4, 4}), {}, ", empty batch");
+  row.error("kernel 3x3 on a 2x2 image", {row.x({1, 1, 2, 2})},
+            [](const Inputs& v) { return max_pool2d_relu(v[0], {.kernel = {3, 3}}); },
+            {"larger than the padded input", "[1, 1, 2, 2]"});
+  return row.build();
+}
+
 // Uniform draws are distinct, so no window has a tie for finite differences to trip on.
 OpInfo max_pool_row(const std::string& name, SampleInputs& in) {
   const bool with_indices = name == "max_pool2d_with_indices";
@@ -241,8 +261,8 @@ OpInfo adaptive_avg_pool_row(SampleInputs& in) {
 }  // namespace
 
 std::vector<OpInfo> pooling_rows(SampleInputs& in) {
-  return {max_pool_row("max_pool2d", in), max_pool_row("max_pool2d_with_indices", in), avg_pool_row(in),
-          adaptive_avg_pool_row(in)};
+  return {max_pool_row("max_pool2d", in), max_pool_row("max_pool2d_with_indices", in), max_pool_relu_row(in),
+          avg_pool_row(in), adaptive_avg_pool_row(in)};
 }
 
 }  // namespace tapegrad::op_rows

@@ -81,10 +81,25 @@ Tensor max_pool2d_backward(const Tensor& grad_values, const Tensor& indices, con
   return grad_input;
 }
 
-// Both max pooling entry points; `op` names the one the user called, in the messages.
-ValuesIndices max_pool2d_impl(const char* op, const Tensor& input, const Pool2dParams& params) {
+// max_pool2d_relu's gradient with respect to its input: max pooling's, of the gradient where the
+// output is positive. Recording (create_graph), it is those two differentiable ops; otherwise one
+// kernel that masks and routes in the same pass.
+Tensor max_pool2d_relu_backward(const Tensor& grad_values, const Tensor& values, const Tensor& indices,
+                                const kernels::Window2d& w) {
+  if (should_record(grad_values)) return max_pool2d_backward(relu_backward(grad_values, values), indices, w);
+  const Tensor grad = grad_values.contiguous();
+  Tensor grad_input = empty({w.batch, w.channels, w.height, w.width}, options_of(grad));
+  if (grad_input.numel() > 0)
+    backend_of(grad).max_pool2d_relu_backward(grad.desc(), values.desc(), indices.desc(), w, grad_input.desc());
+  return grad_input;
+}
+
+// Every max pooling entry point; `op` names the one the user called, in the messages. With
+// `relu_after`, ReLU is applied to the values.
+ValuesIndices max_pool2d_impl(const char* op, const Tensor& input, const Pool2dParams& params,
+                              bool relu_after = false) {
   if (is_unbatched(input)) {
-    const ValuesIndices batched = max_pool2d_impl(op, unsqueeze(input, 0), params);
+    const ValuesIndices batched = max_pool2d_impl(op, unsqueeze(input, 0), params, relu_after);
     return {squeeze(batched.values, 0), squeeze(batched.indices, 0)};
   }
   check_image(op, input);
@@ -92,8 +107,19 @@ ValuesIndices max_pool2d_impl(const char* op, const Tensor& input, const Pool2dP
   const Shape out_shape{w.batch, w.channels, w.out_h, w.out_w};
   Tensor values = empty(out_shape, options_of(input));
   Tensor indices = empty(out_shape, TensorOptions(kInt64).with_device(input.device()));
-  if (values.numel() > 0) backend_of(input).max_pool2d(input.desc(), w, values.desc(), indices.desc());
-  if (should_record(input))
+  if (values.numel() > 0) {
+    kernels::Backend& backend = backend_of(input);
+    if (relu_after)
+      backend.max_pool2d_relu(input.desc(), w, values.desc(), indices.desc());
+    else
+      backend.max_pool2d(input.desc(), w, values.desc(), indices.desc());
+  }
+  if (!should_record(input)) return {values, indices};
+  if (relu_after)
+    record("max_pool2d_relu", values, {input}, [indices, w, so = SavedTensor::output(values)](BackwardContext& ctx) {
+      ctx.set_input_grad(0, max_pool2d_relu_backward(ctx.grad(), ctx.unpack(so), indices, w));
+    });
+  else
     record("max_pool2d", values, {input}, [indices, w](BackwardContext& ctx) {
       ctx.set_input_grad(0, max_pool2d_backward(ctx.grad(), indices, w));
     });
@@ -167,6 +193,10 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, const Pool2dParams& p
 
 Tensor max_pool2d(const Tensor& input, const Pool2dParams& params) {
   return max_pool2d_impl("max_pool2d", input, params).values;
+}
+
+Tensor max_pool2d_relu(const Tensor& input, const Pool2dParams& params) {
+  return max_pool2d_impl("max_pool2d_relu", input, params, true).values;
 }
 
 Tensor max_pool2d(const Tensor& input, std::int64_t kernel_size) {

@@ -1,5 +1,6 @@
-// A convolution's fused activation, applied to a block of its outputs while they are still in
-// the core's cache: a separate ReLU would stream the whole output through memory once more.
+// A fused activation of a convolution or a max pooling, applied to a block of its outputs while
+// they are still in the core's cache: a separate ReLU would stream the whole output through
+// memory once more.
 #pragma once
 
 #include <cstdint>

@@ -53,6 +53,10 @@ class CpuBackend final : public Backend {
                   const TensorDesc& indices) override;
   void max_pool2d_backward(const TensorDesc& grad_values, const TensorDesc& indices, const Window2d& window,
                            const TensorDesc& grad_input) override;
+  void max_pool2d_relu(const TensorDesc& input, const Window2d& window, const TensorDesc& values,
+                       const TensorDesc& indices) override;
+  void max_pool2d_relu_backward(const TensorDesc& grad_values, const TensorDesc& values, const TensorDesc& indices,
+                                const Window2d& window, const TensorDesc& grad_input) override;
 
   void optimizer_step(const OptimizerStep& step, const TensorDesc& param, const TensorDesc& grad,
                       std::span<const TensorDesc> state) override;
