@@ -177,6 +177,7 @@ void max_pool_planes(const TensorDesc& input, const Window2d& g, T* values, std:
     pool(0, planes);
 }
 
+// Outputs of a plane whose ReLU gradients are taken together (on the stack) before the scatter.
 constexpr std::int64_t kRoutedBlock = 256;
 
 // Each plane of the gradient is zeroed and receives its outputs' gradients while it sits in
