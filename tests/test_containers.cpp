@@ -2,7 +2,6 @@
 // containers (in parameters, state dicts and files), shared layers and tensors listed once as
 // parameters but saved under every name, indexing, lookup and removal with their errors,
 // printing as PyTorch prints, and every generic module operation reaching the contained layers.
-#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -171,16 +170,6 @@ FusedAndSeparate run_fused_and_separate(nn::Sequential& model, const Tensor& x) 
   r.fused_grads = grad({sum(r.fused * weights)}, wrt);
   r.separate_grads = grad({sum(r.separate * weights)}, wrt);
   return r;
-}
-
-// Equal shapes and values bit for bit, NaN matching NaN.
-bool identical(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  for (std::size_t i = 0; i < x.size(); ++i)
-    if (!(std::isnan(x[i]) && std::isnan(y[i])) && std::bit_cast<std::uint64_t>(x[i]) != std::bit_cast<std::uint64_t>(y[i]))
-      return false;
-  return true;
 }
 
 // Sequential runs Conv2d + ReLU as one conv2d_relu: the same output and gradients as calling

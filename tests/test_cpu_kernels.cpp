@@ -3,7 +3,6 @@
 // convolution kernels against the backend's generic im2col + gemm reference, the 2x2 max-pool
 // fast path against the general kernel, and results that do not depend on the thread count.
 #include <atomic>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -376,15 +375,6 @@ TEST(CpuMaxPool, TheGradientIsZerosPlusEachGradientAtItsArgmax) {
       }
 }
 
-// Equal bit for bit, NaN matching NaN (of any payload).
-bool same_bits(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  for (std::size_t i = 0; i < x.size(); ++i)
-    if (!(std::isnan(x[i]) && std::isnan(y[i])) && std::bit_cast<std::uint64_t>(x[i]) != std::bit_cast<std::uint64_t>(y[i]))
-      return false;
-  return x.size() == y.size();
-}
-
 // The CPU's max_pool2d_relu (the ReLU on each plane while it is in cache, its gradient inside the
 // routing) against the backend's generic entries (max pooling, then ReLU and ReLU's gradient as
 // elementwise kernels; the CUDA backend runs these): tiled and overlapping windows, negative
@@ -414,7 +404,7 @@ TEST(CpuMaxPool, TheFusedReluAgreesBitForBitWithThePoolingAndReluKernels) {
       Tensor generic = empty(out_shape, dtype), generic_index = empty(out_shape, kInt64);
       cpu.max_pool2d_relu(x.desc(), w, fused.desc(), fused_index.desc());
       cpu.kernels::Backend::max_pool2d_relu(x.desc(), w, generic.desc(), generic_index.desc());
-      EXPECT_TRUE(same_bits(fused, generic));
+      EXPECT_TRUE(testing::identical(fused, generic));
       EXPECT_EQ(fused_index.to_vector<std::int64_t>(), generic_index.to_vector<std::int64_t>());
       EXPECT_GT(sum(eq(fused, 0.0).to(kFloat64)).item(), 0.0) << "some windows must have no positive maximum";
 
@@ -426,7 +416,7 @@ TEST(CpuMaxPool, TheFusedReluAgreesBitForBitWithThePoolingAndReluKernels) {
       cpu.max_pool2d_relu_backward(grad.desc(), fused.desc(), fused_index.desc(), w, fused_grad.desc());
       cpu.kernels::Backend::max_pool2d_relu_backward(grad.desc(), fused.desc(), fused_index.desc(), w,
                                                       generic_grad.desc());
-      EXPECT_TRUE(same_bits(fused_grad, generic_grad));
+      EXPECT_TRUE(testing::identical(fused_grad, generic_grad));
     }
 }
 

@@ -3,7 +3,9 @@
 // gradcheck/gradgradcheck and print the per-input report on failure.
 #pragma once
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -69,6 +71,17 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double to
 // The same shape and the same values, element for element (NaN-free tensors: NaN != NaN).
 inline bool equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.to_vector<double>() == b.to_vector<double>();
+}
+
+// The same shape and the same bits, element for element, a NaN matching any NaN: what a fused
+// kernel must give against the ops it replaces (-0 and +0 differ here).
+inline bool identical(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!(std::isnan(x[i]) && std::isnan(y[i])) && std::bit_cast<std::uint64_t>(x[i]) != std::bit_cast<std::uint64_t>(y[i]))
+      return false;
+  return true;
 }
 
 // x's values rounded to float32 and stored as `dtype`, in x's layout: the non-contiguous inputs
