@@ -12,6 +12,7 @@
 #include <tapegrad/autodiff/anomaly_checks.h>
 #include <tapegrad/autodiff/node.h>
 #include <tapegrad/autodiff/ops.h>
+#include <tapegrad/autodiff/ops/common.h>
 
 namespace tapegrad {
 
@@ -171,8 +172,12 @@ class Engine {
     Tensor& pending = node.pending_grad_;
     if (!pending.defined()) {
       pending = std::move(grad);
-    } else if (!GradMode::is_enabled() && owned_exclusively(pending) && pending.shape() == grad.shape()) {
-      pending.add_(grad);  // nobody else sees this buffer: summing in place saves an allocation
+    } else if (!GradMode::is_enabled() && owned_exclusively(pending) && pending.shape() == grad.shape() &&
+               pending.dtype() == grad.dtype() && pending.device() == grad.device()) {
+      // Nobody else sees this buffer: summing in place saves an allocation, and calling the
+      // kernel directly skips add_'s checks, which these conditions already answer.
+      const kernels::TensorDesc sum = pending.desc();
+      detail::backend_of(pending).binary(kernels::BinaryOp::Add, sum, grad.desc(), sum, 1);
     } else {
       pending = add(pending, grad);
     }

@@ -85,7 +85,7 @@ OpenIdx open_idx(const std::string& path) {
                  path, magic, kLabelsMagic, kImagesMagic);
   const int dims = static_cast<int>(magic & 0xff);
 
-  IdxHeader header{.payload = 1};
+  IdxHeader header{.shape = {}, .payload = 1};
   for (int d = 0; d < dims; ++d) {
     TAPEGRAD_CHECK(read_some(file.get(), word.data(), 4, path) == 4, "read_idx: {} ends inside dimension {} of {}",
                    path, d, dims);

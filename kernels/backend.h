@@ -99,7 +99,8 @@ class Backend {
   // Elementwise; every operand has out's shape (broadcast operands carry stride 0). `out`
   // may alias an input exactly (in-place ops).
   virtual void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) = 0;
-  // alpha scales b in Add and Sub (out = a + alpha b); the other ops ignore it.
+  // alpha scales b in Add and Sub (out = a + alpha b) and the product in Mul (out = a b alpha); the
+  // other ops ignore it.
   virtual void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out,
                       double alpha) = 0;
   virtual void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,

@@ -44,12 +44,13 @@ namespace tapegrad::kernels {
   X(GtScalar, T(compared(x) > compared_scalar<T>(s.scalar)))                           \
   X(GeScalar, T(compared(x) >= compared_scalar<T>(s.scalar)))
 
-// Binary ops on two broadcast operands; Add/Sub scale their second operand by alpha (axpy).
+// Binary ops on two broadcast operands; Add/Sub scale their second operand by alpha (axpy), Mul
+// scales the product (so a square's gradient, 2 g a, is one kernel; alpha 1 changes nothing).
 // ReluGrad passes the gradient a where the input b is positive, as PyTorch's threshold_backward.
 #define TAPEGRAD_BINARY_OPS(X)            \
   X(Add, a + T(alpha) * b)                \
   X(Sub, a - T(alpha) * b)                \
-  X(Mul, a * b)                           \
+  X(Mul, a * b * T(alpha))                \
   X(Div, a / b)                           \
   X(Pow, T(std::pow(a, b)))               \
   X(Minimum, min_propagating_nan(a, b))   \

@@ -681,6 +681,9 @@ TYPED_TEST(ElementMath, ScalarAndBinaryArithmetic) {
   // Add and Sub scale their second operand (axpy).
   EXPECT_EQ(Binary<BinaryOp::Add>{2.0}(T(1), T(3)), T(7));
   EXPECT_EQ(Binary<BinaryOp::Sub>{0.5}(T(1), T(3)), T(-0.5));
+  // Mul scales the product (a square's gradient 2 g a in one pass); alpha 1 is the plain product.
+  EXPECT_EQ(Binary<BinaryOp::Mul>{2.0}(T(3), T(-5)), T(-30));
+  EXPECT_EQ(Binary<BinaryOp::Mul>{}(T(1.1), T(-3.7)), T(1.1) * T(-3.7));
   EXPECT_EQ(Binary<BinaryOp::Div>{}(T(1), T(4)), T(0.25));
   EXPECT_EQ(Unary<UnaryOp::RSubScalar>{UnaryScalars::operand(10.0)}(T(3)), T(7));
   EXPECT_EQ(Unary<UnaryOp::Sign>{}(T(-0.25)), T(-1));

@@ -104,8 +104,10 @@ Tensor unary_forward(UnaryOp op, const Tensor& a, const UnaryScalars& scalars = 
 // An op with a scalar operand, in result_type(a, scalar) (or its true-division type).
 Tensor scalar_forward(UnaryOp op, const char* name, const Tensor& a, double scalar, bool true_division = false) {
   check_defined(name, a);
-  const DType dtype = result_type(a, scalar);
-  return unary_forward(op, a.to(true_division ? as_floating(dtype) : dtype), UnaryScalars::operand(scalar));
+  const DType dtype = true_division ? as_floating(result_type(a, scalar)) : result_type(a, scalar);
+  // The common case runs on `a` itself: no conversion, and no handle to copy and release.
+  if (dtype == a.dtype()) return unary_forward(op, a, UnaryScalars::operand(scalar));
+  return unary_forward(op, a.to(dtype), UnaryScalars::operand(scalar));
 }
 
 // Operands of one dtype; `out_dtype` is theirs, or bool for a comparison.
@@ -116,6 +118,12 @@ Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tens
   Tensor out = empty(shape, options_of(a).with_dtype(out_dtype.value_or(a.dtype())));
   backend_of(a).binary(op, broadcast_desc(a, shape), broadcast_desc(b, shape), out.desc(), alpha);
   return out;
+}
+
+// The gradient of a * a: 2 g a, in one kernel unless the backward itself is recorded.
+Tensor square_grad(const Tensor& grad, const Tensor& a) {
+  if (GradMode::is_enabled() || grad.dtype() != a.dtype()) return mul(mul(grad, a), 2.0);
+  return binary_forward(BinaryOp::Mul, "mul", grad, a, 2.0);
 }
 
 // A float-only unary op.
@@ -195,7 +203,7 @@ Tensor mul(const Tensor& first, const Tensor& second) {
            [sa = SavedTensor::input(a), sb = SavedTensor::input(b)](BackwardContext& ctx) {
              const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
              if (a.is_same(b)) {  // a square: one product, 2 g a, instead of two summed
-               if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, mul(mul(ctx.grad(), a), 2.0));
+               if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, square_grad(ctx.grad(), a));
                return;
              }
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), b), a.shape()));
