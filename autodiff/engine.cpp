@@ -172,12 +172,15 @@ class Engine {
     Tensor& pending = node.pending_grad_;
     if (!pending.defined()) {
       pending = std::move(grad);
-    } else if (!GradMode::is_enabled() && owned_exclusively(pending) && pending.shape() == grad.shape() &&
-               pending.dtype() == grad.dtype() && pending.device() == grad.device()) {
-      // Nobody else sees this buffer: summing in place saves an allocation, and calling the
-      // kernel directly skips add_'s checks, which these conditions already answer.
-      const kernels::TensorDesc sum = pending.desc();
-      detail::backend_of(pending).binary(kernels::BinaryOp::Add, sum, grad.desc(), sum, 1);
+    } else if (!GradMode::is_enabled() && owned_exclusively(pending) && pending.shape() == grad.shape()) {
+      // Nobody else sees this buffer: summing in place saves an allocation. Gradients of one
+      // dtype and device (the rule) go straight to the kernel, skipping add_'s checks.
+      if (pending.dtype() == grad.dtype() && pending.device() == grad.device()) {
+        const kernels::TensorDesc sum = pending.desc();
+        detail::backend_of(pending).binary(kernels::BinaryOp::Add, sum, grad.desc(), sum, 1);
+      } else {
+        pending.add_(grad);
+      }
     } else {
       pending = add(pending, grad);
     }
