@@ -25,7 +25,10 @@ class Storage {
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
   std::uint32_t version() const { return version_.load(std::memory_order_relaxed); }
-  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+  // A load and a store, not a locked read-modify-write (tens of cycles, and every in-place update
+  // and optimizer step bumps): two threads writing one storage at once race on its contents
+  // anyway, and even then the version moves, which is all a saved tensor's check looks at.
+  void bump_version() { version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
 
   void retain() { refcount_.fetch_add(1, std::memory_order_relaxed); }
   // A sole owner skips the atomic read-modify-write (tens of cycles on a hot path of tiny

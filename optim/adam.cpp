@@ -22,14 +22,29 @@ void validate_adam(const char* optimizer, const Options& options) {
   detail::check_non_negative(optimizer, "l1 value", options.l1);
 }
 
+// 1 - beta^step for both betas. The parameters of a group are nearly always at the same step, so
+// the last answer is kept: two calls of pow cost more than the whole update of a small parameter.
+void set_bias_corrections(kernels::AdamStep& step, std::int64_t count) {
+  struct Corrections {
+    double beta1 = 0, beta2 = 0;
+    std::int64_t count = 0;  // no step is 0: the first is 1
+    double first = 0, second = 0;
+  };
+  thread_local Corrections last;
+  if (count != last.count || step.beta1 != last.beta1 || step.beta2 != last.beta2)
+    last = {.beta1 = step.beta1, .beta2 = step.beta2, .count = count,
+            .first = 1 - std::pow(step.beta1, static_cast<double>(count)),
+            .second = 1 - std::pow(step.beta2, static_cast<double>(count))};
+  step.bias_correction1 = last.first;
+  step.bias_correction2 = last.second;
+}
+
 void adam_step(Tensor& param, const Tensor& grad, ParamState& state, const kernels::AdamStep& scalars) {
   const Tensor exp_avg = state.buffer("exp_avg", param);  // handles: buffer() may grow the list
   const Tensor exp_avg_sq = state.buffer("exp_avg_sq", param);
   const Tensor max_exp_avg_sq = scalars.amsgrad ? state.buffer("max_exp_avg_sq", param) : Tensor();
   kernels::AdamStep step = scalars;
-  const double count = static_cast<double>(state.step);
-  step.bias_correction1 = 1 - std::pow(step.beta1, count);
-  step.bias_correction2 = 1 - std::pow(step.beta2, count);
+  set_bias_corrections(step, state.step);
   detail::fused_update(param, grad, step, {exp_avg, exp_avg_sq, max_exp_avg_sq});
 }
 
