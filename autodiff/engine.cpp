@@ -31,9 +31,8 @@ class Engine {
   // Runs backward from roots[i] seeded with root_grads[i]. With captures (grad()), the gradient
   // arriving at each capture node is stored into captured[input_index] and no leaf
   // accumulator runs.
-  static void execute(const std::vector<std::shared_ptr<Node>>& roots, std::vector<Tensor> root_grads,
-                      bool keep_graph, bool create_graph, const std::vector<Capture>* captures,
-                      std::vector<Tensor>* captured) {
+  static void execute(std::span<const std::shared_ptr<Node>> roots, std::span<Tensor> root_grads, bool keep_graph,
+                      bool create_graph, const std::vector<Capture>* captures, std::vector<Tensor>* captured) {
     GradModeGuard grad_mode(create_graph);
     const bool detect_anomaly = autograd::is_anomaly_enabled();
     ScratchLease scratch;
@@ -142,7 +141,7 @@ class Engine {
   };
 
   // Marks every node reachable from the roots into work.graph and counts the edges pointing at each.
-  static void discover(const std::vector<std::shared_ptr<Node>>& roots, Scratch& work) {
+  static void discover(std::span<const std::shared_ptr<Node>> roots, Scratch& work) {
     static std::atomic<std::uint64_t> pass_counter{0};
     const std::uint64_t mark = ++pass_counter;
     std::vector<Node*>& graph = work.graph;
@@ -194,6 +193,34 @@ class Engine {
 
 namespace {
 
+// Where a pass starts: the node of output i and the gradient it is seeded with (`gradient`, or 1
+// for a single-element output when undefined).
+struct Root {
+  std::shared_ptr<Node> node;
+  Tensor grad;
+};
+
+Root make_root(const Tensor& output, const Tensor& gradient, std::size_t i, const char* api) {
+  TAPEGRAD_CHECK(output.defined(), "{}: output {} is an undefined tensor", api, i);
+  if (!output.requires_grad())
+    throw AutogradError(fmt::format(
+        "{}: output {} (shape {}) does not require grad and has no grad_fn; was it computed under NoGradGuard, "
+        "or from tensors without requires_grad_()?",
+        api, i, output.shape()));
+  Tensor grad = gradient;
+  if (!grad.defined()) {
+    TAPEGRAD_CHECK(output.numel() == 1,
+                   "{}: a gradient can be implied only for a single-element output, but output {} has shape {}; "
+                   "pass its gradient explicitly",
+                   api, i, output.shape());
+    grad = ones_like(output);
+  }
+  TAPEGRAD_CHECK(grad.shape() == output.shape() && grad.dtype() == output.dtype(),
+                 "{}: gradient {} has shape {} and dtype {}, but its output has shape {} and dtype {}", api, i,
+                 grad.shape(), grad.dtype(), output.shape(), output.dtype());
+  return {gradient_edge(output), std::move(grad)};
+}
+
 struct Roots {
   std::vector<std::shared_ptr<Node>> nodes;
   std::vector<Tensor> grads;
@@ -206,26 +233,9 @@ Roots make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& 
                  outputs.size(), grad_outputs.size());
   Roots roots;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
-    const Tensor& output = outputs[i];
-    TAPEGRAD_CHECK(output.defined(), "{}: output {} is an undefined tensor", api, i);
-    if (!output.requires_grad())
-      throw AutogradError(fmt::format(
-          "{}: output {} (shape {}) does not require grad and has no grad_fn; was it computed under NoGradGuard, "
-          "or from tensors without requires_grad_()?",
-          api, i, output.shape()));
-    Tensor grad = grad_outputs.empty() ? Tensor() : grad_outputs[i];
-    if (!grad.defined()) {
-      TAPEGRAD_CHECK(output.numel() == 1,
-                     "{}: a gradient can be implied only for a single-element output, but output {} has shape {}; "
-                     "pass its gradient explicitly",
-                     api, i, output.shape());
-      grad = ones_like(output);
-    }
-    TAPEGRAD_CHECK(grad.shape() == output.shape() && grad.dtype() == output.dtype(),
-                   "{}: gradient {} has shape {} and dtype {}, but its output has shape {} and dtype {}", api, i,
-                   grad.shape(), grad.dtype(), output.shape(), output.dtype());
-    roots.nodes.push_back(gradient_edge(output));
-    roots.grads.push_back(std::move(grad));
+    Root root = make_root(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i, api);
+    roots.nodes.push_back(std::move(root.node));
+    roots.grads.push_back(std::move(root.grad));
   }
   return roots;
 }
@@ -235,8 +245,7 @@ Roots make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& 
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               std::optional<bool> retain_graph, bool create_graph) {
   Roots roots = make_roots(outputs, grad_outputs, "backward");
-  Engine::execute(roots.nodes, std::move(roots.grads), retain_graph.value_or(create_graph), create_graph, nullptr,
-                  nullptr);
+  Engine::execute(roots.nodes, roots.grads, retain_graph.value_or(create_graph), create_graph, nullptr, nullptr);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -255,8 +264,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     if (node) captures.push_back({node.get(), i});
   }
   std::vector<Tensor> results(inputs.size());
-  Engine::execute(roots.nodes, std::move(roots.grads), retain_graph.value_or(create_graph), create_graph, &captures,
-                  &results);
+  Engine::execute(roots.nodes, roots.grads, retain_graph.value_or(create_graph), create_graph, &captures, &results);
   for (std::size_t i = 0; i < inputs.size(); ++i)
     if (!results[i].defined() && !allow_unused)
       throw AutogradError(fmt::format(
@@ -274,8 +282,12 @@ void queue_backward_callback(std::function<void()> callback) {
   queued_callbacks->push_back(std::move(callback));
 }
 
+// The common case, one output, without the vectors of the general form: a training step of small
+// tensors would spend a tenth of its backward pass allocating and freeing them.
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
-  tapegrad::backward({*this}, {gradient}, retain_graph ? std::optional<bool>(true) : std::nullopt, create_graph);
+  Root root = make_root(*this, gradient, 0, "backward");
+  Engine::execute(std::span(&root.node, 1), std::span(&root.grad, 1), retain_graph || create_graph, create_graph,
+                  nullptr, nullptr);
 }
 
 }  // namespace tapegrad

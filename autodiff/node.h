@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -81,7 +82,7 @@ class NodeEdges {
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  Node(const char* name, NodeEdges next) : name_(name), next_(std::move(next)) {}
+  Node(const char* name, NodeEdges&& next) : name_(name), next_(std::move(next)) {}
   virtual ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -136,8 +137,9 @@ class BackwardContext {
 template <class Backward>
 class FunctionNode final : public Node {
  public:
-  FunctionNode(const char* name, NodeEdges next, Backward backward)
-      : Node(name, std::move(next)), backward_(std::move(backward)) {}
+  template <class F>
+  FunctionNode(const char* name, NodeEdges&& next, F&& backward)
+      : Node(name, std::move(next)), backward_(std::in_place, std::forward<F>(backward)) {}
   void apply(BackwardContext& context) override {
     if (!backward_) throw_released();
     (*backward_)(context);
@@ -181,12 +183,15 @@ void refresh_view_history(const Tensor& view);
 void record_forward_call(const std::shared_ptr<Node>& node, std::span<const Tensor> outputs);
 }  // namespace detail
 
-// Connects `output` to a new node with edges to the inputs and the given backward closure.
+// Connects `output` to a new node with edges to the inputs and the given backward closure. Both
+// arrive by reference and move once, into the node: every recorded op passes through here, and
+// each by-value hop cost a move and the destruction of what it left behind.
 template <class Backward>
-void record_node(const char* name, Tensor& output, NodeEdges next, Backward backward) {
+void record_node(const char* name, Tensor& output, NodeEdges&& next, Backward&& backward) {
+  using Recorded = FunctionNode<std::remove_cvref_t<Backward>>;
   output.impl().requires_grad = true;
-  output.impl().grad_fn = std::allocate_shared<FunctionNode<Backward>>(
-      kernels::PoolAllocator<FunctionNode<Backward>>(), name, std::move(next), std::move(backward));
+  output.impl().grad_fn = std::allocate_shared<Recorded>(kernels::PoolAllocator<Recorded>(), name, std::move(next),
+                                                         std::forward<Backward>(backward));
   if (autograd::is_anomaly_enabled()) [[unlikely]]
     detail::record_forward_call(output.impl().grad_fn, std::span<const Tensor>(&output, 1));
 }
