@@ -158,6 +158,27 @@ echo
 echo "- $build_dir/examples/mnist_mlp and fashion_augment --settings none, with --threads N, --data-dir $data_dir" \
      "and a fresh --out folder per run (no checkpoint resumed)"
 bench_core="$build_dir/tests/bench/bench_core"
+# One line on how fast each usable core runs a single-threaded sgemm, alone: on a virtual machine one core can be
+# 10-45% slower than another for a while (its host core busy with something else), which caps what a second
+# thread can add whatever the code does.
+core_speeds() {
+  local core gflops speeds=()
+  for core in $("$python" -c 'import os; print(*sorted(os.sched_getaffinity(0)))'); do
+    gflops="$(cd "$scratch" && TAPEGRAD_NUM_THREADS=1 taskset -c "$core" "$bench_core" \
+                --benchmark_filter='BM_MatmulAgainstDirectSgemm/1024' 2>&1 | grep -o 'sgemm_GFLOPs=[0-9.]*' |
+                cut -d= -f2 || true)"
+    if [[ -z "$gflops" ]]; then
+      echo "single-thread sgemm per core: not measured (bench_core failed on core $core)"
+      return
+    fi
+    speeds+=("$core $gflops")
+  done
+  printf '%s\n' "${speeds[@]}" | sort -k2,2 -g -r | awk -v threads="$threads" '
+    { list = list sprintf("%scpu%s %.0f", NR > 1 ? ", " : "", $1, $2); if (NR == 1) fastest = $2
+      if (NR <= threads) together += $2 }
+    END { printf "single-thread sgemm (1024^2) per core, alone, GFLOP/s: %s; so %d threads can run at most %.2fx " \
+                 "faster than 1 thread on the fastest core\n", list, (NR < threads ? NR : threads), together / fastest }'
+}
 if [[ -x "$bench_core" ]]; then
   # The context bench_core prints is tapegrad's own account of the OpenBLAS it loaded; one short benchmark runs.
   context="$(cd "$scratch" || exit 1
@@ -165,6 +186,9 @@ if [[ -x "$bench_core" ]]; then
                --benchmark_min_time=0.01 2>&1 | grep -E '^(blas_library|blas_core|blas_threads|tapegrad_threads):' |
                tr '\n' ' ' || true)"
   echo "- bench_core, with the same environment and $threads threads, reports: ${context:-nothing (it failed)}"
+  if ((${#thread_settings[@]} > 1 || threads > 1)) && command -v taskset > /dev/null; then
+    echo "- $(core_speeds)"
+  fi
 else
   echo "- ($bench_core is not built, so tapegrad's own account of its OpenBLAS is not shown; its core type is" \
        "the OPENBLAS_CORETYPE above)"
