@@ -255,6 +255,26 @@ std::int64_t LBFGS::n_iter() const {
   return saved == nullptr ? 0 : saved->step;
 }
 
+void LBFGS::check_loaded_state(std::size_t index, const Tensor& /*param*/, const ParamState& state) const {
+  std::int64_t elements = 0;
+  for (const Tensor& param : group_params(0)) elements += param.numel();
+  const Shape flat{elements};
+  for (const auto& [buffer, tensor] : state.buffers)
+    TAPEGRAD_CHECK(tensor.shape() == flat, "load_state_dict: the saved LBFGS state '{}' of parameter {} has shape {}, "
+                   "but LBFGS keeps vectors over all {} parameter elements, shape {}; the state was saved for other "
+                   "parameters. Load the state saved with this model, or start the optimizer afresh", buffer, index,
+                   tensor.shape(), elements, flat);
+  const bool directions_kept = state.find("d").defined() && state.find("prev_flat_grad").defined();
+  TAPEGRAD_CHECK(state.step == 0 || directions_kept, "load_state_dict: malformed LBFGS state: parameter {} is at "
+                 "iteration {} but its 'd' or 'prev_flat_grad' buffer is missing", index, state.step);
+  for (int i = 0; state.find(fmt::format("old_dirs.{}", i)).defined(); ++i) {
+    const bool complete =
+        state.find(fmt::format("old_stps.{}", i)).defined() && state.scalars.contains(fmt::format("ro.{}", i));
+    TAPEGRAD_CHECK(complete, "load_state_dict: malformed LBFGS state: curvature pair {} of parameter {} lacks "
+                   "'old_stps.{}' or 'ro.{}'", i, index, i, i);
+  }
+}
+
 Tensor LBFGS::run_step(const Closure& closure) {
   TAPEGRAD_CHECK(static_cast<bool>(closure), "LBFGS: step() needs a closure that re-evaluates the loss and its "
                  "gradients");

@@ -48,6 +48,8 @@ class LBFGS : public OptimizerWith<LBFGSOptions> {
 
  protected:
   Tensor run_step(const Closure& closure) override;
+  // Its buffers are flat vectors over all parameters, and the curvature pairs come complete.
+  void check_loaded_state(std::size_t index, const Tensor& param, const ParamState& state) const override;
 };
 
 }  // namespace tapegrad::optim

@@ -204,6 +204,7 @@ void Optimizer::load_state_dict(const TensorFile& saved) {
         param_state.buffers.emplace_back(buffer_name, stored.to(param.dtype()).to(param.device()).clone());
       }
       for (const auto& [scalar, value] : entry.at("scalars").items()) param_state.scalars[scalar] = value.get<double>();
+      check_loaded_state(index, param, param_state);
       loaded[param.impl_ptr().get()] = std::move(param_state);
     }
   } catch (const Json::exception& error) {
@@ -211,6 +212,14 @@ void Optimizer::load_state_dict(const TensorFile& saved) {
   }
   load_group_options(options);
   state_.swap(loaded);
+}
+
+void Optimizer::check_loaded_state(std::size_t index, const Tensor& param, const ParamState& state) const {
+  for (const auto& [buffer, tensor] : state.buffers)
+    TAPEGRAD_CHECK(tensor.shape() == param.shape(), "load_state_dict: the saved {} state '{}' of parameter {} has "
+                   "shape {}, but the parameter has shape {}; the state was saved for other parameters. Load the "
+                   "state saved with this model, or start the optimizer afresh", name(), buffer, index,
+                   tensor.shape(), param.shape());
 }
 
 void Optimizer::save(const std::filesystem::path& path) const {

@@ -129,6 +129,9 @@ class Optimizer {
   // Decodes and validates the options of every group, then installs them all; throws before
   // changing anything.
   virtual void load_group_options(const std::vector<FlatOptions>& options) = 0;
+  // Refuses a loaded state its steps could not use. By default every buffer is shaped like its
+  // parameter, as in the element-wise optimizers.
+  virtual void check_loaded_state(std::size_t index, const Tensor& param, const ParamState& state) const;
 
  private:
   std::unordered_map<const TensorImpl*, ParamState> state_;

@@ -163,6 +163,48 @@ TEST(LBFGS, ResumesFromSavedStateWithTheSameIterates) {
   }
 }
 
+TEST(LBFGS, RefusesASavedStateItsStepsCouldNotUse) {
+  Tensor x = tensor({-1.5, 2.0}, std::nullopt, kFloat64).requires_grad_();
+  LBFGS lbfgs({x}, {.max_iter = 4, .history_size = 3});
+  lbfgs.step([&] {
+    lbfgs.zero_grad();
+    Tensor loss = rosenbrock(x);
+    loss.backward();
+    return loss;
+  });
+  const TensorFile saved = lbfgs.state_dict();
+  ASSERT_NO_THROW((void)saved.at("state.0.old_stps.0"));  // the step kept a curvature pair
+  const auto with_buffer = [&](const std::string& buffer, const Tensor& value) {
+    TensorFile file = saved;
+    for (auto& [key, tensor] : file.tensors)
+      if (key == "state.0." + buffer) tensor = value;
+    return file;
+  };
+  // Drops the buffer and its name from the saved list of parameter 0's buffers.
+  const auto without_buffer = [&](const std::string& buffer) {
+    TensorFile file = saved;
+    std::erase_if(file.tensors, [&](const auto& entry) { return entry.first == "state.0." + buffer; });
+    std::string& listed = file.metadata["optimizer.state"];
+    const std::string quoted = "\"" + buffer + "\"";
+    if (const auto at = listed.find(quoted + ","); at != std::string::npos) {
+      listed.erase(at, quoted.size() + 1);
+    } else {
+      listed.erase(listed.find("," + quoted), quoted.size() + 1);
+    }
+    return file;
+  };
+  LBFGS target({x});
+  expect_error([&] { target.load_state_dict(with_buffer("d", zeros({3}, kFloat64))); },
+               {"'d' of parameter 0 has shape [3]", "all 2 parameter elements, shape [2]"});
+  expect_error([&] { target.load_state_dict(with_buffer("old_dirs.0", zeros({2, 1}, kFloat64))); },
+               {"'old_dirs.0'", "[2, 1]"});
+  expect_error([&] { target.load_state_dict(without_buffer("old_stps.0")); },
+               {"curvature pair 0", "'old_stps.0' or 'ro.0'"});
+  expect_error([&] { target.load_state_dict(without_buffer("prev_flat_grad")); },
+               {"'d' or 'prev_flat_grad' buffer is missing"});
+  EXPECT_EQ(target.n_iter(), 0);
+}
+
 TEST(LBFGS, StopsAtOnceWhenTheGradientIsBelowTolerance) {
   Tensor x = tensor({1.0, 1.0}, std::nullopt, kFloat64).requires_grad_();
   LBFGS lbfgs({x});

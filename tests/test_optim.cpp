@@ -470,6 +470,12 @@ TEST(OptimizerState, MismatchedStateIsRefusedAndLeavesTheOptimizerUnchanged) {
   TensorFile missing_buffer = saved;
   std::erase_if(missing_buffer.tensors, [](const auto& entry) { return entry.first == "state.1.exp_avg_sq"; });
   expect_error([&] { target.optimizer.load_state_dict(missing_buffer); }, {"state.1.exp_avg_sq"});
+  // A buffer with the parameter's element count but another shape would fail the next step.
+  TensorFile reshaped_buffer = saved;
+  for (auto& [key, tensor] : reshaped_buffer.tensors)
+    if (key == "state.0.exp_avg") tensor = tensor.reshape({3, 1});
+  expect_error([&] { target.optimizer.load_state_dict(reshaped_buffer); },
+               {"'exp_avg' of parameter 0 has shape [3, 1]", "parameter has shape [3]"});
   TensorFile bad_options = saved;
   bad_options.metadata["optimizer.param_groups"] = R"([{"options": {"lr": -1}, "shapes": [[3]]},
                                                       {"options": {"lr": 1}, "shapes": [[2]]}])";
