@@ -62,16 +62,19 @@ class Engine {
       ~CallbackScope() { queued_callbacks = outer; }
     } callback_scope(&callbacks);
 
-    std::vector<Node*>& ready = work.ready;
+    // Nodes ready to run, by the edge or root that owns them (a context may need the owner).
+    std::vector<const std::shared_ptr<Node>*>& ready = work.ready;
     for (std::size_t i = 0; i < roots.size(); ++i) accumulate(*roots[i], std::move(root_grads[i]));
     for (const auto& root : roots)
-      if (root->dependencies_ == 0 && std::find(ready.begin(), ready.end(), root.get()) == ready.end())
-        ready.push_back(root.get());
+      if (root->dependencies_ == 0 &&
+          std::none_of(ready.begin(), ready.end(), [&](const auto* owner) { return *owner == root; }))
+        ready.push_back(&root);
 
     std::vector<Tensor>& grad_inputs = work.grad_inputs;
     while (!ready.empty()) {
-      Node* node = ready.back();
+      const std::shared_ptr<Node>& owner = *ready.back();
       ready.pop_back();
+      Node* node = owner.get();
       Tensor grad = std::move(node->pending_grad_);
       if (node->hooks_ && grad.defined()) [[unlikely]]
         grad = node->hooks_->run(std::move(grad), node->name());
@@ -82,7 +85,7 @@ class Engine {
       if (grad_inputs.size() < node->num_inputs()) grad_inputs.resize(node->num_inputs());
       const bool runs = grad.defined() && !(captures != nullptr && node->is_accumulator());
       if (runs) {
-        BackwardContext context(*node, grad, std::span<Tensor>(grad_inputs.data(), node->num_inputs()));
+        BackwardContext context(owner, grad, std::span<Tensor>(grad_inputs.data(), node->num_inputs()));
         node->apply(context);
         if (detect_anomaly) [[unlikely]]
           detail::check_backward_finite(*node, std::span<const Tensor>(grad_inputs.data(), node->num_inputs()));
@@ -90,10 +93,10 @@ class Engine {
       if (!keep_graph) node->release_saved();
       for (std::size_t i = 0; i < node->num_inputs(); ++i) {
         Tensor grad_input = std::move(grad_inputs[i]);  // leaves the slot empty for the next node
-        Node* next = node->next(i).get();
+        const std::shared_ptr<Node>& next = node->next(i);
         if (next == nullptr) continue;
         if (grad_input.defined()) accumulate(*next, std::move(grad_input));
-        if (--next->dependencies_ == 0) ready.push_back(next);
+        if (--next->dependencies_ == 0) ready.push_back(&next);
       }
     }
     reset.completed = true;
@@ -109,7 +112,8 @@ class Engine {
   // pay a dozen vector growths; a backward started from inside another (a node's apply calling
   // grad()) gets fresh ones.
   struct Scratch {
-    std::vector<Node*> graph, stack, ready;
+    std::vector<Node*> graph, stack;
+    std::vector<const std::shared_ptr<Node>*> ready;
     std::vector<Tensor> grad_inputs;
     bool in_use = false;
   };
@@ -127,7 +131,7 @@ class Engine {
       constexpr std::size_t kKeep = 1 << 16;
       if (work_.graph.capacity() > kKeep) std::vector<Node*>().swap(work_.graph);
       if (work_.stack.capacity() > kKeep) std::vector<Node*>().swap(work_.stack);
-      if (work_.ready.capacity() > kKeep) std::vector<Node*>().swap(work_.ready);
+      if (work_.ready.capacity() > kKeep) decltype(work_.ready)().swap(work_.ready);
     }
     Scratch& get() { return work_; }
 

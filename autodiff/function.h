@@ -109,7 +109,7 @@ using CustomBackward = std::vector<Tensor> (*)(AutogradContext*, std::vector<Ten
 
 // The tape node of one call of a custom function. A function with several outputs gives each
 // differentiable output a small node that passes its gradient here, so backward sees them all.
-class CustomFunctionNode final : public Node {
+class CustomFunctionNode final : public Node, public std::enable_shared_from_this<CustomFunctionNode> {
  public:
   CustomFunctionNode(const char* name, NodeEdges next, std::vector<bool> argument_is_tensor, CustomBackward backward);
   AutogradContext& context() { return context_; }

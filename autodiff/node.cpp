@@ -77,7 +77,7 @@ Tensor BackwardContext::unpack(const SavedTensor& saved) const {
   // Recording backward (create_graph): the op's output must lead back to this node.
   Tensor reconnected = tensor.detach();
   reconnected.impl().requires_grad = true;
-  reconnected.impl().grad_fn = node_.shared_from_this();
+  reconnected.impl().grad_fn = owner_;
   return reconnected;
 }
 

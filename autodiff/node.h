@@ -80,7 +80,10 @@ class NodeEdges {
   std::size_t count_ = 0;
 };
 
-class Node : public std::enable_shared_from_this<Node> {
+// Not enable_shared_from_this: its weak reference would cost every recorded op three more atomic
+// reference-count updates (and the control block's fast release). The engine passes a running
+// node's owner to its BackwardContext instead.
+class Node {
  public:
   Node(const char* name, NodeEdges&& next) : name_(name), next_(std::move(next)) {}
   virtual ~Node();
@@ -118,8 +121,9 @@ class Node : public std::enable_shared_from_this<Node> {
 // put them.
 class BackwardContext {
  public:
-  BackwardContext(Node& node, const Tensor& grad_output, std::span<Tensor> grad_inputs)
-      : node_(node), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
+  // `node` is the owner of the node that runs.
+  BackwardContext(const std::shared_ptr<Node>& node, const Tensor& grad_output, std::span<Tensor> grad_inputs)
+      : node_(*node), owner_(node), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
 
   const Tensor& grad() const { return grad_output_; }
   bool needs_input_grad(std::size_t i) const { return node_.next(i) != nullptr; }
@@ -128,6 +132,7 @@ class BackwardContext {
 
  private:
   Node& node_;
+  const std::shared_ptr<Node>& owner_;
   const Tensor& grad_output_;
   std::span<Tensor> grad_inputs_;
 };
