@@ -65,7 +65,7 @@ SavedTensor SavedTensor::input(const Tensor& tensor) {
   return SavedTensor(Tensor(leaf.saved_alias), tensor.version(), false);
 }
 
-Tensor BackwardContext::unpack(const SavedTensor& saved) const {
+const Tensor& BackwardContext::unpack(const SavedTensor& saved) const {
   const Tensor& tensor = saved.tensor_;
   if (tensor.version() != saved.version_)
     throw AutogradError(fmt::format(
@@ -75,7 +75,7 @@ Tensor BackwardContext::unpack(const SavedTensor& saved) const {
         node_.name(), tensor.dtype(), tensor.shape(), tensor.version(), saved.version_));
   if (!saved.is_output_ || !GradMode::is_enabled()) return tensor;
   // Recording backward (create_graph): the op's output must lead back to this node.
-  Tensor reconnected = tensor.detach();
+  Tensor& reconnected = reconnected_.emplace_front(tensor.detach());
   reconnected.impl().requires_grad = true;
   reconnected.impl().grad_fn = owner_;
   return reconnected;

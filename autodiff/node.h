@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <forward_list>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -128,13 +129,18 @@ class BackwardContext {
   const Tensor& grad() const { return grad_output_; }
   bool needs_input_grad(std::size_t i) const { return node_.next(i) != nullptr; }
   void set_input_grad(std::size_t i, Tensor grad) { grad_inputs_[i] = std::move(grad); }
-  Tensor unpack(const SavedTensor& saved) const;
+  // The saved tensor, refused when an in-place op has changed it since. Valid while the node runs:
+  // ops read their saved tensors without taking a reference of their own.
+  const Tensor& unpack(const SavedTensor& saved) const;
 
  private:
   Node& node_;
   const std::shared_ptr<Node>& owner_;
   const Tensor& grad_output_;
   std::span<Tensor> grad_inputs_;
+  // Saved outputs given this node as their history, for a recorded backward (create_graph);
+  // a list, so that the references unpack returned stay valid as it grows.
+  mutable std::forward_list<Tensor> reconnected_;
 };
 
 // A node whose backward is a closure; the closure owns the saved tensors, so releasing them is

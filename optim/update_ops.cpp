@@ -23,17 +23,18 @@ void check_state_matches(const Tensor& param, const Tensor& buffer) {
 }
 
 void fused_update(Tensor& param, const Tensor& grad, const kernels::OptimizerStep& step,
-                  std::initializer_list<Tensor> buffers) {
+                  std::initializer_list<std::reference_wrapper<const Tensor>> buffers) {
   TAPEGRAD_CHECK(buffers.size() <= kernels::kMaxOptimizerState, "optimizer step: {} state buffers, at most {} are supported",
                  buffers.size(), kernels::kMaxOptimizerState);
   std::array<kernels::TensorDesc, kernels::kMaxOptimizerState> state{};  // no allocation per step
   std::size_t count = 0;
-  for (const Tensor& buffer : buffers) {
+  for (const Tensor& buffer : buffers) {  // each reference_wrapper converts
     if (buffer.defined()) check_state_matches(param, buffer);
     state[count++] = buffer.defined() ? buffer.desc() : kernels::TensorDesc{};
   }
-  const Tensor target = param.is_contiguous() ? param : param.contiguous();
-  const Tensor g = grad.is_contiguous() ? grad : grad.contiguous();
+  Tensor param_copy, grad_copy;  // contiguous copies of strided operands, the rare case
+  const Tensor& target = param.is_contiguous() ? param : (param_copy = param.contiguous());
+  const Tensor& g = grad.is_contiguous() ? grad : (grad_copy = grad.contiguous());
   kernels::backend_for(param.device()).optimizer_step(step, target.desc(), g.desc(), std::span(state.data(), count));
   target.impl().storage->bump_version();
   for (const Tensor& written : buffers)

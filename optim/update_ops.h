@@ -2,6 +2,7 @@
 // into an existing buffer, so an update allocates nothing once its state exists.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 
 #include <tapegrad/autodiff/tensor.h>
@@ -23,8 +24,9 @@ void check_state_matches(const Tensor& param, const Tensor& buffer);
 // buffers, listed in the order the step's rule names them (undefined where the step does not
 // use one). The buffers are contiguous by construction; a strided parameter or gradient (rare)
 // goes through a contiguous copy. Everything is written behind the tensors' backs, so the
-// versions are bumped for a graph that saved them to notice.
+// versions are bumped for a graph that saved them to notice. The buffers are passed by reference:
+// copies of their handles would cost a small parameter's step more than its arithmetic.
 void fused_update(Tensor& param, const Tensor& grad, const kernels::OptimizerStep& step,
-                  std::initializer_list<Tensor> buffers);
+                  std::initializer_list<std::reference_wrapper<const Tensor>> buffers);
 
 }  // namespace tapegrad::optim::detail

@@ -138,8 +138,12 @@ Tensor math_unary(UnaryOp op, const char* name, const Tensor& a) {
   return unary_forward(op, a.to(as_floating(a.dtype())));
 }
 
-// Gradient of a binary op for one operand: reduce over the dims broadcasting expanded.
-Tensor reduce_grad(const Tensor& grad, const Shape& shape) { return sum_to(grad, shape); }
+// Gradient of a binary op for one operand: reduce over the dims broadcasting expanded. Taken by
+// value, so that a gradient computed for the call moves through when nothing was broadcast.
+Tensor reduce_grad(Tensor grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  return sum_to(grad, shape);
+}
 
 Tensor comparison(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
   const auto& [x, y] = promoted(name, a, b);
@@ -201,7 +205,7 @@ Tensor mul(const Tensor& first, const Tensor& second) {
   if (should_record(a, b))
     record("mul", out, {a, b},
            [sa = SavedTensor::input(a), sb = SavedTensor::input(b)](BackwardContext& ctx) {
-             const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
+             const Tensor &a = ctx.unpack(sa), &b = ctx.unpack(sb);
              if (a.is_same(b)) {  // a square: one product, 2 g a, instead of two summed
                if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, square_grad(ctx.grad(), a));
                return;
@@ -219,7 +223,7 @@ Tensor div(const Tensor& first, const Tensor& second) {
   if (should_record(a, b))
     record("div", out, {a, b},
            [sa = SavedTensor::input(a), sb = SavedTensor::input(b)](BackwardContext& ctx) {
-             const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
+             const Tensor &a = ctx.unpack(sa), &b = ctx.unpack(sb);
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(div(ctx.grad(), b), a.shape()));
              if (ctx.needs_input_grad(1))  // d(a/b)/db = -a / b^2
                ctx.set_input_grad(1, reduce_grad(neg(div(mul(ctx.grad(), a), mul(b, b))), b.shape()));
@@ -258,7 +262,7 @@ Tensor rdiv(const Tensor& a, double b) {
   Tensor out = scalar_forward(UnaryOp::RDivScalar, "rdiv", a, b, true);
   if (should_record(a))
     record("rdiv", out, {a}, [sa = SavedTensor::input(a), b](BackwardContext& ctx) {
-      const Tensor a = ctx.unpack(sa);  // d(b/a)/da = -b / a^2
+      const Tensor& a = ctx.unpack(sa);  // d(b/a)/da = -b / a^2
       ctx.set_input_grad(0, div(mul(ctx.grad(), -b), mul(a, a)));
     });
   return out;
@@ -283,7 +287,7 @@ Tensor pow(const Tensor& base, double exponent) {
         ctx.set_input_grad(0, zeros_like(ctx.grad()));
         return;
       }
-      const Tensor a = ctx.unpack(sa);  // p * a^(p-1)
+      const Tensor& a = ctx.unpack(sa);  // p * a^(p-1)
       const Tensor derivative = exponent == 2 ? mul(a, 2.0) : mul(pow(a, exponent - 1), exponent);
       ctx.set_input_grad(0, mul(ctx.grad(), derivative));
     });
@@ -298,7 +302,7 @@ Tensor pow(const Tensor& first, const Tensor& second) {
     record("pow", out, {base, exponent},
            [sa = SavedTensor::input(base), sb = SavedTensor::input(exponent),
             so = SavedTensor::output(out)](BackwardContext& ctx) {
-             const Tensor a = ctx.unpack(sa), b = ctx.unpack(sb);
+             const Tensor &a = ctx.unpack(sa), &b = ctx.unpack(sb);
              if (ctx.needs_input_grad(0))  // b * a^(b-1)
                ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), mul(b, pow(a, sub(b, 1.0)))), a.shape()));
              if (ctx.needs_input_grad(1)) {
@@ -359,7 +363,7 @@ Tensor rsqrt(const Tensor& a) {
   Tensor out = math_unary(UnaryOp::Rsqrt, "rsqrt", a);
   if (should_record(a))
     record("rsqrt", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
-      const Tensor r = ctx.unpack(so);  // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 r^3
+      const Tensor& r = ctx.unpack(so);  // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 r^3
       ctx.set_input_grad(0, mul(ctx.grad(), mul(mul(r, mul(r, r)), -0.5)));
     });
   return out;
@@ -413,7 +417,7 @@ Tensor tanh(const Tensor& a) {
   Tensor out = math_unary(UnaryOp::Tanh, "tanh", a);
   if (should_record(a))
     record("tanh", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
-      const Tensor y = ctx.unpack(so);  // 1 - tanh^2
+      const Tensor& y = ctx.unpack(so);  // 1 - tanh^2
       ctx.set_input_grad(0, mul(ctx.grad(), rsub(mul(y, y), 1.0)));
     });
   return out;
@@ -423,7 +427,7 @@ Tensor sigmoid(const Tensor& a) {
   Tensor out = math_unary(UnaryOp::Sigmoid, "sigmoid", a);
   if (should_record(a))
     record("sigmoid", out, {a}, [so = SavedTensor::output(out)](BackwardContext& ctx) {
-      const Tensor y = ctx.unpack(so);  // s (1 - s)
+      const Tensor& y = ctx.unpack(so);  // s (1 - s)
       ctx.set_input_grad(0, mul(ctx.grad(), mul(y, rsub(y, 1.0))));
     });
   return out;
@@ -442,7 +446,7 @@ Tensor erf(const Tensor& a) {
   Tensor out = math_unary(UnaryOp::Erf, "erf", a);
   if (should_record(a))
     record("erf", out, {a}, [sa = SavedTensor::input(a)](BackwardContext& ctx) {
-      const Tensor x = ctx.unpack(sa);  // 2 / sqrt(pi) exp(-x^2)
+      const Tensor& x = ctx.unpack(sa);  // 2 / sqrt(pi) exp(-x^2)
       ctx.set_input_grad(0, mul(ctx.grad(), mul(exp(neg(mul(x, x))), 2 / std::sqrt(std::numbers::pi))));
     });
   return out;
@@ -490,7 +494,7 @@ Tensor clamp(const Tensor& a, std::optional<double> low, std::optional<double> h
   Tensor out = unary_forward(UnaryOp::Clamp, a, UnaryScalars::bounds(lo, hi));
   if (should_record(a))
     record("clamp", out, {a}, [sa = SavedTensor::input(a), lo, hi](BackwardContext& ctx) {
-      const Tensor x = ctx.unpack(sa);  // passes where lo <= x <= hi
+      const Tensor& x = ctx.unpack(sa);  // passes where lo <= x <= hi
       ctx.set_input_grad(0, where(logical_and(ge(x, lo), le(x, hi)), ctx.grad(), zeros({}, options_of(ctx.grad()))));
     });
   return out;
@@ -505,7 +509,7 @@ Tensor min_max(BinaryOp op, const char* name, const Tensor& first, const Tensor&
     record(name, out, {a, b},
            [sa = SavedTensor::input(a), sb = SavedTensor::input(b),
             take_max = op == BinaryOp::Maximum](BackwardContext& ctx) {
-             const Tensor x = ctx.unpack(sa), y = ctx.unpack(sb);
+             const Tensor &x = ctx.unpack(sa), &y = ctx.unpack(sb);
              const Tensor wins = (take_max ? gt(x, y) : lt(x, y)).to(x.dtype());
              const Tensor a_wins = add(wins, mul(eq(x, y).to(x.dtype()), 0.5));
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), a_wins), x.shape()));

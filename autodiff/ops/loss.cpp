@@ -78,7 +78,7 @@ Tensor cross_entropy_rows(const Tensor& logits, const Tensor& target, Reduction 
   if (should_record(logits))
     record("cross_entropy", out, {logits},
            [sx = SavedTensor::input(logits), target, reduction](BackwardContext& ctx) {
-             const Tensor x = ctx.unpack(sx);
+             const Tensor& x = ctx.unpack(sx);
              const std::int64_t rows = x.shape()[0];
              // d loss_i / d x_i = softmax(x_i) - onehot(t_i), times each row's share of g.
              Tensor g = reshape(ctx.grad(), {-1, 1});
@@ -216,7 +216,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   if (should_record(logits, target))
     record("binary_cross_entropy_with_logits", losses, {logits, target},
            [sx = SavedTensor::input(logits), st = SavedTensor::input(target)](BackwardContext& ctx) {
-             const Tensor x = ctx.unpack(sx), t = ctx.unpack(st);
+             const Tensor &x = ctx.unpack(sx), &t = ctx.unpack(st);
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, mul(ctx.grad(), sub(sigmoid(x), t)));
              if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, neg(mul(ctx.grad(), x)));
            });

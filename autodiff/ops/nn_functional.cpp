@@ -143,7 +143,7 @@ Tensor convolution(const char* op, const Tensor& input, const Tensor& weight, co
           so = relu_after ? SavedTensor::output(out) : SavedTensor(), relu_after, params](BackwardContext& ctx) {
            // [N, C_out, out_h, out_w], the gradient of the convolution's own output
            const Tensor g = relu_after ? relu_backward(ctx.grad(), ctx.unpack(so)) : ctx.grad();
-           const Tensor x = ctx.unpack(si), w = ctx.unpack(sw);
+           const Tensor &x = ctx.unpack(si), &w = ctx.unpack(sw);
            if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d_input_grad(g, w, x.shape(), params));
            if (ctx.needs_input_grad(1) && ctx.needs_input_grad(2) && !GradMode::is_enabled()) {
              // Not recording (no create_graph): both parameter gradients from one pass over g.
@@ -180,7 +180,7 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
     record("conv2d_input_grad", out, {grad_output, weight},
            [sg = SavedTensor::input(grad_output), sw = SavedTensor::input(weight), params](BackwardContext& ctx) {
              const Tensor& gg = ctx.grad();  // [N, C_in, H, W], the gradient of grad_input
-             const Tensor gy = ctx.unpack(sg), w = ctx.unpack(sw);
+             const Tensor &gy = ctx.unpack(sg), &w = ctx.unpack(sw);
              // grad_input = J^T gy is linear in gy and in w: <gg, J^T gy> = <conv2d(gg, w), gy>.
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d(gg, w, {}, params));
              if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d_weight_grad(gg, gy, w.shape(), params));
@@ -199,7 +199,7 @@ Tensor conv2d_weight_grad(const Tensor& input, const Tensor& grad_output, const 
     record("conv2d_weight_grad", out, {input, grad_output},
            [si = SavedTensor::input(input), sg = SavedTensor::input(grad_output), params](BackwardContext& ctx) {
              const Tensor& gg = ctx.grad();  // [C_out, C_in, kH, kW], the gradient of grad_weight
-             const Tensor x = ctx.unpack(si), gy = ctx.unpack(sg);
+             const Tensor &x = ctx.unpack(si), &gy = ctx.unpack(sg);
              // <gg, grad_weight(x, gy)> = <conv2d(x, gg), gy>, linear in x and in gy.
              if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, conv2d_input_grad(gy, gg, x.shape(), params));
              if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, conv2d(x, gg, {}, params));

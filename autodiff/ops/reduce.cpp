@@ -222,7 +222,7 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
   Tensor out = softmax_forward(a, dim, false);
   if (should_record(a))
     record("softmax", out, {a}, [so = SavedTensor::output(out), dim](BackwardContext& ctx) {
-      const Tensor y = ctx.unpack(so);  // y * (g - sum(g * y))
+      const Tensor& y = ctx.unpack(so);  // y * (g - sum(g * y))
       const Tensor g = ctx.grad();
       ctx.set_input_grad(0, mul(y, sub(g, sum(mul(g, y), {dim}, true))));
     });
