@@ -72,12 +72,12 @@ const Tensor& BackwardContext::unpack(const SavedTensor& saved) const {
         "{}: one of the variables needed for gradient computation has been modified by an inplace operation: "
         "[{} {}] is at version {}; expected version {} instead. Clone it before modifying it, or modify it before "
         "the op uses it",
-        node_.name(), tensor.dtype(), tensor.shape(), tensor.version(), saved.version_));
+        node_->name(), tensor.dtype(), tensor.shape(), tensor.version(), saved.version_));
   if (!saved.is_output_ || !GradMode::is_enabled()) return tensor;
   // Recording backward (create_graph): the op's output must lead back to this node.
   Tensor& reconnected = reconnected_.emplace_front(tensor.detach());
   reconnected.impl().requires_grad = true;
-  reconnected.impl().grad_fn = owner_;
+  reconnected.impl().grad_fn = node_;
   return reconnected;
 }
 

@@ -124,18 +124,17 @@ class BackwardContext {
  public:
   // `node` is the owner of the node that runs.
   BackwardContext(const std::shared_ptr<Node>& node, const Tensor& grad_output, std::span<Tensor> grad_inputs)
-      : node_(*node), owner_(node), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
+      : node_(node), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
 
   const Tensor& grad() const { return grad_output_; }
-  bool needs_input_grad(std::size_t i) const { return node_.next(i) != nullptr; }
+  bool needs_input_grad(std::size_t i) const { return node_->next(i) != nullptr; }
   void set_input_grad(std::size_t i, Tensor grad) { grad_inputs_[i] = std::move(grad); }
   // The saved tensor, refused when an in-place op has changed it since. Valid while the node runs:
   // ops read their saved tensors without taking a reference of their own.
   const Tensor& unpack(const SavedTensor& saved) const;
 
  private:
-  Node& node_;
-  const std::shared_ptr<Node>& owner_;
+  const std::shared_ptr<Node>& node_;
   const Tensor& grad_output_;
   std::span<Tensor> grad_inputs_;
   // Saved outputs given this node as their history, for a recorded backward (create_graph);

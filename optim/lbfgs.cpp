@@ -261,9 +261,8 @@ void LBFGS::check_loaded_state(std::size_t index, const Tensor& /*param*/, const
   const Shape flat{elements};
   for (const auto& [buffer, tensor] : state.buffers)
     TAPEGRAD_CHECK(tensor.shape() == flat, "load_state_dict: the saved LBFGS state '{}' of parameter {} has shape {}, "
-                   "but LBFGS keeps vectors over all {} parameter elements, shape {}; the state was saved for other "
-                   "parameters. Load the state saved with this model, or start the optimizer afresh", buffer, index,
-                   tensor.shape(), elements, flat);
+                   "but LBFGS keeps vectors over all {} parameter elements, shape {}; {}", buffer, index,
+                   tensor.shape(), elements, flat, kOtherParametersAdvice);
   const bool directions_kept = state.find("d").defined() && state.find("prev_flat_grad").defined();
   TAPEGRAD_CHECK(state.step == 0 || directions_kept, "load_state_dict: malformed LBFGS state: parameter {} is at "
                  "iteration {} but its 'd' or 'prev_flat_grad' buffer is missing", index, state.step);

@@ -217,9 +217,8 @@ void Optimizer::load_state_dict(const TensorFile& saved) {
 void Optimizer::check_loaded_state(std::size_t index, const Tensor& param, const ParamState& state) const {
   for (const auto& [buffer, tensor] : state.buffers)
     TAPEGRAD_CHECK(tensor.shape() == param.shape(), "load_state_dict: the saved {} state '{}' of parameter {} has "
-                   "shape {}, but the parameter has shape {}; the state was saved for other parameters. Load the "
-                   "state saved with this model, or start the optimizer afresh", name(), buffer, index,
-                   tensor.shape(), param.shape());
+                   "shape {}, but the parameter has shape {}; {}", name(), buffer, index, tensor.shape(), param.shape(),
+                   kOtherParametersAdvice);
 }
 
 void Optimizer::save(const std::filesystem::path& path) const {

@@ -130,8 +130,12 @@ class Optimizer {
   // changing anything.
   virtual void load_group_options(const std::vector<FlatOptions>& options) = 0;
   // Refuses a loaded state its steps could not use. By default every buffer is shaped like its
-  // parameter, as in the element-wise optimizers.
+  // parameter, as in the element-wise optimizers. Refusals of buffers shaped for other parameters
+  // end with kOtherParametersAdvice.
   virtual void check_loaded_state(std::size_t index, const Tensor& param, const ParamState& state) const;
+
+  static constexpr const char* kOtherParametersAdvice =
+      "the state was saved for other parameters. Load the state saved with this model, or start the optimizer afresh";
 
  private:
   std::unordered_map<const TensorImpl*, ParamState> state_;
