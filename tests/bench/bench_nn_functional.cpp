@@ -17,7 +17,9 @@ Conv2dParams padded(std::int64_t padding) {
 }
 
 // Forward + backward of one conv layer; the first layer's input is data (no gradient), the
-// second's comes from the layer below (gradient needed).
+// second's comes from the layer below (gradient needed). The output's gradient is a tensor of
+// its own, as a layer above would send: a sum's gradient would be one broadcast value, which the
+// backward first copies out to the output's shape, and that copy would be timed too.
 void conv_layer(benchmark::State& state, std::int64_t in_channels, std::int64_t out_channels, std::int64_t size,
                 bool input_grad) {
   const std::int64_t batch = state.range(0);
@@ -26,8 +28,9 @@ void conv_layer(benchmark::State& state, std::int64_t in_channels, std::int64_t 
   if (input_grad) x.requires_grad_();
   Tensor w = mul(randn({out_channels, in_channels, 5, 5}, generator), 0.1).requires_grad_();
   Tensor b = zeros({out_channels}).requires_grad_();
+  const Tensor grad_output = randn({batch, out_channels, size, size}, generator);
   for (auto _ : state) {
-    conv2d(x, w, b, padded(2)).sum().backward();
+    conv2d(x, w, b, padded(2)).backward(grad_output);
     benchmark::DoNotOptimize(w.grad());
     w.set_grad({});
     b.set_grad({});
