@@ -179,8 +179,13 @@ class Engine {
       // Nobody else sees this buffer: summing in place saves an allocation. Gradients of one
       // dtype and device (the rule) go straight to the kernel, skipping add_'s checks.
       if (pending.dtype() == grad.dtype() && pending.device() == grad.device()) {
-        const kernels::TensorDesc sum = pending.desc();
-        detail::backend_of(pending).binary(kernels::BinaryOp::Add, sum, grad.desc(), sum, 1);
+        kernels::Backend& backend = detail::backend_of(pending);
+        void* sum = pending.impl().data();
+        if (grad.is_contiguous())
+          backend.binary_contiguous(kernels::BinaryOp::Add, grad.dtype(), sum, grad.impl().data(), sum, grad.numel(),
+                                    1);
+        else
+          backend.binary(kernels::BinaryOp::Add, pending.desc(), grad.desc(), pending.desc(), 1);
       } else {
         pending.add_(grad);
       }

@@ -79,6 +79,10 @@ struct TensorImpl {
 
   TensorImpl() = default;
   TensorImpl(const TensorImpl&) = delete;
+  // Element [0, ..., 0] of this view.
+  void* data() const {
+    return static_cast<char*>(storage->data()) + offset * static_cast<std::int64_t>(dtype_size(dtype));
+  }
   ~TensorImpl();  // releases grad_fn without recursing down long chains
 };
 
@@ -121,8 +125,7 @@ class Tensor {
   // The kernel view of this tensor: every op builds two or three per call, so it stays inline.
   kernels::TensorDesc desc() const {
     const TensorImpl& t = impl();
-    return {static_cast<char*>(t.storage->data()) + t.offset * static_cast<std::int64_t>(dtype_size(t.dtype)),
-            t.shape, t.strides, t.dtype};
+    return {t.data(), t.shape, t.strides, t.dtype};
   }
 
   // Raw access (CPU tensors). data_ptr points at element [0, ..., 0] of this view.

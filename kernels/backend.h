@@ -32,6 +32,11 @@ struct TensorDesc {
   template <class T> T* ptr() const { return static_cast<T*>(data); }
 };
 
+// `count` contiguous elements as a 1-D tensor.
+inline TensorDesc flat_desc(const void* data, std::int64_t count, DType dtype) {
+  return {const_cast<void*>(data), {count}, {1}, dtype};
+}
+
 // reduce_sum's output as a tensor of its own: `out` comes with the input's shape and stride 0
 // over the summed dims; this is the same memory with those dims of extent 1. It differs from
 // `out` in what it holds when a summed dim has extent 0: the input is empty, the sums are not.
@@ -103,6 +108,18 @@ class Backend {
   // other ops ignore it.
   virtual void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out,
                       double alpha) = 0;
+  // The same ops on operands that are all `count` contiguous elements of one dtype, the common
+  // case of operands of one shape. Describing them takes only their addresses: building the
+  // strided descriptions costs more than a small tensor's arithmetic. A backend without a faster
+  // way runs them as 1-D tensors.
+  virtual void unary_contiguous(UnaryOp op, DType dtype, const void* in, void* out, std::int64_t count,
+                                const UnaryScalars& scalars) {
+    unary(op, flat_desc(in, count, dtype), flat_desc(out, count, dtype), scalars);
+  }
+  virtual void binary_contiguous(BinaryOp op, DType dtype, const void* a, const void* b, void* out,
+                                 std::int64_t count, double alpha) {
+    binary(op, flat_desc(a, count, dtype), flat_desc(b, count, dtype), flat_desc(out, count, dtype), alpha);
+  }
   virtual void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
                      const TensorDesc& out) = 0;
   // out += value * a * b, or value * a / b (the fused update of optimizers).

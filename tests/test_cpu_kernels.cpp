@@ -1,7 +1,8 @@
 // The CPU backend's own machinery: the thread pool (every index once, errors, nesting, callers
 // on several threads), the thread cap, the caching allocator behind CPU tensors, the per-image
 // convolution kernels against the backend's generic im2col + gemm reference, the 2x2 max-pool
-// fast path against the general kernel, and results that do not depend on the thread count.
+// fast path against the general kernel, the contiguous elementwise forms against the strided
+// kernels, and results that do not depend on the thread count.
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -418,6 +419,72 @@ TEST(CpuMaxPool, TheFusedReluAgreesBitForBitWithThePoolingAndReluKernels) {
                                                       generic_grad.desc());
       EXPECT_TRUE(testing::identical(fused_grad, generic_grad));
     }
+}
+
+#define TAPEGRAD_UNARY_VALUE(name, expr) kernels::UnaryOp::name,
+#define TAPEGRAD_BINARY_VALUE(name, expr) kernels::BinaryOp::name,
+constexpr kernels::UnaryOp kUnaryOps[] = {TAPEGRAD_UNARY_OPS(TAPEGRAD_UNARY_VALUE)};
+constexpr kernels::BinaryOp kBinaryOps[] = {TAPEGRAD_BINARY_OPS(TAPEGRAD_BINARY_VALUE)};
+#undef TAPEGRAD_UNARY_VALUE
+#undef TAPEGRAD_BINARY_VALUE
+
+// Equal elements, NaN where the other is NaN, and zeros of the same sign.
+void expect_same_values(const Tensor& actual, const Tensor& expected, const std::string& what) {
+  const std::vector<double> x = actual.to(kFloat64).to_vector<double>(), y = expected.to(kFloat64).to_vector<double>();
+  ASSERT_EQ(x.size(), y.size()) << what;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    EXPECT_TRUE((std::isnan(x[i]) && std::isnan(y[i])) || (x[i] == y[i] && std::signbit(x[i]) == std::signbit(y[i])))
+        << what << ", element " << i << ": " << x[i] << " against " << y[i];
+}
+
+// The contiguous forms of the elementwise kernels (a single element computed on the spot, longer
+// arrays run as 1-D tensors) give what the strided kernels give, for every op, on single elements
+// and on an array, with signed zeros, NaN and infinities among the values.
+TEST(CpuElementwise, TheContiguousFormsAgreeWithTheStridedKernelsOnEveryOp) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  const std::vector<double> a_values{-2.5, -0.0, 0.0, 0.5, 1.0, 3.0, NAN, INFINITY, -INFINITY, 7.25};
+  const std::vector<double> b_values{1.5, 0.0, -0.0, -0.5, 2.0, 3.0, 1.0, NAN, -INFINITY, -2.0};
+  kernels::UnaryScalars scalars = kernels::UnaryScalars::operand(0.75);
+  scalars.low = -1;
+  scalars.high = 2;
+  const auto check = [&](const Tensor& a, const Tensor& b, const std::string& what) {
+    const std::int64_t count = a.numel();
+    for (const kernels::UnaryOp op : kUnaryOps) {
+      Tensor strided = empty_like(a), contiguous = empty_like(a);
+      cpu.unary(op, a.desc(), strided.desc(), scalars);
+      cpu.unary_contiguous(op, a.dtype(), a.desc().data, contiguous.desc().data, count, scalars);
+      expect_same_values(contiguous, strided, fmt::format("unary op {} on {}", static_cast<int>(op), what));
+    }
+    for (const kernels::BinaryOp op : kBinaryOps) {
+      Tensor strided = empty_like(a), contiguous = empty_like(a);
+      cpu.binary(op, a.desc(), b.desc(), strided.desc(), 0.5);
+      cpu.binary_contiguous(op, a.dtype(), a.desc().data, b.desc().data, contiguous.desc().data, count, 0.5);
+      expect_same_values(contiguous, strided, fmt::format("binary op {} on {}", static_cast<int>(op), what));
+    }
+  };
+  for (const DType dtype : {kFloat32, kFloat64}) {
+    check(from_vector(a_values, std::nullopt, dtype), from_vector(b_values, std::nullopt, dtype),
+          fmt::format("{} arrays", dtype));
+    for (std::size_t i = 0; i < a_values.size(); ++i)
+      check(full({}, a_values[i], dtype), full({}, b_values[i], dtype),
+            fmt::format("{} single elements {} and {}", dtype, a_values[i], b_values[i]));
+  }
+}
+
+// Integers compute in their own type, and bool operands take the strided form, which compares.
+TEST(CpuElementwise, TheContiguousFormsKeepIntegersAndBoolsToTheirRules) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  const Tensor a = full({}, 7.0, kInt64), b = full({}, 2.0, kInt64);
+  Tensor out = empty({}, kInt64);
+  cpu.binary_contiguous(kernels::BinaryOp::Div, kInt64, a.desc().data, b.desc().data, out.desc().data, 1, 1);
+  EXPECT_EQ(out.item<std::int64_t>(), 3);
+  const Tensor yes = full({}, 1.0, kBool), no = full({}, 0.0, kBool);
+  Tensor compared = empty({}, kBool);
+  cpu.binary_contiguous(kernels::BinaryOp::Ne, kBool, yes.desc().data, no.desc().data, compared.desc().data, 1, 1);
+  EXPECT_TRUE(compared.item<bool>());
+  EXPECT_THROW(cpu.binary_contiguous(kernels::BinaryOp::Add, kBool, yes.desc().data, no.desc().data,
+                                     compared.desc().data, 1, 1),
+               Error);
 }
 
 // Large enough to run on several threads, with indices repeating along the scattered dim.

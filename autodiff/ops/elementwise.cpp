@@ -97,7 +97,10 @@ PromotedPair promoted(const char* name, const Tensor& a, const Tensor& b) {
 
 Tensor unary_forward(UnaryOp op, const Tensor& a, const UnaryScalars& scalars = {}) {
   Tensor out = empty(a.shape(), options_of(a));
-  backend_of(a).unary(op, a.desc(), out.desc(), scalars);
+  if (a.is_contiguous())
+    backend_of(a).unary_contiguous(op, a.dtype(), a.impl().data(), out.impl().data(), out.numel(), scalars);
+  else
+    backend_of(a).unary(op, a.desc(), out.desc(), scalars);
   return out;
 }
 
@@ -114,8 +117,15 @@ Tensor scalar_forward(UnaryOp op, const char* name, const Tensor& a, double scal
 Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b, double alpha = 1,
                       std::optional<DType> out_dtype = std::nullopt) {
   check_compatible(name, a, b);
+  const DType dtype = out_dtype.value_or(a.dtype());
+  if (a.shape() == b.shape() && dtype == a.dtype() && a.is_contiguous() && b.is_contiguous()) {
+    Tensor out = empty(a.shape(), options_of(a));
+    backend_of(a).binary_contiguous(op, dtype, a.impl().data(), b.impl().data(), out.impl().data(), out.numel(),
+                                    alpha);
+    return out;
+  }
   const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = empty(shape, options_of(a).with_dtype(out_dtype.value_or(a.dtype())));
+  Tensor out = empty(shape, options_of(a).with_dtype(dtype));
   backend_of(a).binary(op, broadcast_desc(a, shape), broadcast_desc(b, shape), out.desc(), alpha);
   return out;
 }

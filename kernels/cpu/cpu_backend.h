@@ -29,6 +29,10 @@ class CpuBackend final : public Backend {
 
   void unary(UnaryOp op, const TensorDesc& in, const TensorDesc& out, const UnaryScalars& scalars) override;
   void binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out, double alpha) override;
+  void unary_contiguous(UnaryOp op, DType dtype, const void* in, void* out, std::int64_t count,
+                        const UnaryScalars& scalars) override;
+  void binary_contiguous(BinaryOp op, DType dtype, const void* a, const void* b, void* out, std::int64_t count,
+                         double alpha) override;
   void where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b, const TensorDesc& out) override;
   void addcmul(const TensorDesc& a, const TensorDesc& b, double value, AddedTerm term, const TensorDesc& out) override;
 

@@ -104,6 +104,28 @@ void CpuBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, c
   });
 }
 
+// A single element is computed on the spot; longer arrays (and bool results, which the strided
+// form treats as comparisons) take the strided loop, which splits them across threads.
+void CpuBackend::unary_contiguous(UnaryOp op, DType dtype, const void* in, void* out, std::int64_t count,
+                                  const UnaryScalars& scalars) {
+  if (count != 1 || dtype == DType::Bool) return Backend::unary_contiguous(op, dtype, in, out, count, scalars);
+  dispatch_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    dispatch_unary(op, scalars, [&](auto f) { *static_cast<T*>(out) = static_cast<T>(f(*static_cast<const T*>(in))); });
+  });
+}
+
+void CpuBackend::binary_contiguous(BinaryOp op, DType dtype, const void* a, const void* b, void* out,
+                                   std::int64_t count, double alpha) {
+  if (count != 1 || dtype == DType::Bool) return Backend::binary_contiguous(op, dtype, a, b, out, count, alpha);
+  dispatch_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    dispatch_binary(op, alpha, [&](auto f) {
+      *static_cast<T*>(out) = static_cast<T>(f(*static_cast<const T*>(a), *static_cast<const T*>(b)));
+    });
+  });
+}
+
 // The condition is bool (the autodiff layer refuses other masks, as torch); the values may be of
 // any dtype, since where only moves them.
 void CpuBackend::where(const TensorDesc& condition, const TensorDesc& a, const TensorDesc& b,
