@@ -104,25 +104,41 @@ void CpuBackend::binary(BinaryOp op, const TensorDesc& a, const TensorDesc& b, c
   });
 }
 
-// A single element is computed on the spot; longer arrays (and bool results, which the strided
-// form treats as comparisons) take the strided loop, which splits them across threads.
+// Work for one thread runs here, straight on the addresses, a scalar apart from the loop (whose
+// vectorized set-up costs more than its one element); larger arrays (and bool results, which the
+// strided form treats as comparisons) take the strided loop, which splits them across threads.
 void CpuBackend::unary_contiguous(UnaryOp op, DType dtype, const void* in, void* out, std::int64_t count,
                                   const UnaryScalars& scalars) {
-  if (count != 1 || dtype == DType::Bool) return Backend::unary_contiguous(op, dtype, in, out, count, scalars);
+  if (dtype == DType::Bool || worth_parallel(count))
+    return Backend::unary_contiguous(op, dtype, in, out, count, scalars);
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    dispatch_unary(op, scalars, [&](auto f) { *static_cast<T*>(out) = static_cast<T>(f(*static_cast<const T*>(in))); });
+    const T* x = static_cast<const T*>(in);
+    T* y = static_cast<T*>(out);
+    if (count == 1)
+      dispatch_unary(op, scalars, [&](auto f) { *y = static_cast<T>(f(*x)); });
+    else
+      dispatch_unary(op, scalars, [&](auto f) {
+        for (std::int64_t i = 0; i < count; ++i) y[i] = static_cast<T>(f(x[i]));
+      });
   });
 }
 
 void CpuBackend::binary_contiguous(BinaryOp op, DType dtype, const void* a, const void* b, void* out,
                                    std::int64_t count, double alpha) {
-  if (count != 1 || dtype == DType::Bool) return Backend::binary_contiguous(op, dtype, a, b, out, count, alpha);
+  if (dtype == DType::Bool || worth_parallel(count))
+    return Backend::binary_contiguous(op, dtype, a, b, out, count, alpha);
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    dispatch_binary(op, alpha, [&](auto f) {
-      *static_cast<T*>(out) = static_cast<T>(f(*static_cast<const T*>(a), *static_cast<const T*>(b)));
-    });
+    const T* x = static_cast<const T*>(a);
+    const T* y = static_cast<const T*>(b);
+    T* z = static_cast<T*>(out);
+    if (count == 1)
+      dispatch_binary(op, alpha, [&](auto f) { *z = static_cast<T>(f(*x, *y)); });
+    else
+      dispatch_binary(op, alpha, [&](auto f) {
+        for (std::int64_t i = 0; i < count; ++i) z[i] = static_cast<T>(f(x[i], y[i]));
+      });
   });
 }
 
