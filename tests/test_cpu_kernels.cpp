@@ -437,9 +437,10 @@ void expect_same_values(const Tensor& actual, const Tensor& expected, const std:
         << what << ", element " << i << ": " << x[i] << " against " << y[i];
 }
 
-// The contiguous forms of the elementwise kernels (a single element computed on the spot, longer
-// arrays run as 1-D tensors) give what the strided kernels give, for every op, on single elements
-// and on an array, with signed zeros, NaN and infinities among the values.
+// The contiguous forms of the elementwise kernels (a single element computed on the spot, an
+// array for one thread looped over on its addresses) give what the strided kernels give, for
+// every op, on single elements and on an array, with signed zeros, NaN and infinities among the
+// values.
 TEST(CpuElementwise, TheContiguousFormsAgreeWithTheStridedKernelsOnEveryOp) {
   kernels::Backend& cpu = kernels::backend_for(Device::cpu());
   const std::vector<double> a_values{-2.5, -0.0, 0.0, 0.5, 1.0, 3.0, NAN, INFINITY, -INFINITY, 7.25};
@@ -469,6 +470,21 @@ TEST(CpuElementwise, TheContiguousFormsAgreeWithTheStridedKernelsOnEveryOp) {
       check(full({}, a_values[i], dtype), full({}, b_values[i], dtype),
             fmt::format("{} single elements {} and {}", dtype, a_values[i], b_values[i]));
   }
+}
+
+// Arrays worth splitting across threads take the strided form, and get its results.
+TEST(CpuElementwise, TheContiguousFormsOfLargeArraysAgreeWithTheStridedKernels) {
+  kernels::Backend& cpu = kernels::backend_for(Device::cpu());
+  Generator g(5);
+  const Tensor a = randn({1 << 20}, g, kFloat64), b = randn({1 << 20}, g, kFloat64);
+  Tensor strided = empty_like(a), contiguous = empty_like(a);
+  cpu.binary(kernels::BinaryOp::Sub, a.desc(), b.desc(), strided.desc(), 0.5);
+  cpu.binary_contiguous(kernels::BinaryOp::Sub, kFloat64, a.desc().data, b.desc().data, contiguous.desc().data,
+                        a.numel(), 0.5);
+  EXPECT_EQ(contiguous.to_vector<double>(), strided.to_vector<double>());
+  cpu.unary(kernels::UnaryOp::Exp, a.desc(), strided.desc(), {});
+  cpu.unary_contiguous(kernels::UnaryOp::Exp, kFloat64, a.desc().data, contiguous.desc().data, a.numel(), {});
+  EXPECT_EQ(contiguous.to_vector<double>(), strided.to_vector<double>());
 }
 
 // Integers compute in their own type, and bool operands take the strided form, which compares.
