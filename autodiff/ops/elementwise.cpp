@@ -130,10 +130,12 @@ Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tens
   return out;
 }
 
-// The gradient of a * a: 2 g a, in one kernel unless the backward itself is recorded.
-Tensor square_grad(const Tensor& grad, const Tensor& a) {
-  if (GradMode::is_enabled() || grad.dtype() != a.dtype()) return mul(mul(grad, a), 2.0);
-  return binary_forward(BinaryOp::Mul, "mul", grad, a, 2.0);
+// scale * grad * factor, a product's gradient: one kernel, without mul's promotion and recording,
+// unless the backward itself is recorded or the dtypes differ.
+Tensor scaled_product(const Tensor& grad, const Tensor& factor, double scale = 1) {
+  if (GradMode::is_enabled() || grad.dtype() != factor.dtype())
+    return scale == 1 ? mul(grad, factor) : mul(mul(grad, factor), scale);
+  return binary_forward(BinaryOp::Mul, "mul", grad, factor, scale);
 }
 
 // A float-only unary op.
@@ -217,11 +219,11 @@ Tensor mul(const Tensor& first, const Tensor& second) {
            [sa = SavedTensor::input(a), sb = SavedTensor::input(b)](BackwardContext& ctx) {
              const Tensor &a = ctx.unpack(sa), &b = ctx.unpack(sb);
              if (a.is_same(b)) {  // a square: one product, 2 g a, instead of two summed
-               if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, square_grad(ctx.grad(), a));
+               if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, scaled_product(ctx.grad(), a, 2.0));
                return;
              }
-             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(mul(ctx.grad(), b), a.shape()));
-             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), a), b.shape()));
+             if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(scaled_product(ctx.grad(), b), a.shape()));
+             if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(scaled_product(ctx.grad(), a), b.shape()));
            });
   return out;
 }
