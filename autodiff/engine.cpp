@@ -184,8 +184,10 @@ class Engine {
         if (grad.is_contiguous())
           backend.binary_contiguous(kernels::BinaryOp::Add, grad.dtype(), sum, grad.impl().data(), sum, grad.numel(),
                                     1);
-        else
-          backend.binary(kernels::BinaryOp::Add, pending.desc(), grad.desc(), pending.desc(), 1);
+        else {
+          const kernels::TensorDesc sum_desc = pending.desc();
+          backend.binary(kernels::BinaryOp::Add, sum_desc, grad.desc(), sum_desc, 1);
+        }
       } else {
         pending.add_(grad);
       }

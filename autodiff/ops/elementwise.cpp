@@ -118,13 +118,14 @@ Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tens
                       std::optional<DType> out_dtype = std::nullopt) {
   check_compatible(name, a, b);
   const DType dtype = out_dtype.value_or(a.dtype());
-  if (a.shape() == b.shape() && dtype == a.dtype() && a.is_contiguous() && b.is_contiguous()) {
+  const bool same_shape = a.shape() == b.shape();
+  if (same_shape && dtype == a.dtype() && a.is_contiguous() && b.is_contiguous()) {
     Tensor out = empty(a.shape(), options_of(a));
     backend_of(a).binary_contiguous(op, dtype, a.impl().data(), b.impl().data(), out.impl().data(), out.numel(),
                                     alpha);
     return out;
   }
-  const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
+  const Shape shape = same_shape ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = empty(shape, options_of(a).with_dtype(dtype));
   backend_of(a).binary(op, broadcast_desc(a, shape), broadcast_desc(b, shape), out.desc(), alpha);
   return out;
