@@ -92,6 +92,20 @@ TEST(Elementwise, BinaryGradientsReduceOverBroadcastDims) {
   expect_values(gradient(sub(a, b, 2.5), b), {-7.5, -7.5, -7.5, -7.5});
 }
 
+TEST(Elementwise, SumsOfOneShapePassTheGradientScaledByAlpha) {
+  // Operands of one shape take the node that keeps no shapes: a gets the gradient as it is, b
+  // alpha times it (-alpha for sub; sub with alpha -1 passes it unscaled).
+  const Tensor a = leaf({1, 2, 3}, Shape{3}), b = leaf({4, 5, 6}, Shape{3});
+  const Tensor weights = f64({1, 2, 3});  // distinct per element, so a misplaced gradient shows
+  const auto weighted = [&](const Tensor& y, const Tensor& x) { return grad({sum(y * weights)}, {x})[0]; };
+  expect_values(weighted(add(a, b, 2), a), {1, 2, 3});
+  expect_values(weighted(add(a, b, 2), b), {2, 4, 6});
+  expect_values(weighted(sub(a, b, 0.5), a), {1, 2, 3});
+  expect_values(weighted(sub(a, b, 0.5), b), {-0.5, -1, -1.5});
+  expect_values(weighted(sub(a, b, -1), b), {1, 2, 3});
+  expect_values(weighted(a - b, b), {-1, -2, -3});
+}
+
 TEST(Elementwise, SquareOfAnIntermediateHasDerivativeTwiceTheProduct) {
   // t * t with t computed (not a leaf) takes mul's single-product path: d(t^2)/dt = 2 t.
   const Tensor x = input({2, 3}, 41);

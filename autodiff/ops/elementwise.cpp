@@ -189,26 +189,40 @@ DType result_type(const Tensor& a, double b) {
 
 // ---- binary arithmetic ----
 
+namespace {
+
+Tensor scaled(const Tensor& grad, double scale) { return scale == 1 ? grad : mul(grad, scale); }
+
+// The node of a + scale * b (add; sub with scale -alpha): the gradient goes to a as it is and to b
+// scaled, each summed over the dims broadcasting expanded. Operands of one shape (the common case)
+// need no reduction, and their node keeps no shapes.
+void record_sum(const char* name, Tensor& out, const Tensor& a, const Tensor& b, double scale) {
+  if (a.shape() == b.shape()) {
+    record(name, out, {a, b}, [scale](BackwardContext& ctx) {
+      if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, ctx.grad());
+      if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, scaled(ctx.grad(), scale));
+    });
+    return;
+  }
+  record(name, out, {a, b}, [sa = a.shape(), sb = b.shape(), scale](BackwardContext& ctx) {
+    if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(ctx.grad(), sa));
+    if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(scaled(ctx.grad(), scale), sb));
+  });
+}
+
+}  // namespace
+
 Tensor add(const Tensor& first, const Tensor& second, double alpha) {
   const auto& [a, b] = promoted("add", first, second);
   Tensor out = binary_forward(BinaryOp::Add, "add", a, b, alpha);
-  if (should_record(a, b))
-    record("add", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
-      if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(ctx.grad(), sa));
-      if (ctx.needs_input_grad(1))
-        ctx.set_input_grad(1, reduce_grad(alpha == 1 ? ctx.grad() : mul(ctx.grad(), alpha), sb));
-    });
+  if (should_record(a, b)) record_sum("add", out, a, b, alpha);
   return out;
 }
 
 Tensor sub(const Tensor& first, const Tensor& second, double alpha) {
   const auto& [a, b] = promoted("sub", first, second);
   Tensor out = binary_forward(BinaryOp::Sub, "sub", a, b, alpha);
-  if (should_record(a, b))
-    record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape(), alpha](BackwardContext& ctx) {
-      if (ctx.needs_input_grad(0)) ctx.set_input_grad(0, reduce_grad(ctx.grad(), sa));
-      if (ctx.needs_input_grad(1)) ctx.set_input_grad(1, reduce_grad(mul(ctx.grad(), -alpha), sb));
-    });
+  if (should_record(a, b)) record_sum("sub", out, a, b, -alpha);
   return out;
 }
 
