@@ -131,11 +131,13 @@ Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tens
   return out;
 }
 
+// scale * grad, without a multiplication when the scale is 1.
+Tensor scaled(const Tensor& grad, double scale) { return scale == 1 ? grad : mul(grad, scale); }
+
 // scale * grad * factor, a product's gradient: one kernel, without mul's promotion and recording,
 // unless the backward itself is recorded or the dtypes differ.
 Tensor scaled_product(const Tensor& grad, const Tensor& factor, double scale = 1) {
-  if (GradMode::is_enabled() || grad.dtype() != factor.dtype())
-    return scale == 1 ? mul(grad, factor) : mul(mul(grad, factor), scale);
+  if (GradMode::is_enabled() || grad.dtype() != factor.dtype()) return scaled(mul(grad, factor), scale);
   return binary_forward(BinaryOp::Mul, "mul", grad, factor, scale);
 }
 
@@ -190,8 +192,6 @@ DType result_type(const Tensor& a, double b) {
 // ---- binary arithmetic ----
 
 namespace {
-
-Tensor scaled(const Tensor& grad, double scale) { return scale == 1 ? grad : mul(grad, scale); }
 
 // The node of a + scale * b (add; sub with scale -alpha): the gradient goes to a as it is and to b
 // scaled, each summed over the dims broadcasting expanded. Operands of one shape (the common case)
