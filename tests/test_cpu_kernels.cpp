@@ -1,11 +1,13 @@
-// The CPU backend's own machinery: the thread pool (every index once, errors, nesting, callers
-// on several threads), the thread cap, the caching allocator behind CPU tensors, the per-image
-// convolution kernels against the backend's generic im2col + gemm reference, the 2x2 max-pool
+// The CPU backend's own machinery: the thread pool (every index once, errors, nesting, each
+// thread's own share first, callers on several threads), the thread cap, the caching allocator
+// behind CPU tensors, the per-image convolution kernels against the backend's generic im2col + gemm reference, the 2x2 max-pool
 // fast path against the general kernel, the contiguous elementwise forms against the strided
 // kernels, and results that do not depend on the thread count.
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -39,6 +41,30 @@ std::vector<int> visit_counts(std::int64_t n, std::int64_t chunks, int threads) 
   std::vector<int> result;
   for (auto& count : counts) result.push_back(count.load());
   return result;
+}
+
+TEST(ThreadPool, EachThreadRunsItsOwnShareFirstThenTakesFromTheBackOfAnother) {
+  // Four chunks on two threads: 0-1 are the caller's share, 2-3 the worker's. The caller's
+  // first chunk holds it until the worker has run three, so the worker's order shows where it
+  // started (its own front) and where it took the rest (the back of the caller's share). The
+  // first test here, so this is the process's first region: the worker made for it must join it.
+  const std::thread::id caller = std::this_thread::get_id();
+  std::mutex mutex;
+  std::vector<std::int64_t> caller_order, worker_order;
+  std::atomic<int> worker_chunks{0};
+  run_parallel(4, 4, 2, [&](std::int64_t begin, std::int64_t) {
+    const bool on_caller = std::this_thread::get_id() == caller;
+    {
+      std::lock_guard lock(mutex);
+      (on_caller ? caller_order : worker_order).push_back(begin);
+    }
+    if (!on_caller) worker_chunks.fetch_add(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (on_caller && worker_chunks.load() < 3 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+  });
+  EXPECT_EQ(caller_order, std::vector<std::int64_t>({0}));
+  EXPECT_EQ(worker_order, std::vector<std::int64_t>({2, 3, 1}));
 }
 
 TEST(ThreadPool, EveryIndexRunsExactlyOnce) {

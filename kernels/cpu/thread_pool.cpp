@@ -1,6 +1,7 @@
 #include <tapegrad/kernels/cpu/thread_pool.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -29,25 +30,73 @@ constexpr auto kIdleWait = std::chrono::milliseconds(1);
 // How long the caller polls for chunks still running on workers before it sleeps.
 constexpr int kFinishSpins = 20000;
 
+// Shares pack a chunk range into 32-bit halves.
+constexpr std::int64_t kMaxChunks = 0x7FFFFFFF;
+
 thread_local bool in_region = false;
+
+// A region's chunks are dealt out in contiguous shares, one per thread (its slot), and each
+// thread runs its own share from the front. Consecutive regions of a training step split the
+// batch the same way, so a thread mostly reads the images it wrote itself: on a virtual
+// machine whose cores share no cache, data written by the other core reads 2-3x slower (a 3 MB
+// buffer: 156 us against 62 us). A thread that runs out of its share takes chunks from the back
+// of another's, so a parked or late thread delays nothing: its share goes to the others.
+class Shares {
+ public:
+  static constexpr int kMaxSlots = 64;  // threads beyond this share slots
+
+  Shares(std::int64_t chunks, int threads) : slots_(std::clamp(threads, 1, kMaxSlots)) {
+    for (int s = 0; s < slots_; ++s) ranges_[s].store(pack(s * chunks / slots_, (s + 1) * chunks / slots_));
+  }
+
+  static int slot_of(int thread) { return thread % kMaxSlots; }
+
+  // The next chunk for the thread in `slot`: the front of its own share, else the back of
+  // another's; -1 when every chunk has been claimed.
+  std::int64_t claim(int slot) {
+    if (const std::int64_t c = take(slot, true); c >= 0) return c;
+    for (int k = 1; k < slots_; ++k)
+      if (const std::int64_t c = take((slot + k) % slots_, false); c >= 0) return c;
+    return -1;
+  }
+
+ private:
+  // [begin, end) of a share in one word, so that the owner and a thief claim without a lock.
+  static std::uint64_t pack(std::int64_t begin, std::int64_t end) {
+    return static_cast<std::uint64_t>(begin) << 32 | static_cast<std::uint64_t>(end);
+  }
+  std::int64_t take(int slot, bool front) {
+    std::atomic<std::uint64_t>& range = ranges_[slot];
+    std::uint64_t packed = range.load(std::memory_order_relaxed);
+    while (true) {
+      const auto begin = static_cast<std::int64_t>(packed >> 32), end = static_cast<std::int64_t>(packed & 0xFFFFFFFF);
+      if (begin >= end) return -1;
+      const std::uint64_t rest = front ? pack(begin + 1, end) : pack(begin, end - 1);
+      if (range.compare_exchange_weak(packed, rest, std::memory_order_relaxed)) return front ? begin : end - 1;
+    }
+  }
+
+  int slots_;
+  std::array<std::atomic<std::uint64_t>, kMaxSlots> ranges_;
+};
 
 struct Job {
   RangeFunction f;
   std::int64_t n, chunks;
-  int helpers_wanted;                    // workers that may join (threads - 1)
-  std::atomic<int> helpers_joined{0};
-  std::atomic<std::int64_t> next{0};     // the next chunk to claim
+  int helpers_wanted;                    // workers that join: the first threads - 1
+  Shares shares;
   std::atomic<std::int64_t> finished{0};  // chunks done
   std::mutex error_mutex;
   std::exception_ptr error;
 
-  Job(RangeFunction function, std::int64_t size, std::int64_t chunk_count, int helpers)
-      : f(function), n(size), chunks(chunk_count), helpers_wanted(helpers) {}
+  Job(RangeFunction function, std::int64_t size, std::int64_t chunk_count, int threads)
+      : f(function), n(size), chunks(chunk_count), helpers_wanted(threads - 1), shares(chunk_count, threads) {}
 
-  // Claims and runs chunks until none is left.
-  void work() {
-    for (std::int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < chunks;
-         c = next.fetch_add(1, std::memory_order_relaxed)) {
+  // Claims and runs chunks until none is left; `thread` is 0 for the caller, 1 + the index of
+  // a worker.
+  void work(int thread) {
+    const int slot = Shares::slot_of(thread);
+    for (std::int64_t c = shares.claim(slot); c >= 0; c = shares.claim(slot)) {
       try {
         f(c * n / chunks, (c + 1) * n / chunks);
       } catch (...) {
@@ -75,7 +124,7 @@ struct Job {
 // to one shared list rather than a thread's own.
 class BlockList {
  public:
-  static constexpr std::size_t kBlockSize = 512;
+  static constexpr std::size_t kBlockSize = 1024;
 
   static void* take() {
     {
@@ -143,10 +192,10 @@ class Pool {
     std::unique_lock region(region_mutex_, std::try_to_lock);
     if (!region.owns_lock()) return false;
     ensure_workers(threads - 1);
-    auto job = std::allocate_shared<Job>(RecycledBlocks<Job>(), f, n, chunks, threads - 1);
+    auto job = std::allocate_shared<Job>(RecycledBlocks<Job>(), f, n, chunks, threads);
     publish(job);
     in_region = true;
-    job->work();
+    job->work(0);
     job->wait_finished();
     in_region = false;
     publish(nullptr);  // workers that wake late find nothing, and the job's memory can go
@@ -155,8 +204,14 @@ class Pool {
   }
 
  private:
+  // Called before the region is published: a new worker starts from the epoch before it, so
+  // it joins this region however late its thread starts.
   void ensure_workers(int count) {
-    while (static_cast<int>(workers_.size()) < count) workers_.emplace_back([this] { worker_loop(); });
+    const std::uint32_t seen = epoch_.load(std::memory_order_acquire);
+    while (static_cast<int>(workers_.size()) < count) {
+      const int index = static_cast<int>(workers_.size());
+      workers_.emplace_back([this, index, seen] { worker_loop(index, seen); });
+    }
   }
 
   void publish(std::shared_ptr<Job> job) {
@@ -185,9 +240,8 @@ class Pool {
     return changed();
   }
 
-  void worker_loop() {
+  void worker_loop(int index, std::uint32_t seen) {
     in_region = true;  // regions started from inside a chunk run serially
-    std::uint32_t seen = epoch_.load(std::memory_order_acquire);
     while (true) {
       if (!wait_for_change(seen)) {
         sleeping_.fetch_add(1, std::memory_order_seq_cst);
@@ -201,7 +255,7 @@ class Pool {
         std::lock_guard lock(job_mutex_);
         job = job_;
       }
-      if (job && job->helpers_joined.fetch_add(1, std::memory_order_relaxed) < job->helpers_wanted) job->work();
+      if (job && index < job->helpers_wanted) job->work(1 + index);
     }
   }
 
@@ -220,7 +274,7 @@ bool inside_parallel_region() { return in_region; }
 
 void run_parallel(std::int64_t n, std::int64_t chunks, int threads, RangeFunction f) {
   if (n <= 0) return;
-  chunks = std::clamp<std::int64_t>(chunks, 1, n);
+  chunks = std::clamp<std::int64_t>(chunks, 1, std::min(n, kMaxChunks));
   if (threads <= 1 || chunks == 1 || in_region || !Pool::instance().try_run(n, chunks, threads, f)) {
     // Serial, but over the same chunks, so chunk-local results match the parallel run's.
     for (std::int64_t c = 0; c < chunks; ++c) f(c * n / chunks, (c + 1) * n / chunks);

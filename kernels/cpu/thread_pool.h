@@ -1,6 +1,7 @@
-// tapegrad's own CPU thread pool. A parallel region hands its range out in chunks that threads
-// claim one at a time, and the calling thread claims too: chunks nobody has started when the
-// caller runs out of work are simply taken by the caller, so a region never waits for a worker
+// tapegrad's own CPU thread pool. A parallel region deals its chunks out in contiguous shares,
+// one per thread, the calling thread's included; each thread claims the chunks of its share
+// one at a time, then takes unstarted ones from the back of another's. So chunks a late
+// worker has not started are simply taken by the caller, and a region never waits for a worker
 // the scheduler has parked (under contention) or that is still waking up. Idle workers spin
 // for a few microseconds, then sleep on a futex: they neither burn a core another process
 // wants nor oversubscribe it. One region runs at a time; a region started while another runs
@@ -32,9 +33,11 @@ class RangeFunction {
 };
 
 // Runs f over [0, n) in `chunks` contiguous chunks of as equal a size as possible, on up to
-// `threads` threads (the caller included). Which thread runs a chunk varies from run to run;
-// the chunks themselves depend only on n and `chunks`, so a kernel whose chunks write disjoint
-// outputs gives bit-identical results whatever the thread count or timing. The first exception
+// `threads` threads (the caller included); at most 2^31 - 1 chunks. Each thread first runs its
+// own contiguous share of the chunks (the caller the first share), then helps with the others'.
+// Which thread runs a chunk still varies from run to run; the chunks themselves depend only on
+// n and `chunks`, so a kernel whose chunks write disjoint outputs gives bit-identical results
+// whatever the thread count or timing. The first exception
 // a chunk throws is rethrown to the caller once every started chunk has finished.
 void run_parallel(std::int64_t n, std::int64_t chunks, int threads, RangeFunction f);
 
