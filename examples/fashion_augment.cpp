@@ -229,7 +229,9 @@ struct PassEvaluation {
 };
 
 PassEvaluation evaluate_clean(nn::Module& model, const StudyData& data, Device device) {
-  constexpr std::int64_t kBatch = 1000;
+  // Batches whose activations stay in the CPU's caches (the first convolution writes 50 KB per
+  // image): on 2 cores the clean evaluation of a B1 pass took 0.43 s at 128 images, 0.69 s at 1000.
+  constexpr std::int64_t kBatch = 128;
   return {.train = experiment::evaluate(model, *data.train, classification_loss, kBatch, device),
           .test = experiment::evaluate(model, *data.test, classification_loss, kBatch, device)};
 }

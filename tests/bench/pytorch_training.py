@@ -107,8 +107,8 @@ def train_epoch(model, optimizer, batches, loss_function):
 
 
 @torch.no_grad()
-def evaluate(model, images, labels, loss_function, prepare, batch_size=1000):
-    """evaluate(): eval mode, no recording, 1000 examples at a time."""
+def evaluate(model, images, labels, loss_function, prepare, batch_size):
+    """evaluate(): eval mode, no recording, batch_size examples at a time."""
     model.eval()
     loss_sum, correct = 0.0, 0
     for begin in range(0, images.shape[0], batch_size):
@@ -159,7 +159,7 @@ def run_mnist_mlp(args):
         trained = train_epoch(model, optimizer, shuffled_batches(), F.nll_loss)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        test = evaluate(model, test_images, test_labels, F.nll_loss, mlp_inputs)
+        test = evaluate(model, test_images, test_labels, F.nll_loss, mlp_inputs, 1000)
         eval_seconds = time.perf_counter() - start
         report(epoch, train_seconds, eval_seconds, trained, f"test loss {test[0]:.4f}  acc {test[1]:.4f}")
 
@@ -213,10 +213,10 @@ def run_cnn(args):
         start = time.perf_counter()
         trained = train_epoch(model, optimizer, sampled_batches(), F.cross_entropy)
         train_seconds = time.perf_counter() - start
-        # eval_seconds: evaluate_clean(), the whole training subsample then the test set, both clean.
+        # eval_seconds: evaluate_clean(), the whole training subsample then the test set, both clean, 128 at a time.
         start = time.perf_counter()
-        train_eval = evaluate(model, train_x, train_y, F.cross_entropy, lambda x: x)
-        test = evaluate(model, test_x, test_y, F.cross_entropy, lambda x: x)
+        train_eval = evaluate(model, train_x, train_y, F.cross_entropy, lambda x: x, 128)
+        test = evaluate(model, test_x, test_y, F.cross_entropy, lambda x: x, 128)
         eval_seconds = time.perf_counter() - start
         # The progress line reports the clean evaluation of the training set, as fashion_augment's does.
         report(epoch, train_seconds, eval_seconds, train_eval, f"test loss {test[0]:.4f}  acc {test[1]:.4f}")
