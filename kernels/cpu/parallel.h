@@ -19,11 +19,14 @@ namespace tapegrad::kernels::cpu {
 // two threads than on one (bench_nn: 263 us per MLP step against 227 us at 1 << 19).
 inline constexpr std::int64_t kParallelThreshold = 1 << 19;
 
-// Weights of a multiply-add against that unit. A product split across threads re-packs its
-// shared operand once per part, and its result lands in two cores' caches: the MNIST MLP's
-// products (6.4M multiply-adds) ran slower split than whole. Convolutions split by whole images,
-// each unfolded and multiplied in one core's cache, and gain from a second thread from a batch
-// of 16 of the B1 CNN on (bench_nn_functional: conv layers 1.3-1.5x faster at 8 than at 32).
+// Weights of a multiply-add against that unit. A product split across threads re-packs its shared
+// operand once per part, and its result lands in two cores' caches: the MNIST MLP's products (6.4M
+// multiply-adds) ran slower split than whole. Split, with its Adam update split to match (each core
+// then rewrites the weights it read), the MLP epoch took 0.80x the serial time in some runs
+// and 1.2-1.4x in others on a 2-core virtual machine whose cores write slowly into lines the other
+// holds; the serial epoch never varied. Convolutions split by whole images, each unfolded and
+// multiplied in one core's cache, and gain from a second thread from a batch of 16 of the B1 CNN on
+// (bench_nn_functional: conv layers 1.3-1.5x faster at 8 than at 32).
 inline constexpr std::int64_t kGemmMultiplyAddsPerUnit = 32;
 inline constexpr std::int64_t kConvMultiplyAddsPerUnit = 8;
 

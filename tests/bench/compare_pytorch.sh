@@ -354,5 +354,5 @@ skipped = "the first epoch of each run left out" if epochs > 1 else "one epoch p
 table("train", f"Training, seconds per epoch (median over the epochs of a run, {skipped}; then over {rounds} "
                f"round{'s' if rounds > 1 else ''})")
 table("eval", "Evaluation after each epoch, not in the table above (MLP: the test images; CNN: the training images, "
-              "then the test images; 1,000 at a time, no recording)")
+              "then the test images; no recording; the MLP 1,000 images at a time, the CNNs 128)")
 EOF
