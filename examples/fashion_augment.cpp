@@ -150,10 +150,7 @@ double vote_accuracy(nn::Module& model, const datasets::TensorDataset& test, con
   model.eval();
   const datasets::ModelFunction classify = [&](const Tensor& images) {
     std::vector<Tensor> scores;
-    for (std::int64_t first = 0; first < images.size(0); first += kEvalBatch) {
-      const std::int64_t size = std::min(kEvalBatch, images.size(0) - first);
-      scores.push_back(model(images.narrow(0, first, size).to(device)).cpu());
-    }
+    for (const Tensor& slice : split(images, kEvalBatch)) scores.push_back(model(slice.to(device)).cpu());
     return cat(scores, 0);
   };
   std::int64_t correct = 0;

@@ -37,8 +37,8 @@ class RangeFunction {
 // own contiguous share of the chunks (the caller the first share), then helps with the others'.
 // Which thread runs a chunk still varies from run to run; the chunks themselves depend only on
 // n and `chunks`, so a kernel whose chunks write disjoint outputs gives bit-identical results
-// whatever the thread count or timing. The first exception
-// a chunk throws is rethrown to the caller once every started chunk has finished.
+// whatever the thread count or timing. The first exception a chunk throws is rethrown to the
+// caller once every started chunk has finished.
 void run_parallel(std::int64_t n, std::int64_t chunks, int threads, RangeFunction f);
 
 // True on a pool worker, and on a caller while it runs a parallel region's chunks.
