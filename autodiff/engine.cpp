@@ -271,7 +271,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
       throw AutogradError(fmt::format("grad: input {} (shape {}) does not require grad; call requires_grad_() on it "
                                       "before computing the outputs",
                                       i, input.shape()));
-    std::shared_ptr<Node> node = input.is_leaf() ? input.impl().grad_accumulator : input.grad_fn();
+    const AutogradMeta* meta = input.impl().autograd.get();
+    std::shared_ptr<Node> node = !input.is_leaf() ? input.grad_fn() : meta ? meta->grad_accumulator : nullptr;
     if (node) captures.push_back({node.get(), i});
   }
   std::vector<Tensor> results(inputs.size());

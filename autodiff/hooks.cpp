@@ -53,11 +53,12 @@ std::shared_ptr<GradHooks> hooks_of(const Tensor& tensor) {
     impl.grad_fn->hooks_or_create();
     return impl.grad_fn->hooks();
   }
-  if (!impl.hooks) {
-    impl.hooks = std::make_shared<GradHooks>();
-    if (impl.grad_accumulator) impl.grad_accumulator->set_hooks(impl.hooks);
+  AutogradMeta& meta = impl.autograd_meta();
+  if (!meta.hooks) {
+    meta.hooks = std::make_shared<GradHooks>();
+    if (meta.grad_accumulator) meta.grad_accumulator->set_hooks(meta.hooks);
   }
-  return impl.hooks;
+  return meta.hooks;
 }
 
 }  // namespace

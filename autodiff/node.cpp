@@ -56,13 +56,14 @@ SavedTensor SavedTensor::input(const Tensor& tensor) {
   // set_data drops the alias; the comparison keeps any other change of the leaf's memory from
   // reaching a backward through a stale one.
   TensorImpl& leaf = tensor.impl();
-  if (!leaf.saved_alias || !describe_same_memory(*leaf.saved_alias, leaf)) {
+  std::shared_ptr<TensorImpl>& saved_alias = leaf.autograd_meta().saved_alias;
+  if (!saved_alias || !describe_same_memory(*saved_alias, leaf)) {
     Tensor alias = tensor.detach();
     alias.impl().requires_grad = true;
     alias.impl().grad_fn = gradient_edge(tensor);
-    leaf.saved_alias = alias.impl_ptr();
+    saved_alias = alias.impl_ptr();
   }
-  return SavedTensor(Tensor(leaf.saved_alias), tensor.version(), false);
+  return SavedTensor(Tensor(saved_alias), tensor.version(), false);
 }
 
 const Tensor& BackwardContext::unpack(const SavedTensor& saved) const {
@@ -120,12 +121,13 @@ Tensor owned_copy(const Tensor& grad) {
 }  // namespace
 
 void accumulate_grad(TensorImpl& tensor, const Tensor& grad) {
-  if (!tensor.grad) {
-    tensor.grad = std::make_unique<Tensor>(GradMode::is_enabled() ? grad : owned_copy(grad));
+  Tensor& sum = tensor.autograd_meta().grad;
+  if (!sum.defined()) {
+    sum = GradMode::is_enabled() ? grad : owned_copy(grad);
   } else if (GradMode::is_enabled()) {
-    *tensor.grad = add(*tensor.grad, grad);
+    sum = add(sum, grad);
   } else {
-    tensor.grad->add_(grad);
+    sum.add_(grad);
   }
 }
 
@@ -136,12 +138,13 @@ std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
       detail::refresh_view_history(tensor);
     return impl.grad_fn;
   }
-  if (!impl.grad_accumulator) {
-    impl.grad_accumulator =
+  AutogradMeta& meta = impl.autograd_meta();
+  if (!meta.grad_accumulator) {
+    meta.grad_accumulator =
         std::allocate_shared<AccumulateGrad>(kernels::PoolAllocator<AccumulateGrad>(), tensor.impl_ptr());
-    impl.grad_accumulator->set_hooks(impl.hooks);
+    meta.grad_accumulator->set_hooks(meta.hooks);
   }
-  return impl.grad_accumulator;
+  return meta.grad_accumulator;
 }
 
 }  // namespace tapegrad

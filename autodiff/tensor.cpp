@@ -18,6 +18,11 @@ void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
 
 TensorImpl::~TensorImpl() { release_node(std::move(grad_fn)); }
 
+AutogradMeta& TensorImpl::autograd_meta() {
+  if (autograd == nullptr) autograd = std::make_unique<AutogradMeta>();
+  return *autograd;
+}
+
 void Tensor::throw_undefined() {
   fail("operation on an undefined Tensor (default-constructed, or a gradient that was never computed); check "
        "defined() first");
@@ -82,19 +87,19 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
 
 Tensor Tensor::grad() const {
   const TensorImpl& t = impl();
-  return t.grad ? *t.grad : Tensor();
+  return t.autograd ? t.autograd->grad : Tensor();
 }
 
 void Tensor::set_grad(const Tensor& grad) const {
   TensorImpl& t = impl();
   if (!grad.defined()) {
-    t.grad.reset();
+    if (t.autograd) t.autograd->grad = Tensor();
     return;
   }
   TAPEGRAD_CHECK(grad.shape() == t.shape && grad.dtype() == t.dtype && grad.device() == device(),
                  "set_grad: gradient of shape {}, dtype {} on {} does not match the tensor's shape {}, dtype {} on {}",
                  grad.shape(), grad.dtype(), grad.device(), t.shape, t.dtype, device());
-  t.grad = std::make_unique<Tensor>(grad);
+  t.autograd_meta().grad = grad;
 }
 
 void Tensor::set_data(const Tensor& data) const {
@@ -108,9 +113,12 @@ void Tensor::set_data(const Tensor& data) const {
   t.strides = source.strides;
   t.offset = source.offset;
   t.dtype = source.dtype;
-  t.saved_alias.reset();  // it keeps the old memory alive; the next op that saves this leaf makes one anew
-  if (t.grad != nullptr && (t.grad->shape() != t.shape || t.grad->dtype() != t.dtype || t.grad->device() != device()))
-    t.grad.reset();  // a gradient for the old data no longer fits
+  if (t.autograd == nullptr) return;
+  AutogradMeta& meta = *t.autograd;
+  meta.saved_alias.reset();  // it keeps the old memory alive; the next op that saves this leaf makes one anew
+  const Tensor& grad = meta.grad;
+  if (grad.defined() && (grad.shape() != t.shape || grad.dtype() != t.dtype || grad.device() != device()))
+    meta.grad = Tensor();  // a gradient for the old data no longer fits
 }
 
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), storage_offset()); }

@@ -23,6 +23,7 @@ class Node;
 class Tensor;
 class Generator;
 struct GradHooks;
+struct AutogradMeta;
 
 // A gradient hook: sees the gradient computed for a tensor and may return a replacement (an
 // undefined Tensor keeps the gradient as it is).
@@ -63,27 +64,26 @@ struct TensorImpl {
   std::int64_t offset = 0;  // in elements
   DType dtype = DType::Float32;
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;          // the op that produced this tensor; null for leaves
-  // A leaf's gradient sink, made when an op first records the leaf and kept with it: it holds the
-  // leaf weakly, so no cycle forms, and every step of a training loop finds it instead of making one.
-  std::shared_ptr<Node> grad_accumulator;
-  // The alias of a leaf that nodes save in its place (see SavedTensor::input), kept while it still
-  // describes the leaf's memory, so the ops of a step share one instead of making their own.
-  std::shared_ptr<TensorImpl> saved_alias;
-  std::unique_ptr<Tensor> grad;           // a leaf's accumulated gradient (or a retained non-leaf's)
-  std::shared_ptr<GradHooks> hooks;       // a leaf's hooks, shared with its accumulator; null when none
+  std::shared_ptr<Node> grad_fn;  // the op that produced this tensor; null for leaves
+  // The gradient state of leaves (and of non-leaves that retain their gradient), made on first use:
+  // most tensors are outputs of ops, whose headers stay smaller for holding one null pointer.
+  std::unique_ptr<AutogradMeta> autograd;
   // The tensor whose memory a differentiable view op (select, narrow, view, ...) looked into, so an
   // in-place update of the view can rewrite the base's history. Weak: a view keeps no graph alive.
   std::weak_ptr<TensorImpl> view_base;
   std::uint32_t view_version = 0;  // the memory's version when the view's history was last set
 
-  TensorImpl() = default;
+  // Provided, not defaulted: a defaulted one would let allocate_shared value-initialize, zeroing
+  // all of the shape's and strides' unused slots on every op before the members are set.
+  TensorImpl() noexcept {}  // NOLINT(modernize-use-equals-default)
   TensorImpl(const TensorImpl&) = delete;
   // Element [0, ..., 0] of this view.
   void* data() const {
     return static_cast<char*>(storage->data()) + offset * static_cast<std::int64_t>(dtype_size(dtype));
   }
   ~TensorImpl();  // releases grad_fn without recursing down long chains
+
+  AutogradMeta& autograd_meta();  // this tensor's gradient state, made if it has none yet
 };
 
 // Result of max/min along a dim.
@@ -256,6 +256,17 @@ HookHandle Tensor::register_hook(Hook&& hook) const {
     return add_grad_hook(GradHook(std::forward<Hook>(hook)));
   }
 }
+
+struct AutogradMeta {
+  Tensor grad;  // a leaf's accumulated gradient (or a retained non-leaf's); undefined until a backward
+  // A leaf's gradient sink, made when an op first records the leaf and kept with it: it holds the
+  // leaf weakly, so no cycle forms, and every step of a training loop finds it instead of making one.
+  std::shared_ptr<Node> grad_accumulator;
+  // The alias of a leaf that nodes save in its place (see SavedTensor::input), kept while it still
+  // describes the leaf's memory, so the ops of a step share one instead of making their own.
+  std::shared_ptr<TensorImpl> saved_alias;
+  std::shared_ptr<GradHooks> hooks;  // a leaf's hooks, shared with its accumulator; null when none
+};
 
 // A fresh contiguous tensor with uninitialized contents: the output buffer of every op.
 Tensor empty(const Shape& shape, TensorOptions options = {});
