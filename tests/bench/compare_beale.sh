@@ -17,7 +17,7 @@ rounds=5
 core=""
 
 fail() { echo "compare_beale.sh: $*" >&2; exit 1; }
-needs_number() { (($3 >= 2)) && [[ "$2" =~ ^[0-9]+$ ]] || fail "$1 needs a whole number"; }
+needs_number() { if (($3 < 2)) || [[ ! "$2" =~ ^[0-9]+$ ]]; then fail "$1 needs a whole number"; fi; }
 
 while (($# > 0)); do
   case "$1" in
@@ -36,7 +36,9 @@ bench="$build_dir/tests/bench/bench_optim"
 "$python" -c 'import torch' 2> /dev/null ||
   fail "$python cannot import torch; install Debian's python3-torch (a development tool only)"
 command -v taskset > /dev/null || fail "taskset is missing (Debian package util-linux)"
-[[ -n "$core" ]] || core="$("$python" -c 'import os; print(max(os.sched_getaffinity(0)))')"
+usable="$("$python" -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
+[[ -n "$core" ]] || core="${usable##* }"
+[[ " $usable " == *" $core "* ]] || fail "--core $core is not one this process may run on (usable: $usable)"
 
 read -r load1 _ < /proc/loadavg
 echo "# Beale, 1000 Adam steps (float64 scalars): tapegrad against PyTorch on core $core"
