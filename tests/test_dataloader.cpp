@@ -278,6 +278,27 @@ TEST(Normalization, ScalesStandardizesAndComputesUnbiasedPixelStatistics) {
   expect_values(chunked.mean, mean(reference, {0}).to_vector<double>(), 1e-3);
 }
 
+// The helpers work in place on the tensors they make, never on the caller's: a float32 input is
+// already in the unit range's dtype, so to_unit_range makes no copy of it to work on.
+TEST(Normalization, LeavesItsInputsAsTheyWere) {
+  const Tensor floats = tensor({0, 255, 51});  // float32
+  expect_values(datasets::to_unit_range(floats), {0, 1, 0.2}, 1e-6);
+  expect_values(floats, {0, 255, 51});
+  const Tensor unit = tensor({0, 1, 0.5});
+  expect_values(datasets::normalize(unit, 0.5, 0.5), {-1, 1, 0});
+  expect_values(unit, {0, 1, 0.5});
+  const Tensor images = tensor({1, 2, 3, 6, 5, 10}, Shape{3, 2});
+  const datasets::PixelStatistics stats = datasets::pixel_statistics(images);
+  expect_values(datasets::standardize(images, stats, 0.0), {-1, -1, 0, 0, 1, 1});
+  expect_values(images, {1, 2, 3, 6, 5, 10});
+  expect_values(stats.mean, {3, 6});
+  expect_values(stats.std, {2, 4});
+  // Through autograd, the in-place steps are recorded: the gradient is 1 / (255 * std) per pixel.
+  const Tensor x = tensor({10, 20}, std::nullopt, kFloat64).requires_grad_();
+  datasets::normalize(datasets::to_unit_range(x), 0.5, 0.5).sum().backward();
+  expect_values(x.grad(), {2 / 255.0, 2 / 255.0}, 1e-7);
+}
+
 TEST(RealMnistLoading, AnEpochOfBatch64CoversTheTrainingSetAsFloat) {
   REQUIRE_REAL_DATA(data_dir, "mnist/train-images-idx3-ubyte");
   auto mnist = std::make_shared<datasets::MNIST>(data_dir, datasets::Split::Train);
