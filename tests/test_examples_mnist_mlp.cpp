@@ -13,7 +13,6 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -179,7 +178,10 @@ TEST(MnistMlpExample, OneRunAtATimePerOutputFolderAndNoLeftoversOfKilledRuns) {
   {
     const int fd = ::open((out / ".lock").c_str(), O_RDWR | O_CREAT, 0644);
     ASSERT_GE(fd, 0);
-    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    struct flock whole_file {};  // the lock a run takes: a write lock on the whole file
+    whole_file.l_type = F_WRLCK;
+    whole_file.l_whence = SEEK_SET;
+    ASSERT_EQ(::fcntl(fd, F_SETLK, &whole_file), 0);
     const std::string pid = std::to_string(::getpid());
     ASSERT_EQ(::write(fd, pid.data(), pid.size()), static_cast<ssize_t>(pid.size()));
     const ProgramRun busy = run_example("mnist_mlp", small_run(out, 1));

@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -39,6 +38,18 @@ long temporary_owner(const std::string& name) {
 
 bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
 
+// A record lock (fcntl), not flock: it belongs to the process and ends with it. An flock lock
+// lasts while any descriptor of the open file does, and a child the run starts (gnuplot, through
+// popen) holds one between its fork and its exec: a run killed in that moment left its folder
+// locked, and a resume started at once was refused. Record locks have a catch, that closing any
+// descriptor of the file drops them; it does not bite here, since a run opens .lock only once.
+bool lock_whole_file(int fd) {
+  struct flock whole_file {};
+  whole_file.l_type = F_WRLCK;
+  whole_file.l_whence = SEEK_SET;  // l_start 0 and l_len 0: from the first byte to any length
+  return ::fcntl(fd, F_SETLK, &whole_file) == 0;
+}
+
 }  // namespace
 
 OutDirLock::OutDirLock(const std::filesystem::path& dir) {
@@ -47,11 +58,11 @@ OutDirLock::OutDirLock(const std::filesystem::path& dir) {
   if (fd_ < 0)
     throw std::runtime_error(fmt::format("cannot create the lock file '{}': {}; pass a writable folder with --out",
                                          lock_file.string(), std::strerror(errno)));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  if (!lock_whole_file(fd_)) {
     const int error = errno;
     ::close(fd_);
     fd_ = -1;
-    if (error != EWOULDBLOCK)
+    if (error != EACCES && error != EAGAIN)
       throw std::runtime_error(fmt::format("cannot lock '{}': {}", lock_file.string(), std::strerror(error)));
     const long holder = holder_of(lock_file);  // written by runs of these programs; other lockers write none
     throw Refused(fmt::format("the output folder '{}' is in use by another run ({}); wait for it to finish, or pass "
