@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -63,9 +64,35 @@ inline std::string example_data_dir() {
   GTEST_SKIP() << (file) << " is not in " << ::tapegrad::testing::example_data_dir()               \
                << "; run scripts/fetch_data.sh"
 
-// An empty scratch folder for one test's outputs, under the system's temporary folder.
+// The folder under the system's temporary folder that holds this test process's outputs, one
+// per process, so that two suites running at once (two build folders, or CI beside a developer)
+// never write into each other's. It goes when the process exits; a child that forks from a test
+// and exits normally leaves it to its parent.
+class ProcessOutputRoot {
+ public:
+  static const std::filesystem::path& path() {
+    static const ProcessOutputRoot root;
+    return root.path_;
+  }
+  ~ProcessOutputRoot() {
+    if (::getpid() != owner_) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ProcessOutputRoot(const ProcessOutputRoot&) = delete;
+  ProcessOutputRoot& operator=(const ProcessOutputRoot&) = delete;
+
+ private:
+  ProcessOutputRoot()
+      : owner_(::getpid()),
+        path_(std::filesystem::temp_directory_path() / ("tapegrad_examples_" + std::to_string(owner_))) {}
+  pid_t owner_;
+  std::filesystem::path path_;
+};
+
+// An empty scratch folder for one test's outputs, in this process's output root.
 inline std::filesystem::path fresh_output_dir(const std::string& name) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tapegrad_example_" + name);
+  const std::filesystem::path dir = ProcessOutputRoot::path() / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "test_util.h"
@@ -456,7 +458,8 @@ TEST(BoolStorage, ArithmeticIsRefusedWithAConversionHint) {
 }
 
 TEST(BoolStorage, SafetensorsRoundTrip) {
-  const std::filesystem::path path = std::filesystem::temp_directory_path() / "tapegrad_bool_round_trip.safetensors";
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / fmt::format("tapegrad_bool_round_trip_{}.safetensors", ::getpid());
   const Tensor b = tensor({1, 0, 0, 1, 1, 0}, Shape{3, 2}, kBool);
   save_tensors(path, {{"mask", b.t()}});
   const TensorFile file = load_tensors(path);
@@ -467,7 +470,8 @@ TEST(BoolStorage, SafetensorsRoundTrip) {
 }
 
 TEST(BoolStorage, SafetensorsRefusesBytesABoolCannotHold) {
-  const std::filesystem::path path = std::filesystem::temp_directory_path() / "tapegrad_bool_corrupt.safetensors";
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / fmt::format("tapegrad_bool_corrupt_{}.safetensors", ::getpid());
   const std::string header = R"({"mask":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})";
   const std::uint64_t length = header.size();
   {

@@ -22,6 +22,7 @@ namespace {
 
 using tapegrad::OpInfo;
 using tapegrad::op_table;
+using tapegrad::testing::fresh_output_dir;
 using tapegrad::testing::ProgramRun;
 using tapegrad::testing::run_example;
 
@@ -134,8 +135,7 @@ TEST(ShowAugmentationsExample, WritesAPngGridOfOriginalsAndAugmentedCopies) {
   const std::string data_dir = std::getenv("TAPEGRAD_DATA") ? std::getenv("TAPEGRAD_DATA") : "data";
   if (!std::filesystem::exists(data_dir + "/fashion-mnist/train-images-idx3-ubyte.gz"))
     GTEST_SKIP() << "FashionMNIST is not in " << data_dir << "; run scripts/fetch_data.sh";
-  const std::string out = (std::filesystem::temp_directory_path() / "tapegrad_show_augmentations.png").string();
-  std::filesystem::remove(out);
+  const std::string out = (fresh_output_dir("show_augmentations") / "grid.png").string();
   const ProgramRun run = run_example("show_augmentations", "--data-dir " + data_dir + " --out " + out + " --images 5 --copies 2");
   EXPECT_EQ(run.exit_code, 0) << run.output;
 

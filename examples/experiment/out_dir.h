@@ -1,6 +1,6 @@
 // Guards of a program's output folder: one run at a time (a record lock on .lock held for the
-// program's life, naming its holder to a second run), no earlier run's checkpoint replaced by accident, and no
-// temporary files left by killed runs.
+// program's life, naming its holder to a second run), no earlier run's checkpoint replaced by
+// accident, and no temporary files left by killed runs.
 #pragma once
 
 #include <filesystem>
