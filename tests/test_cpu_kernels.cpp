@@ -1,9 +1,9 @@
 // The CPU backend's own machinery: the thread pool (every index once, errors, nesting, each
 // thread's own share first, callers on several threads), the thread cap, the caching allocator
-// behind CPU tensors, the per-image convolution kernels against the backend's generic im2col +
-// gemm reference, the 2x2 max-pool fast path against the general kernel, the contiguous
-// elementwise forms against the strided kernels, and results that do not depend on the thread
-// count.
+// behind CPU tensors, large float32 products against float64, the per-image convolution kernels
+// against the backend's generic im2col + gemm reference, the 2x2 max-pool fast path against the
+// general kernel, the contiguous elementwise forms against the strided kernels, and results that
+// do not depend on the thread count.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -164,6 +164,68 @@ TEST(CpuMemory, AnImpossibleRequestIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
   }
+}
+
+// ---- matrix products: large float32 ones (oneDNN's sgemm where the build has it) ----
+
+// The largest difference between a float32 product and the same product in float64, for each
+// thread count; `product` computes it from the operands it is given.
+template <class Product>
+void expect_float32_product_agrees(const std::vector<Tensor>& operands, Product product, const std::string& what) {
+  ThreadSetting restore;
+  std::vector<Tensor> wide;
+  for (const Tensor& operand : operands) wide.push_back(operand.to(kFloat64));
+  const Tensor reference = product(wide);
+  std::vector<float> serial;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    const Tensor result = product(operands);
+    ASSERT_EQ(result.dtype(), kFloat32) << what;
+    ASSERT_EQ(result.shape(), reference.shape()) << what;
+    const double largest = (result.to(kFloat64) - reference).abs().max().item();
+    EXPECT_LT(largest, 1e-3) << what << " at " << threads << " thread(s)";
+    // Split over two threads, each part is a product of its own: the same sums, the same bits.
+    if (threads == 1) serial = result.contiguous().to_vector<float>();
+    else EXPECT_EQ(result.contiguous().to_vector<float>(), serial) << what;
+  }
+}
+
+TEST(CpuGemm, LargeFloat32ProductsAgreeWithFloat64InEveryLayout) {
+  Generator g(5);
+  // 256 x 256 x 300: 19.7M multiply-adds, split in two by rows on two threads.
+  const Tensor a = randn({256, 300}, g), b = randn({300, 256}, g);
+  const auto plain = [](const std::vector<Tensor>& t) { return matmul(t[0], t[1]); };
+  expect_float32_product_agrees({a, b}, plain, "A B");
+  expect_float32_product_agrees({a.t().contiguous(), b},
+                                [](const std::vector<Tensor>& t) { return matmul(t[0].t(), t[1]); }, "A^T B");
+  expect_float32_product_agrees({a, b.t().contiguous()},
+                                [](const std::vector<Tensor>& t) { return matmul(t[0], t[1].t()); }, "A B^T");
+  expect_float32_product_agrees({a.t().contiguous(), b.t().contiguous()},
+                                [](const std::vector<Tensor>& t) { return matmul(t[0].t(), t[1].t()); }, "A^T B^T");
+  // Rows longer than the matrix: leading dimensions past the extents.
+  const Tensor a_wide = randn({256, 340}, g), b_wide = randn({300, 290}, g);
+  expect_float32_product_agrees(
+      {a_wide, b_wide},
+      [](const std::vector<Tensor>& t) { return matmul(t[0].narrow(1, 20, 300), t[1].narrow(1, 7, 256)); },
+      "A B with leading dimensions 340 and 290");
+  // Wider than tall: split by columns on two threads.
+  expect_float32_product_agrees({randn({64, 784}, g), randn({784, 640}, g)}, plain, "64 x 640 x 784");
+  // A batch, and a linear layer: the bias is the output's start (beta = 1), the weight read transposed.
+  expect_float32_product_agrees({randn({3, 128, 200}, g), randn({3, 200, 96}, g)}, plain, "a batch of 3");
+  expect_float32_product_agrees(
+      {randn({64, 784}, g), randn({128, 784}, g), randn({128}, g)},
+      [](const std::vector<Tensor>& t) { return linear(t[0], t[1], t[2]); }, "linear 784 -> 128 with a bias");
+}
+
+TEST(CpuGemm, TheLargeProductsOfALinearLayersBackwardAgreeWithFloat64) {
+  Generator g(6);
+  const Tensor x = randn({64, 784}, g), weight = randn({128, 784}, g), gy = randn({64, 128}, g);
+  const auto gradients = [](const std::vector<Tensor>& t) {
+    const Tensor x = t[0].detach().requires_grad_(), w = t[1].detach().requires_grad_();
+    (linear(x, w) * t[2]).sum().backward();
+    return cat({x.grad().reshape({-1}), w.grad().reshape({-1})});
+  };
+  expect_float32_product_agrees({x, weight, gy}, gradients, "the input and weight gradients of linear 784 -> 128");
 }
 
 // ---- convolution: the CPU kernels against the backend's generic reference ----

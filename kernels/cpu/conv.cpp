@@ -10,7 +10,7 @@
 
 #include <tapegrad/kernels/cpu/conv_activation.h>
 #include <tapegrad/kernels/cpu/cpu_backend.h>
-#include <tapegrad/kernels/cpu/onednn_conv.h>
+#include <tapegrad/kernels/cpu/onednn.h>
 #include <tapegrad/kernels/cpu/parallel.h>
 #include <tapegrad/kernels/element_rules.h>
 

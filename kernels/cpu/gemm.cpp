@@ -1,9 +1,11 @@
-// CPU matrix products: every (batched) gemm goes to OpenBLAS, which runs single-threaded; large
+// CPU matrix products: every (batched) gemm goes to OpenBLAS, or for large float32 products to
+// oneDNN's sgemm where the build has it (kernels/cpu/onednn.h), both single-threaded; large
 // products are split across tapegrad's own threads (kernels/cpu/thread_pool.h) by rows or
 // columns of the result, so one pool serves every kernel and nothing spins between them. int64
 // has no BLAS and is refused by the op layer before it gets here.
 #include <tapegrad/kernels/cpu/blas.h>
 #include <tapegrad/kernels/cpu/cpu_backend.h>
+#include <tapegrad/kernels/cpu/onednn.h>
 #include <tapegrad/kernels/cpu/parallel.h>
 
 namespace tapegrad::kernels::cpu {
@@ -18,9 +20,12 @@ template <class T>
 void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   const auto i = [](std::int64_t v) { return static_cast<int>(v); };
-  if constexpr (std::is_same_v<T, float>)
-    blas::sgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
-  else
+  if constexpr (std::is_same_v<T, float>) {
+    if (onednn::handles_sgemm(m, n, k))
+      onednn::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+      blas::sgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+  } else
     blas::dgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
 }
 

@@ -1,8 +1,9 @@
-// float32 convolutions through oneDNN (the library PyTorch runs its CPU convolutions on), where
-// they beat tapegrad's im2col + gemm kernels: layers with several input channels. oneDNN runs
-// single-threaded inside tapegrad's own pool, one chunk of the batch per call, so its OpenMP
-// runtime never starts threads of its own. Builds without oneDNN (TAPEGRAD_ONEDNN=OFF, or the
-// library missing) compile this as a stub that handles nothing.
+// What the CPU backend hands to oneDNN (the library PyTorch runs its CPU convolutions on), where
+// its kernels beat tapegrad's own: float32 convolutions with several input channels, and large
+// float32 matrix products. oneDNN runs single-threaded inside tapegrad's own pool, one chunk of
+// the batch or one part of a product per call, so its OpenMP runtime never starts threads of its
+// own. Builds without oneDNN (TAPEGRAD_ONEDNN=OFF, or the library missing) compile this as a
+// stub that handles nothing.
 #pragma once
 
 #include <cstdint>
@@ -23,5 +24,13 @@ void conv2d_input_grad(const float* grad_output, const float* weight, const Wind
                        std::int64_t out_channels, float* grad_input);
 void conv2d_weight_grad(const float* input, const float* grad_output, const Window2d& window,
                         std::int64_t out_channels, float* grad_weight, float* grad_bias);
+
+// Whether oneDNN takes a float32 product of m x n x k multiply-adds: large ones, where its
+// sgemm beats OpenBLAS's.
+bool handles_sgemm(std::int64_t m, std::int64_t n, std::int64_t k);
+
+// C = alpha * op(A) * op(B) + beta * C on row-major arrays, as cblas_sgemm with CblasRowMajor.
+void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+           std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
 
 }  // namespace tapegrad::kernels::cpu::onednn
