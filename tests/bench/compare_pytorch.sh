@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times tapegrad's example programs against the same training written in PyTorch (tests/bench/pytorch_training.py),
-# run after run in turn on the same OpenBLAS kernels, and prints a Markdown table of the median seconds per epoch.
+# run after run in turn with the same OpenBLAS kernels loaded, and prints a Markdown table of the median seconds per
+# epoch.
 # A development tool: PyTorch (Debian's python3-torch) is never a dependency of tapegrad's build or tests.
 #
 #   tests/bench/compare_pytorch.sh                    # 3 rounds of 3 epochs per run, every usable core
@@ -194,6 +195,12 @@ else
        "the OPENBLAS_CORETYPE above)"
 fi
 echo "- OPENBLAS_NUM_THREADS: ${OPENBLAS_NUM_THREADS:-unset} (tapegrad sets OpenBLAS's thread count itself at load)"
+if ldd "$build_dir/libtapegrad.so" 2> /dev/null | grep -q libdnnl; then
+  echo "- matrix products: tapegrad runs float32 products of at least 2^20 multiply-adds (the MLP's first layer) on" \
+       "oneDNN's sgemm, smaller ones on OpenBLAS; PyTorch runs its Linear layers on OpenBLAS"
+else
+  echo "- matrix products: both sides on OpenBLAS (this build of tapegrad has no oneDNN)"
+fi
 echo "- timed: the metrics.csv column train_seconds, one row per epoch: the program's own clock around the" \
        "training loop (mnist_mlp: train_epoch(), shuffled DataLoader with background prefetch, forward, loss.item()," \
        "backward, Adam step, accuracy count; fashion_augment: the pass from building its DataLoader (indices drawn" \
