@@ -165,9 +165,9 @@ bench_core="$build_dir/tests/bench/bench_core"
 core_speeds() {
   local core gflops speeds=()
   for core in $("$python" -c 'import os; print(*sorted(os.sched_getaffinity(0)))'); do
-    gflops="$(cd "$scratch" && TAPEGRAD_NUM_THREADS=1 taskset -c "$core" "$bench_core" \
-                --benchmark_filter='BM_MatmulAgainstDirectSgemm/1024' 2>&1 | grep -o 'sgemm_GFLOPs=[0-9.]*' |
-                cut -d= -f2 || true)"
+    gflops="$( (cd "$scratch" && TAPEGRAD_NUM_THREADS=1 taskset -c "$core" "$bench_core" \
+                  --benchmark_filter='BM_MatmulAgainstDirectSgemm/1024' 2>&1 | grep -o 'sgemm_GFLOPs=[0-9.]*' |
+                  cut -d= -f2) || true)"
     if [[ -z "$gflops" ]]; then
       echo "single-thread sgemm per core: not measured (bench_core failed on core $core)"
       return
