@@ -168,8 +168,8 @@ TEST(CpuMemory, AnImpossibleRequestIsAClearError) {
 
 // ---- matrix products: large float32 ones (oneDNN's sgemm where the build has it) ----
 
-// The largest difference between a float32 product and the same product in float64, for each
-// thread count; `product` computes it from the operands it is given.
+// Expects `product` of the float32 operands to agree with the same product of their float64
+// copies, on one thread and on two, and the two float32 results to be bit-identical.
 template <class Product>
 void expect_float32_product_agrees(const std::vector<Tensor>& operands, Product product, const std::string& what) {
   ThreadSetting restore;
