@@ -1,5 +1,6 @@
 // The CPU backend's own machinery: the thread pool (every index once, errors, nesting, each
-// thread's own share first, callers on several threads), the thread cap, the caching allocator
+// thread's own share first, callers on several threads, the workers' short scheduler slices),
+// the thread cap, the caching allocator
 // behind CPU tensors, large float32 products against float64, the per-image convolution kernels
 // against the backend's generic im2col + gemm reference, the 2x2 max-pool fast path against the
 // general kernel, the contiguous elementwise forms against the strided kernels, and results that
@@ -7,11 +8,17 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include <tapegrad/kernels/cpu/thread_pool.h>
 
@@ -124,6 +131,48 @@ TEST(ThreadPool, CallersOnSeveralThreadsEachGetTheirWorkDone) {
     });
   for (std::thread& caller : callers) caller.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// The scheduler slice the calling thread asked for (sched_attr's sched_runtime; 0 for the default).
+std::uint64_t own_scheduler_slice_ns() {
+  struct {
+    std::uint32_t size, policy;
+    std::uint64_t flags;
+    std::int32_t nice;
+    std::uint32_t priority;
+    std::uint64_t runtime, deadline, period;
+  } attr{};
+  if (syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) != 0) return 0;
+  return attr.runtime;
+}
+
+bool kernel_honours_fair_slices() {  // Linux 6.12 and later
+  utsname name{};
+  int major = 0, minor = 0;
+  return uname(&name) == 0 && std::sscanf(name.release, "%d.%d", &major, &minor) == 2 &&
+         (major > 6 || (major == 6 && minor >= 12));
+}
+
+TEST(ThreadPool, WorkersAskTheSchedulerForShortSlices) {
+  // Beside a busy program, a woken worker takes its core at once only with a slice shorter than
+  // the running thread's. The caller's own slice is the user's business and stays as it was.
+  if (!kernel_honours_fair_slices()) GTEST_SKIP() << "this kernel has no per-thread slices of the fair scheduler";
+  const std::thread::id caller = std::this_thread::get_id();
+  const std::uint64_t caller_slice = own_scheduler_slice_ns();
+  std::atomic<std::uint64_t> worker_slice{0};
+  std::atomic<bool> worker_ran{false};
+  run_parallel(2, 2, 2, [&](std::int64_t, std::int64_t) {
+    if (std::this_thread::get_id() != caller) {
+      worker_slice = own_scheduler_slice_ns();
+      worker_ran = true;
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!worker_ran.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  });
+  ASSERT_TRUE(worker_ran.load()) << "no worker joined the region";
+  EXPECT_EQ(worker_slice.load(), 100'000u);
+  EXPECT_EQ(own_scheduler_slice_ns(), caller_slice);
 }
 
 TEST(Threads, ARequestAboveTheUsableCoresIsCapped) {
