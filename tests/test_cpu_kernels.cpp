@@ -16,9 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <tapegrad/kernels/cpu/thread_pool.h>
 
@@ -71,8 +69,14 @@ TEST(ThreadPool, EachThreadRunsItsOwnShareFirstThenTakesFromTheBackOfAnother) {
     while (on_caller && worker_chunks.load() < 3 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::yield();
   });
-  EXPECT_EQ(caller_order, std::vector<std::int64_t>({0}));
-  EXPECT_EQ(worker_order, std::vector<std::int64_t>({2, 3, 1}));
+  // Beside a busy program the scheduler may park the caller before it claims anything; the worker
+  // then runs its own share and the caller's whole share, from the back.
+  if (caller_order.empty()) {
+    EXPECT_EQ(worker_order, std::vector<std::int64_t>({2, 3, 1, 0}));
+  } else {
+    EXPECT_EQ(caller_order, std::vector<std::int64_t>({0}));
+    EXPECT_EQ(worker_order, std::vector<std::int64_t>({2, 3, 1}));
+  }
 }
 
 TEST(ThreadPool, EveryIndexRunsExactlyOnce) {
@@ -133,19 +137,6 @@ TEST(ThreadPool, CallersOnSeveralThreadsEachGetTheirWorkDone) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-// The scheduler slice the calling thread asked for (sched_attr's sched_runtime; 0 for the default).
-std::uint64_t own_scheduler_slice_ns() {
-  struct {
-    std::uint32_t size, policy;
-    std::uint64_t flags;
-    std::int32_t nice;
-    std::uint32_t priority;
-    std::uint64_t runtime, deadline, period;
-  } attr{};
-  if (syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) != 0) return 0;
-  return attr.runtime;
-}
-
 bool kernel_honours_fair_slices() {  // Linux 6.12 and later
   utsname name{};
   int major = 0, minor = 0;
@@ -158,12 +149,12 @@ TEST(ThreadPool, WorkersAskTheSchedulerForShortSlices) {
   // the running thread's. The caller's own slice is the user's business and stays as it was.
   if (!kernel_honours_fair_slices()) GTEST_SKIP() << "this kernel has no per-thread slices of the fair scheduler";
   const std::thread::id caller = std::this_thread::get_id();
-  const std::uint64_t caller_slice = own_scheduler_slice_ns();
+  const std::uint64_t caller_slice = kernels::cpu::scheduler_slice_ns();
   std::atomic<std::uint64_t> worker_slice{0};
   std::atomic<bool> worker_ran{false};
   run_parallel(2, 2, 2, [&](std::int64_t, std::int64_t) {
     if (std::this_thread::get_id() != caller) {
-      worker_slice = own_scheduler_slice_ns();
+      worker_slice = kernels::cpu::scheduler_slice_ns();
       worker_ran = true;
       return;
     }
@@ -171,8 +162,8 @@ TEST(ThreadPool, WorkersAskTheSchedulerForShortSlices) {
     while (!worker_ran.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   });
   ASSERT_TRUE(worker_ran.load()) << "no worker joined the region";
-  EXPECT_EQ(worker_slice.load(), 100'000u);
-  EXPECT_EQ(own_scheduler_slice_ns(), caller_slice);
+  EXPECT_EQ(worker_slice.load(), kernels::cpu::kWorkerSliceNs);
+  EXPECT_EQ(kernels::cpu::scheduler_slice_ns(), caller_slice);
 }
 
 TEST(Threads, ARequestAboveTheUsableCoresIsCapped) {

@@ -26,16 +26,10 @@ namespace {
 // then sleeps until the caller publishes a region and wakes it. Polling longer while yielding
 // the core fails beside a busy program: a thread that yields is never woken, it waits its turn
 // behind the other program's time slice, and meanwhile the caller runs the region alone (a B1
-// CNN pass beside one busy loop per core took 2.0-2.3 s so, against 1.8 s sleeping with the short
-// slice below; alone, both 0.65 s). The deadline is in time, not in pause instructions, whose
+// CNN pass beside one busy loop per core took 2.0-2.3 s that way, against 1.8-2.1 s sleeping with a
+// short slice, request_short_slice; alone, 0.65 s). The deadline is in time, not in pause instructions, whose
 // cost ranges from about 10 to 150 cycles across CPUs.
 constexpr auto kPauseWait = std::chrono::microseconds(50);
-// The scheduler time slice a worker asks for. A worker runs in short bursts (its chunks of one
-// region), and Linux's fair scheduler (EEVDF) lets a waking thread take a busy core at once only
-// when it asked for a slice shorter than the running thread's (by default 1.4 ms on 2 cores, up
-// to 2.8 ms on more); otherwise it waits for that slice to end. The request changes when the
-// worker runs, not its share of the core.
-constexpr std::uint64_t kWorkerSliceNs = 100'000;
 // How long the caller polls for chunks still running on workers before it sleeps.
 constexpr int kFinishSpins = 20000;
 
@@ -44,22 +38,26 @@ constexpr std::int64_t kMaxChunks = 0x7FFFFFFF;
 
 thread_local bool in_region = false;
 
-// Asks the scheduler for kWorkerSliceNs slices for the calling thread: sched_setattr's
-// sched_runtime of a SCHED_OTHER thread, honoured from Linux 6.12 on and ignored before; needs no
-// privilege. glibc before 2.41 has no wrapper, and its <sched.h> clashes with the kernel's header
-// of the structure, hence the syscall and the structure spelled out. Best effort: a kernel that
-// refuses leaves the default slice.
+// The kernel's sched_attr. glibc before 2.41 wraps neither sched_setattr nor sched_getattr, and
+// its <sched.h> clashes with the kernel's header of the structure, hence the structure spelled
+// out and the syscalls.
+struct SchedAttr {
+  std::uint32_t size = sizeof(SchedAttr), policy = SCHED_OTHER;
+  std::uint64_t flags = 0;
+  std::int32_t nice = 0;
+  std::uint32_t priority = 0;
+  std::uint64_t runtime = 0, deadline = 0, period = 0;  // runtime: the slice of a SCHED_OTHER thread
+};
+
+// Asks for kWorkerSliceNs slices for the calling thread. A worker runs in short bursts (its
+// chunks of one region), and Linux's fair scheduler (EEVDF) lets a waking thread take a busy
+// core at once only when it asked for a slice shorter than the running thread's (by default
+// 1.4 ms on 2 cores, up to 2.8 ms on more); otherwise it waits for that slice to end. The
+// request changes when the worker runs, not its share of the core, and needs no privilege.
+// Best effort: a kernel that refuses leaves the default.
 void request_short_slice() {
-  struct SchedAttr {
-    std::uint32_t size, policy;
-    std::uint64_t flags;
-    std::int32_t nice;
-    std::uint32_t priority;
-    std::uint64_t runtime, deadline, period;
-  } attr{};
-  attr.size = sizeof attr;
-  attr.policy = SCHED_OTHER;
-  attr.nice = getpriority(PRIO_PROCESS, 0);  // keep the thread's niceness; sched_setattr sets it too
+  SchedAttr attr;
+  attr.nice = getpriority(PRIO_PROCESS, 0);  // sched_setattr sets the niceness too: keep it
   attr.runtime = kWorkerSliceNs;
   syscall(SYS_sched_setattr, 0, &attr, 0);
 }
@@ -297,6 +295,11 @@ class Pool {
 }  // namespace
 
 bool inside_parallel_region() { return in_region; }
+
+std::uint64_t scheduler_slice_ns() {
+  SchedAttr attr;
+  return syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) == 0 ? attr.runtime : 0;
+}
 
 void run_parallel(std::int64_t n, std::int64_t chunks, int threads, RangeFunction f) {
   if (n <= 0) return;

@@ -4,7 +4,8 @@
 // worker has not started are simply taken by the caller, and a region never waits for a worker
 // the scheduler has parked (under contention) or that is still waking up. Idle workers spin
 // for a few microseconds, then sleep on a futex: they neither burn a core another process
-// wants nor oversubscribe it. One region runs at a time; a region started while another runs
+// wants nor oversubscribe it; they ask the scheduler for short time slices, so that one woken
+// beside a busy program runs at once rather than after that program's slice. One region runs at a time; a region started while another runs
 // (another thread's, or nested inside a chunk) runs serially on its caller.
 #pragma once
 
@@ -43,5 +44,11 @@ void run_parallel(std::int64_t n, std::int64_t chunks, int threads, RangeFunctio
 
 // True on a pool worker, and on a caller while it runs a parallel region's chunks.
 bool inside_parallel_region();
+
+// The scheduler time slice pool workers ask for (Linux 6.12 on; earlier kernels ignore it).
+inline constexpr std::uint64_t kWorkerSliceNs = 100'000;
+// The time slice of the calling thread, in nanoseconds (sched_getattr's sched_runtime); 0 when
+// the kernel does not say.
+std::uint64_t scheduler_slice_ns();
 
 }  // namespace tapegrad::kernels::cpu
