@@ -1,6 +1,6 @@
-// The optimizer base: stepping, gradients, per-parameter state and its save/load. Saved options, shapes and step counts travel as JSON in the
-// tensor file's metadata; numbers are written with round-trip precision, so a resumed run
-// continues bit for bit.
+// The optimizer base: stepping, gradients, per-parameter state and its save/load. Saved options,
+// shapes and step counts travel as JSON in the tensor file's metadata; numbers are written with
+// round-trip precision, so a resumed run continues bit for bit.
 #include <tapegrad/optim/optimizer.h>
 
 #include <charconv>

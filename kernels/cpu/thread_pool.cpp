@@ -26,9 +26,9 @@ namespace {
 // then sleeps until the caller publishes a region and wakes it. Polling longer while yielding
 // the core fails beside a busy program: a thread that yields is never woken, it waits its turn
 // behind the other program's time slice, and meanwhile the caller runs the region alone (a B1
-// CNN pass beside one busy loop per core took 2.0-2.3 s that way, against 1.8-2.1 s sleeping with a
-// short slice, request_short_slice; alone, 0.65 s). The deadline is in time, not in pause instructions, whose
-// cost ranges from about 10 to 150 cycles across CPUs.
+// CNN pass beside one busy loop per core took 2.0-2.3 s that way, against 1.8-2.1 s sleeping
+// with a short slice, see request_short_slice; alone, 0.65 s). The deadline is in time, not in
+// pause instructions, whose cost ranges from about 10 to 150 cycles across CPUs.
 constexpr auto kPauseWait = std::chrono::microseconds(50);
 // How long the caller polls for chunks still running on workers before it sleeps.
 constexpr int kFinishSpins = 20000;

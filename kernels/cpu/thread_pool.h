@@ -5,8 +5,9 @@
 // the scheduler has parked (under contention) or that is still waking up. Idle workers spin
 // for a few microseconds, then sleep on a futex: they neither burn a core another process
 // wants nor oversubscribe it; they ask the scheduler for short time slices, so that one woken
-// beside a busy program runs at once rather than after that program's slice. One region runs at a time; a region started while another runs
-// (another thread's, or nested inside a chunk) runs serially on its caller.
+// beside a busy program runs at once rather than after that program's slice. One region runs
+// at a time; a region started while another runs (another thread's, or nested inside a chunk)
+// runs serially on its caller.
 #pragma once
 
 #include <cstdint>
