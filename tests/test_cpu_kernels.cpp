@@ -1,10 +1,9 @@
 // The CPU backend's own machinery: the thread pool (every index once, errors, nesting, each
 // thread's own share first, callers on several threads, the workers' short scheduler slices),
-// the thread cap, the caching allocator
-// behind CPU tensors, large float32 products against float64, the per-image convolution kernels
-// against the backend's generic im2col + gemm reference, the 2x2 max-pool fast path against the
-// general kernel, the contiguous elementwise forms against the strided kernels, and results that
-// do not depend on the thread count.
+// the thread cap, the caching allocator behind CPU tensors, large float32 products against
+// float64, the per-image convolution kernels against the backend's generic im2col + gemm
+// reference, the 2x2 max-pool fast path against the general kernel, the contiguous elementwise
+// forms against the strided kernels, and results that do not depend on the thread count.
 #include <atomic>
 #include <chrono>
 #include <cmath>
