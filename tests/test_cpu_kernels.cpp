@@ -256,6 +256,36 @@ TEST(CpuGemm, LargeFloat32ProductsAgreeWithFloat64InEveryLayout) {
       [](const std::vector<Tensor>& t) { return linear(t[0], t[1], t[2]); }, "linear 784 -> 128 with a bias");
 }
 
+// The backend's C = alpha op(A) op(B) + beta C with scalars the op layer never passes, on a
+// product below the split size (a whole one, made into its own oneDNN primitive where the build
+// has oneDNN), in each layout, run twice (the second call reuses what the first made).
+TEST(CpuGemm, AWholeFloat32ProductScalesByAlphaAndAddsBetaTimesC) {
+  Generator g(7);
+  const std::int64_t m = 64, n = 128, k = 784;  // 6.4M multiply-adds: below the split size
+  const Tensor c_start = randn({m, n}, g);
+  for (const bool trans_a : {false, true})
+    for (const bool trans_b : {false, true}) {
+      const Tensor a = randn(trans_a ? Shape{k, m} : Shape{m, k}, g), b = randn(trans_b ? Shape{n, k} : Shape{k, n}, g);
+      const Tensor op_a = trans_a ? a.t() : a, op_b = trans_b ? b.t() : b;
+      const Tensor expected = 0.5 * matmul(op_a.to(kFloat64), op_b.to(kFloat64)) - 2.0 * c_start.to(kFloat64);
+      for (int call = 0; call < 2; ++call) {
+        const Tensor c = c_start.clone();
+        kernels::GemmProblem problem;
+        problem.m = m;
+        problem.n = n;
+        problem.k = k;
+        problem.a = {a.desc().data, a.shape()[1], 0, trans_a};
+        problem.b = {b.desc().data, b.shape()[1], 0, trans_b};
+        problem.c = {c.desc().data, n, 0};
+        problem.alpha = 0.5;
+        problem.beta = -2;
+        kernels::backend_for(Device::cpu()).gemm(problem);
+        EXPECT_LT((c.to(kFloat64) - expected).abs().max().item(), 1e-3)
+            << "A" << (trans_a ? "^T" : "") << " B" << (trans_b ? "^T" : "") << ", call " << call;
+      }
+    }
+}
+
 TEST(CpuGemm, TheLargeProductsOfALinearLayersBackwardAgreeWithFloat64) {
   Generator g(6);
   const Tensor x = randn({64, 784}, g), weight = randn({128, 784}, g), gy = randn({64, 128}, g);

@@ -1,5 +1,5 @@
 // CPU matrix products: every (batched) gemm goes to OpenBLAS, or for large float32 products to
-// oneDNN's sgemm where the build has it (kernels/cpu/onednn.h), both single-threaded; large
+// oneDNN where the build has it (kernels/cpu/onednn.h), both single-threaded; large
 // products are split across tapegrad's own threads (kernels/cpu/thread_pool.h) by rows or
 // columns of the result, so one pool serves every kernel and nothing spins between them. int64
 // has no BLAS and is refused by the op layer before it gets here.
@@ -16,13 +16,21 @@ namespace {
 // large.
 constexpr std::int64_t kMinPartExtent = 32;
 
+// Whether a product is large enough to be split across threads (where there are several).
+bool splittable(std::int64_t m, std::int64_t n, std::int64_t k) {
+  return m * n * k / kGemmMultiplyAddsPerUnit >= kParallelThreshold;
+}
+
+// `whole_splittable`: the product this call computes all or part of is splittable().
 template <class T>
 void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
-               std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+               std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc,
+               bool whole_splittable) {
   const auto i = [](std::int64_t v) { return static_cast<int>(v); };
   if constexpr (std::is_same_v<T, float>) {
     if (onednn::handles_sgemm(m, n, k))
-      onednn::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      onednn::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                    whole_splittable ? onednn::ProductRun::MaybeSplit : onednn::ProductRun::Whole);
     else
       blas::sgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
   } else
@@ -34,22 +42,23 @@ template <class T>
 void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, bool split) {
   const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
   const std::int64_t lda = p.a.leading_dim, ldb = p.b.leading_dim, ldc = p.c.leading_dim;
+  const bool whole_splittable = splittable(p.m, p.n, p.k);
   const bool by_rows = p.m >= p.n;
   const std::int64_t extent = by_rows ? p.m : p.n;
   const std::int64_t parts = split ? std::min<std::int64_t>(num_threads(), extent / kMinPartExtent) : 1;
   if (parts <= 1) {
-    blas_gemm(p.a.transposed, p.b.transposed, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc);
+    blas_gemm(p.a.transposed, p.b.transposed, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc, whole_splittable);
     return;
   }
   run_parallel(extent, parts, num_threads(), [&](std::int64_t begin, std::int64_t end) {
     if (by_rows) {  // rows [begin, end) of op(A) and of C
       const T* a_rows = p.a.transposed ? a + begin : a + begin * lda;
       blas_gemm(p.a.transposed, p.b.transposed, end - begin, p.n, p.k, alpha, a_rows, lda, b, ldb, beta,
-                c + begin * ldc, ldc);
+                c + begin * ldc, ldc, whole_splittable);
     } else {  // columns [begin, end) of op(B) and of C
       const T* b_columns = p.b.transposed ? b + begin * ldb : b + begin;
       blas_gemm(p.a.transposed, p.b.transposed, p.m, end - begin, p.k, alpha, a, lda, b_columns, ldb, beta,
-                c + begin, ldc);
+                c + begin, ldc, whole_splittable);
     }
   });
 }

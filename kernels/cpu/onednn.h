@@ -29,8 +29,17 @@ void conv2d_weight_grad(const float* input, const float* grad_output, const Wind
 // sgemm beats OpenBLAS's.
 bool handles_sgemm(std::int64_t m, std::int64_t n, std::int64_t k);
 
+// How a product runs. A product never split across threads (`Whole`) runs as a matmul primitive
+// made for its shape, whose kernels compile in under a millisecond on first use. One large
+// enough to be split (`MaybeSplit`, whole or a part) runs on oneDNN's sgemm: its parts give bit
+// for bit the whole product's result, so results do not depend on the thread count, which
+// primitives made for each part's shape do not promise. sgemm compiles its kernels for B not
+// transposed or A transposed in 26-33 ms on first use.
+enum class ProductRun { Whole, MaybeSplit };
+
 // C = alpha * op(A) * op(B) + beta * C on row-major arrays, as cblas_sgemm with CblasRowMajor.
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
-           std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
+           std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc,
+           ProductRun run);
 
 }  // namespace tapegrad::kernels::cpu::onednn
