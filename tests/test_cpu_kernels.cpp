@@ -1,9 +1,11 @@
 // The CPU backend's own machinery: the thread pool (every index once, errors, nesting, each
 // thread's own share first, callers on several threads, the workers' short scheduler slices),
-// the thread cap, the caching allocator behind CPU tensors, large float32 products against
-// float64, the per-image convolution kernels against the backend's generic im2col + gemm
-// reference, the 2x2 max-pool fast path against the general kernel, the contiguous elementwise
-// forms against the strided kernels, and results that do not depend on the thread count.
+// the thread cap, the small-block pool and the caching allocator behind CPU tensors, large
+// float32 products against float64, the per-image convolution kernels against the backend's
+// generic im2col + gemm reference, the 2x2 max-pool fast path against the general kernel, the
+// contiguous elementwise forms against the strided kernels, and results that do not depend on the
+// thread count.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,6 +20,7 @@
 #include <sys/utsname.h>
 
 #include <tapegrad/kernels/cpu/thread_pool.h>
+#include <tapegrad/kernels/small_alloc.h>
 
 #include "test_util.h"
 
@@ -172,6 +175,43 @@ TEST(Threads, ARequestAboveTheUsableCoresIsCapped) {
   set_num_threads(1);
   EXPECT_EQ(num_threads(), 1);
   EXPECT_THROW(set_num_threads(0), Error);
+}
+
+// ---- the small-block pool behind tensor headers, small storages and tape nodes ----
+
+TEST(SmallBlocks, FreedBlocksServeTheNextRequestsOfTheirSizeClassLastFreedFirst) {
+  // More blocks than malloc keeps per thread, of a size it would merge with their neighbours.
+  std::vector<void*> blocks(1000);
+  for (void*& block : blocks) block = kernels::small_alloc(500);
+  for (void* block : blocks) kernels::small_free(block, 500);
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    void* again = kernels::small_alloc(510);  // 481 to 512 bytes share a class
+    EXPECT_EQ(again, blocks[blocks.size() - 1 - i]) << "request " << i;
+  }
+  for (void* block : blocks) kernels::small_free(block, 510);
+  // No bytes still makes a block, and past the limit blocks come from the system, whole.
+  void* empty_block = kernels::small_alloc(0);
+  EXPECT_NE(empty_block, nullptr);
+  kernels::small_free(empty_block, 0);
+  const std::size_t large = kernels::kSmallBlockLimit + 1;
+  auto* bytes = static_cast<unsigned char*>(kernels::small_alloc(large));
+  std::fill_n(bytes, large, 0xab);
+  EXPECT_EQ(bytes[large - 1], 0xab);
+  kernels::small_free(bytes, large);
+}
+
+TEST(SmallBlocks, ABlockFreedOnAnotherThreadServesThatThreadUntilItExits) {
+  void* block = kernels::small_alloc(100);
+  std::thread other([block] {
+    kernels::small_free(block, 100);
+    void* reused = kernels::small_alloc(100);
+    EXPECT_EQ(reused, block);
+    kernels::small_free(reused, 100);
+  });
+  other.join();  // its pool gave its blocks back when it exited
+  void* mine = kernels::small_alloc(100);
+  EXPECT_NE(mine, nullptr);
+  kernels::small_free(mine, 100);
 }
 
 TEST(CpuMemory, LargeTensorsComeFromTheCacheAndAreCounted) {
