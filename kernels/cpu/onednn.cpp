@@ -386,7 +386,7 @@ const ProductPlan* product_plan(bool trans_a, bool trans_b, std::int64_t m, std:
 
 // A whole product on a matmul primitive: as fast here as sgemm (the MNIST MLP's first layer,
 // 64 x 128 x 784: 119 against 122 us forward, 115 against 115 us for its weight gradient), but
-// its first use costs 0.2-0.6 ms where sgemm's cost 29 ms for the weight gradient (A transposed),
+// making it costs 0.5-1 ms where sgemm's cost 29 ms for the weight gradient (A transposed),
 // which the first training epoch paid.
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
            std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc,
