@@ -359,8 +359,8 @@ struct ProductPlan {
   }
 };
 
-// At most this many product plans: each costs a fraction of a millisecond to make, which a
-// program whose shapes never repeat would pay on every product; past the cap, oneDNN's sgemm.
+// At most this many product plans: each takes 0.5-1 ms to make, which a program whose shapes
+// never repeat would pay on every product; past the cap, oneDNN's sgemm.
 constexpr std::size_t kMaxProductPlans = 64;
 
 // The plan of this product; null once the cache is full and it has none, or where oneDNN has no
