@@ -30,11 +30,11 @@ void conv2d_weight_grad(const float* input, const float* grad_output, const Wind
 bool handles_sgemm(std::int64_t m, std::int64_t n, std::int64_t k);
 
 // How a product runs. A product never split across threads (`Whole`) runs as a matmul primitive
-// made for its shape, which takes 0.5-1 ms on first use. One large
-// enough to be split (`MaybeSplit`, whole or a part) runs on oneDNN's sgemm: its parts give bit
-// for bit the whole product's result, so results do not depend on the thread count, which
-// primitives made for each part's shape do not promise. sgemm compiles its kernels for B not
-// transposed or A transposed in 26-33 ms on first use.
+// made for its shape, which takes 0.5-1 ms on first use. One large enough to be split
+// (`MaybeSplit`, whole or a part) runs on oneDNN's sgemm: its parts give bit for bit the whole
+// product's result, so results do not depend on the thread count, which primitives made for each
+// part's shape do not promise. sgemm compiles its kernels for B not transposed or A transposed in
+// 26-33 ms on first use.
 enum class ProductRun { Whole, MaybeSplit };
 
 // C = alpha * op(A) * op(B) + beta * C on row-major arrays, as cblas_sgemm with CblasRowMajor.
