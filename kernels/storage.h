@@ -8,9 +8,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <utility>
 
 #include <tapegrad/kernels/device.h>
+#include <tapegrad/kernels/small_alloc.h>
 
 namespace tapegrad::kernels {
 
@@ -18,7 +20,8 @@ class StoragePtr;
 
 class Storage {
  public:
-  // A new storage and its first owner.
+  // A new storage and its first owner. The small CPU case, header and data in one pool block, is
+  // inline: every op on small tensors makes one, and the call cost more than taking the block.
   static StoragePtr create(std::size_t nbytes, Device device);
 
   void* data() const { return data_; }
@@ -40,8 +43,24 @@ class Storage {
   int use_count() const { return refcount_.load(std::memory_order_relaxed); }
 
  private:
+  // A small block's data begins this far in: the header, rounded up to a cache line.
+  static constexpr std::size_t kHeaderSize = 64;
+  static bool fits_small_block(std::size_t nbytes, Device device) {
+    return device.is_cpu() && kHeaderSize + nbytes <= kSmallBlockLimit;
+  }
+
   Storage(void* data, std::size_t nbytes, Device device) : data_(data), nbytes_(nbytes), device_(device) {}
-  void destroy();
+  static StoragePtr create_large(std::size_t nbytes, Device device);
+  void destroy() {
+    if (fits_small_block(nbytes_, device_)) {
+      const std::size_t block_size = kHeaderSize + nbytes_;
+      this->~Storage();
+      small_free(this, block_size);
+    } else {
+      destroy_large();
+    }
+  }
+  void destroy_large();
 
   std::atomic<int> refcount_{1};  // made by create() for its first owner
   std::atomic<std::uint32_t> version_{0};
@@ -49,6 +68,8 @@ class Storage {
   std::size_t nbytes_;
   Device device_;
 };
+static_assert(sizeof(Storage) <= 64 && alignof(Storage) <= 64,
+              "the Storage header outgrew kHeaderSize, the offset of a small block's data");
 
 // Owning handle to a Storage.
 class StoragePtr {
@@ -80,5 +101,11 @@ class StoragePtr {
  private:
   Storage* storage_ = nullptr;
 };
+
+inline StoragePtr Storage::create(std::size_t nbytes, Device device) {
+  if (!fits_small_block(nbytes, device)) return create_large(nbytes, device);
+  void* block = small_alloc(kHeaderSize + nbytes);
+  return StoragePtr::adopt(new (block) Storage(static_cast<char*>(block) + kHeaderSize, nbytes, device));
+}
 
 }  // namespace tapegrad::kernels
