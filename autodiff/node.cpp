@@ -5,12 +5,7 @@
 
 namespace tapegrad {
 
-void release_node(std::shared_ptr<Node>&& node) {
-  if (!node) return;
-  if (node.use_count() > 1) {  // not the last reference: dropping it destroys nothing
-    node.reset();
-    return;
-  }
+void detail::release_last_reference(std::shared_ptr<Node>&& node) {
   thread_local std::vector<std::shared_ptr<Node>> pending;
   thread_local bool draining = false;
   if (draining) {  // an outer call is already unwinding the chain: queue it there
@@ -131,7 +126,7 @@ void accumulate_grad(TensorImpl& tensor, const Tensor& grad) {
   }
 }
 
-std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
+std::shared_ptr<Node> detail::leaf_or_view_edge(const Tensor& tensor) {
   TensorImpl& impl = tensor.impl();
   if (impl.grad_fn) {
     if (!impl.view_base.expired() && impl.view_version != impl.storage->version()) [[unlikely]]

@@ -180,8 +180,18 @@ bool should_record(const Ts&... inputs) {
   return needs_recording({&inputs...});
 }
 
+namespace detail {
+// gradient_edge() for a leaf, or for a view whose history may be stale.
+std::shared_ptr<Node> leaf_or_view_edge(const Tensor& tensor);
+}  // namespace detail
+
 // The node that receives gradients for `tensor`: its grad_fn, or (for a leaf) its accumulator.
-std::shared_ptr<Node> gradient_edge(const Tensor& tensor);
+// Inline for the common case, an op's output that is no view: every recorded op asks per input.
+inline std::shared_ptr<Node> gradient_edge(const Tensor& tensor) {
+  const TensorImpl& impl = tensor.impl();
+  if (impl.grad_fn && impl.view_base.expired()) return impl.grad_fn;
+  return detail::leaf_or_view_edge(tensor);
+}
 
 namespace detail {
 // A view whose memory was written since its history was set (its base updated in place) gets a
@@ -226,8 +236,20 @@ void record(const char* name, Tensor& output, std::initializer_list<std::referen
   record_node(name, output, std::move(next), std::move(backward));
 }
 
+namespace detail {
+void release_last_reference(std::shared_ptr<Node>&& node);
+}  // namespace detail
+
 // Releases a node reference without recursing: destroying the last reference to a chain of a
-// million nodes must not overflow the stack.
-void release_node(std::shared_ptr<Node>&& node);
+// million nodes must not overflow the stack. Inline up to that case: most references dropped
+// (a tensor's grad_fn while the graph lives, an undefined one) destroy nothing.
+inline void release_node(std::shared_ptr<Node>&& node) {
+  if (!node) return;
+  if (node.use_count() > 1) {
+    node.reset();
+    return;
+  }
+  detail::release_last_reference(std::move(node));
+}
 
 }  // namespace tapegrad
