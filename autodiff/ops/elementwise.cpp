@@ -181,11 +181,13 @@ Tensor scalar_comparison(UnaryOp op, const char* name, const Tensor& a, double s
 DType result_type(const Tensor& a, const Tensor& b) {
   check_defined("result_type", a);
   check_defined("result_type", b);
+  if (a.dtype() == b.dtype()) return a.dtype();  // whatever the operands' priorities: the common case
   return promote_operands(operand_of(a), operand_of(b));
 }
 
 DType result_type(const Tensor& a, double b) {
   check_defined("result_type", a);
+  if (is_floating(a.dtype())) return a.dtype();  // a floating tensor keeps its dtype beside any number
   return promote_operands(operand_of(a), operand_of(b));
 }
 
