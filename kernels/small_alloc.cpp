@@ -51,10 +51,7 @@ void small_free_uncached(void* block, std::size_t nbytes) noexcept {
     std::free(block);
     return;
   }
-  auto* free_block = static_cast<FreeBlock*>(block);
-  free_block->next = pool.heads[c];
-  pool.heads[c] = free_block;
-  ++pool.counts[c];
+  push_block(pool, c, block);
 }
 
 }  // namespace tapegrad::kernels::detail

@@ -36,6 +36,14 @@ extern constinit thread_local SmallPool small_pool;
 
 constexpr std::size_t size_class(std::size_t nbytes) { return (nbytes + kGranule - 1) / kGranule - 1; }
 
+// Caches `block` as the first of its class.
+inline void push_block(SmallPool& pool, std::size_t c, void* block) {
+  auto* free_block = static_cast<FreeBlock*>(block);
+  free_block->next = pool.heads[c];
+  pool.heads[c] = free_block;
+  ++pool.counts[c];
+}
+
 void* small_alloc_uncached(std::size_t nbytes);
 void small_free_uncached(void* block, std::size_t nbytes) noexcept;
 
@@ -59,10 +67,7 @@ inline void small_free(void* block, std::size_t nbytes) noexcept {
   const std::size_t c = detail::size_class(nbytes);
   if (block != nullptr && nbytes - 1 < kSmallBlockLimit && pool.reaper_registered && !pool.exited &&
       pool.counts[c] < detail::kMaxCached) {
-    auto* free_block = static_cast<detail::FreeBlock*>(block);
-    free_block->next = pool.heads[c];
-    pool.heads[c] = free_block;
-    ++pool.counts[c];
+    detail::push_block(pool, c, block);
     return;
   }
   detail::small_free_uncached(block, nbytes);

@@ -16,21 +16,20 @@ namespace {
 // large.
 constexpr std::int64_t kMinPartExtent = 32;
 
-// Whether a product is large enough to be split across threads (where there are several).
-bool splittable(std::int64_t m, std::int64_t n, std::int64_t k) {
-  return m * n * k / kGemmMultiplyAddsPerUnit >= kParallelThreshold;
+// A product's cost in the units of kernels/cpu/parallel.h.
+std::int64_t product_work(std::int64_t m, std::int64_t n, std::int64_t k) {
+  return m * n * k / kGemmMultiplyAddsPerUnit;
 }
 
-// `whole_splittable`: the product this call computes all or part of is splittable().
+// `run`: whether the product this call computes all or part of could be split across threads.
 template <class T>
 void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc,
-               bool whole_splittable) {
+               onednn::ProductRun run) {
   const auto i = [](std::int64_t v) { return static_cast<int>(v); };
   if constexpr (std::is_same_v<T, float>) {
     if (onednn::handles_sgemm(m, n, k))
-      onednn::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                    whole_splittable ? onednn::ProductRun::MaybeSplit : onednn::ProductRun::Whole);
+      onednn::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, run);
     else
       blas::sgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
   } else
@@ -42,23 +41,24 @@ template <class T>
 void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, bool split) {
   const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
   const std::int64_t lda = p.a.leading_dim, ldb = p.b.leading_dim, ldc = p.c.leading_dim;
-  const bool whole_splittable = splittable(p.m, p.n, p.k);
+  const auto run = large_enough_to_split(product_work(p.m, p.n, p.k)) ? onednn::ProductRun::MaybeSplit
+                                                                         : onednn::ProductRun::Whole;
   const bool by_rows = p.m >= p.n;
   const std::int64_t extent = by_rows ? p.m : p.n;
   const std::int64_t parts = split ? std::min<std::int64_t>(num_threads(), extent / kMinPartExtent) : 1;
   if (parts <= 1) {
-    blas_gemm(p.a.transposed, p.b.transposed, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc, whole_splittable);
+    blas_gemm(p.a.transposed, p.b.transposed, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc, run);
     return;
   }
   run_parallel(extent, parts, num_threads(), [&](std::int64_t begin, std::int64_t end) {
     if (by_rows) {  // rows [begin, end) of op(A) and of C
       const T* a_rows = p.a.transposed ? a + begin : a + begin * lda;
       blas_gemm(p.a.transposed, p.b.transposed, end - begin, p.n, p.k, alpha, a_rows, lda, b, ldb, beta,
-                c + begin * ldc, ldc, whole_splittable);
+                c + begin * ldc, ldc, run);
     } else {  // columns [begin, end) of op(B) and of C
       const T* b_columns = p.b.transposed ? b + begin * ldb : b + begin;
       blas_gemm(p.a.transposed, p.b.transposed, p.m, end - begin, p.k, alpha, a, lda, b_columns, ldb, beta,
-                c + begin, ldc, whole_splittable);
+                c + begin, ldc, run);
     }
   });
 }
@@ -68,7 +68,7 @@ void gemm_batch(const GemmProblem& p) {
   const auto a = static_cast<const T*>(p.a.data);
   const auto b = static_cast<const T*>(p.b.data);
   const auto c = static_cast<T*>(p.c.data);
-  const std::int64_t work = p.m * p.n * p.k / kGemmMultiplyAddsPerUnit;
+  const std::int64_t work = product_work(p.m, p.n, p.k);
   const auto matrices = [&](std::int64_t begin, std::int64_t end, bool split) {
     for (std::int64_t i = begin; i < end; ++i)
       gemm_one(p, a + i * p.a.batch_stride, b + i * p.b.batch_stride, c + i * p.c.batch_stride, split);

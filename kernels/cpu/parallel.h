@@ -37,8 +37,11 @@ inline constexpr std::int64_t kScatterUnitsPerElement = 2;
 // part of a region, large enough that claiming them costs nothing measurable.
 inline constexpr std::int64_t kChunksPerThread = 4;
 
+// Whether work of this cost is large enough to split, were there threads to take it.
+inline bool large_enough_to_split(std::int64_t work) { return work >= kParallelThreshold; }
+
 inline bool worth_parallel(std::int64_t work) {
-  return work >= kParallelThreshold && num_threads() > 1 && !inside_parallel_region();
+  return large_enough_to_split(work) && num_threads() > 1 && !inside_parallel_region();
 }
 
 // Calls f(begin, end) on contiguous chunks of [0, n) that the threads claim dynamically.
