@@ -175,25 +175,32 @@ class Engine {
     Tensor& pending = node.pending_grad_;
     if (!pending.defined()) {
       pending = std::move(grad);
-    } else if (!GradMode::is_enabled() && owned_exclusively(pending) && pending.shape() == grad.shape()) {
-      // Nobody else sees this buffer: summing in place saves an allocation. Gradients of one
-      // dtype and device (the rule) go straight to the kernel, skipping add_'s checks.
-      if (pending.dtype() == grad.dtype() && pending.device() == grad.device()) {
-        kernels::Backend& backend = detail::backend_of(pending);
-        void* sum = pending.impl().data();
-        if (grad.is_contiguous())
-          backend.binary_contiguous(kernels::BinaryOp::Add, grad.dtype(), sum, grad.impl().data(), sum, grad.numel(),
-                                    1);
-        else {
-          const kernels::TensorDesc sum_desc = pending.desc();
-          backend.binary(kernels::BinaryOp::Add, sum_desc, grad.desc(), sum_desc, 1);
-        }
-      } else {
-        pending.add_(grad);
-      }
-    } else {
-      pending = add(pending, grad);
+      return;
     }
+    if (GradMode::is_enabled() || pending.shape() != grad.shape() || pending.dtype() != grad.dtype() ||
+        pending.device() != grad.device()) {  // recorded (create_graph), or not the rule: add's checks
+      pending = add(pending, grad);
+      return;
+    }
+    // Gradients of one shape, dtype and device (the rule) go straight to the kernel. Nobody else
+    // sees a buffer owned exclusively: summing into it saves an allocation.
+    if (owned_exclusively(pending)) {
+      add_into(pending, pending, grad);
+      return;
+    }
+    Tensor sum = empty(pending.shape(), detail::options_of(pending));
+    add_into(sum, pending, grad);
+    pending = std::move(sum);
+  }
+
+  // sum = a + b, all of one shape, dtype and device; `sum` is contiguous.
+  static void add_into(const Tensor& sum, const Tensor& a, const Tensor& b) {
+    kernels::Backend& backend = detail::backend_of(sum);
+    if (a.is_contiguous() && b.is_contiguous())
+      backend.binary_contiguous(kernels::BinaryOp::Add, sum.dtype(), a.impl().data(), b.impl().data(),
+                                sum.impl().data(), sum.numel(), 1);
+    else
+      backend.binary(kernels::BinaryOp::Add, a.desc(), b.desc(), sum.desc(), 1);
   }
 
   static bool owned_exclusively(const Tensor& t) {
