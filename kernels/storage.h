@@ -68,8 +68,6 @@ class Storage {
   std::size_t nbytes_;
   Device device_;
 };
-static_assert(sizeof(Storage) <= 64 && alignof(Storage) <= 64,
-              "the Storage header outgrew kHeaderSize, the offset of a small block's data");
 
 // Owning handle to a Storage.
 class StoragePtr {
@@ -103,6 +101,8 @@ class StoragePtr {
 };
 
 inline StoragePtr Storage::create(std::size_t nbytes, Device device) {
+  static_assert(sizeof(Storage) <= kHeaderSize && alignof(Storage) <= kHeaderSize,
+                "the Storage header outgrew kHeaderSize, the offset of a small block's data");
   if (!fits_small_block(nbytes, device)) return create_large(nbytes, device);
   void* block = small_alloc(kHeaderSize + nbytes);
   return StoragePtr::adopt(new (block) Storage(static_cast<char*>(block) + kHeaderSize, nbytes, device));

@@ -38,11 +38,9 @@ void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::
 
 // One matrix of the batch, split into parts along the longer side of the result.
 template <class T>
-void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, bool split) {
+void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, bool split, onednn::ProductRun run) {
   const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
   const std::int64_t lda = p.a.leading_dim, ldb = p.b.leading_dim, ldc = p.c.leading_dim;
-  const auto run = large_enough_to_split(product_work(p.m, p.n, p.k)) ? onednn::ProductRun::MaybeSplit
-                                                                         : onednn::ProductRun::Whole;
   const bool by_rows = p.m >= p.n;
   const std::int64_t extent = by_rows ? p.m : p.n;
   const std::int64_t parts = split ? std::min<std::int64_t>(num_threads(), extent / kMinPartExtent) : 1;
@@ -69,9 +67,10 @@ void gemm_batch(const GemmProblem& p) {
   const auto b = static_cast<const T*>(p.b.data);
   const auto c = static_cast<T*>(p.c.data);
   const std::int64_t work = product_work(p.m, p.n, p.k);
+  const auto run = large_enough_to_split(work) ? onednn::ProductRun::MaybeSplit : onednn::ProductRun::Whole;
   const auto matrices = [&](std::int64_t begin, std::int64_t end, bool split) {
     for (std::int64_t i = begin; i < end; ++i)
-      gemm_one(p, a + i * p.a.batch_stride, b + i * p.b.batch_stride, c + i * p.c.batch_stride, split);
+      gemm_one(p, a + i * p.a.batch_stride, b + i * p.b.batch_stride, c + i * p.c.batch_stride, split, run);
   };
   // Matrices with results of their own run on different threads; one result summed over the
   // batch (stride 0) keeps its order.
