@@ -304,6 +304,8 @@ TEST(IndexSelect, PicksSlicesAlongADimInIndexOrder) {
   EXPECT_FALSE(shares_storage(columns, x)) << "index_select copies";
   EXPECT_EQ(x.index_select(0, indices({})).shape(), Shape({0, 4}));
   expect_values(x.t().index_select(0, indices({1})), {1, 5, 9});
+  // Whole rows of a contiguous array, copied as blocks.
+  expect_values(iota({4, 2, 3}).index_select(0, indices({3, 1})), {18, 19, 20, 21, 22, 23, 6, 7, 8, 9, 10, 11});
 }
 
 TEST(IndexSelect, RepeatedIndicesAccumulateGradient) {
