@@ -1,5 +1,6 @@
 // The CPU backend's own machinery: the thread pool (every index once, errors, nesting, each
 // thread's own share first, callers on several threads, the workers' short scheduler slices),
+// the measured choice of splitting middle-size work (its rule, and the same bits either way),
 // the thread cap, the small-block pool and the caching allocator behind CPU tensors, large
 // float32 products against float64, the per-image convolution kernels against the backend's
 // generic im2col + gemm reference, the 2x2 max-pool fast path against the general kernel, the
@@ -19,6 +20,7 @@
 
 #include <sys/utsname.h>
 
+#include <tapegrad/kernels/cpu/split_choice.h>
 #include <tapegrad/kernels/cpu/thread_pool.h>
 #include <tapegrad/kernels/small_alloc.h>
 
@@ -297,11 +299,11 @@ TEST(CpuGemm, LargeFloat32ProductsAgreeWithFloat64InEveryLayout) {
 }
 
 // The backend's C = alpha op(A) op(B) + beta C with scalars the op layer never passes, on a
-// product below the split size (a whole one, made into its own oneDNN primitive where the build
-// has oneDNN), in each layout, run twice (the second call reuses what the first made).
+// product below the sizes that may split (a whole one, made into its own oneDNN primitive where
+// the build has oneDNN), in each layout, run twice (the second call reuses what the first made).
 TEST(CpuGemm, AWholeFloat32ProductScalesByAlphaAndAddsBetaTimesC) {
   Generator g(7);
-  const std::int64_t m = 64, n = 128, k = 784;  // 6.4M multiply-adds: below the split size
+  const std::int64_t m = 64, n = 64, k = 784;  // 3.2M multiply-adds: below the sizes that may split
   const Tensor c_start = randn({m, n}, g);
   for (const bool trans_a : {false, true})
     for (const bool trans_b : {false, true}) {
@@ -335,6 +337,90 @@ TEST(CpuGemm, TheLargeProductsOfALinearLayersBackwardAgreeWithFloat64) {
     return cat({x.grad().reshape({-1}), w.grad().reshape({-1})});
   };
   expect_float32_product_agrees({x, weight, gy}, gradients, "the input and weight gradients of linear 784 -> 128");
+}
+
+// ---- work of a middle size: split or not as measured ----
+
+using kernels::cpu::SplitChoice;
+
+// Feeds a choice `calls` calls whose times come from `nanoseconds(split)`; returns the ways taken.
+template <class Times>
+std::vector<bool> ways_taken(SplitChoice& choice, std::int64_t calls, Times nanoseconds) {
+  std::vector<bool> ways;
+  for (std::int64_t call = 0; call < calls; ++call) {
+    const bool split = choice.next_split();
+    ways.push_back(split);
+    choice.record(split, nanoseconds(split));
+  }
+  return ways;
+}
+
+TEST(SplitChoice, TriesBothWaysThenKeepsTheFasterAndRetriesTheOtherNowAndThen) {
+  SplitChoice choice;
+  const auto split_faster = [](bool split) -> std::int64_t { return split ? 70'000 : 100'000; };
+  const std::vector<bool> trials = ways_taken(choice, SplitChoice::kTrialCalls, split_faster);
+  EXPECT_EQ(trials, (std::vector<bool>{false, true, false, true, false, true, false, true}));
+  const std::int64_t after = 3 * SplitChoice::kRetryEvery;
+  const std::vector<bool> ways = ways_taken(choice, after, split_faster);
+  for (std::int64_t i = 0; i < after; ++i) {
+    const std::int64_t call = SplitChoice::kTrialCalls + i;
+    EXPECT_EQ(ways[i], call % SplitChoice::kRetryEvery != SplitChoice::kRetryEvery - 1) << "call " << call;
+  }
+}
+
+TEST(SplitChoice, OneSlowCallDecidesNothingButAChangeOfTheMachineDoes) {
+  SplitChoice choice;
+  ways_taken(choice, SplitChoice::kTrialCalls, [](bool split) -> std::int64_t { return split ? 70'000 : 100'000; });
+  // One split call interrupted by the scheduler: the median of the last three keeps splitting.
+  choice.record(true, 5'000'000);
+  EXPECT_TRUE(choice.next_split());
+  // The second core gets busy: two slow split calls, and the next call runs whole.
+  ways_taken(choice, 2, [](bool) -> std::int64_t { return 150'000; });
+  EXPECT_FALSE(choice.next_split());
+  // It frees up again: the retries find splitting faster within two of them.
+  const std::vector<bool> ways = ways_taken(choice, 2 * SplitChoice::kRetryEvery + 1,
+                                            [](bool split) -> std::int64_t { return split ? 70'000 : 100'000; });
+  EXPECT_TRUE(ways.back());
+}
+
+TEST(SplitChoice, EachSiteOfEachThreadLearnsApart) {
+  using kernels::cpu::WorkSite;
+  const WorkSite product{WorkSite::Kind::Product, {64, 128, 784, 1}};
+  const WorkSite update{WorkSite::Kind::Update, {100'352, 4, 0, 0}};
+  SplitChoice* here = &kernels::cpu::split_choice(product);
+  EXPECT_EQ(&kernels::cpu::split_choice(product), here);
+  EXPECT_NE(&kernels::cpu::split_choice(update), here);
+  const SplitChoice* elsewhere = nullptr;
+  std::thread([&] { elsewhere = &kernels::cpu::split_choice(product); }).join();
+  EXPECT_NE(elsewhere, here);
+}
+
+// A linear layer's products and its Adam update of a middle size, like the MNIST MLP's first
+// layer's, called often enough on two threads that both ways run, give the bits they give on one
+// thread. Shapes no other test uses, so that the trials start here.
+TEST(SplitChoice, MiddleSizeWorkGivesTheSameBitsSplitOrWhole) {
+  ThreadSetting restore;
+  Generator g(8);
+  const Tensor x = randn({48, 784}, g), w_start = randn({160, 784}, g), gy = randn({48, 160}, g);
+  const auto train = [&](int threads) {
+    set_num_threads(threads);
+    const Tensor w = w_start.clone().requires_grad_();
+    optim::Adam adam({w}, {.lr = 1e-3});
+    std::vector<float> outputs;
+    for (std::int64_t step = 0; step < 2 * SplitChoice::kTrialCalls; ++step) {
+      adam.zero_grad();
+      const Tensor y = linear(x, w);
+      (y * gy).sum().backward();
+      adam.step();
+      const std::vector<float> values = y.detach().reshape({-1}).to_vector<float>();
+      outputs.insert(outputs.end(), values.begin(), values.end());
+    }
+    const std::vector<float> weights = w.detach().reshape({-1}).to_vector<float>();
+    outputs.insert(outputs.end(), weights.begin(), weights.end());
+    return outputs;
+  };
+  const std::vector<float> serial = train(1);
+  EXPECT_EQ(train(2), serial);
 }
 
 // ---- convolution: the CPU kernels against the backend's generic reference ----

@@ -1,12 +1,14 @@
 // CPU matrix products: every (batched) gemm goes to OpenBLAS, or for large float32 products to
 // oneDNN where the build has it (kernels/cpu/onednn.h), both single-threaded; large
 // products are split across tapegrad's own threads (kernels/cpu/thread_pool.h) by rows or
-// columns of the result, so one pool serves every kernel and nothing spins between them. int64
-// has no BLAS and is refused by the op layer before it gets here.
+// columns of the result, so one pool serves every kernel and nothing spins between them, and
+// middle-size ones as measured (kernels/cpu/split_choice.h). int64 has no BLAS and is refused by
+// the op layer before it gets here.
 #include <tapegrad/kernels/cpu/blas.h>
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/onednn.h>
 #include <tapegrad/kernels/cpu/parallel.h>
+#include <tapegrad/kernels/cpu/split_choice.h>
 
 namespace tapegrad::kernels::cpu {
 namespace {
@@ -36,20 +38,40 @@ void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::
     blas::dgemm(trans_a, trans_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
 }
 
-// One matrix of the batch, split into parts along the longer side of the result.
+// How one matrix of the batch is cut: into `count` parts of rows or of columns of the result.
+struct Parts {
+  bool by_rows;
+  std::int64_t count;
+};
+constexpr Parts kWhole{true, 1};
+
+// A large product: one part per thread along the longer side of the result.
+Parts parts_per_thread(const GemmProblem& p) {
+  const bool by_rows = p.m >= p.n;
+  return {by_rows, std::min<std::int64_t>(num_threads(), (by_rows ? p.m : p.n) / kMinPartExtent)};
+}
+
+// A middle-size product: two parts fixed by its sizes, whether they then run on one thread or
+// two, so that both ways give the same bits (oneDNN's sgemm chooses its blocking from the shape
+// it is given: of A B^T with 784 terms, a 64 x 128 result differs in the last bit from its two
+// halves). By rows where there are enough: a half of the rows of A B^T ran in 70 us, a half of
+// the columns in 90, against 127 us whole.
+Parts middle_size_parts(const GemmProblem& p) {
+  if (p.m >= 2 * kMinPartExtent) return {true, 2};
+  return p.n >= 2 * kMinPartExtent ? Parts{false, 2} : kWhole;
+}
+
+// One matrix of the batch, in its parts, on up to `threads` threads.
 template <class T>
-void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, bool split, onednn::ProductRun run) {
+void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, Parts parts, int threads, onednn::ProductRun run) {
   const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
   const std::int64_t lda = p.a.leading_dim, ldb = p.b.leading_dim, ldc = p.c.leading_dim;
-  const bool by_rows = p.m >= p.n;
-  const std::int64_t extent = by_rows ? p.m : p.n;
-  const std::int64_t parts = split ? std::min<std::int64_t>(num_threads(), extent / kMinPartExtent) : 1;
-  if (parts <= 1) {
+  if (parts.count <= 1) {
     blas_gemm(p.a.transposed, p.b.transposed, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc, run);
     return;
   }
-  run_parallel(extent, parts, num_threads(), [&](std::int64_t begin, std::int64_t end) {
-    if (by_rows) {  // rows [begin, end) of op(A) and of C
+  run_parallel(parts.by_rows ? p.m : p.n, parts.count, threads, [&](std::int64_t begin, std::int64_t end) {
+    if (parts.by_rows) {  // rows [begin, end) of op(A) and of C
       const T* a_rows = p.a.transposed ? a + begin : a + begin * lda;
       blas_gemm(p.a.transposed, p.b.transposed, end - begin, p.n, p.k, alpha, a_rows, lda, b, ldb, beta,
                 c + begin * ldc, ldc, run);
@@ -61,6 +83,13 @@ void gemm_one(const GemmProblem& p, const T* a, const T* b, T* c, bool split, on
   });
 }
 
+WorkSite product_site(const GemmProblem& p) {
+  using Kind = WorkSite::Kind;
+  const Kind kind = p.a.transposed ? (p.b.transposed ? Kind::TransposedProduct : Kind::TransposedAProduct)
+                                   : (p.b.transposed ? Kind::TransposedBProduct : Kind::Product);
+  return {kind, {p.m, p.n, p.k, p.batch}};
+}
+
 template <class T>
 void gemm_batch(const GemmProblem& p) {
   const auto a = static_cast<const T*>(p.a.data);
@@ -68,16 +97,22 @@ void gemm_batch(const GemmProblem& p) {
   const auto c = static_cast<T*>(p.c.data);
   const std::int64_t work = product_work(p.m, p.n, p.k);
   const auto run = large_enough_to_split(work) ? onednn::ProductRun::MaybeSplit : onednn::ProductRun::Whole;
-  const auto matrices = [&](std::int64_t begin, std::int64_t end, bool split) {
+  const bool middle_size = may_be_split(work) && !large_enough_to_split(work);
+  const Parts fixed = middle_size ? middle_size_parts(p) : kWhole;
+  const auto matrices = [&](std::int64_t begin, std::int64_t end, Parts parts, int threads) {
     for (std::int64_t i = begin; i < end; ++i)
-      gemm_one(p, a + i * p.a.batch_stride, b + i * p.b.batch_stride, c + i * p.c.batch_stride, split, run);
+      gemm_one(p, a + i * p.a.batch_stride, b + i * p.b.batch_stride, c + i * p.c.batch_stride, parts, threads, run);
   };
   // Matrices with results of their own run on different threads; one result summed over the
   // batch (stride 0) keeps its order.
   if (p.c.batch_stride != 0 && p.batch >= 2 * num_threads() && worth_parallel(work * p.batch))
-    parallel_for(p.batch, [&](std::int64_t begin, std::int64_t end) { matrices(begin, end, false); });
+    parallel_for(p.batch, [&](std::int64_t begin, std::int64_t end) { matrices(begin, end, fixed, 1); });
+  else if (middle_size && worth_measuring(work))
+    run_timed_choice(product_site(p), [&](bool split) { matrices(0, p.batch, fixed, split ? num_threads() : 1); });
+  else if (!middle_size && worth_parallel(work))
+    matrices(0, p.batch, parts_per_thread(p), num_threads());
   else
-    matrices(0, p.batch, worth_parallel(work));
+    matrices(0, p.batch, fixed, 1);
 }
 
 }  // namespace

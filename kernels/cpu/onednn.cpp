@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <dnnl.hpp>
@@ -388,10 +389,25 @@ const ProductPlan* product_plan(bool trans_a, bool trans_b, std::int64_t m, std:
 // 64 x 128 x 784: 119 against 122 us forward, 115 against 115 us for its weight gradient), but
 // making it costs 0.5-1 ms where sgemm's cost 29 ms for the weight gradient (A transposed),
 // which the first training epoch paid.
+//
+// A transposed A beside a plain B gets oneDNN's brgemm kernels only in some shapes (the MLP's
+// weight gradient, 128 x 784 x 64, but not its halves, 64 x 784 x 64), and otherwise a gemm
+// whose kernels take 29 ms to compile on first use: such an op(A) is copied out first (3 us for
+// 128 x 64) and multiplied as a plain A, which brgemm takes in every shape.
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
            std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc,
            ProductRun run) {
   use_one_openmp_thread();
+  std::optional<Scratch> plain_a;
+  if (run == ProductRun::Whole && trans_a && !trans_b) {
+    plain_a.emplace(static_cast<std::size_t>(m * k) * sizeof(float));
+    auto* rows = static_cast<float*>(plain_a->get());
+    for (std::int64_t j = 0; j < k; ++j)
+      for (std::int64_t i = 0; i < m; ++i) rows[i * k + j] = a[j * lda + i];
+    a = rows;
+    lda = k;
+    trans_a = false;
+  }
   const ProductPlan* plan =
       run == ProductRun::Whole ? product_plan(trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc) : nullptr;
   if (plan != nullptr) {

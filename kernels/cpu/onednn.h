@@ -29,12 +29,14 @@ void conv2d_weight_grad(const float* input, const float* grad_output, const Wind
 // sgemm beats OpenBLAS's.
 bool handles_sgemm(std::int64_t m, std::int64_t n, std::int64_t k);
 
-// How a product runs. A product never split across threads (`Whole`) runs as a matmul primitive
-// made for its shape, which takes 0.5-1 ms on first use. One large enough to be split
-// (`MaybeSplit`, whole or a part) runs on oneDNN's sgemm: its parts give bit for bit the whole
-// product's result, so results do not depend on the thread count, which primitives made for each
-// part's shape do not promise. sgemm compiles its kernels for B not transposed or A transposed in
-// 26-33 ms on first use.
+// How a product runs. One cut into parts fixed by its sizes alone, or not cut (`Whole`), runs each
+// part as a matmul primitive made for its shape, which takes 0.5-1 ms on first use. One large
+// enough to be cut into a part per thread (`MaybeSplit`) runs on oneDNN's sgemm, whose parts gave
+// the whole product's bits in the layouts the tests check, so that results do not depend on the
+// thread count, which primitives made for each part's shape do not promise. Neither is certain:
+// oneDNN picks its kernels by shape (A B^T with 784 terms: the rows of some results differ from
+// the whole's in the last bit), which is why middle-size products have fixed parts. sgemm compiles
+// its kernels for B not transposed or A transposed in 26-33 ms on first use.
 enum class ProductRun { Whole, MaybeSplit };
 
 // C = alpha * op(A) * op(B) + beta * C on row-major arrays, as cblas_sgemm with CblasRowMajor.

@@ -5,6 +5,7 @@
 
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/parallel.h>
+#include <tapegrad/kernels/cpu/split_choice.h>
 #include <tapegrad/kernels/optim_updates.h>
 #include <tapegrad/kernels/optimizer_step_args.h>
 
@@ -30,11 +31,12 @@ void run_update(const Step& step, const TensorDesc& param, const TensorDesc& gra
   const T* g = grad.ptr<T>();
   const StateBuffers<T> buffers = state_buffers<T>(state);
   const auto range = [&](std::int64_t begin, std::int64_t end) { apply_range(update, begin, end, p, g, buffers); };
-  const std::int64_t n = param.numel();
-  if (worth_parallel(n * step.streamed_arrays()))
-    parallel_for(n, range);
+  const std::int64_t n = param.numel(), work = n * step.streamed_arrays();
+  const auto run = [&](bool split) { split ? parallel_for(n, range) : range(0, n); };
+  if (worth_measuring(work))
+    run_timed_choice({WorkSite::Kind::Update, {n, step.streamed_arrays(), 0, 0}}, run);
   else
-    range(0, n);
+    run(worth_parallel(work));
 }
 
 }  // namespace

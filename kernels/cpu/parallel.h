@@ -14,19 +14,22 @@ namespace tapegrad::kernels::cpu {
 
 // Below this much work (about 100-300 us of one core) a kernel runs serially. Handing chunks to
 // a worker costs a microsecond, but a worker that slept takes tens to wake, and data one core
-// made must cross to the other: on a 2-core machine, memory-bound kernels of a few hundred
-// kilobytes (an Adam update of a 100k-weight layer, the MNIST MLP's products) ran slower on
-// two threads than on one (bench_nn: 263 us per MLP step against 227 us at 1 << 19).
+// made must cross to the other: on a 2-core machine, kernels of a few hundred kilobytes ran
+// slower on two threads than on one (bench_nn: 263 us per MLP step against 227 us at 1 << 19).
 inline constexpr std::int64_t kParallelThreshold = 1 << 19;
+
+// From a quarter of that up to it, a second thread pays on one machine and not on another, or
+// not from one minute to the next: such work is split or not as measured while it runs
+// (kernels/cpu/split_choice.h). Below, it always runs serially; above, always split.
+inline constexpr std::int64_t kMeasuredSplitFloor = kParallelThreshold / 4;
 
 // Weights of a multiply-add against that unit. A product split across threads re-packs its shared
 // operand once per part, and its result lands in two cores' caches: the MNIST MLP's products (6.4M
-// multiply-adds) ran slower split than whole. Split, with its Adam update split to match (each core
-// then rewrites the weights it read), the MLP epoch took 0.80x the serial time in some runs
-// and 1.2-1.4x in others on a 2-core virtual machine whose cores write slowly into lines the other
-// holds; the serial epoch never varied. Convolutions split by whole images, each unfolded and
-// multiplied in one core's cache, and gain from a second thread from a batch of 16 of the B1 CNN on
-// (bench_nn_functional: conv layers 1.3-1.5x faster at 8 than at 32).
+// multiply-adds) gain from a second core only where it is free and its update is split to match
+// (each core then rewrites the weights it read), so they fall in the measured band. Convolutions
+// split by whole images, each unfolded and multiplied in one core's cache, and gain from a second
+// thread from a batch of 16 of the B1 CNN on (bench_nn_functional: conv layers 1.3-1.5x faster at
+// 8 than at 32).
 inline constexpr std::int64_t kGemmMultiplyAddsPerUnit = 32;
 inline constexpr std::int64_t kConvMultiplyAddsPerUnit = 8;
 
@@ -42,6 +45,14 @@ inline bool large_enough_to_split(std::int64_t work) { return work >= kParallelT
 
 inline bool worth_parallel(std::int64_t work) {
   return large_enough_to_split(work) && num_threads() > 1 && !inside_parallel_region();
+}
+
+// Whether work of this cost may run split, depending on the measurements (never for size alone).
+inline bool may_be_split(std::int64_t work) { return work >= kMeasuredSplitFloor; }
+
+// Whether work of this cost is split or not as measured, there being threads to take it.
+inline bool worth_measuring(std::int64_t work) {
+  return may_be_split(work) && !large_enough_to_split(work) && num_threads() > 1 && !inside_parallel_region();
 }
 
 // Calls f(begin, end) on contiguous chunks of [0, n) that the threads claim dynamically.

@@ -22,14 +22,17 @@ namespace {
 
 // How an idle worker waits for the next region. The serial stretches of a training step (a
 // small product, an elementwise op below the parallel threshold, the optimizer) last from a few
-// microseconds to about a millisecond. The worker polls with pause instructions for kPauseWait,
-// then sleeps until the caller publishes a region and wakes it. Polling longer while yielding
-// the core fails beside a busy program: a thread that yields is never woken, it waits its turn
-// behind the other program's time slice, and meanwhile the caller runs the region alone (a B1
-// CNN pass beside one busy loop per core took 2.0-2.3 s that way, against 1.8-2.1 s sleeping
-// with a short slice, see request_short_slice; alone, 0.65 s). The deadline is in time, not in
-// pause instructions, whose cost ranges from about 10 to 150 cycles across CPUs.
-constexpr auto kPauseWait = std::chrono::microseconds(50);
+// microseconds to a few hundred. The worker polls with pause instructions for kPauseWait, then
+// sleeps until the caller publishes a region and wakes it. A worker that slept takes tens of
+// microseconds to run again on a virtual machine, whose idle core halts, and a region of 100 us
+// cannot afford that: the MNIST MLP's epoch, its products and updates split, took 0.31-0.33 s
+// polling 400 us and 0.34-0.37 s polling 50 us (0.40 s all on one thread). Polling longer while
+// yielding the core fails beside a busy program: a thread that yields is never woken, it waits
+// its turn behind the other program's time slice, and meanwhile the caller runs the region alone
+// (a B1 CNN pass beside one busy loop per core took 2.0-2.3 s that way, against 1.8-2.1 s
+// sleeping with a short slice, see request_short_slice; alone, 0.65 s). The deadline is in time,
+// not in pause instructions, whose cost ranges from about 10 to 150 cycles across CPUs.
+constexpr auto kPauseWait = std::chrono::microseconds(400);
 // How long the caller polls for chunks still running on workers before it sleeps.
 constexpr int kFinishSpins = 20000;
 
