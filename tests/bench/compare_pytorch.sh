@@ -197,7 +197,8 @@ fi
 echo "- OPENBLAS_NUM_THREADS: ${OPENBLAS_NUM_THREADS:-unset} (tapegrad sets OpenBLAS's thread count itself at load)"
 if ldd "$build_dir/libtapegrad.so" 2> /dev/null | grep -q libdnnl; then
   echo "- matrix products: tapegrad runs float32 products of at least 2^20 multiply-adds (the MLP's first layer) on" \
-       "oneDNN (matmul primitives; sgemm for products split across threads), smaller ones on OpenBLAS; PyTorch runs" \
+       "oneDNN (matmul primitives, in two fixed parts from 4M multiply-adds on, run on one thread or two as" \
+       "measured; sgemm for products of 17M and more, one part per thread), smaller ones on OpenBLAS; PyTorch runs" \
        "its Linear layers on OpenBLAS"
 else
   echo "- matrix products: both sides on OpenBLAS (this build of tapegrad has no oneDNN)"
