@@ -21,9 +21,10 @@ template <class Update, class T>
   for (std::int64_t i = begin; i < end; ++i) update.apply(param, grad, state, i);
 }
 
-// One step of `Step`'s rule over the parameter's elements, split across threads when large: a
-// parallel region costs as much as a few thousand elements of a small update, so the work is
-// weighed by the arrays each element streams.
+// One step of `Step`'s rule over the parameter's elements, split across threads when large, and
+// as measured when of a middle size (kernels/cpu/split_choice.h): a parallel region costs as much
+// as a few thousand elements of a small update, so the work is weighed by the arrays each
+// element streams.
 template <class T, class Step>
 void run_update(const Step& step, const TensorDesc& param, const TensorDesc& grad, std::span<const TensorDesc> state) {
   const auto update = Step::template Update<T>::from(step);
@@ -32,7 +33,12 @@ void run_update(const Step& step, const TensorDesc& param, const TensorDesc& gra
   const StateBuffers<T> buffers = state_buffers<T>(state);
   const auto range = [&](std::int64_t begin, std::int64_t end) { apply_range(update, begin, end, p, g, buffers); };
   const std::int64_t n = param.numel(), work = n * step.streamed_arrays();
-  const auto run = [&](bool split) { split ? parallel_for(n, range) : range(0, n); };
+  const auto run = [&](bool split) {
+    if (split)
+      parallel_for(n, range);
+    else
+      range(0, n);
+  };
   if (worth_measuring(work))
     run_timed_choice({WorkSite::Kind::Update, {n, step.streamed_arrays(), 0, 0}}, run);
   else

@@ -25,11 +25,11 @@ inline constexpr std::int64_t kMeasuredSplitFloor = kParallelThreshold / 4;
 
 // Weights of a multiply-add against that unit. A product split across threads re-packs its shared
 // operand once per part, and its result lands in two cores' caches: the MNIST MLP's products (6.4M
-// multiply-adds) gain from a second core only where it is free and its update is split to match
-// (each core then rewrites the weights it read), so they fall in the measured band. Convolutions
-// split by whole images, each unfolded and multiplied in one core's cache, and gain from a second
-// thread from a batch of 16 of the B1 CNN on (bench_nn_functional: conv layers 1.3-1.5x faster at
-// 8 than at 32).
+// multiply-adds) gain from a second core only where it is free and their update is split to
+// match (each core then updates the gradient rows it computed), so they fall in the measured band.
+// Convolutions split by whole images, each unfolded and multiplied in one core's cache, and gain
+// from a second thread from a batch of 16 of the B1 CNN on (bench_nn_functional: conv layers
+// 1.3-1.5x faster at 8 than at 32).
 inline constexpr std::int64_t kGemmMultiplyAddsPerUnit = 32;
 inline constexpr std::int64_t kConvMultiplyAddsPerUnit = 8;
 

@@ -26,8 +26,8 @@ struct WorkSite {
 // once, so that a change in the machine shows within a few dozen calls. A way's time is the
 // median of its last three calls, so one call the scheduler interrupted decides nothing. A
 // training step calls each of its sites once, so the sites of a step try the same way at the
-// same step and time a consistent arrangement: a split update leaves each core the weights
-// that its part of the next split product reads.
+// same step and time a consistent arrangement: split, an update reads on each core the rows of
+// the gradient that core's part of the weight gradient's product wrote.
 class SplitChoice {
  public:
   static constexpr std::int64_t kTrialCalls = 8;
