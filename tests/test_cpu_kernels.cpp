@@ -301,42 +301,51 @@ TEST(CpuGemm, LargeFloat32ProductsAgreeWithFloat64InEveryLayout) {
 // The backend's C = alpha op(A) op(B) + beta C with scalars the op layer never passes, on a
 // product below the sizes that may split (a whole one, made into its own oneDNN primitive where
 // the build has oneDNN), in each layout, run twice (the second call reuses what the first made).
+// Also where C is the left half of a wider array (a part of a product cut by columns): oneDNN
+// computes such a C in a buffer of its own, and the columns beside it stay as they were.
 TEST(CpuGemm, AWholeFloat32ProductScalesByAlphaAndAddsBetaTimesC) {
   Generator g(7);
   const std::int64_t m = 64, n = 64, k = 784;  // 3.2M multiply-adds: below the sizes that may split
-  const Tensor c_start = randn({m, n}, g);
-  for (const bool trans_a : {false, true})
-    for (const bool trans_b : {false, true}) {
-      const Tensor a = randn(trans_a ? Shape{k, m} : Shape{m, k}, g), b = randn(trans_b ? Shape{n, k} : Shape{k, n}, g);
-      const Tensor op_a = trans_a ? a.t() : a, op_b = trans_b ? b.t() : b;
-      const Tensor expected = 0.5 * matmul(op_a.to(kFloat64), op_b.to(kFloat64)) - 2.0 * c_start.to(kFloat64);
-      for (int call = 0; call < 2; ++call) {
-        const Tensor c = c_start.clone();
-        kernels::GemmProblem problem;
-        problem.m = m;
-        problem.n = n;
-        problem.k = k;
-        problem.a = {a.desc().data, a.shape()[1], 0, trans_a};
-        problem.b = {b.desc().data, b.shape()[1], 0, trans_b};
-        problem.c = {c.desc().data, n, 0};
-        problem.alpha = 0.5;
-        problem.beta = -2;
-        kernels::backend_for(Device::cpu()).gemm(problem);
-        EXPECT_LT((c.to(kFloat64) - expected).abs().max().item(), 1e-3)
-            << "A" << (trans_a ? "^T" : "") << " B" << (trans_b ? "^T" : "") << ", call " << call;
+  for (const std::int64_t ldc : {n, 2 * n}) {
+    const Tensor c_start = randn({m, ldc}, g);
+    for (const bool trans_a : {false, true})
+      for (const bool trans_b : {false, true}) {
+        const Tensor a = randn(trans_a ? Shape{k, m} : Shape{m, k}, g), b = randn(trans_b ? Shape{n, k} : Shape{k, n}, g);
+        const Tensor op_a = trans_a ? a.t() : a, op_b = trans_b ? b.t() : b;
+        const Tensor expected =
+            0.5 * matmul(op_a.to(kFloat64), op_b.to(kFloat64)) - 2.0 * c_start.narrow(1, 0, n).to(kFloat64);
+        for (int call = 0; call < 2; ++call) {
+          const Tensor c = c_start.clone();
+          kernels::GemmProblem problem;
+          problem.m = m;
+          problem.n = n;
+          problem.k = k;
+          problem.a = {a.desc().data, a.shape()[1], 0, trans_a};
+          problem.b = {b.desc().data, b.shape()[1], 0, trans_b};
+          problem.c = {c.desc().data, ldc, 0};
+          problem.alpha = 0.5;
+          problem.beta = -2;
+          kernels::backend_for(Device::cpu()).gemm(problem);
+          const std::string what = fmt::format("A{} B{}, leading dimension of C {}, call {}", trans_a ? "^T" : "",
+                                               trans_b ? "^T" : "", ldc, call);
+          EXPECT_LT((c.narrow(1, 0, n).to(kFloat64) - expected).abs().max().item(), 1e-3) << what;
+          if (ldc > n) EXPECT_TRUE(testing::equal(c.narrow(1, n, ldc - n), c_start.narrow(1, n, ldc - n))) << what;
+        }
       }
-    }
+  }
 }
 
-TEST(CpuGemm, TheLargeProductsOfALinearLayersBackwardAgreeWithFloat64) {
+TEST(CpuGemm, TheLargeProductsOfALinearLayerAgreeWithFloat64) {
   Generator g(6);
   const Tensor x = randn({64, 784}, g), weight = randn({128, 784}, g), gy = randn({64, 128}, g);
   const auto gradients = [](const std::vector<Tensor>& t) {
     const Tensor x = t[0].detach().requires_grad_(), w = t[1].detach().requires_grad_();
-    (linear(x, w) * t[2]).sum().backward();
-    return cat({x.grad().reshape({-1}), w.grad().reshape({-1})});
+    const Tensor y = linear(x, w);
+    (y * t[2]).sum().backward();
+    return cat({y.detach().reshape({-1}), x.grad().reshape({-1}), w.grad().reshape({-1})});
   };
-  expect_float32_product_agrees({x, weight, gy}, gradients, "the input and weight gradients of linear 784 -> 128");
+  expect_float32_product_agrees({x, weight, gy}, gradients,
+                                "the output and the input and weight gradients of linear 784 -> 128");
 }
 
 // ---- work of a middle size: split or not as measured ----

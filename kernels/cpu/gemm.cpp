@@ -4,6 +4,8 @@
 // columns of the result, so one pool serves every kernel and nothing spins between them, and
 // middle-size ones as measured (kernels/cpu/split_choice.h). int64 has no BLAS and is refused by
 // the op layer before it gets here.
+#include <algorithm>
+
 #include <tapegrad/kernels/cpu/blas.h>
 #include <tapegrad/kernels/cpu/cpu_backend.h>
 #include <tapegrad/kernels/cpu/onednn.h>
@@ -54,11 +56,18 @@ Parts parts_per_thread(const GemmProblem& p) {
 // A middle-size product: two parts fixed by its sizes, whether they then run on one thread or
 // two, so that both ways give the same bits (oneDNN's sgemm chooses its blocking from the shape
 // it is given: of A B^T with 784 terms, a 64 x 128 result differs in the last bit from its two
-// halves). By rows where there are enough: a half of the rows of A B^T ran in 70 us, a half of
-// the columns in 90, against 127 us whole.
+// halves). Cut along the side of the largest of A, B and C, so that each core reads or writes
+// only its half of it: the columns where B is the largest, else the rows. In a linear layer that
+// half is the half of the weights, or of their gradient, that the core's part of a split update
+// reads and writes: the MNIST MLP's forward product (B the weights) cut by columns and its weight
+// gradient (C the largest) by rows, the Adam update of its first layer took 29 us, against 47 us
+// with the forward cut by rows, each core reading all the weights and half of them from the
+// other core's cache.
 Parts middle_size_parts(const GemmProblem& p) {
-  if (p.m >= 2 * kMinPartExtent) return {true, 2};
-  return p.n >= 2 * kMinPartExtent ? Parts{false, 2} : kWhole;
+  const bool by_columns = p.k * p.n > std::max(p.m * p.k, p.m * p.n);
+  const std::int64_t along = by_columns ? p.n : p.m, across = by_columns ? p.m : p.n;
+  if (along >= 2 * kMinPartExtent) return {!by_columns, 2};
+  return across >= 2 * kMinPartExtent ? Parts{by_columns, 2} : kWhole;
 }
 
 // One matrix of the batch, in its parts, on up to `threads` threads.

@@ -383,6 +383,12 @@ const ProductPlan* product_plan(bool trans_a, bool trans_b, std::int64_t m, std:
   return plan.get();
 }
 
+// Copies `rows` rows of `columns` floats between arrays of row strides `from_ld` and `to_ld`.
+void copy_rows(const float* from, std::int64_t from_ld, float* to, std::int64_t to_ld, std::int64_t rows,
+               std::int64_t columns) {
+  for (std::int64_t i = 0; i < rows; ++i) std::copy_n(from + i * from_ld, columns, to + i * to_ld);
+}
+
 }  // namespace
 
 // A whole product on a matmul primitive: as fast here as sgemm (the MNIST MLP's first layer,
@@ -390,14 +396,27 @@ const ProductPlan* product_plan(bool trans_a, bool trans_b, std::int64_t m, std:
 // making it costs 0.5-1 ms where sgemm's cost 29 ms for the weight gradient (A transposed),
 // which the first training epoch paid.
 //
-// A transposed A beside a plain B gets oneDNN's brgemm kernels only in some shapes (the MLP's
-// weight gradient, 128 x 784 x 64, but not its halves, 64 x 784 x 64), and otherwise a gemm
-// whose kernels take 29 ms to compile on first use: such an op(A) is copied out first (3 us for
-// 128 x 64) and multiplied as a plain A, which brgemm takes in every shape.
+// oneDNN 2.6 runs its brgemm kernels only on some layouts, and otherwise a gemm whose kernels
+// take 29 ms to compile on first use and run slower; such operands are copied into the layout
+// brgemm takes:
+// - a transposed A beside a plain B gets brgemm only in some shapes (the MLP's weight gradient,
+//   128 x 784 x 64, but not its halves, 64 x 784 x 64): op(A) is copied out (3 us for 128 x 64)
+//   and multiplied as a plain A;
+// - a C whose rows are further apart than its width (a part of a product cut by columns) never
+//   does: C is computed in a contiguous buffer and copied back (a column half of the MLP's first
+//   layer, 64 x 64 x 784: 90 us in place, 62 us through the buffer).
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
            std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc,
            ProductRun run) {
   use_one_openmp_thread();
+  if (run == ProductRun::Whole && ldc != n) {
+    Scratch buffer(static_cast<std::size_t>(m * n) * sizeof(float));
+    auto* contiguous_c = static_cast<float*>(buffer.get());
+    if (beta != 0) copy_rows(c, ldc, contiguous_c, n, m, n);
+    sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, contiguous_c, n, run);
+    copy_rows(contiguous_c, n, c, ldc, m, n);
+    return;
+  }
   std::optional<Scratch> plain_a;
   if (run == ProductRun::Whole && trans_a && !trans_b) {
     plain_a.emplace(static_cast<std::size_t>(m * k) * sizeof(float));
