@@ -204,7 +204,7 @@ else
   echo "- matrix products: both sides on OpenBLAS (this build of tapegrad has no oneDNN)"
 fi
 echo "- timed: the metrics.csv column train_seconds, one row per epoch: the program's own clock around the" \
-       "training loop (mnist_mlp: train_epoch(), shuffled DataLoader with background prefetch, forward, loss.item()," \
+       "training loop (mnist_mlp: train_epoch(), shuffled DataLoader collating its batches inline, forward, loss.item()," \
        "backward, Adam step, accuracy count; fashion_augment: the pass from building its DataLoader (indices drawn" \
        "with replacement) to its last SGD step). Not timed: the evaluation after each epoch (test_seconds," \
        "eval_seconds: second table), checkpoints, plots."
