@@ -7,6 +7,7 @@
 // contiguous elementwise forms against the strided kernels, and results that do not depend on the
 // thread count.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <limits>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -430,6 +432,56 @@ TEST(SplitChoice, MiddleSizeWorkGivesTheSameBitsSplitOrWhole) {
   };
   const std::vector<float> serial = train(1);
   EXPECT_EQ(train(2), serial);
+}
+
+// ---- fused optimizer updates ----
+
+// The CPU's fused Adam update rounds as torch's op-by-op arithmetic does, written out here in
+// float32 (the library itself may be built for wider vectors and other instructions), for every
+// step's bias corrections and for second moments from subnormal to near overflow, zero,
+// infinity and NaN among them.
+TEST(CpuOptimizerUpdates, AdamRoundsAsTorchsArithmeticOpByOp) {
+  std::mt19937 random(12);
+  const std::int64_t n = 4096;
+  std::vector<float> param(n), grad(n), exp_avg(n), exp_avg_sq(n);
+  std::uniform_real_distribution<float> unit(-1, 1);
+  std::uniform_int_distribution<int> exponent(-140, 120);  // subnormal to 2^120
+  for (std::int64_t i = 0; i < n; ++i) {
+    param[i] = unit(random);
+    grad[i] = std::ldexp(unit(random), exponent(random) / 2);
+    exp_avg[i] = 0.1f * grad[i];
+    exp_avg_sq[i] = std::ldexp(std::abs(unit(random)), exponent(random));
+  }
+  exp_avg_sq[0] = grad[0] = 0;
+  exp_avg_sq[1] = std::numeric_limits<float>::infinity();
+  exp_avg_sq[2] = std::numeric_limits<float>::quiet_NaN();
+  exp_avg_sq[3] = std::numeric_limits<float>::denorm_min();
+  for (const double beta2 : {0.999, 0.99, 0.5})
+    for (int t = 1; t <= 100; ++t) {
+      kernels::AdamStep step;
+      step.lr = 0.01;
+      step.beta2 = beta2;
+      step.bias_correction1 = 1 - std::pow(step.beta1, t);
+      step.bias_correction2 = 1 - std::pow(beta2, t);
+      std::vector<float> expected_param(n), expected_exp_avg(n), expected_exp_avg_sq(n);
+      const auto beta1 = static_cast<float>(step.beta1), one_minus_beta1 = static_cast<float>(1 - step.beta1);
+      const auto beta2_f = static_cast<float>(beta2), one_minus_beta2 = static_cast<float>(1 - beta2);
+      const auto bias_correction2_sqrt = static_cast<float>(std::sqrt(step.bias_correction2));
+      const auto neg_step_size = static_cast<float>(-(step.lr / step.bias_correction1));
+      for (std::int64_t i = 0; i < n; ++i) {
+        expected_exp_avg[i] = exp_avg[i] * beta1 + one_minus_beta1 * grad[i];
+        expected_exp_avg_sq[i] = exp_avg_sq[i] * beta2_f + one_minus_beta2 * grad[i] * grad[i];
+        const float denom = std::sqrt(expected_exp_avg_sq[i]) / bias_correction2_sqrt + static_cast<float>(step.eps);
+        expected_param[i] = param[i] + neg_step_size * expected_exp_avg[i] / denom;
+      }
+      const Tensor p = from_vector(param), g = from_vector(grad), m = from_vector(exp_avg), v = from_vector(exp_avg_sq);
+      const std::array<kernels::TensorDesc, 2> state{m.desc(), v.desc()};
+      kernels::backend_for(Device::cpu()).optimizer_step(step, p.desc(), g.desc(), state);
+      const std::string what = fmt::format("beta2 {}, step {}", beta2, t);
+      EXPECT_TRUE(testing::identical(m, from_vector(expected_exp_avg))) << what;
+      EXPECT_TRUE(testing::identical(v, from_vector(expected_exp_avg_sq))) << what;
+      EXPECT_TRUE(testing::identical(p, from_vector(expected_param))) << what;
+    }
 }
 
 // ---- convolution: the CPU kernels against the backend's generic reference ----
