@@ -5,7 +5,8 @@
 # A development tool: PyTorch (Debian's python3-torch) is never a dependency of tapegrad's build or tests.
 #
 #   tests/bench/compare_pytorch.sh                    # 3 rounds of 3 epochs per run, every usable core
-#   tests/bench/compare_pytorch.sh --also-one-thread  # and every row again with --threads 1
+#   tests/bench/compare_pytorch.sh --also-one-thread  # and every row again with --threads 1, right after it, and
+#                                                     # tapegrad's one thread over all threads per round
 #   tests/bench/compare_pytorch.sh --quick            # tiny subsets, 1 round, 2 epochs: checks the script works
 #
 # Options: --rounds N (3)  --epochs N (3; the first epoch of each run is left out of its median)
@@ -152,7 +153,8 @@ echo "- OpenBLAS core type, both sides: $coretype_text ($coretype_why;" \
 other_env="$(env | grep -E '^(OPENBLAS_|GOTO_|OMP_|GOMP_|KMP_|DNNL_|ONEDNN_|TAPEGRAD_NUM_THREADS)' |
              grep -v '^OPENBLAS_CORETYPE=' | sort | tr '\n' ' ' || true)"
 echo "- other thread and BLAS settings both sides inherit: ${other_env:-none}"
-echo "- rounds: $rounds, each tapegrad then PyTorch for every row; $epochs epochs per run; threads: ${thread_settings[*]}"
+echo "- rounds: $rounds, each tapegrad then PyTorch for every row and thread count, a row's thread counts one" \
+     "after the other; $epochs epochs per run; threads: ${thread_settings[*]}"
 echo
 echo "## tapegrad"
 echo
@@ -295,9 +297,11 @@ print(f"{statistics.median(kept):.3f}" if kept else "?")
 EOF
 }
 
+# A row's thread counts run one after the other, so that their comparison sees the same state
+# of a host whose speed drifts within minutes.
 for round in $(seq 1 "$rounds"); do
-  for count in "${thread_settings[@]}"; do
-    for row in "${rows[@]}"; do
+  for row in "${rows[@]}"; do
+    for count in "${thread_settings[@]}"; do
       run_tapegrad "$row" "$count" "$round"
       tapegrad_seconds="$(run_median "$row" "$count" tapegrad "$round")"
       run_pytorch "$row" "$count" "$round"
@@ -359,9 +363,30 @@ def table(kind, title):
     print()
 
 
+def threads_table(title):
+    """Per row run at several thread counts: one thread's seconds over the most threads', round by round."""
+    counts = defaultdict(list)
+    for row, threads in order:
+        counts[row].append(threads)
+    rows = [(row, max(ts, key=int)) for row, ts in counts.items() if "1" in ts and len(ts) > 1]
+    if not rows:
+        return
+    print(f"## {title}\n")
+    print("| work | 1 thread / N threads, median | per round |")
+    print("|---|---|---|")
+    for row, many in rows:
+        one, most = per_round("train", row, "1", "tapegrad"), per_round("train", row, many, "tapegrad")
+        speedups = [a / b for a, b in zip(one, most) if b > 0]
+        if speedups:
+            print(f"| {labels[row]} | {statistics.median(speedups):.2f} | {', '.join(f'{v:.2f}' for v in speedups)} |")
+    print()
+
+
 skipped = "the first epoch of each run left out" if epochs > 1 else "one epoch per run"
 table("train", f"Training, seconds per epoch (median over the epochs of a run, {skipped}; then over {rounds} "
                f"round{'s' if rounds > 1 else ''})")
+threads_table(f"tapegrad on {max(int(t) for _, t in order)} threads against 1 (training; the two runs of a round "
+              "one after the other)")
 table("eval", "Evaluation after each epoch, not in the table above (MLP: the test images; CNN: the training images, "
               "then the test images; no recording; the MLP 1,000 images at a time, the CNNs 128)")
 EOF
