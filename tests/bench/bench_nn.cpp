@@ -4,9 +4,9 @@
 // Run: build/tests/bench/bench_nn
 //
 // build/tests/bench/bench_nn --threads-in-turn [SECONDS] instead runs the MLP's and the CNN's
-// (batch 16) steps on one thread and on all threads in alternating blocks of about 20 ms, SECONDS
-// (default 30) each, and prints per 3-second window the median step of each thread count and
-// their ratio. A virtual machine's host changes how fast its cores work together from one minute
+// (batch 16 and 128) steps on one thread and on all threads in alternating blocks of 20-30 ms,
+// SECONDS (default 30) each, and prints per 3-second window the median step of each thread count
+// and their ratio. A virtual machine's host changes how fast its cores work together from one minute
 // to the next; blocks in turn see the same state, where runs one after the other do not.
 #include <algorithm>
 #include <chrono>
@@ -140,6 +140,7 @@ void threads_in_turn(double seconds) {
   }
   compare_in_turn("MNIST MLP, Adam, batch 64", mlp_training(64), all, 60, seconds);
   compare_in_turn("FashionMNIST CNN, SGD, batch 16", cnn_training(16), all, 6, seconds);
+  compare_in_turn("FashionMNIST CNN, SGD, batch 128", cnn_training(128), all, 2, seconds);
 }
 
 }  // namespace
