@@ -10,6 +10,7 @@
 // to the next; blocks in turn see the same state, where runs one after the other do not.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
