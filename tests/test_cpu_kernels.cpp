@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -20,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/utsname.h>
 
 #include <tapegrad/kernels/cpu/split_choice.h>
@@ -170,6 +173,67 @@ TEST(ThreadPool, WorkersAskTheSchedulerForShortSlices) {
   ASSERT_TRUE(worker_ran.load()) << "no worker joined the region";
   EXPECT_EQ(worker_slice.load(), kernels::cpu::kWorkerSliceNs);
   EXPECT_EQ(kernels::cpu::scheduler_slice_ns(), caller_slice);
+}
+
+bool kernel_keeps_thread_schedstat() { return std::ifstream("/proc/thread-self/schedstat").good(); }
+
+// Pins the calling thread to one CPU until destroyed.
+class PinnedToCpu {
+ public:
+  explicit PinnedToCpu(int cpu) {
+    pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  }
+  ~PinnedToCpu() { pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_); }
+  PinnedToCpu(const PinnedToCpu&) = delete;
+  PinnedToCpu& operator=(const PinnedToCpu&) = delete;
+
+ private:
+  cpu_set_t saved_{};
+};
+
+int first_usable_cpu() {
+  cpu_set_t usable;
+  sched_getaffinity(0, sizeof usable, &usable);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &usable)) return cpu;
+  return 0;
+}
+
+TEST(ThreadPool, CoreContentionSeesABusyThreadOnTheSameCore) {
+  // Workers stop polling for the next region while another program competes for their core.
+  if (!kernel_keeps_thread_schedstat()) GTEST_SKIP() << "this kernel keeps no per-thread scheduler statistics";
+  using Clock = std::chrono::steady_clock;
+  const int cpu = first_usable_cpu();
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    PinnedToCpu pin(cpu);
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  bool seen = false;
+  {
+    PinnedToCpu pin(cpu);
+    kernels::cpu::CoreContention core;
+    const Clock::time_point deadline = Clock::now() + 20 * kernels::cpu::CoreContention::kSamplePeriod;
+    while (!seen && Clock::now() < deadline) seen = core.contended();
+  }
+  stop = true;
+  busy.join();
+  EXPECT_TRUE(seen) << "a thread sharing its CPU with a busy loop for " << 20 * kernels::cpu::CoreContention::kSamplePeriod
+                    << " was never found contended";
+}
+
+TEST(ThreadPool, CoreContentionIsFalseForASleepingThread) {
+  // A thread that sleeps waits for no core, whatever else runs.
+  if (!kernel_keeps_thread_schedstat()) GTEST_SKIP() << "this kernel keeps no per-thread scheduler statistics";
+  kernels::cpu::CoreContention core;
+  EXPECT_FALSE(core.contended());  // the first call has nothing to compare with
+  std::this_thread::sleep_for(5 * kernels::cpu::CoreContention::kSamplePeriod);
+  EXPECT_FALSE(core.contended());
 }
 
 TEST(Threads, ARequestAboveTheUsableCoresIsCapped) {

@@ -3,13 +3,15 @@
 // one at a time, then takes unstarted ones from the back of another's. So chunks a late
 // worker has not started are simply taken by the caller, and a region never waits for a worker
 // the scheduler has parked (under contention) or that is still waking up. Idle workers spin
-// for a few microseconds, then sleep on a futex: they neither burn a core another process
-// wants nor oversubscribe it; they ask the scheduler for short time slices, so that one woken
+// for a few hundred microseconds, then sleep on a futex, and sleep at once while another
+// program competes for their core: they neither burn a core another process wants nor
+// oversubscribe it; they ask the scheduler for short time slices, so that one woken
 // beside a busy program runs at once rather than after that program's slice. One region runs
 // at a time; a region started while another runs (another thread's, or nested inside a chunk)
 // runs serially on its caller.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -45,6 +47,30 @@ void run_parallel(std::int64_t n, std::int64_t chunks, int threads, RangeFunctio
 
 // True on a pool worker, and on a caller while it runs a parallel region's chunks.
 bool inside_parallel_region();
+
+// Whether the calling thread shares its core with another runnable thread: true when, over the
+// last period of at least kSamplePeriod, the thread spent more than kContendedShare of the time
+// runnable but waiting for a core (the kernel's per-thread scheduler statistics). A pool worker
+// asks before it polls for the next region. Always false where the kernel keeps no such
+// statistics. Not thread-safe: one per thread.
+class CoreContention {
+ public:
+  static constexpr std::chrono::milliseconds kSamplePeriod{20};
+  static constexpr double kContendedShare = 0.2;
+
+  CoreContention();
+  ~CoreContention();
+  CoreContention(const CoreContention&) = delete;
+  CoreContention& operator=(const CoreContention&) = delete;
+
+  bool contended();
+
+ private:
+  int schedstat_fd_;  // the calling thread's /proc/thread-self/schedstat, or -1
+  std::chrono::steady_clock::time_point sampled_at_{};
+  std::uint64_t waited_ns_ = 0;  // the thread's total wait for a core at sampled_at_
+  bool contended_ = false;
+};
 
 // The scheduler time slice pool workers ask for (Linux 6.12 on; earlier kernels ignore it).
 inline constexpr std::uint64_t kWorkerSliceNs = 100'000;
